@@ -1,0 +1,3 @@
+//! botify-sim: a session simulator and A/B evaluation harness for music recommenders.
+
+pub mod log;

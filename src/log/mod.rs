@@ -1,0 +1,5 @@
+//! Event schema, writer and readers of botify-compatible logs.
+
+pub mod event;
+
+pub use event::{Event, Message};
