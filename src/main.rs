@@ -1,3 +1,23 @@
-fn main() {
-    println!("sim: nothing here yet");
+use botify_sim::cli::{Cli, Command, WorldCommand};
+use botify_sim::commands;
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::World { command } => match command {
+            WorldCommand::Export { dir, config } => commands::world::export(dir, config.as_deref()),
+            WorldCommand::Info { config } => commands::world::info(config.as_deref()),
+        },
+        Command::Bench(args) => commands::bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,80 @@
+//! The command line: one definition per flag, read by `--help` too.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "sim", version, about = "Simulate listening sessions against music recommenders and A/B them")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Simulate sessions against the arms of an experiment and write a botify-compatible event log
+    Run(RunArgs),
+    /// Inspect or export the world
+    World {
+        #[command(subcommand)]
+        command: WorldCommand,
+    },
+    /// Measure simulated steps per second (with log writing) for 1 and 2 workers
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Experiment file (name, arms, control)
+    #[arg(long, default_value = "experiments/default.yml")]
+    pub experiment: PathBuf,
+    /// Config file [default: config/env.yml if present, else built-in defaults]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Number of episodes (sessions) to simulate
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub episodes: u64,
+    /// Seed of every random draw of the run
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Parallel workers [default: number of cores]
+    #[arg(long, visible_alias = "processes", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: Option<u64>,
+    /// Output directory for events.jsonl and run.json [default: reports/<experiment name>]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorldCommand {
+    /// Write the world in the course format: tracks.json, tracks.npy, users.json, top_tracks.json
+    Export {
+        /// Directory to write into (created if missing)
+        dir: PathBuf,
+        /// Config file [default: config/env.yml if present, else built-in defaults]
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print the world's sizes and shape (tracks per artist, score scales)
+    Info {
+        /// Config file [default: config/env.yml if present, else built-in defaults]
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Experiment file to simulate
+    #[arg(long, default_value = "experiments/default.yml")]
+    pub experiment: PathBuf,
+    /// Config file [default: config/env.yml if present, else built-in defaults]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Episodes per measurement
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub episodes: u64,
+    /// Measurements per worker count (the best is reported)
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub repeats: u64,
+}

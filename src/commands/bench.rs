@@ -1,0 +1,63 @@
+//! `sim bench`: logged steps per second for 1 and 2 workers, and start-up time.
+
+use super::run::progress_bar;
+use super::setup::prepare;
+use crate::cli::BenchArgs;
+use crate::log::writer::LogWriter;
+use crate::sim::episode::EpisodeSetup;
+use crate::sim::runner::{self, RunOptions};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let clock = Instant::now();
+    let prepared = prepare(&args.experiment, args.config.as_deref())?;
+    let startup = clock.elapsed().as_secs_f64();
+    println!("start-up (config, world generation, recommenders): {startup:.3} s");
+    let dir = tempfile::tempdir()?;
+    let stop = AtomicBool::new(false);
+    let setup = EpisodeSetup {
+        world: &prepared.world,
+        experiment: &prepared.experiment.name,
+        arms: &prepared.arms,
+        user_arm: &prepared.user_arm,
+        simulation: &prepared.config.simulation,
+        seed: 1,
+    };
+    // A first pass fills the neighbour caches, as a long run would have them.
+    let warm = Instant::now();
+    let mut log = LogWriter::create(&dir.path().join("warm.jsonl"))?;
+    let options = RunOptions { episodes: args.episodes, seed: 1, workers: 2 };
+    runner::run(&setup, &options, &mut log, &progress_bar(0), &stop)?;
+    println!("first pass (fills neighbour caches): {:.3} s", warm.elapsed().as_secs_f64());
+    let mut best = Vec::new();
+    for workers in [1usize, 2] {
+        let mut rates = Vec::new();
+        for _ in 0..args.repeats {
+            let path = dir.path().join(format!("bench-{workers}.jsonl"));
+            let mut log = LogWriter::create(&path)?;
+            let options = RunOptions { episodes: args.episodes, seed: 1, workers };
+            let clock = Instant::now();
+            let outcome = runner::run(&setup, &options, &mut log, &progress_bar(0), &stop)?;
+            let seconds = clock.elapsed().as_secs_f64();
+            let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
+            let bytes = std::fs::metadata(&path)?.len();
+            rates.push(steps as f64 / seconds);
+            println!(
+                "workers {workers}: {} episodes, {steps} steps, {:.1} MB log in {seconds:.3} s = {:.0} steps/s",
+                args.episodes,
+                bytes as f64 / 1e6,
+                steps as f64 / seconds
+            );
+        }
+        best.push(rates.iter().cloned().fold(0.0, f64::max));
+    }
+    println!(
+        "best: 1 worker {:.0} steps/s, 2 workers {:.0} steps/s (x{:.2})",
+        best[0],
+        best[1],
+        best[1] / best[0]
+    );
+    Ok(ExitCode::SUCCESS)
+}

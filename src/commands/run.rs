@@ -1,0 +1,160 @@
+//! `sim run`: simulate, log, summarise.
+
+use super::setup::{Prepared, prepare};
+use crate::cli::RunArgs;
+use crate::log::writer::LogWriter;
+use crate::sim::episode::EpisodeSetup;
+use crate::sim::runner::{self, RunOptions, RunOutcome};
+use crate::sim::summary::{ArmSummary, summarize};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Exit code of a run stopped by Ctrl-C (the shell's 128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let prepared = prepare(&args.experiment, args.config.as_deref())?;
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&prepared.experiment.name));
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
+    let workers = args
+        .workers
+        .map(|w| w as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = RunOptions {
+        episodes: args.episodes,
+        seed: args.seed,
+        workers,
+    };
+    let stop = stop_on_ctrl_c();
+    let clock = Instant::now();
+    let log_path = out_dir.join("events.jsonl");
+    let mut log = LogWriter::create(&log_path)
+        .with_context(|| format!("cannot create {}", log_path.display()))?;
+    let progress = progress_bar(args.episodes);
+    let setup = EpisodeSetup {
+        world: &prepared.world,
+        experiment: &prepared.experiment.name,
+        arms: &prepared.arms,
+        user_arm: &prepared.user_arm,
+        simulation: &prepared.config.simulation,
+        seed: args.seed,
+    };
+    let outcome = runner::run(&setup, &options, &mut log, &progress, &stop);
+    progress.finish_and_clear();
+    let outcome = outcome?;
+    let wall = clock.elapsed().as_secs_f64();
+
+    let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
+    let summary = summarize(&arm_names, &outcome.summaries);
+    print_summary(&prepared, &summary, &outcome, wall);
+    write_run_json(&out_dir, args, &prepared, &options, &outcome, &summary, wall)?;
+    eprintln!("log: {}", log_path.display());
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: {} of {} episodes finished and logged",
+            outcome.summaries.len(),
+            args.episodes
+        );
+        return Ok(ExitCode::from(INTERRUPTED));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C asks the runner to stop after the current block; a second Ctrl-C exits at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // Fails only if a handler is already installed, and then that one stays in charge.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(INTERRUPTED as i32);
+        }
+    });
+    stop
+}
+
+/// A bar on a terminal; indicatif draws nothing when stderr is not one.
+pub fn progress_bar(episodes: u64) -> ProgressBar {
+    let bar = ProgressBar::new(episodes);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:40}] {pos}/{len} episodes ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutcome, wall: f64) {
+    let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
+    println!(
+        "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)",
+        prepared.experiment.name,
+        outcome.summaries.len(),
+        steps,
+        wall,
+        steps as f64 / wall.max(1e-9)
+    );
+    println!(
+        "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+        "arm", "recommender", "episodes", "users", "reward mean±sem", "steps mean±sem"
+    );
+    for (arm, s) in prepared.experiment.arms.iter().zip(summary) {
+        println!(
+            "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+            s.arm,
+            truncate(&arm.spec.label(), 32),
+            s.episodes,
+            s.users,
+            format!("{:.3} ± {:.3}", s.reward.mean, s.reward.sem),
+            format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
+        );
+    }
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut t: String = text.chars().take(width - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn write_run_json(
+    out_dir: &Path,
+    args: &RunArgs,
+    prepared: &Prepared,
+    options: &RunOptions,
+    outcome: &RunOutcome,
+    summary: &[ArmSummary],
+    wall: f64,
+) -> anyhow::Result<()> {
+    let record = json!({
+        "experiment": prepared.experiment,
+        "experiment_file": args.experiment,
+        "config": prepared.config,
+        "seed": options.seed,
+        "episodes": options.episodes,
+        "completed_episodes": outcome.summaries.len(),
+        "interrupted": outcome.interrupted,
+        "workers": options.workers,
+        "version": env!("CARGO_PKG_VERSION"),
+        "git_commit": option_env!("BOTIFY_GIT_COMMIT"),
+        "wall_seconds": wall,
+        "arms": summary,
+    });
+    let path = out_dir.join("run.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}

@@ -1,0 +1,127 @@
+//! Experiment files (`experiments/*.yml`): a name, arms `C, T1, ...` with recommender
+//! specs, an optional control; and the routing of users to arms.
+
+pub mod assign;
+
+use crate::recommend::RecommenderSpec;
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExperimentFile {
+    name: String,
+    #[serde(default)]
+    control: Option<String>,
+    arms: BTreeMap<String, RecommenderSpec>,
+}
+
+/// A loaded, validated experiment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Experiment {
+    pub name: String,
+    pub control: String,
+    /// Arms in bucket order: `C`, `T1`, `T2`, ...
+    pub arms: Vec<ArmSpec>,
+    /// The experiment file's directory: relative paths in specs start here.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmSpec {
+    pub name: String,
+    pub spec: RecommenderSpec,
+}
+
+impl Experiment {
+    /// Reads and validates an experiment file; errors name the file (and line/column for YAML).
+    pub fn load(path: &Path) -> anyhow::Result<Experiment> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read experiment {}", path.display()))?;
+        let file: ExperimentFile = serde_norway::from_str(&text)
+            .with_context(|| format!("invalid experiment {}", path.display()))?;
+        let base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Experiment::new(file.name, file.control, file.arms, base_dir)
+            .with_context(|| format!("invalid experiment {}", path.display()))
+    }
+
+    /// Checks that arms are exactly `C, T1, ..., T{k-1}` and the control is one of them.
+    pub fn new(
+        name: String,
+        control: Option<String>,
+        mut arms: BTreeMap<String, RecommenderSpec>,
+        base_dir: PathBuf,
+    ) -> anyhow::Result<Experiment> {
+        if name.trim().is_empty() {
+            bail!("the experiment name is empty");
+        }
+        if arms.is_empty() {
+            bail!("no arms: expected arms C, T1, ...");
+        }
+        let k = arms.len();
+        let mut ordered = Vec::with_capacity(k);
+        for bucket in 0..k {
+            let arm = assign::treatment_name(bucket);
+            let Some(spec) = arms.remove(&arm) else {
+                let names: Vec<&String> = arms.keys().collect();
+                bail!("with {k} arms they must be named C, T1, ..., T{}; arm {arm} is missing (other names: {names:?})", k - 1);
+            };
+            ordered.push(ArmSpec { name: arm, spec });
+        }
+        let control = control.unwrap_or_else(|| "C".to_string());
+        if !ordered.iter().any(|a| a.name == control) {
+            bail!("control {control} is not one of the arms");
+        }
+        Ok(Experiment {
+            name,
+            control,
+            arms: ordered,
+            base_dir,
+        })
+    }
+
+    /// The arm index of every user `0..n_users` (the Python-compatible murmur3 rule).
+    pub fn assign_users(&self, n_users: usize) -> Vec<u8> {
+        let salt = assign::salt(&self.name);
+        (0..n_users as u64)
+            .map(|u| assign::bucket(salt, u, self.arms.len()) as u8)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> anyhow::Result<Experiment> {
+        let file: ExperimentFile = serde_norway::from_str(yaml)?;
+        Experiment::new(file.name, file.control, file.arms, PathBuf::from("."))
+    }
+
+    #[test]
+    fn arms_come_in_bucket_order_and_control_defaults_to_c() {
+        let e = parse("name: x\narms:\n  T1: {kind: sticky_artist}\n  C: {kind: random}\n").unwrap();
+        assert_eq!(e.arms[0].name, "C");
+        assert_eq!(e.arms[1].spec, RecommenderSpec::StickyArtist);
+        assert_eq!(e.control, "C");
+    }
+
+    #[test]
+    fn misnamed_arms_unknown_kinds_and_unknown_controls_are_errors() {
+        let err = parse("name: x\narms:\n  C: {kind: random}\n  T2: {kind: random}\n").unwrap_err();
+        assert!(err.to_string().contains("arm T1 is missing"), "{err}");
+        let err = parse("name: x\narms:\n  C: {kind: telepathy}\n").unwrap_err();
+        assert!(err.to_string().contains("telepathy"), "{err}");
+        let err = parse("name: x\ncontrol: T9\narms:\n  C: {kind: random}\n").unwrap_err();
+        assert!(err.to_string().contains("control T9"), "{err}");
+    }
+
+    #[test]
+    fn top_pop_k_defaults_to_100() {
+        let e = parse("name: x\narms:\n  C: {kind: top_pop}\n").unwrap();
+        assert_eq!(e.arms[0].spec, RecommenderSpec::TopPop { k: 100, file: None });
+    }
+}

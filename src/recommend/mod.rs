@@ -1,0 +1,83 @@
+//! The `Recommender` trait and every in-process policy.
+//!
+//! A recommender sees a session the way the botify service does: the user id, the
+//! previous track and its listen time, plus the public catalogue (ids, artists,
+//! popularity). Only `oracle` reads hidden state, and says so in its name.
+
+pub mod contextual;
+pub mod indexed;
+pub mod lists;
+pub mod oracle;
+pub mod simple;
+pub mod spec;
+
+pub use spec::RecommenderSpec;
+
+use rand_chacha::ChaCha8Rng;
+
+/// The random stream a recommender draws from (one per episode, see `sim::runner`).
+pub type RecRng = ChaCha8Rng;
+
+/// What a recommender learns when a session starts.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionStart {
+    pub user: u32,
+    /// The session's hidden taste (an interest track). Only the oracle may read it.
+    pub hidden_taste: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecommendError {
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A policy; `start` opens a session whose memory needs no locks.
+pub trait Recommender: Send + Sync {
+    fn start(&self, start: &SessionStart) -> Box<dyn RecSession + '_>;
+}
+
+/// One user session: `next` per request, `end` for the botify "last" call.
+pub trait RecSession {
+    fn next(
+        &mut self,
+        prev_track: u32,
+        prev_time: f64,
+        rng: &mut RecRng,
+    ) -> Result<u32, RecommendError>;
+
+    fn end(&mut self, _last_track: u32, _last_time: f64) -> Result<(), RecommendError> {
+        Ok(())
+    }
+}
+
+/// A policy without per-session memory: one pick per request.
+pub trait StatelessPolicy: Send + Sync {
+    fn pick(&self, user: u32, prev_track: u32, rng: &mut RecRng) -> u32;
+}
+
+impl<P: StatelessPolicy> Recommender for P {
+    fn start(&self, start: &SessionStart) -> Box<dyn RecSession + '_> {
+        Box::new(StatelessSession {
+            policy: self,
+            user: start.user,
+        })
+    }
+}
+
+struct StatelessSession<'a, P> {
+    policy: &'a P,
+    user: u32,
+}
+
+impl<P: StatelessPolicy> RecSession for StatelessSession<'_, P> {
+    fn next(&mut self, prev: u32, _time: f64, rng: &mut RecRng) -> Result<u32, RecommendError> {
+        Ok(self.policy.pick(self.user, prev, rng))
+    }
+}
+
+/// A uniform element of a non-empty slice.
+pub(crate) fn choose(items: &[u32], rng: &mut RecRng) -> u32 {
+    use rand::RngExt;
+    items[rng.random_range(0..items.len())]
+}

@@ -1,0 +1,134 @@
+//! Recommender specs as written in experiment files (`kind:` tagged YAML) and how each
+//! becomes a live recommender.
+
+use super::contextual::Contextual;
+use super::indexed::Indexed;
+use super::lists::IdLists;
+use super::oracle::Oracle;
+use super::simple::{RandomTrack, StickyArtist, TopPop};
+use super::Recommender;
+use crate::world::{World, course_format::read_top_tracks};
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One arm's policy. Relative file paths are relative to the experiment file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RecommenderSpec {
+    /// A uniformly random track.
+    Random,
+    /// Uniformly one of the `k` most popular tracks: from `file` (a course
+    /// `top_tracks.json` JSON array) or the world's popularity ranking.
+    TopPop {
+        #[serde(default = "default_top_k")]
+        k: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<PathBuf>,
+    },
+    /// Uniformly one of the previous track's artist's tracks.
+    StickyArtist,
+    /// Per-user lists from `{"user", "tracks"}` JSON Lines; `fallback` for users without one.
+    Indexed {
+        file: PathBuf,
+        #[serde(default = "default_fallback")]
+        fallback: Box<RecommenderSpec>,
+    },
+    /// Per-track lists from `{"track", "recommendations"}` JSON Lines; `fallback` when missing.
+    Contextual {
+        file: PathBuf,
+        #[serde(default = "default_fallback")]
+        fallback: Box<RecommenderSpec>,
+    },
+    /// The ceiling: reads the hidden session taste (see `oracle.rs`).
+    Oracle {
+        #[serde(default = "default_oracle_candidates")]
+        candidates: usize,
+    },
+}
+
+fn default_top_k() -> usize {
+    100
+}
+
+fn default_fallback() -> Box<RecommenderSpec> {
+    Box::new(RecommenderSpec::Random)
+}
+
+fn default_oracle_candidates() -> usize {
+    300
+}
+
+/// What building a recommender may read.
+pub struct BuildContext {
+    pub world: Arc<World>,
+    /// Directory that relative paths in the spec are resolved against.
+    pub base_dir: PathBuf,
+}
+
+impl BuildContext {
+    fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+}
+
+impl RecommenderSpec {
+    /// A short human label, e.g. `top_pop(k=100)`.
+    pub fn label(&self) -> String {
+        match self {
+            RecommenderSpec::Random => "random".into(),
+            RecommenderSpec::TopPop { k, .. } => format!("top_pop(k={k})"),
+            RecommenderSpec::StickyArtist => "sticky_artist".into(),
+            RecommenderSpec::Indexed { file, .. } => format!("indexed({})", file.display()),
+            RecommenderSpec::Contextual { file, .. } => format!("contextual({})", file.display()),
+            RecommenderSpec::Oracle { .. } => "oracle (reads hidden state)".into(),
+        }
+    }
+
+    pub fn build(&self, ctx: &BuildContext) -> anyhow::Result<Box<dyn Recommender>> {
+        let service = &ctx.world.service;
+        let n_tracks = service.len();
+        Ok(match self {
+            RecommenderSpec::Random => Box::new(RandomTrack {
+                n_tracks: n_tracks as u32,
+            }),
+            RecommenderSpec::TopPop { k, file } => {
+                if *k == 0 {
+                    bail!("top_pop: k must be at least 1");
+                }
+                let ranking = match file {
+                    Some(f) => read_top_tracks(&ctx.resolve(f), n_tracks)?,
+                    None => service.popularity.clone(),
+                };
+                if ranking.is_empty() {
+                    bail!("top_pop: the popularity list is empty");
+                }
+                Box::new(TopPop {
+                    top: ranking.into_iter().take(*k).collect(),
+                })
+            }
+            RecommenderSpec::StickyArtist => Box::new(StickyArtist {
+                catalogue: Arc::clone(service),
+            }),
+            RecommenderSpec::Indexed { file, fallback } => Box::new(Indexed {
+                lists: IdLists::read(&ctx.resolve(file), "user", "tracks", n_tracks)?,
+                fallback: fallback.build(ctx).context("indexed: fallback")?,
+            }),
+            RecommenderSpec::Contextual { file, fallback } => Box::new(Contextual {
+                lists: IdLists::read(&ctx.resolve(file), "track", "recommendations", n_tracks)?,
+                fallback: fallback.build(ctx).context("contextual: fallback")?,
+            }),
+            RecommenderSpec::Oracle { candidates } => {
+                if *candidates == 0 {
+                    bail!("oracle: candidates must be at least 1");
+                }
+                Box::new(Oracle::new(Arc::clone(&ctx.world), *candidates))
+            }
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! Runs episodes in parallel and writes their events in episode order, so the log is
+//! the same for any number of workers (the `latency` field aside).
+//!
+//! Episodes go in blocks; within a block all episodes of one user run in order on one
+//! worker, and blocks run one after another, so two sessions of a user never overlap
+//! (what a stateful remote service needs).
+
+use super::episode::{EpisodeError, EpisodeSetup, EpisodeSummary, draw_user, episode_streams, run_episode};
+use crate::log::writer::LogWriter;
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub episodes: u64,
+    pub seed: u64,
+    pub workers: usize,
+}
+
+/// The finished episodes, in order, and whether Ctrl-C cut the run short.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub summaries: Vec<EpisodeSummary>,
+    pub interrupted: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("episode {index} failed after {completed} finished episodes were logged: {source}")]
+    Episode {
+        index: u64,
+        completed: u64,
+        source: EpisodeError,
+    },
+    #[error("cannot write the event log {path}: {source}")]
+    Log {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start {workers} workers: {message}")]
+    Pool { workers: usize, message: String },
+}
+
+type EpisodeResult = (u64, Result<(EpisodeSummary, Vec<u8>), EpisodeError>);
+
+/// Runs `options.episodes` episodes; every finished one is in the log even on error or stop.
+pub fn run(
+    setup: &EpisodeSetup,
+    options: &RunOptions,
+    log: &mut LogWriter,
+    progress: &ProgressBar,
+    stop: &AtomicBool,
+) -> Result<RunOutcome, RunError> {
+    let workers = options.workers.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .map_err(|e| RunError::Pool {
+            workers,
+            message: e.to_string(),
+        })?;
+    let block = (workers as u64 * 512).max(1024);
+    let mut summaries = Vec::with_capacity(options.episodes as usize);
+    let mut interrupted = false;
+    let mut start = 0;
+    let log_error = |log: &LogWriter, source| RunError::Log {
+        path: log.path().display().to_string(),
+        source,
+    };
+    while start < options.episodes {
+        if stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        let end = (start + block).min(options.episodes);
+        let groups = group_by_user(setup, options.seed, start..end);
+        let results: Vec<Vec<EpisodeResult>> = pool.install(|| {
+            groups
+                .par_iter()
+                .map(|episodes| run_in_order(setup, episodes))
+                .collect()
+        });
+        let mut slots: Vec<Option<Result<(EpisodeSummary, Vec<u8>), EpisodeError>>> =
+            (start..end).map(|_| None).collect();
+        for (index, result) in results.into_iter().flatten() {
+            slots[(index - start) as usize] = Some(result);
+        }
+        for (offset, slot) in slots.into_iter().enumerate() {
+            match slot {
+                Some(Ok((summary, lines))) => {
+                    log.write_lines(&lines).map_err(|e| log_error(log, e))?;
+                    summaries.push(summary);
+                }
+                Some(Err(source)) => {
+                    log.flush().map_err(|e| log_error(log, e))?;
+                    return Err(RunError::Episode {
+                        index: start + offset as u64,
+                        completed: summaries.len() as u64,
+                        source,
+                    });
+                }
+                // Only episodes after a failed one of the same user are missing, and the
+                // failure comes first in episode order.
+                None => unreachable!("episode skipped without an earlier failure"),
+            }
+        }
+        progress.inc(end - start);
+        start = end;
+    }
+    log.flush().map_err(|e| log_error(log, e))?;
+    Ok(RunOutcome {
+        summaries,
+        interrupted,
+    })
+}
+
+/// The block's episodes grouped by user, each group in episode order.
+fn group_by_user(setup: &EpisodeSetup, seed: u64, episodes: std::ops::Range<u64>) -> Vec<Vec<u64>> {
+    let n_users = setup.world.users.len();
+    let mut group_of: HashMap<u32, usize> = HashMap::new();
+    let mut groups: Vec<Vec<u64>> = Vec::new();
+    for index in episodes {
+        let user = draw_user(&mut episode_streams(seed, index).0, n_users);
+        let g = *group_of.entry(user).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[g].push(index);
+    }
+    groups
+}
+
+/// One user's episodes of a block, in order, stopping at the first failure.
+fn run_in_order(setup: &EpisodeSetup, episodes: &[u64]) -> Vec<EpisodeResult> {
+    let mut results = Vec::with_capacity(episodes.len());
+    for &index in episodes {
+        let mut lines = Vec::with_capacity(2048);
+        let result = run_episode(setup, index, &mut lines);
+        let failed = result.is_err();
+        results.push((index, result.map(|summary| (summary, lines))));
+        if failed {
+            break;
+        }
+    }
+    results
+}

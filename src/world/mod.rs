@@ -1,0 +1,193 @@
+//! The world: a catalogue of tracks (artists, titles, embeddings, popularity) and users
+//! with hidden tastes. Loaded from the course's files or generated from a seed.
+
+pub mod course_format;
+pub mod error;
+pub mod neighbours;
+pub mod synthetic;
+
+pub use error::WorldError;
+pub use neighbours::NeighbourCache;
+
+use crate::config::{Config, WorldKind};
+use std::sync::Arc;
+
+/// Tracks `0..N-1` with contiguous row-major f32 embeddings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalogue {
+    pub dim: usize,
+    /// `n_tracks * dim` floats, row `t` is the embedding of track `t`.
+    pub embeddings: Vec<f32>,
+    /// Artist index of each track, into `artist_names`.
+    pub artist_of: Vec<u32>,
+    pub artist_names: Vec<String>,
+    pub titles: Vec<String>,
+    /// Track ids, most popular first (the whole catalogue).
+    pub popularity: Vec<u32>,
+    /// Tracks of each artist, ascending ids.
+    pub tracks_by_artist: Vec<Vec<u32>>,
+}
+
+impl Catalogue {
+    /// Builds the derived indexes; `artist_names[artist_of[t]]` is the artist of `t`.
+    pub fn new(
+        dim: usize,
+        embeddings: Vec<f32>,
+        artist_of: Vec<u32>,
+        artist_names: Vec<String>,
+        titles: Vec<String>,
+        popularity: Vec<u32>,
+    ) -> Catalogue {
+        let mut tracks_by_artist = vec![Vec::new(); artist_names.len()];
+        for (track, &artist) in artist_of.iter().enumerate() {
+            tracks_by_artist[artist as usize].push(track as u32);
+        }
+        Catalogue {
+            dim,
+            embeddings,
+            artist_of,
+            artist_names,
+            titles,
+            popularity,
+            tracks_by_artist,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.artist_of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.artist_of.is_empty()
+    }
+
+    pub fn embedding(&self, track: u32) -> &[f32] {
+        let start = track as usize * self.dim;
+        &self.embeddings[start..start + self.dim]
+    }
+
+    /// Inner product of two tracks' embeddings.
+    pub fn score(&self, a: u32, b: u32) -> f32 {
+        dot(self.embedding(a), self.embedding(b))
+    }
+
+    pub fn artist_name(&self, track: u32) -> &str {
+        &self.artist_names[self.artist_of[track as usize] as usize]
+    }
+}
+
+/// f32 inner product, written so that the compiler vectorises it.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks_a = a.chunks_exact(8);
+    let chunks_b = b.chunks_exact(8);
+    let tail: f32 = chunks_a
+        .remainder()
+        .iter()
+        .zip(chunks_b.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (ca, cb) in chunks_a.zip(chunks_b) {
+        for i in 0..8 {
+            acc[i] += ca[i] * cb[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// A user's hidden parameters (SIMULATOR.md §1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub interests: Vec<u32>,
+    pub interest_neighbours: usize,
+    pub consume_bias: f64,
+    pub consume_sharpness: f64,
+    pub session_budget: i32,
+    pub artist_discount_gamma: f64,
+}
+
+/// What a real service knows of the catalogue: ids, artists and popularity, no embeddings.
+/// Recommenders (but the oracle) are built from this alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceCatalogue {
+    pub artist_of: Vec<u32>,
+    pub tracks_by_artist: Vec<Vec<u32>>,
+    /// Track ids, most popular first.
+    pub popularity: Vec<u32>,
+}
+
+impl ServiceCatalogue {
+    pub fn len(&self) -> usize {
+        self.artist_of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.artist_of.is_empty()
+    }
+}
+
+/// Catalogue plus users plus the lazily filled first-track neighbourhoods.
+#[derive(Debug)]
+pub struct World {
+    pub catalogue: Catalogue,
+    /// The public part of `catalogue`, shared by the recommenders.
+    pub service: Arc<ServiceCatalogue>,
+    pub users: Vec<User>,
+    /// Nearest tracks of each interest track, `k` = the largest `interest_neighbours`.
+    pub first_track_neighbours: NeighbourCache,
+}
+
+impl World {
+    pub fn new(catalogue: Catalogue, users: Vec<User>) -> World {
+        let k = users
+            .iter()
+            .map(|u| u.interest_neighbours)
+            .max()
+            .unwrap_or(1);
+        let first_track_neighbours = NeighbourCache::new(catalogue.len(), k);
+        let service = Arc::new(ServiceCatalogue {
+            artist_of: catalogue.artist_of.clone(),
+            tracks_by_artist: catalogue.tracks_by_artist.clone(),
+            popularity: catalogue.popularity.clone(),
+        });
+        World {
+            catalogue,
+            service,
+            users,
+            first_track_neighbours,
+        }
+    }
+
+    /// The world that `config` describes.
+    pub fn from_config(config: &Config) -> Result<World, WorldError> {
+        let world = &config.world;
+        match (world.source, &world.dir) {
+            (WorldKind::Course, Some(dir)) => course_format::load(dir, &config.user_defaults),
+            (WorldKind::Course, None) => Err(WorldError::Config(
+                "world.source is course but world.dir is not set".into(),
+            )),
+            (WorldKind::Synthetic, _) => {
+                synthetic::generate(&world.synthetic, &config.user_defaults)
+            }
+        }
+    }
+
+    /// The `interest_neighbours` nearest tracks to `interest` (the first-track candidates).
+    pub fn first_track_candidates(&self, user: &User, interest: u32) -> &[u32] {
+        let all = self.first_track_neighbours.get(&self.catalogue, interest);
+        &all[..user.interest_neighbours.min(all.len())]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive_sum_for_odd_lengths() {
+        let a: Vec<f32> = (0..19).map(|i| i as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..19).map(|i| 1.0 - i as f32 * 0.25).collect();
+        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - naive).abs() < 1e-4);
+    }
+}
