@@ -4,7 +4,7 @@ use super::run::progress_bar;
 use super::setup::prepare;
 use crate::cli::BenchArgs;
 use crate::log::writer::LogWriter;
-use crate::sim::episode::EpisodeSetup;
+use crate::sim::episode::{EpisodeSetup, arm_treatments};
 use crate::sim::runner::{self, RunOptions};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -19,8 +19,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let stop = AtomicBool::new(false);
     let setup = EpisodeSetup {
         world: &prepared.world,
-        experiment: &prepared.experiment.name,
         arms: &prepared.arms,
+        treatments: &arm_treatments(&prepared.experiment.name, &prepared.arms),
         user_arm: &prepared.user_arm,
         simulation: &prepared.config.simulation,
         seed: 1,

@@ -3,7 +3,7 @@
 use super::setup::{Prepared, prepare};
 use crate::cli::RunArgs;
 use crate::log::writer::LogWriter;
-use crate::sim::episode::EpisodeSetup;
+use crate::sim::episode::{EpisodeSetup, arm_treatments};
 use crate::sim::runner::{self, RunOptions, RunOutcome};
 use crate::sim::summary::{ArmSummary, summarize};
 use anyhow::Context;
@@ -43,8 +43,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let progress = progress_bar(args.episodes);
     let setup = EpisodeSetup {
         world: &prepared.world,
-        experiment: &prepared.experiment.name,
         arms: &prepared.arms,
+        treatments: &arm_treatments(&prepared.experiment.name, &prepared.arms),
         user_arm: &prepared.user_arm,
         simulation: &prepared.config.simulation,
         seed: args.seed,

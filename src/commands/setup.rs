@@ -20,7 +20,7 @@ pub struct Prepared {
 }
 
 /// Loads the world of `config` and says how long it took (on stderr).
-pub fn load_world(config: &Config) -> anyhow::Result<Arc<World>> {
+pub fn load_world(config: &Config) -> anyhow::Result<World> {
     let clock = Instant::now();
     let world = World::from_config(config).context("cannot load the world")?;
     eprintln!(
@@ -30,13 +30,16 @@ pub fn load_world(config: &Config) -> anyhow::Result<Arc<World>> {
         world.users.len(),
         clock.elapsed().as_secs_f64()
     );
-    Ok(Arc::new(world))
+    Ok(world)
 }
 
 pub fn prepare(experiment: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
     let config = Config::load_or_default(config)?;
     let experiment = Experiment::load(experiment)?;
-    let world = load_world(&config)?;
+    let mut world = load_world(&config)?;
+    let needed = experiment.arms.iter().map(|a| a.spec.neighbours_needed());
+    world.ensure_neighbours(needed.max().unwrap_or(0));
+    let world = Arc::new(world);
     let ctx = BuildContext {
         world: Arc::clone(&world),
         base_dir: experiment.base_dir.clone(),

@@ -1,14 +1,14 @@
-//! Writing event logs: borrowed records serialised straight into byte buffers, and a
-//! buffered file writer whose every finished chunk survives an error or Ctrl-C.
+//! Writing event logs: records formatted straight into byte buffers (the simulator's hot
+//! path), and a buffered file writer whose every finished chunk survives an error or Ctrl-C.
 
 use super::Message;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// An event in borrowed form; serialises exactly as [`super::Event`] does.
-#[derive(Debug, serde::Serialize)]
+/// An event in borrowed form; `append_event` writes exactly what serde_json writes for
+/// the equivalent [`super::Event`] (checked by a test).
+#[derive(Debug, Clone, Copy)]
 pub struct EventRecord<'a> {
     pub message: Message,
     pub timestamp: u64,
@@ -17,32 +17,62 @@ pub struct EventRecord<'a> {
     pub time: f64,
     pub latency: f64,
     pub recommendation: Option<u64>,
-    pub experiments: Treatments<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The `experiments` object, already rendered by [`render_treatments`].
+    pub experiments: &'a str,
     pub session: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub episode: Option<u64>,
 }
 
-/// `experiments`: experiment name -> treatment, written as a JSON object.
-#[derive(Debug, Clone, Copy)]
-pub struct Treatments<'a>(pub &'a [(&'a str, &'a str)]);
-
-impl Serialize for Treatments<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (experiment, treatment) in self.0 {
-            map.serialize_entry(experiment, treatment)?;
-        }
-        map.end()
-    }
+/// `{"experiment":"treatment",...}` as JSON, rendered once per arm instead of per event.
+pub fn render_treatments(pairs: &[(&str, &str)]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .map(|(e, t)| (e.to_string(), serde_json::Value::from(*t)))
+        .collect();
+    serde_json::Value::Object(map).to_string()
 }
 
 /// Appends one JSON line.
-pub fn append_event(buf: &mut Vec<u8>, event: &EventRecord) {
-    // Writing plain numbers and strings into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *buf, event);
-    buf.push(b'\n');
+pub fn append_event(buf: &mut Vec<u8>, e: &EventRecord) {
+    let mut int = itoa::Buffer::new();
+    buf.extend_from_slice(match e.message {
+        Message::Next => b"{\"message\":\"next\",\"timestamp\":",
+        Message::Last => b"{\"message\":\"last\",\"timestamp\":",
+    });
+    buf.extend_from_slice(int.format(e.timestamp).as_bytes());
+    buf.extend_from_slice(b",\"user\":");
+    buf.extend_from_slice(int.format(e.user).as_bytes());
+    buf.extend_from_slice(b",\"track\":");
+    buf.extend_from_slice(int.format(e.track).as_bytes());
+    buf.extend_from_slice(b",\"time\":");
+    push_f64(buf, e.time);
+    buf.extend_from_slice(b",\"latency\":");
+    push_f64(buf, e.latency);
+    buf.extend_from_slice(b",\"recommendation\":");
+    match e.recommendation {
+        Some(r) => buf.extend_from_slice(int.format(r).as_bytes()),
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(b",\"experiments\":");
+    buf.extend_from_slice(e.experiments.as_bytes());
+    if let Some(session) = e.session {
+        buf.extend_from_slice(b",\"session\":");
+        buf.extend_from_slice(int.format(session).as_bytes());
+    }
+    if let Some(episode) = e.episode {
+        buf.extend_from_slice(b",\"episode\":");
+        buf.extend_from_slice(int.format(episode).as_bytes());
+    }
+    buf.extend_from_slice(b"}\n");
+}
+
+/// A float as serde_json writes it: shortest round-trip form, `null` when not finite.
+fn push_f64(buf: &mut Vec<u8>, x: f64) {
+    if x.is_finite() {
+        buf.extend_from_slice(ryu::Buffer::new().format_finite(x).as_bytes());
+    } else {
+        buf.extend_from_slice(b"null");
+    }
 }
 
 /// A buffered JSON Lines file; callers hand it whole lines only.
@@ -76,31 +106,31 @@ impl LogWriter {
 mod tests {
     use super::super::Event;
     use super::*;
+    use rand::{RngExt, SeedableRng};
 
     #[test]
-    fn borrowed_record_round_trips_through_the_owned_event() {
-        let mut buf = Vec::new();
-        append_event(
-            &mut buf,
-            &EventRecord {
-                message: Message::Next,
-                timestamp: 5,
-                user: 17,
-                track: 4211,
-                time: 0.37,
-                latency: 0.00042,
-                recommendation: Some(977),
-                experiments: Treatments(&[("default", "T3")]),
-                session: Some(3),
-                episode: Some(3),
-            },
-        );
-        let text = String::from_utf8(buf).unwrap();
-        assert_eq!(
-            text,
-            "{\"message\":\"next\",\"timestamp\":5,\"user\":17,\"track\":4211,\"time\":0.37,\"latency\":0.00042,\"recommendation\":977,\"experiments\":{\"default\":\"T3\"},\"session\":3,\"episode\":3}\n"
-        );
-        let event: Event = serde_json::from_str(text.trim()).unwrap();
-        assert_eq!(serde_json::to_string(&event).unwrap(), text.trim());
+    fn hand_written_lines_equal_serde_json_of_the_owned_event() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let treatments = render_treatments(&[("de\"fault", "T3"), ("ALL", "C")]);
+        for i in 0..2000 {
+            let record = EventRecord {
+                message: if i % 2 == 0 { Message::Next } else { Message::Last },
+                timestamp: rng.random(),
+                user: rng.random_range(0..100_000),
+                track: rng.random(),
+                time: (rng.random_range(0..=100) as f64) / 100.0,
+                latency: rng.random::<f64>() * 10f64.powi(-rng.random_range(0..9)),
+                recommendation: (i % 3 != 0).then(|| rng.random_range(0..50_000)),
+                experiments: &treatments,
+                session: (i % 5 != 0).then_some(i),
+                episode: (i % 7 != 0).then_some(i),
+            };
+            let mut buf = Vec::new();
+            append_event(&mut buf, &record);
+            let line = String::from_utf8(buf).unwrap();
+            let event: Event = serde_json::from_str(line.trim_end()).unwrap();
+            assert_eq!(format!("{}\n", serde_json::to_string(&event).unwrap()), line);
+            assert_eq!(event.experiments["de\"fault"], "T3");
+        }
     }
 }

@@ -90,6 +90,16 @@ impl RecommenderSpec {
         }
     }
 
+    /// How many nearest neighbours per taste track this recommender reads from the world.
+    pub fn neighbours_needed(&self) -> usize {
+        match self {
+            RecommenderSpec::Oracle { candidates } => *candidates,
+            RecommenderSpec::Indexed { fallback, .. }
+            | RecommenderSpec::Contextual { fallback, .. } => fallback.neighbours_needed(),
+            _ => 0,
+        }
+    }
+
     pub fn build(&self, ctx: &BuildContext) -> anyhow::Result<Box<dyn Recommender>> {
         let service = &ctx.world.service;
         let n_tracks = service.len();

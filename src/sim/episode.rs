@@ -4,7 +4,7 @@
 use super::listen::{Playback, listen_time};
 use crate::config::SimulationConfig;
 use crate::log::Message;
-use crate::log::writer::{EventRecord, Treatments, append_event};
+use crate::log::writer::{EventRecord, append_event, render_treatments};
 use crate::recommend::{RecRng, Recommender, SessionStart};
 use crate::world::World;
 use rand::{RngExt, SeedableRng};
@@ -21,9 +21,11 @@ pub fn episode_streams(seed: u64, index: u64) -> (ChaCha8Rng, RecRng) {
     (user, recommender)
 }
 
-/// The episode's user: the first draw of its user-model stream.
-pub fn draw_user(user_rng: &mut ChaCha8Rng, n_users: usize) -> u32 {
-    user_rng.random_range(0..n_users as u32)
+/// The episode's user and session interest: the first two draws of its user-model stream.
+pub fn draw_user_and_interest(user_rng: &mut ChaCha8Rng, world: &World) -> (u32, u32) {
+    let user = user_rng.random_range(0..world.users.len() as u32);
+    let interests = &world.users[user as usize].interests;
+    (user, interests[user_rng.random_range(0..interests.len())])
 }
 
 /// An arm as the runner sees it.
@@ -32,11 +34,19 @@ pub struct LiveArm {
     pub recommender: Box<dyn Recommender>,
 }
 
+/// The `experiments` JSON object of each arm's events, rendered once.
+pub fn arm_treatments(experiment: &str, arms: &[LiveArm]) -> Vec<String> {
+    arms.iter()
+        .map(|arm| render_treatments(&[(experiment, arm.name.as_str())]))
+        .collect()
+}
+
 /// What is fixed across the episodes of a run.
 pub struct EpisodeSetup<'a> {
     pub world: &'a World,
-    pub experiment: &'a str,
     pub arms: &'a [LiveArm],
+    /// Per arm, its events' `experiments` object (see [`arm_treatments`]).
+    pub treatments: &'a [String],
     /// Arm index of each user.
     pub user_arm: &'a [u8],
     pub simulation: &'a SimulationConfig,
@@ -82,16 +92,15 @@ pub fn run_episode(
     let world = setup.world;
     let cat = &world.catalogue;
     let (mut rng, mut rec_rng) = episode_streams(setup.seed, index);
-    let user_id = draw_user(&mut rng, world.users.len());
+    let (user_id, interest) = draw_user_and_interest(&mut rng, world);
     let user = &world.users[user_id as usize];
-    let interest = user.interests[rng.random_range(0..user.interests.len())];
     let candidates = world.first_track_candidates(user, interest);
     let first = candidates[rng.random_range(0..candidates.len())];
     let taste = cat.embedding(interest);
 
     let arm_index = setup.user_arm[user_id as usize];
     let arm = &setup.arms[arm_index as usize];
-    let treatments = [(setup.experiment, arm.name.as_str())];
+    let treatments = &setup.treatments[arm_index as usize];
     let start_ts = setup.simulation.start_timestamp_ms + index * setup.simulation.episode_stride_ms;
     let fail = |message: String| EpisodeError::Recommender {
         arm: arm.name.clone(),
@@ -132,7 +141,7 @@ pub fn run_episode(
                 time: prev_time,
                 latency,
                 recommendation: Some(answer as u64),
-                experiments: Treatments(&treatments),
+                experiments: treatments,
                 session: Some(index),
                 episode: Some(index),
             },
@@ -161,7 +170,7 @@ pub fn run_episode(
             time: prev_time,
             latency: clock.elapsed().as_secs_f64(),
             recommendation: None,
-            experiments: Treatments(&treatments),
+            experiments: treatments,
             session: Some(index),
             episode: Some(index),
         },

@@ -5,7 +5,7 @@
 //! worker, and blocks run one after another, so two sessions of a user never overlap
 //! (what a stateful remote service needs).
 
-use super::episode::{EpisodeError, EpisodeSetup, EpisodeSummary, draw_user, episode_streams, run_episode};
+use super::episode::{EpisodeError, EpisodeSetup, EpisodeSummary, draw_user_and_interest, episode_streams, run_episode};
 use crate::log::writer::LogWriter;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -75,7 +75,8 @@ pub fn run(
             break;
         }
         let end = (start + block).min(options.episodes);
-        let groups = group_by_user(setup, options.seed, start..end);
+        let (groups, interests) = group_by_user(setup, options.seed, start..end);
+        pool.install(|| setup.world.neighbours.warm(&setup.world.catalogue, &interests));
         let results: Vec<Vec<EpisodeResult>> = pool.install(|| {
             groups
                 .par_iter()
@@ -116,20 +117,26 @@ pub fn run(
     })
 }
 
-/// The block's episodes grouped by user, each group in episode order.
-fn group_by_user(setup: &EpisodeSetup, seed: u64, episodes: std::ops::Range<u64>) -> Vec<Vec<u64>> {
-    let n_users = setup.world.users.len();
+/// The block's episodes grouped by user, each group in episode order, and the
+/// session interests the block will need neighbours of.
+fn group_by_user(
+    setup: &EpisodeSetup,
+    seed: u64,
+    episodes: std::ops::Range<u64>,
+) -> (Vec<Vec<u64>>, Vec<u32>) {
+    let mut interests = Vec::with_capacity((episodes.end - episodes.start) as usize);
     let mut group_of: HashMap<u32, usize> = HashMap::new();
     let mut groups: Vec<Vec<u64>> = Vec::new();
     for index in episodes {
-        let user = draw_user(&mut episode_streams(seed, index).0, n_users);
+        let (user, interest) = draw_user_and_interest(&mut episode_streams(seed, index).0, setup.world);
+        interests.push(interest);
         let g = *group_of.entry(user).or_insert_with(|| {
             groups.push(Vec::new());
             groups.len() - 1
         });
         groups[g].push(index);
     }
-    groups
+    (groups, interests)
 }
 
 /// One user's episodes of a block, in order, stopping at the first failure.

@@ -76,11 +76,14 @@ impl Catalogue {
     }
 }
 
-/// f32 inner product, written so that the compiler vectorises it.
+/// f32 inner product in eight fixed lanes, so the compiler vectorises it and the result
+/// does not depend on the SIMD width of the machine.
+#[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f32; 8];
-    let chunks_a = a.chunks_exact(8);
-    let chunks_b = b.chunks_exact(8);
+    let (chunks_a, chunks_b) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = chunks_a
         .remainder()
         .iter()
@@ -88,11 +91,15 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| x * y)
         .sum();
     for (ca, cb) in chunks_a.zip(chunks_b) {
+        let (ca, cb): (&[f32; 8], &[f32; 8]) = match (ca.try_into(), cb.try_into()) {
+            (Ok(x), Ok(y)) => (x, y),
+            _ => unreachable!("chunks_exact yields 8 floats"),
+        };
         for i in 0..8 {
             acc[i] += ca[i] * cb[i];
         }
     }
-    acc.iter().sum::<f32>() + tail
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// A user's hidden parameters (SIMULATOR.md §1).
@@ -133,8 +140,9 @@ pub struct World {
     /// The public part of `catalogue`, shared by the recommenders.
     pub service: Arc<ServiceCatalogue>,
     pub users: Vec<User>,
-    /// Nearest tracks of each interest track, `k` = the largest `interest_neighbours`.
-    pub first_track_neighbours: NeighbourCache,
+    /// Nearest tracks of each interest track: `k` covers the largest `interest_neighbours`
+    /// and whatever the recommenders asked for with [`World::ensure_neighbours`].
+    pub neighbours: NeighbourCache,
 }
 
 impl World {
@@ -144,7 +152,7 @@ impl World {
             .map(|u| u.interest_neighbours)
             .max()
             .unwrap_or(1);
-        let first_track_neighbours = NeighbourCache::new(catalogue.len(), k);
+        let neighbours = NeighbourCache::new(catalogue.len(), k);
         let service = Arc::new(ServiceCatalogue {
             artist_of: catalogue.artist_of.clone(),
             tracks_by_artist: catalogue.tracks_by_artist.clone(),
@@ -154,7 +162,7 @@ impl World {
             catalogue,
             service,
             users,
-            first_track_neighbours,
+            neighbours,
         }
     }
 
@@ -172,10 +180,22 @@ impl World {
         }
     }
 
+    /// Makes the neighbour cache hold at least `k` neighbours per track (before any use).
+    pub fn ensure_neighbours(&mut self, k: usize) {
+        if k > self.neighbours.k() {
+            self.neighbours = NeighbourCache::new(self.catalogue.len(), k);
+        }
+    }
+
+    /// The `k` nearest tracks to `track` (at most the cache's `k`), best first.
+    pub fn nearest(&self, track: u32, k: usize) -> &[u32] {
+        let all = self.neighbours.get(&self.catalogue, track);
+        &all[..k.min(all.len())]
+    }
+
     /// The `interest_neighbours` nearest tracks to `interest` (the first-track candidates).
     pub fn first_track_candidates(&self, user: &User, interest: u32) -> &[u32] {
-        let all = self.first_track_neighbours.get(&self.catalogue, interest);
-        &all[..user.interest_neighbours.min(all.len())]
+        self.nearest(interest, user.interest_neighbours)
     }
 }
 
