@@ -128,9 +128,22 @@ mod tests {
             let mut buf = Vec::new();
             append_event(&mut buf, &record);
             let line = String::from_utf8(buf).unwrap();
-            let event: Event = serde_json::from_str(line.trim_end()).unwrap();
-            assert_eq!(format!("{}\n", serde_json::to_string(&event).unwrap()), line);
-            assert_eq!(event.experiments["de\"fault"], "T3");
+            let owned = Event {
+                message: record.message,
+                timestamp: record.timestamp,
+                user: record.user,
+                track: record.track,
+                time: record.time,
+                latency: record.latency,
+                recommendation: record.recommendation,
+                experiments: [("de\"fault", "T3"), ("ALL", "C")]
+                    .iter()
+                    .map(|(e, t)| (e.to_string(), t.to_string()))
+                    .collect(),
+                session: record.session,
+                episode: record.episode,
+            };
+            assert_eq!(format!("{}\n", serde_json::to_string(&owned).unwrap()), line);
         }
     }
 }
