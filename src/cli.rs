@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "sim", version, about = "Simulate listening sessions against music recommenders and A/B them")]
+#[command(
+    name = "sim",
+    version,
+    about = "Simulate listening sessions against music recommenders and A/B them"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

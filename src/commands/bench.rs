@@ -28,16 +28,27 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     // A first pass fills the neighbour caches, as a long run would have them.
     let warm = Instant::now();
     let mut log = LogWriter::create(&dir.path().join("warm.jsonl"))?;
-    let options = RunOptions { episodes: args.episodes, seed: 1, workers: 2 };
+    let options = RunOptions {
+        episodes: args.episodes,
+        seed: 1,
+        workers: 2,
+    };
     runner::run(&setup, &options, &mut log, &progress_bar(0), &stop)?;
-    println!("first pass (fills neighbour caches): {:.3} s", warm.elapsed().as_secs_f64());
+    println!(
+        "first pass (fills neighbour caches): {:.3} s",
+        warm.elapsed().as_secs_f64()
+    );
     let mut best = Vec::new();
     for workers in [1usize, 2] {
         let mut rates = Vec::new();
         for _ in 0..args.repeats {
             let path = dir.path().join(format!("bench-{workers}.jsonl"));
             let mut log = LogWriter::create(&path)?;
-            let options = RunOptions { episodes: args.episodes, seed: 1, workers };
+            let options = RunOptions {
+                episodes: args.episodes,
+                seed: 1,
+                workers,
+            };
             let clock = Instant::now();
             let outcome = runner::run(&setup, &options, &mut log, &progress_bar(0), &stop)?;
             let seconds = clock.elapsed().as_secs_f64();

@@ -57,7 +57,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
     let summary = summarize(&arm_names, &outcome.summaries);
     print_summary(&prepared, &summary, &outcome, wall);
-    write_run_json(&out_dir, args, &prepared, &options, &outcome, &summary, wall)?;
+    write_run_json(
+        &out_dir, args, &prepared, &options, &outcome, &summary, wall,
+    )?;
     eprintln!("log: {}", log_path.display());
     if outcome.interrupted {
         eprintln!(

@@ -67,7 +67,10 @@ impl Experiment {
             let arm = assign::treatment_name(bucket);
             let Some(spec) = arms.remove(&arm) else {
                 let names: Vec<&String> = arms.keys().collect();
-                bail!("with {k} arms they must be named C, T1, ..., T{}; arm {arm} is missing (other names: {names:?})", k - 1);
+                bail!(
+                    "with {k} arms they must be named C, T1, ..., T{}; arm {arm} is missing (other names: {names:?})",
+                    k - 1
+                );
             };
             ordered.push(ArmSpec { name: arm, spec });
         }
@@ -103,7 +106,8 @@ mod tests {
 
     #[test]
     fn arms_come_in_bucket_order_and_control_defaults_to_c() {
-        let e = parse("name: x\narms:\n  T1: {kind: sticky_artist}\n  C: {kind: random}\n").unwrap();
+        let e =
+            parse("name: x\narms:\n  T1: {kind: sticky_artist}\n  C: {kind: random}\n").unwrap();
         assert_eq!(e.arms[0].name, "C");
         assert_eq!(e.arms[1].spec, RecommenderSpec::StickyArtist);
         assert_eq!(e.control, "C");
@@ -122,6 +126,9 @@ mod tests {
     #[test]
     fn top_pop_k_defaults_to_100() {
         let e = parse("name: x\narms:\n  C: {kind: top_pop}\n").unwrap();
-        assert_eq!(e.arms[0].spec, RecommenderSpec::TopPop { k: 100, file: None });
+        assert_eq!(
+            e.arms[0].spec,
+            RecommenderSpec::TopPop { k: 100, file: None }
+        );
     }
 }

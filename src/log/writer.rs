@@ -114,7 +114,11 @@ mod tests {
         let treatments = render_treatments(&[("de\"fault", "T3"), ("ALL", "C")]);
         for i in 0..2000 {
             let record = EventRecord {
-                message: if i % 2 == 0 { Message::Next } else { Message::Last },
+                message: if i % 2 == 0 {
+                    Message::Next
+                } else {
+                    Message::Last
+                },
                 timestamp: rng.random(),
                 user: rng.random_range(0..100_000),
                 track: rng.random(),
@@ -143,7 +147,10 @@ mod tests {
                 session: record.session,
                 episode: record.episode,
             };
-            assert_eq!(format!("{}\n", serde_json::to_string(&owned).unwrap()), line);
+            assert_eq!(
+                format!("{}\n", serde_json::to_string(&owned).unwrap()),
+                line
+            );
         }
     }
 }

@@ -41,7 +41,9 @@ impl Recommender for Oracle {
                     Candidate {
                         raw: raw_listen(dot(cat.embedding(t), taste), user),
                         track: t,
-                        artist: *local_artist.entry(cat.artist_of[t as usize]).or_insert(next),
+                        artist: *local_artist
+                            .entry(cat.artist_of[t as usize])
+                            .or_insert(next),
                     }
                 })
                 .collect(),

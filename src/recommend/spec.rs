@@ -1,12 +1,12 @@
 //! Recommender specs as written in experiment files (`kind:` tagged YAML) and how each
 //! becomes a live recommender.
 
+use super::Recommender;
 use super::contextual::Contextual;
 use super::indexed::Indexed;
 use super::lists::IdLists;
 use super::oracle::Oracle;
 use super::simple::{RandomTrack, StickyArtist, TopPop};
-use super::Recommender;
 use crate::world::{World, course_format::read_top_tracks};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};

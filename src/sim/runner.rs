@@ -5,7 +5,10 @@
 //! worker, and blocks run one after another, so two sessions of a user never overlap
 //! (what a stateful remote service needs).
 
-use super::episode::{EpisodeError, EpisodeSetup, EpisodeSummary, draw_user_and_interest, episode_streams, run_episode};
+use super::episode::{
+    EpisodeError, EpisodeSetup, EpisodeSummary, draw_user_and_interest, episode_streams,
+    run_episode,
+};
 use crate::log::writer::LogWriter;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -43,7 +46,9 @@ pub enum RunError {
     Pool { workers: usize, message: String },
 }
 
-type EpisodeResult = (u64, Result<(EpisodeSummary, Vec<u8>), EpisodeError>);
+/// A finished episode's summary and log lines, or why it failed.
+type EpisodeOutput = Result<(EpisodeSummary, Vec<u8>), EpisodeError>;
+type EpisodeResult = (u64, EpisodeOutput);
 
 /// Runs `options.episodes` episodes; every finished one is in the log even on error or stop.
 pub fn run(
@@ -76,15 +81,19 @@ pub fn run(
         }
         let end = (start + block).min(options.episodes);
         let (groups, interests) = group_by_user(setup, options.seed, start..end);
-        pool.install(|| setup.world.neighbours.warm(&setup.world.catalogue, &interests));
+        pool.install(|| {
+            setup
+                .world
+                .neighbours
+                .warm(&setup.world.catalogue, &interests)
+        });
         let results: Vec<Vec<EpisodeResult>> = pool.install(|| {
             groups
                 .par_iter()
                 .map(|episodes| run_in_order(setup, episodes))
                 .collect()
         });
-        let mut slots: Vec<Option<Result<(EpisodeSummary, Vec<u8>), EpisodeError>>> =
-            (start..end).map(|_| None).collect();
+        let mut slots: Vec<Option<EpisodeOutput>> = (start..end).map(|_| None).collect();
         for (index, result) in results.into_iter().flatten() {
             slots[(index - start) as usize] = Some(result);
         }
@@ -128,7 +137,8 @@ fn group_by_user(
     let mut group_of: HashMap<u32, usize> = HashMap::new();
     let mut groups: Vec<Vec<u64>> = Vec::new();
     for index in episodes {
-        let (user, interest) = draw_user_and_interest(&mut episode_streams(seed, index).0, setup.world);
+        let (user, interest) =
+            draw_user_and_interest(&mut episode_streams(seed, index).0, setup.world);
         interests.push(interest);
         let g = *group_of.entry(user).or_insert_with(|| {
             groups.push(Vec::new());

@@ -14,7 +14,10 @@ impl MeanSem {
     pub fn of(values: &[f64]) -> MeanSem {
         let n = values.len() as f64;
         if values.is_empty() {
-            return MeanSem { mean: 0.0, sem: 0.0 };
+            return MeanSem {
+                mean: 0.0,
+                sem: 0.0,
+            };
         }
         let mean = values.iter().sum::<f64>() / n;
         let sem = if values.len() < 2 {

@@ -28,6 +28,13 @@ struct UserLine {
 }
 
 #[derive(Serialize)]
+struct TrackLineOut<'a> {
+    track: usize,
+    artist: &'a str,
+    title: &'a str,
+}
+
+#[derive(Serialize)]
 struct UserLineOut<'a> {
     user: usize,
     interests: &'a [u32],
@@ -174,7 +181,9 @@ fn read_embeddings(path: &Path, n_tracks: usize) -> Result<(Vec<f32>, usize), Wo
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a .npy file: {e}")))?;
     let shape = npy.shape().to_vec();
     if shape.len() != 2 {
-        return Err(bad(format!("expected a 2-D array [tracks, dim], got shape {shape:?}")));
+        return Err(bad(format!(
+            "expected a 2-D array [tracks, dim], got shape {shape:?}"
+        )));
     }
     let (rows, dim) = (shape[0] as usize, shape[1] as usize);
     if rows != n_tracks {
@@ -186,7 +195,10 @@ fn read_embeddings(path: &Path, n_tracks: usize) -> Result<(Vec<f32>, usize), Wo
         return Err(bad("embedding dimension is 0".into()));
     }
     let fortran = npy.order() == npyz::Order::Fortran;
-    let dtype = npy.dtype().descr();
+    let dtype = match npy.dtype() {
+        npyz::DType::Plain(type_str) => type_str.to_string(),
+        other => other.descr(),
+    };
     let values: Vec<f32> = match dtype.as_str() {
         "<f4" | ">f4" => npy.into_vec::<f32>(),
         "<f8" => npy
@@ -267,19 +279,22 @@ pub fn export(world: &World, dir: &Path) -> std::io::Result<()> {
     let cat = &world.catalogue;
     let mut tracks = BufWriter::new(std::fs::File::create(dir.join("tracks.json"))?);
     for t in 0..cat.len() {
-        let line = serde_json::json!({
-            "track": t,
-            "artist": cat.artist_name(t as u32),
-            "title": cat.titles[t],
-        });
-        writeln!(tracks, "{line}")?;
+        let line = TrackLineOut {
+            track: t,
+            artist: cat.artist_name(t as u32),
+            title: &cat.titles[t],
+        };
+        serde_json::to_writer(&mut tracks, &line)?;
+        tracks.write_all(b"\n")?;
     }
     tracks.flush()?;
 
     let mut npy = npyz::WriteOptions::new()
         .default_dtype()
         .shape(&[cat.len() as u64, cat.dim as u64])
-        .writer(BufWriter::new(std::fs::File::create(dir.join("tracks.npy"))?))
+        .writer(BufWriter::new(std::fs::File::create(
+            dir.join("tracks.npy"),
+        )?))
         .begin_nd()?;
     npy.extend(cat.embeddings.iter().copied())?;
     npy.finish()?;

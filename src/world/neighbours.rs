@@ -84,7 +84,11 @@ impl PartialOrd for Ranked {
 ///
 /// On x86-64 with AVX2 the same code runs compiled for AVX2 (about twice as fast);
 /// `dot`'s fixed lanes and no FMA keep the scores bit-identical to the portable build.
-pub fn top_k_by_inner_product(catalogue: &Catalogue, queries: &[&[f32]], k: usize) -> Vec<Box<[u32]>> {
+pub fn top_k_by_inner_product(
+    catalogue: &Catalogue,
+    queries: &[&[f32]],
+    k: usize,
+) -> Vec<Box<[u32]>> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
@@ -103,8 +107,10 @@ fn top_k_avx2(catalogue: &Catalogue, queries: &[&[f32]], k: usize) -> Vec<Box<[u
 fn top_k_portable(catalogue: &Catalogue, queries: &[&[f32]], k: usize) -> Vec<Box<[u32]>> {
     let k = k.min(catalogue.len());
     // Min-heaps of the best k so far: the root is the one to beat.
-    let mut heaps: Vec<BinaryHeap<Reverse<Ranked>>> =
-        queries.iter().map(|_| BinaryHeap::with_capacity(k + 1)).collect();
+    let mut heaps: Vec<BinaryHeap<Reverse<Ranked>>> = queries
+        .iter()
+        .map(|_| BinaryHeap::with_capacity(k + 1))
+        .collect();
     // The score to beat per query once its heap is full: most rows fail this one test.
     let mut bar = vec![f32::NEG_INFINITY; queries.len()];
     if k > 0 {

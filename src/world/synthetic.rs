@@ -114,10 +114,7 @@ impl SyntheticWorldConfig {
 }
 
 /// Generates the world; the same config gives the same world bit for bit.
-pub fn generate(
-    cfg: &SyntheticWorldConfig,
-    defaults: &UserDefaults,
-) -> Result<World, WorldError> {
+pub fn generate(cfg: &SyntheticWorldConfig, defaults: &UserDefaults) -> Result<World, WorldError> {
     cfg.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let sizes = artist_sizes(cfg);
@@ -184,13 +181,18 @@ pub fn generate(
         let row = &embeddings[*interest as usize * d..(*interest as usize + 1) * d];
         mean_taste.iter_mut().zip(row).for_each(|(m, x)| *m += x);
     }
-    let norm = super::dot(&mean_taste, &mean_taste).sqrt().max(f32::MIN_POSITIVE);
+    let norm = super::dot(&mean_taste, &mean_taste)
+        .sqrt()
+        .max(f32::MIN_POSITIVE);
     let mut popularity_score: Vec<(f64, u32)> = embeddings
         .chunks_exact(d)
         .enumerate()
         .map(|(t, row)| {
             let aligned = (super::dot(row, &mean_taste) / norm) as f64;
-            (aligned + cfg.popularity_noise * standard_normal(&mut rng), t as u32)
+            (
+                aligned + cfg.popularity_noise * standard_normal(&mut rng),
+                t as u32,
+            )
         })
         .collect();
     popularity_score.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -276,8 +278,8 @@ fn standard_normal(rng: &mut impl Rng) -> f64 {
 }
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ra", "ve", "no", "su", "ta", "ri", "del", "mon", "zar", "lu", "fen",
-    "gra", "bel", "ox", "ny", "qui", "sol",
+    "ka", "lo", "mi", "ra", "ve", "no", "su", "ta", "ri", "del", "mon", "zar", "lu", "fen", "gra",
+    "bel", "ox", "ny", "qui", "sol",
 ];
 const WORDS: &[&str] = &[
     "Night", "Blue", "River", "Echo", "Golden", "Heart", "Static", "Summer", "Glass", "Fire",
@@ -379,7 +381,11 @@ mod tests {
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         // The shared vector and genre vectors are drawn once, so the means scatter around
         // their expectations by more than the pair noise; 1.5 is about two of those spreads.
-        assert!((mean(&same) - 10.0).abs() < 1.5, "same artist {}", mean(&same));
+        assert!(
+            (mean(&same) - 10.0).abs() < 1.5,
+            "same artist {}",
+            mean(&same)
+        );
         assert!(mean(&random).abs() < 1.5, "random pair {}", mean(&random));
     }
 
