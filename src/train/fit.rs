@@ -130,10 +130,8 @@ pub(crate) fn train(
             (None, Some(_)) => true,
             (Some((b, _, _)), Some(v)) => v < *b,
         };
-        if improved {
-            if let Some(v) = validation_loss {
-                best = Some((v, epoch, weights.clone()));
-            }
+        if improved && let Some(v) = validation_loss {
+            best = Some((v, epoch, weights.clone()));
         }
         let report = EpochReport {
             epoch,
@@ -145,11 +143,12 @@ pub(crate) fn train(
         };
         reports.push(report.clone());
         progress(Progress::Epoch(report));
-        if let Some((_, best_epoch, _)) = &best {
-            if epoch - best_epoch >= params.patience && epoch < params.epochs {
-                early_stopped = true;
-                break;
-            }
+        if let Some((_, best_epoch, _)) = &best
+            && epoch - best_epoch >= params.patience
+            && epoch < params.epochs
+        {
+            early_stopped = true;
+            break;
         }
     }
     let epochs_run = reports.len();

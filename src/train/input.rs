@@ -137,15 +137,15 @@ fn parse_line(
             value,
         })
     };
-    if let Some(n) = n_tracks {
-        if e.track >= n as u64 {
-            return Err(InputError::TrackOutOfRange {
-                path: path.to_path_buf(),
-                line,
-                track: e.track,
-                n_tracks: n,
-            });
-        }
+    if let Some(n) = n_tracks
+        && e.track >= n as u64
+    {
+        return Err(InputError::TrackOutOfRange {
+            path: path.to_path_buf(),
+            line,
+            track: e.track,
+            n_tracks: n,
+        });
     }
     if !e.time.is_finite() {
         return Err(InputError::BadTime {

@@ -167,7 +167,7 @@ impl Default for DssmParams {
             epochs: 20,
             negatives: 10,
             margin: 0.4,
-            lr: 0.005,
+            lr: 0.01,
             weight_decay: 1e-4,
             batch_size: 256,
             patience: 2,

@@ -323,10 +323,10 @@ pub(crate) fn example(
         }
     }
     let loss = loss / k;
-    if let Some(g) = grad {
-        if gs.iter().any(|&x| x != 0.0) {
-            backward(w, items, history, tracks, unorm, &gs, s, g);
-        }
+    if let Some(g) = grad
+        && gs.iter().any(|&x| x != 0.0)
+    {
+        backward(w, items, history, tracks, unorm, &gs, s, g);
     }
     s.gs = gs;
     loss
@@ -354,8 +354,9 @@ fn backward(
         }
         let vj = &s.v[j * d..(j + 1) * d];
         axpy(gs[j], vj, &mut s.g_u);
-        for i in 0..d {
-            s.tmp[i] = (s.u[i] - s.s[j] * vj[i]) * (gs[j] / s.vnorm[j]);
+        let a = gs[j] / s.vnorm[j];
+        for ((t, &u), &v) in s.tmp.iter_mut().zip(&s.u).zip(vj) {
+            *t = (u - s.s[j] * v) * a;
         }
         let t = tracks[j];
         g.add_row(TRACK, t, 1.0, &s.tmp);
@@ -472,7 +473,7 @@ mod tests {
         };
         let eps = 1e-3f32;
         let mut checked = [0usize; N_TABLES + 1];
-        for group in 0..=N_TABLES {
+        for (group, checked) in checked.iter_mut().enumerate() {
             let table = (group < N_TABLES).then_some(group);
             let len = table.map_or(w.dense.len(), |t| w.tables[t].len());
             for idx in 0..len {
@@ -489,7 +490,7 @@ mod tests {
                     "{kind:?} group {group} index {idx}: finite difference {fd} vs analytic {an}"
                 );
                 if an != 0.0 {
-                    checked[group] += 1;
+                    *checked += 1;
                 }
             }
         }
