@@ -162,7 +162,7 @@ fn run_here(args: &TrainDssmArgs) -> Result<()> {
             bar.set_length(steps_per_epoch as u64);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} steps, {per_sec} {msg}",
+                    "{prefix} [{bar:30}] {pos}/{len} steps ({elapsed}) {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
