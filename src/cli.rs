@@ -25,6 +25,15 @@ pub enum Command {
     },
     /// Measure simulated steps per second (with log writing) for 1 and 2 workers
     Bench(BenchArgs),
+    /// Train a model from event logs
+    #[command(subcommand)]
+    Train(TrainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainCommand {
+    /// Two-tower (DSSM) model -> per-user top-k recommendation file
+    Dssm(crate::train::args::TrainDssmArgs),
 }
 
 #[derive(Debug, Args)]

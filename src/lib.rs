@@ -7,4 +7,5 @@ pub mod experiment;
 pub mod log;
 pub mod recommend;
 pub mod sim;
+pub mod train;
 pub mod world;

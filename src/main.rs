@@ -1,4 +1,4 @@
-use botify_sim::cli::{Cli, Command, WorldCommand};
+use botify_sim::cli::{Cli, Command, TrainCommand, WorldCommand};
 use botify_sim::commands;
 use clap::Parser;
 use std::process::ExitCode;
@@ -12,6 +12,9 @@ fn main() -> ExitCode {
             WorldCommand::Info { config } => commands::world::info(config.as_deref()),
         },
         Command::Bench(args) => commands::bench::run(args),
+        Command::Train(TrainCommand::Dssm(args)) => {
+            botify_sim::train::args::run(args).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

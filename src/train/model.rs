@@ -1,0 +1,526 @@
+//! Parameters of the two towers, their initialisation, and the per-example forward and
+//! backward passes (hand-written, `f32`).
+//!
+//! Layout: four embedding tables (`HIST`, `TRACK`, `ARTIST`, `POP`, each `rows x d`,
+//! row-major) and one dense block `[W (d x d) | b (d) | P (d x 2d)]`, row-major, so that
+//! `W[i][j] = dense[i * d + j]` and `P[i][j] = dense[d * d + d + i * 2d + j]`.
+
+use super::data::{ItemFeatures, N_POP_BUCKETS};
+use super::{InitKind, InitScheme};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+pub(crate) const HIST: usize = 0;
+pub(crate) const TRACK: usize = 1;
+pub(crate) const ARTIST: usize = 2;
+pub(crate) const POP: usize = 3;
+pub(crate) const N_TABLES: usize = 4;
+
+/// Norms below this are clamped (the gradient then treats the norm as constant).
+const NORM_EPS: f32 = 1e-6;
+
+/// All trainable weights.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Weights {
+    pub d: usize,
+    pub tables: [Vec<f32>; N_TABLES],
+    pub dense: Vec<f32>,
+}
+
+pub(crate) fn dense_len(d: usize) -> usize {
+    d * d + d + 2 * d * d
+}
+
+impl Weights {
+    pub fn new(n_tracks: usize, n_artists: usize, d: usize, init: InitScheme, seed: u64) -> Self {
+        let seed = init.seed.unwrap_or(seed ^ 0x1417_5EED_0000_0002);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let rows = [n_tracks, n_tracks, n_artists, N_POP_BUCKETS];
+        let emb_std = match init.kind {
+            InitKind::Normal => 0.1,
+            InitKind::Xavier | InitKind::Identity => 1.0 / (d as f32).sqrt(),
+        };
+        let tables = rows.map(|r| (0..r * d).map(|_| emb_std * normal(&mut rng)).collect());
+        let mut dense = vec![0.0; dense_len(d)];
+        let (w, rest) = dense.split_at_mut(d * d);
+        let (_b, p) = rest.split_at_mut(d);
+        match init.kind {
+            InitKind::Normal => {
+                w.iter_mut().for_each(|x| *x = 0.1 * normal(&mut rng));
+                p.iter_mut().for_each(|x| *x = 0.1 * normal(&mut rng));
+            }
+            InitKind::Xavier => {
+                glorot(w, d, d, &mut rng);
+                glorot(p, 2 * d, d, &mut rng);
+            }
+            InitKind::Identity => {
+                glorot(w, d, d, &mut rng);
+                glorot(p, 2 * d, d, &mut rng);
+                p.iter_mut().for_each(|x| *x *= 0.1);
+                for i in 0..d {
+                    p[i * 2 * d + i] += 1.0;
+                }
+            }
+        }
+        Self { d, tables, dense }
+    }
+
+    pub fn w(&self) -> &[f32] {
+        &self.dense[..self.d * self.d]
+    }
+    pub fn b(&self) -> &[f32] {
+        &self.dense[self.d * self.d..self.d * self.d + self.d]
+    }
+    pub fn p(&self) -> &[f32] {
+        &self.dense[self.d * self.d + self.d..]
+    }
+
+    pub fn row(&self, table: usize, row: u32) -> &[f32] {
+        let d = self.d;
+        &self.tables[table][row as usize * d..(row as usize + 1) * d]
+    }
+
+    /// Un-normalised item-tower output `x` of a track, written into `out`.
+    pub fn item_raw(&self, items: &ItemFeatures, track: u32, out: &mut [f32]) {
+        let t = self.row(TRACK, track);
+        let a = self.row(ARTIST, items.artist_of[track as usize]);
+        let q = self.row(POP, items.pop_bucket[track as usize]);
+        for i in 0..self.d {
+            out[i] = t[i] + a[i] + q[i];
+        }
+    }
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f32 {
+    // Box-Muller; u1 in (0, 1].
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+fn glorot(w: &mut [f32], fan_in: usize, fan_out: usize, rng: &mut ChaCha8Rng) {
+    let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
+    w.iter_mut()
+        .for_each(|x| *x = ((rng.random::<f64>() * 2.0 - 1.0) * a) as f32);
+}
+
+/// Dot product with 8 independent accumulators (vectorises; the same order everywhere).
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut tail = 0.0;
+    for (x, y) in ra.iter().zip(rb) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// `y += a * x`.
+#[inline]
+pub(crate) fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}
+
+/// Normalises `x` into `out` and returns the (clamped) norm.
+#[inline]
+pub(crate) fn normalize_into(x: &[f32], out: &mut [f32]) -> f32 {
+    let n = dot(x, x).sqrt().max(NORM_EPS);
+    for (o, v) in out.iter_mut().zip(x) {
+        *o = v / n;
+    }
+    n
+}
+
+/// A cheap deterministic hasher for `(table, row)` keys (FxHash's multiply-rotate).
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+}
+
+/// Gradient of a chunk of examples: dense block plus the touched embedding rows, in
+/// order of first touch.
+pub(crate) struct Grad {
+    d: usize,
+    pub dense: Vec<f32>,
+    index: HashMap<(usize, u32), usize, BuildHasherDefault<FxHasher>>,
+    /// `(table, row)` per touched row, in order of first touch.
+    pub keys: Vec<(usize, u32)>,
+    /// `keys.len() x d` row gradients.
+    pub rows: Vec<f32>,
+}
+
+impl Grad {
+    pub fn new(d: usize) -> Self {
+        Self {
+            d,
+            dense: vec![0.0; dense_len(d)],
+            index: HashMap::default(),
+            keys: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// `grad[table][row] += a * x`.
+    #[inline]
+    fn add_row(&mut self, table: usize, row: u32, a: f32, x: &[f32]) {
+        let d = self.d;
+        let next = self.keys.len();
+        let slot = *self.index.entry((table, row)).or_insert(next);
+        if slot == next {
+            self.keys.push((table, row));
+            self.rows.resize(self.rows.len() + d, 0.0);
+        }
+        axpy(a, x, &mut self.rows[slot * d..(slot + 1) * d]);
+    }
+
+    pub fn row_grad(&self, slot: usize) -> &[f32] {
+        &self.rows[slot * self.d..(slot + 1) * self.d]
+    }
+}
+
+/// Per-thread buffers of one example's passes.
+pub(crate) struct Scratch {
+    m: Vec<f32>,
+    z: Vec<f32>,
+    c: Vec<f32>,
+    uraw: Vec<f32>,
+    u: Vec<f32>,
+    g_u: Vec<f32>,
+    g_c: Vec<f32>,
+    tmp: Vec<f32>,
+    /// `items x d` normalised item vectors.
+    v: Vec<f32>,
+    vnorm: Vec<f32>,
+    s: Vec<f32>,
+    gs: Vec<f32>,
+}
+
+impl Scratch {
+    pub fn new(d: usize) -> Self {
+        Self {
+            m: vec![0.0; d],
+            z: vec![0.0; d],
+            c: vec![0.0; 2 * d],
+            uraw: vec![0.0; d],
+            u: vec![0.0; d],
+            g_u: vec![0.0; d],
+            g_c: vec![0.0; 2 * d],
+            tmp: vec![0.0; d],
+            v: Vec::new(),
+            vnorm: Vec::new(),
+            s: Vec::new(),
+            gs: Vec::new(),
+        }
+    }
+}
+
+/// User tower: the normalised user vector of a (non-empty) history, into `s.u`;
+/// returns the norm of the projection.
+fn user_forward(w: &Weights, history: &[u32], s: &mut Scratch) -> f32 {
+    let d = w.d;
+    s.m.fill(0.0);
+    for &h in history {
+        axpy(1.0, w.row(HIST, h), &mut s.m);
+    }
+    let inv = 1.0 / history.len().max(1) as f32;
+    s.m.iter_mut().for_each(|x| *x *= inv);
+    let (wm, b, p) = (w.w(), w.b(), w.p());
+    for i in 0..d {
+        s.z[i] = dot(&wm[i * d..(i + 1) * d], &s.m) + b[i];
+    }
+    s.c[..d].copy_from_slice(&s.m);
+    for i in 0..d {
+        s.c[d + i] = s.z[i].max(0.0);
+    }
+    for i in 0..d {
+        s.uraw[i] = dot(&p[i * 2 * d..(i + 1) * 2 * d], &s.c);
+    }
+    normalize_into(&s.uraw, &mut s.u)
+}
+
+/// The normalised user vector of a history.
+pub(crate) fn user_vector(w: &Weights, history: &[u32], s: &mut Scratch, out: &mut [f32]) {
+    user_forward(w, history, s);
+    out.copy_from_slice(&s.u);
+}
+
+/// The normalised item vector of a track.
+pub(crate) fn item_vector(w: &Weights, items: &ItemFeatures, track: u32, out: &mut [f32]) {
+    let mut x = vec![0.0; w.d];
+    w.item_raw(items, track, &mut x);
+    normalize_into(&x, out);
+}
+
+/// Loss of one example (mean over its negatives) and, if `grad` is given, `scale` times
+/// its gradient added to `grad`. `tracks[0]` is the positive, the rest the negatives;
+/// `history` must not be empty.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn example(
+    w: &Weights,
+    items: &ItemFeatures,
+    history: &[u32],
+    tracks: &[u32],
+    margin: f32,
+    scale: f32,
+    s: &mut Scratch,
+    grad: Option<&mut Grad>,
+) -> f32 {
+    let d = w.d;
+    let n = tracks.len();
+    let k = (n - 1) as f32;
+    let unorm = user_forward(w, history, s);
+
+    s.v.resize(n * d, 0.0);
+    s.vnorm.resize(n, 0.0);
+    s.s.resize(n, 0.0);
+    for (j, &t) in tracks.iter().enumerate() {
+        w.item_raw(items, t, &mut s.tmp);
+        s.vnorm[j] = normalize_into(&s.tmp, &mut s.v[j * d..(j + 1) * d]);
+        s.s[j] = dot(&s.u, &s.v[j * d..(j + 1) * d]);
+    }
+    let mut loss = 0.0;
+    // d loss / d s_j.
+    let mut gs = std::mem::take(&mut s.gs);
+    gs.clear();
+    gs.resize(n, 0.0);
+    for j in 1..n {
+        let l = margin - s.s[0] + s.s[j];
+        if l > 0.0 {
+            loss += l;
+            gs[0] -= scale / k;
+            gs[j] += scale / k;
+        }
+    }
+    let loss = loss / k;
+    if let Some(g) = grad
+        && gs.iter().any(|&x| x != 0.0)
+    {
+        backward(w, items, history, tracks, unorm, &gs, s, g);
+    }
+    s.gs = gs;
+    loss
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward(
+    w: &Weights,
+    items: &ItemFeatures,
+    history: &[u32],
+    tracks: &[u32],
+    unorm: f32,
+    gs: &[f32],
+    s: &mut Scratch,
+    g: &mut Grad,
+) {
+    let d = w.d;
+    let n = tracks.len();
+
+    // Item tower: v_j = x_j / |x_j|, d s_j / d x_j = (u - s_j v_j) / |x_j|.
+    s.g_u.fill(0.0);
+    for j in 0..n {
+        if gs[j] == 0.0 {
+            continue;
+        }
+        let vj = &s.v[j * d..(j + 1) * d];
+        axpy(gs[j], vj, &mut s.g_u);
+        let a = gs[j] / s.vnorm[j];
+        for ((t, &u), &v) in s.tmp.iter_mut().zip(&s.u).zip(vj) {
+            *t = (u - s.s[j] * v) * a;
+        }
+        let t = tracks[j];
+        g.add_row(TRACK, t, 1.0, &s.tmp);
+        g.add_row(ARTIST, items.artist_of[t as usize], 1.0, &s.tmp);
+        g.add_row(POP, items.pop_bucket[t as usize], 1.0, &s.tmp);
+    }
+
+    // User tower, backwards: u = uraw / |uraw|.
+    let ug = dot(&s.u, &s.g_u);
+    for i in 0..d {
+        s.tmp[i] = (s.g_u[i] - s.u[i] * ug) / unorm; // d loss / d uraw
+    }
+    let (wm, p) = (w.w(), w.p());
+    let (gw, rest) = g.dense.split_at_mut(d * d);
+    let (gb, gp) = rest.split_at_mut(d);
+    // uraw = P c
+    s.g_c.fill(0.0);
+    for i in 0..d {
+        let gi = s.tmp[i];
+        if gi != 0.0 {
+            axpy(gi, &s.c, &mut gp[i * 2 * d..(i + 1) * 2 * d]);
+            axpy(gi, &p[i * 2 * d..(i + 1) * 2 * d], &mut s.g_c);
+        }
+    }
+    // c = [m ; relu(z)], z = W m + b; s.g_c[..d] becomes d loss / d m.
+    let (g_m, g_a) = s.g_c.split_at_mut(d);
+    for i in 0..d {
+        if s.z[i] > 0.0 {
+            let gz = g_a[i];
+            gb[i] += gz;
+            axpy(gz, &s.m, &mut gw[i * d..(i + 1) * d]);
+            axpy(gz, &wm[i * d..(i + 1) * d], g_m);
+        }
+    }
+    let inv = 1.0 / history.len() as f32;
+    for &h in history {
+        g.add_row(HIST, h, inv, g_m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(kind: InitKind) -> (Weights, ItemFeatures) {
+        let items = ItemFeatures {
+            artist_of: vec![0, 1, 1, 2, 0, 3],
+            pop_bucket: vec![0, 3, 1, 0, 2, 1],
+            n_artists: 4,
+        };
+        let w = Weights::new(
+            6,
+            4,
+            5,
+            InitScheme {
+                kind,
+                seed: Some(3),
+            },
+            0,
+        );
+        (w, items)
+    }
+
+    fn total_loss(
+        w: &Weights,
+        items: &ItemFeatures,
+        batch: &[(Vec<u32>, Vec<u32>)],
+        margin: f32,
+    ) -> f64 {
+        let mut s = Scratch::new(w.d);
+        batch
+            .iter()
+            .map(|(h, t)| f64::from(example(w, items, h, t, margin, 1.0, &mut s, None)))
+            .sum()
+    }
+
+    fn param_mut(w: &mut Weights, table: Option<usize>, idx: usize) -> &mut f32 {
+        match table {
+            None => &mut w.dense[idx],
+            Some(t) => &mut w.tables[t][idx],
+        }
+    }
+
+    /// Every parameter group's analytic gradient against central finite differences.
+    fn check(kind: InitKind, margin: f32) {
+        let (mut w, items) = setup(kind);
+        // Biases away from 0 so that no ReLU input sits within a finite-difference step
+        // of its kink (half the units active, half not).
+        let d = w.d;
+        for i in 0..d {
+            w.dense[d * d + i] = if i % 2 == 0 { 0.3 } else { -0.3 };
+        }
+        // Two examples sharing rows, so accumulation across examples is checked too.
+        let batch = vec![
+            (vec![1, 2, 4], vec![3, 0, 5, 2]),
+            (vec![0, 3], vec![2, 1, 4, 5]),
+        ];
+        let mut g = Grad::new(w.d);
+        let mut s = Scratch::new(w.d);
+        for (h, t) in &batch {
+            example(&w, &items, h, t, margin, 1.0, &mut s, Some(&mut g));
+        }
+        let analytic = |table: Option<usize>, idx: usize, g: &Grad| -> f32 {
+            match table {
+                None => g.dense[idx],
+                Some(tb) => {
+                    let row = (idx / d) as u32;
+                    g.keys
+                        .iter()
+                        .position(|&k| k == (tb, row))
+                        .map_or(0.0, |slot| g.row_grad(slot)[idx % d])
+                }
+            }
+        };
+        let eps = 1e-3f32;
+        let mut checked = [0usize; N_TABLES + 1];
+        for (group, checked) in checked.iter_mut().enumerate() {
+            let table = (group < N_TABLES).then_some(group);
+            let len = table.map_or(w.dense.len(), |t| w.tables[t].len());
+            for idx in 0..len {
+                let p0 = *param_mut(&mut w, table, idx);
+                *param_mut(&mut w, table, idx) = p0 + eps;
+                let up = total_loss(&w, &items, &batch, margin);
+                *param_mut(&mut w, table, idx) = p0 - eps;
+                let down = total_loss(&w, &items, &batch, margin);
+                *param_mut(&mut w, table, idx) = p0;
+                let fd = ((up - down) / (2.0 * f64::from(eps))) as f32;
+                let an = analytic(table, idx, &g);
+                assert!(
+                    (fd - an).abs() <= 2e-3 + 2e-2 * an.abs().max(fd.abs()),
+                    "{kind:?} group {group} index {idx}: finite difference {fd} vs analytic {an}"
+                );
+                if an != 0.0 {
+                    *checked += 1;
+                }
+            }
+        }
+        // Every group received a non-zero gradient somewhere.
+        assert!(checked.iter().all(|&c| c > 0), "{checked:?}");
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Margin 2.5 > the largest cosine gap (2): every hinge is active, no kinks.
+        check(InitKind::Xavier, 2.5);
+        check(InitKind::Normal, 2.5);
+        check(InitKind::Identity, 2.5);
+    }
+
+    #[test]
+    fn loss_is_the_mean_hinge_over_negatives() {
+        let (w, items) = setup(InitKind::Xavier);
+        let mut s = Scratch::new(w.d);
+        let h = [1u32, 2];
+        let t = [3u32, 0, 5];
+        let loss = example(&w, &items, &h, &t, 0.4, 1.0, &mut s, None);
+        let mut u = vec![0.0; w.d];
+        user_vector(&w, &h, &mut s, &mut u);
+        let sc = |tr: u32| {
+            let mut v = vec![0.0; w.d];
+            item_vector(&w, &items, tr, &mut v);
+            dot(&u, &v)
+        };
+        let expect = ((0.4 - sc(3) + sc(0)).max(0.0) + (0.4 - sc(3) + sc(5)).max(0.0)) / 2.0;
+        assert!((loss - expect).abs() < 1e-6, "{loss} vs {expect}");
+    }
+}

@@ -1,0 +1,55 @@
+//! Writing a trained model's results: the recommendation file (`{"user": u, "tracks":
+//! [...]}` per line, as read by the `indexed` recommender) and the training summary.
+
+use super::TrainSummary;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// One `{"user": u, "tracks": [...]}` JSON line per user, in the given order.
+pub fn write_recommendations(path: &Path, recs: &[(u32, Vec<u32>)]) -> io::Result<()> {
+    let mut w = BufWriter::new(File::create(path)?);
+    write_recommendations_to(&mut w, recs)?;
+    w.flush()
+}
+
+/// As [`write_recommendations`], to any writer.
+pub fn write_recommendations_to(w: &mut impl Write, recs: &[(u32, Vec<u32>)]) -> io::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        user: u32,
+        tracks: &'a [u32],
+    }
+    for (user, tracks) in recs {
+        serde_json::to_writer(
+            &mut *w,
+            &Line {
+                user: *user,
+                tracks,
+            },
+        )?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The summary as pretty-printed JSON.
+pub fn write_summary(path: &Path, summary: &TrainSummary) -> io::Result<()> {
+    let mut w = BufWriter::new(File::create(path)?);
+    serde_json::to_writer_pretty(&mut w, summary)?;
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_json_object_per_line() {
+        let mut buf = Vec::new();
+        super::write_recommendations_to(&mut buf, &[(3, vec![1, 2]), (9, vec![])]).unwrap();
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "{\"user\":3,\"tracks\":[1,2]}\n{\"user\":9,\"tracks\":[]}\n"
+        );
+    }
+}

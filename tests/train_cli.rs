@@ -1,0 +1,196 @@
+//! `sim train dssm` end to end: files in, files out, errors naming the file and line.
+
+use assert_cmd::Command;
+use botify_sim::train::synthetic::{SyntheticConfig, SyntheticLog};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn write_log(dir: &Path) -> (PathBuf, PathBuf, SyntheticLog) {
+    let log = SyntheticLog::generate(&SyntheticConfig {
+        users: 200,
+        tracks: 1_000,
+        artists: 200,
+        genres: 10,
+        favourite_artists: 4,
+        events: 10_000,
+        session_length: 20,
+        seed: 4,
+    });
+    let events = dir.join("events.jsonl");
+    let mut f = std::fs::File::create(&events).unwrap();
+    for e in log.events() {
+        writeln!(f, "{}", serde_json::to_string(&e).unwrap()).unwrap();
+    }
+    let tracks = dir.join("tracks.json");
+    let mut f = std::fs::File::create(&tracks).unwrap();
+    for (t, a) in log.artist_of.iter().enumerate() {
+        writeln!(f, r#"{{"track": {t}, "artist": "a{a}", "title": "t{t}"}}"#).unwrap();
+    }
+    (events, tracks, log)
+}
+
+fn sim() -> Command {
+    Command::cargo_bin("sim").unwrap()
+}
+
+#[test]
+fn writes_recommendations_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, tracks, _) = write_log(dir.path());
+    let out = dir.path().join("recs.jsonl");
+    let run = |threads: &str, out: &Path| {
+        sim()
+            .args(["train", "dssm", "--logs"])
+            .arg(&events)
+            .arg("--tracks")
+            .arg(&tracks)
+            .arg("--out")
+            .arg(out)
+            .args([
+                "--top-k", "7", "--dim", "16", "--epochs", "3", "--seed", "5",
+            ])
+            .args(["--init", "identity:3", "--threads", threads])
+            .assert()
+            .success()
+    };
+    let assert = run("1", &out);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    assert!(stderr.contains("trained on 10000 plays"), "{stderr}");
+    assert!(
+        !stderr.contains("epoch   1"),
+        "no progress when piped: {stderr}"
+    );
+
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut users = Vec::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let tracks = v["tracks"].as_array().unwrap();
+        assert_eq!(tracks.len(), 7, "{line}");
+        assert!(tracks.iter().all(|t| t.as_u64().unwrap() < 1_000));
+        users.push(v["user"].as_u64().unwrap());
+    }
+    assert!(
+        users.windows(2).all(|w| w[0] < w[1]),
+        "users in increasing order"
+    );
+    assert!(users.len() > 150, "{}", users.len());
+
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("recs.summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["interactions"], 10_000);
+    assert_eq!(summary["users"], users.len());
+    assert_eq!(summary["epochs"].as_array().unwrap().len(), 3);
+    assert_eq!(summary["params"]["init"]["kind"], "identity");
+    assert!(summary["total_seconds"].as_f64().unwrap() > 0.0);
+
+    let out2 = dir.path().join("recs2.jsonl");
+    run("2", &out2);
+    assert_eq!(
+        text,
+        std::fs::read_to_string(&out2).unwrap(),
+        "1 vs 2 threads"
+    );
+}
+
+#[test]
+fn without_a_catalogue_every_track_is_its_own_artist() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, _, _) = write_log(dir.path());
+    let summary = dir.path().join("s.json");
+    let out = sim()
+        .args(["train", "dssm", "--epochs", "1", "--dim", "8", "--logs"])
+        .arg(&events)
+        .arg("--out")
+        .arg(dir.path().join("r.jsonl"))
+        .arg("--summary")
+        .arg(&summary)
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.contains("no --tracks given"), "{err}");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["artists"], s["tracks"]);
+}
+
+fn fails_with(dir: &Path, log_text: &str, tracks: Option<&str>, expect: &str) {
+    let log = dir.join("bad.jsonl");
+    std::fs::write(&log, log_text).unwrap();
+    let mut cmd = sim();
+    cmd.args(["train", "dssm", "--logs"])
+        .arg(&log)
+        .arg("--out")
+        .arg(dir.join("r.jsonl"));
+    if let Some(t) = tracks {
+        let p = dir.join("tracks.json");
+        std::fs::write(&p, t).unwrap();
+        cmd.arg("--tracks").arg(p);
+    }
+    let out = cmd.assert().failure().get_output().stderr.clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.lines().any(|l| l.starts_with("Error: ")), "{err}");
+    assert!(err.contains(expect), "expected `{expect}` in: {err}");
+}
+
+const EV: &str = r#"{"message":"next","timestamp":1,"user":3,"track":TRACK,"time":TIME,"latency":0.0,"recommendation":1,"experiments":{}}"#;
+
+fn ev(track: u32, time: f32) -> String {
+    EV.replace("TRACK", &track.to_string())
+        .replace("TIME", &time.to_string())
+        + "\n"
+}
+
+#[test]
+fn bad_input_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fails_with(d, "", None, "bad.jsonl: the log has no events");
+    fails_with(
+        d,
+        &(ev(1, 0.9) + "{\"message\": \"next\", \"user\": 3}\n"),
+        None,
+        "bad.jsonl:2: not an event (missing field `track`",
+    );
+    fails_with(
+        d,
+        &(ev(1, 0.5) + &ev(2, 0.3)),
+        None,
+        "the log has 2 events but no positive (time > 0.8)",
+    );
+    fails_with(
+        d,
+        &(ev(1, 0.9) + &ev(2, 0.9) + &ev(5, 0.9)),
+        Some(
+            "{\"track\": 0, \"artist\": \"a\"}\n{\"track\": 1, \"artist\": \"a\"}\n{\"track\": 2, \"artist\": \"b\"}\n",
+        ),
+        "bad.jsonl:3: track 5 is not in the catalogue (3 tracks, ids 0..3)",
+    );
+    fails_with(
+        d,
+        &ev(1, 0.9),
+        Some("{\"track\": 1, \"artist\": \"a\"}\n"),
+        "tracks.json:1: expected track id 0",
+    );
+    let out = sim()
+        .args([
+            "train",
+            "dssm",
+            "--logs",
+            "/nonexistent/log.jsonl",
+            "--out",
+            "x",
+        ])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.contains("cannot read /nonexistent/log.jsonl"), "{err}");
+}
