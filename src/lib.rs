@@ -7,5 +7,6 @@ pub mod experiment;
 pub mod log;
 pub mod recommend;
 pub mod sim;
+pub mod topk;
 pub mod train;
 pub mod world;

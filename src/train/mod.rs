@@ -45,7 +45,6 @@ mod model;
 mod optim;
 pub mod output;
 pub mod synthetic;
-mod topk;
 
 pub mod args;
 
@@ -267,7 +266,7 @@ impl TrainedDssm {
     /// The `top_k` (clamped to the catalogue size) best tracks of every user, best first,
     /// users in increasing id order. Exact search, parallel over users.
     pub fn recommendations(&self, top_k: usize) -> Vec<(u32, Vec<u32>)> {
-        let lists = topk::top_k(&self.user_vectors, &self.item_vectors, self.dim, top_k);
+        let lists = crate::topk::top_k(&self.user_vectors, &self.item_vectors, self.dim, top_k);
         self.users.iter().copied().zip(lists).collect()
     }
 

@@ -1,12 +1,14 @@
-//! Exact top-k by inner product, parallel over blocks of users.
+//! Exact top-k by inner product, parallel over blocks of queries: the first-track
+//! neighbourhoods of the world and the two-tower model's recommendations both use it.
 //!
-//! Users are processed in blocks of [`USER_BLOCK`] against tiles of [`ITEM_TILE`] items so
-//! that a tile stays in cache while the block's users are scored against it; the kernel
-//! scores [`GROUP`] users against [`LANES`] items (transposed) at once, which the compiler
+//! Queries are processed in blocks of [`USER_BLOCK`] against tiles of [`ITEM_TILE`] items so
+//! that a tile stays in cache while the block's queries are scored against it; the kernel
+//! scores [`GROUP`] queries against [`LANES`] items (transposed) at once, which the compiler
 //! turns into SIMD without horizontal sums. Each score is a sum over the dimensions in
-//! order ([`score`]), whatever the blocking. Each user
+//! order ([`score`]), whatever the blocking. Each query
 //! keeps a min-heap of its `k` best `(score, track)`; ties go to the lower track id, so the
-//! result does not depend on the blocking or the number of threads.
+//! result does not depend on the blocking, the number of threads or the CPU's SIMD width
+//! (the AVX2 build of the same code does the same float operations in the same order).
 
 use rayon::prelude::*;
 use std::cmp::Ordering;
@@ -67,7 +69,7 @@ fn transpose(items: &[f32], dim: usize) -> Vec<f32> {
 }
 
 /// Scores of `GROUP` users against one transposed block of `LANES` items.
-#[inline]
+#[inline(always)]
 fn kernel(users: &[&[f32]; GROUP], block: &[f32]) -> [[f32; LANES]; GROUP] {
     let mut acc = [[0.0f32; LANES]; GROUP];
     let rows = block.chunks_exact(LANES);
@@ -85,19 +87,75 @@ fn kernel(users: &[&[f32]; GROUP], block: &[f32]) -> [[f32; LANES]; GROUP] {
     acc
 }
 
+/// Items laid out for the kernel, built once and searched many times.
+#[derive(Debug)]
+pub struct InnerProductIndex {
+    blocks: Vec<f32>,
+    n_items: usize,
+    dim: usize,
+}
+
+impl InnerProductIndex {
+    /// `items`: row-major, `dim` floats per item.
+    pub fn new(items: &[f32], dim: usize) -> InnerProductIndex {
+        let n_items = items.len().checked_div(dim).unwrap_or(0);
+        InnerProductIndex {
+            blocks: if dim == 0 {
+                Vec::new()
+            } else {
+                transpose(items, dim)
+            },
+            n_items,
+            dim,
+        }
+    }
+
+    /// For each query row of `queries` (`dim` wide), the `k` items with the largest
+    /// inner product ([`score`]), best first.
+    pub fn top_k(&self, queries: &[f32], k: usize) -> Vec<Vec<u32>> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { top_k_avx2(&self.blocks, self.n_items, queries, self.dim, k) };
+        }
+        top_k_blocks(&self.blocks, self.n_items, queries, self.dim, k)
+    }
+}
+
 /// For each user row of `users` (`dim` wide), the `k` tracks (rows of `items`) with the
 /// largest inner product ([`score`]), best first.
-pub(crate) fn top_k(users: &[f32], items: &[f32], dim: usize, k: usize) -> Vec<Vec<u32>> {
+pub fn top_k(users: &[f32], items: &[f32], dim: usize, k: usize) -> Vec<Vec<u32>> {
+    InnerProductIndex::new(items, dim).top_k(users, k)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn top_k_avx2(
+    blocks: &[f32],
+    n_items: usize,
+    users: &[f32],
+    dim: usize,
+    k: usize,
+) -> Vec<Vec<u32>> {
+    top_k_blocks(blocks, n_items, users, dim, k)
+}
+
+#[inline(always)]
+fn top_k_blocks(
+    blocks: &[f32],
+    n_items: usize,
+    users: &[f32],
+    dim: usize,
+    k: usize,
+) -> Vec<Vec<u32>> {
     if dim == 0 {
         return Vec::new();
     }
-    let n_items = items.len() / dim;
     let k = k.min(n_items);
     let mut out: Vec<Vec<u32>> = vec![Vec::new(); users.len() / dim];
     if k == 0 {
         return out;
     }
-    let blocks = transpose(items, dim);
     let zero = vec![0.0f32; dim];
     out.par_chunks_mut(USER_BLOCK)
         .zip(users.par_chunks(USER_BLOCK * dim))
