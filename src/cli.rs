@@ -56,6 +56,12 @@ pub struct RunArgs {
     /// Output directory for events.jsonl and run.json [default: reports/<experiment name>]
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Where trained artifacts of recipes are cached
+    #[arg(long, default_value = "cache")]
+    pub cache_dir: PathBuf,
+    /// Build every artifact of the experiment again, even when cached
+    #[arg(long)]
+    pub rebuild: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,7 +85,7 @@ pub enum WorldCommand {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Experiment file to simulate
-    #[arg(long, default_value = "experiments/default.yml")]
+    #[arg(long, default_value = "experiments/seminar.yml")]
     pub experiment: PathBuf,
     /// Config file [default: config/env.yml if present, else built-in defaults]
     #[arg(long)]
@@ -90,4 +96,7 @@ pub struct BenchArgs {
     /// Measurements per worker count (the best is reported)
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub repeats: u64,
+    /// Where trained artifacts of recipes are cached
+    #[arg(long, default_value = "cache")]
+    pub cache_dir: PathBuf,
 }

@@ -10,3 +10,4 @@ pub mod sim;
 pub mod topk;
 pub mod train;
 pub mod world;
+pub mod pipeline;

@@ -5,7 +5,7 @@ use common::*;
 
 fn run(dir: &std::path::Path, out: &str, workers: &str, seed: &str) -> Vec<String> {
     let config = small_world_config(dir);
-    let experiment = root().join("experiments/default.yml");
+    let experiment = root().join("experiments/ceiling.yml");
     let result = sim(
         &[
             "run",
@@ -51,7 +51,7 @@ fn run_json_records_what_was_run() {
     assert_eq!(record["seed"], 3);
     assert_eq!(record["episodes"], 300);
     assert_eq!(record["completed_episodes"], 300);
-    assert_eq!(record["experiment"]["name"], "default");
+    assert_eq!(record["experiment"]["name"], "ceiling");
     assert_eq!(record["arms"].as_array().unwrap().len(), 4);
 }
 
@@ -59,7 +59,7 @@ fn run_json_records_what_was_run() {
 fn processes_is_an_alias_of_workers_and_zero_episodes_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let config = small_world_config(dir.path());
-    let experiment = root().join("experiments/default.yml");
+    let experiment = root().join("experiments/ceiling.yml");
     let base = [
         "run",
         "--experiment",

@@ -36,7 +36,7 @@ fn exported_embeddings(dir: &Path) -> Vec<f32> {
 }
 
 fn run_log(dir: &Path, config: &str, out: &str) -> Vec<String> {
-    let experiment = root().join("experiments/default.yml");
+    let experiment = root().join("experiments/ceiling.yml");
     let args = [
         "run",
         "--experiment",

@@ -1,27 +1,35 @@
 //! `sim bench`: logged steps per second for 1 and 2 workers, and start-up time.
 
-use super::run::progress_bar;
-use super::setup::prepare;
+use super::setup::{ArtifactOptions, prepare};
+use crate::pipeline::progress_bar;
 use crate::cli::BenchArgs;
 use crate::log::writer::LogWriter;
 use crate::sim::episode::{EpisodeSetup, arm_treatments};
 use crate::sim::runner::{self, RunOptions};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let clock = Instant::now();
-    let prepared = prepare(&args.experiment, args.config.as_deref())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let artifacts = ArtifactOptions {
+        cache_dir: args.cache_dir.clone(),
+        rebuild: false,
+        workers: 2,
+        stop: Arc::clone(&stop),
+    };
+    let prepared = prepare(&args.experiment, args.config.as_deref(), &artifacts)?;
     let startup = clock.elapsed().as_secs_f64();
     println!("start-up (config, world generation, recommenders): {startup:.3} s");
     let dir = tempfile::tempdir()?;
-    let stop = AtomicBool::new(false);
+    let user_arm = prepared.experiment.assign_users(prepared.world.users.len());
     let setup = EpisodeSetup {
         world: &prepared.world,
         arms: &prepared.arms,
         treatments: &arm_treatments(&prepared.experiment.name, &prepared.arms),
-        user_arm: &prepared.user_arm,
+        user_arm: &user_arm,
         simulation: &prepared.config.simulation,
         seed: 1,
     };

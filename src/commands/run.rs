@@ -1,13 +1,11 @@
 //! `sim run`: simulate, log, summarise.
 
-use super::setup::{Prepared, prepare};
+use super::setup::{ArtifactOptions, Prepared, prepare};
 use crate::cli::RunArgs;
-use crate::log::writer::LogWriter;
-use crate::sim::episode::{EpisodeSetup, arm_treatments};
-use crate::sim::runner::{self, RunOptions, RunOutcome};
+use crate::pipeline::simulate;
+use crate::sim::runner::{RunOptions, RunOutcome};
 use crate::sim::summary::{ArmSummary, summarize};
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,39 +17,40 @@ use std::time::Instant;
 const INTERRUPTED: u8 = 130;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let prepared = prepare(&args.experiment, args.config.as_deref())?;
+    let workers = args
+        .workers
+        .map(|w| w as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let stop = stop_on_ctrl_c();
+    let artifacts = ArtifactOptions {
+        cache_dir: args.cache_dir.clone(),
+        rebuild: args.rebuild,
+        workers,
+        stop: Arc::clone(&stop),
+    };
+    let prepared = prepare(&args.experiment, args.config.as_deref(), &artifacts)?;
     let out_dir = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(&prepared.experiment.name));
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
-    let workers = args
-        .workers
-        .map(|w| w as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let options = RunOptions {
         episodes: args.episodes,
         seed: args.seed,
         workers,
     };
-    let stop = stop_on_ctrl_c();
     let clock = Instant::now();
     let log_path = out_dir.join("events.jsonl");
-    let mut log = LogWriter::create(&log_path)
-        .with_context(|| format!("cannot create {}", log_path.display()))?;
-    let progress = progress_bar(args.episodes);
-    let setup = EpisodeSetup {
-        world: &prepared.world,
-        arms: &prepared.arms,
-        treatments: &arm_treatments(&prepared.experiment.name, &prepared.arms),
-        user_arm: &prepared.user_arm,
-        simulation: &prepared.config.simulation,
-        seed: args.seed,
-    };
-    let outcome = runner::run(&setup, &options, &mut log, &progress, &stop);
-    progress.finish_and_clear();
-    let outcome = outcome?;
+    let outcome = simulate(
+        &prepared.world,
+        &prepared.experiment,
+        &prepared.arms,
+        &prepared.config,
+        &options,
+        &log_path,
+        &stop,
+    )?;
     let wall = clock.elapsed().as_secs_f64();
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
@@ -83,17 +82,6 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
         }
     });
     stop
-}
-
-/// A bar on a terminal; indicatif draws nothing when stderr is not one.
-pub fn progress_bar(episodes: u64) -> ProgressBar {
-    let bar = ProgressBar::new(episodes);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:40}] {pos}/{len} episodes ({per_sec}, eta {eta})",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
 }
 
 fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutcome, wall: f64) {

@@ -1,13 +1,15 @@
-//! Loading what a run needs: config, world, experiment, live arms, user routing.
+//! Loading what a run needs: config, world, experiment (with its artifacts built), live
+//! arms, user routing.
 
 use crate::config::Config;
 use crate::experiment::Experiment;
-use crate::recommend::spec::BuildContext;
+use crate::pipeline::{Pipeline, build_arms};
 use crate::sim::episode::LiveArm;
 use crate::world::World;
 use anyhow::Context;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Everything an experiment run is made of.
@@ -16,7 +18,14 @@ pub struct Prepared {
     pub world: Arc<World>,
     pub experiment: Experiment,
     pub arms: Vec<LiveArm>,
-    pub user_arm: Vec<u8>,
+}
+
+/// How artifacts are made while preparing.
+pub struct ArtifactOptions {
+    pub cache_dir: PathBuf,
+    pub rebuild: bool,
+    pub workers: usize,
+    pub stop: Arc<AtomicBool>,
 }
 
 /// Loads the world of `config` and says how long it took (on stderr).
@@ -33,36 +42,33 @@ pub fn load_world(config: &Config) -> anyhow::Result<World> {
     Ok(world)
 }
 
-pub fn prepare(experiment: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
+pub fn prepare(
+    experiment: &Path,
+    config: Option<&Path>,
+    artifacts: &ArtifactOptions,
+) -> anyhow::Result<Prepared> {
     let config = Config::load_or_default(config)?;
-    let experiment = Experiment::load(experiment)?;
+    let mut experiment = Experiment::load(experiment)?;
     let mut world = load_world(&config)?;
+    // Experiments simulated to build artifacts share this cache, so an oracle there reads
+    // at most as many neighbours as the top-level experiment asked for.
     let needed = experiment.arms.iter().map(|a| a.spec.neighbours_needed());
     world.ensure_neighbours(needed.max().unwrap_or(0));
     let world = Arc::new(world);
-    let ctx = BuildContext {
-        world: Arc::clone(&world),
-        base_dir: experiment.base_dir.clone(),
-    };
-    let arms = experiment
-        .arms
-        .iter()
-        .map(|arm| {
-            Ok(LiveArm {
-                name: arm.name.clone(),
-                recommender: arm
-                    .spec
-                    .build(&ctx)
-                    .with_context(|| format!("experiment {}, arm {}", experiment.name, arm.name))?,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let user_arm = experiment.assign_users(world.users.len());
+    Pipeline::new(
+        Arc::clone(&world),
+        &config,
+        artifacts.cache_dir.clone(),
+        artifacts.rebuild,
+        artifacts.workers,
+        Arc::clone(&artifacts.stop),
+    )?
+    .resolve(&mut experiment)?;
+    let arms = build_arms(&experiment, &world)?;
     Ok(Prepared {
         config,
         world,
         experiment,
         arms,
-        user_arm,
     })
 }

@@ -5,6 +5,7 @@
 //! popularity). Only `oracle` reads hidden state, and says so in its name.
 
 pub mod contextual;
+pub mod history;
 pub mod indexed;
 pub mod lists;
 pub mod oracle;

@@ -3,10 +3,12 @@
 
 use super::Recommender;
 use super::contextual::Contextual;
+use super::history::History;
 use super::indexed::Indexed;
 use super::lists::IdLists;
 use super::oracle::Oracle;
 use super::simple::{RandomTrack, StickyArtist, TopPop};
+use crate::pipeline::recipe::TrainRecipe;
 use crate::world::{World, course_format::read_top_tracks};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -29,9 +31,28 @@ pub enum RecommenderSpec {
     },
     /// Uniformly one of the previous track's artist's tracks.
     StickyArtist,
-    /// Per-user lists from `{"user", "tracks"}` JSON Lines; `fallback` for users without one.
+    /// Per-user lists from `{"user", "tracks"}` JSON Lines (`file`, or made by the `source`
+    /// recipe); `fallback` for users without one.
     Indexed {
-        file: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<TrainRecipe>,
+        #[serde(default = "default_fallback")]
+        fallback: Box<RecommenderSpec>,
+    },
+    /// The reference solution over per-user lists (as `indexed`): no track twice in a
+    /// session, at most `max_artist_recs` recommendations per artist, `fallback` after
+    /// `attempts` rejected draws.
+    History {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<TrainRecipe>,
+        #[serde(default = "default_max_artist_recs")]
+        max_artist_recs: u32,
+        #[serde(default = "default_attempts")]
+        attempts: u32,
         #[serde(default = "default_fallback")]
         fallback: Box<RecommenderSpec>,
     },
@@ -48,6 +69,11 @@ pub enum RecommenderSpec {
     },
 }
 
+fn display(file: &Option<PathBuf>) -> String {
+    file.as_ref()
+        .map_or_else(|| "?".to_string(), |f| f.display().to_string())
+}
+
 fn default_top_k() -> usize {
     100
 }
@@ -58,6 +84,27 @@ fn default_fallback() -> Box<RecommenderSpec> {
 
 fn default_oracle_candidates() -> usize {
     300
+}
+
+fn default_max_artist_recs() -> u32 {
+    3
+}
+
+fn default_attempts() -> u32 {
+    10
+}
+
+/// The list file of a per-user spec: `file`, which the pipeline sets for a `source`.
+fn list_file<'a>(
+    kind: &str,
+    file: &'a Option<PathBuf>,
+    source: &Option<TrainRecipe>,
+) -> anyhow::Result<&'a PathBuf> {
+    match (file, source) {
+        (Some(f), _) => Ok(f),
+        (None, Some(_)) => bail!("{kind}: the `source` recipe was not built (run it through `sim run`)"),
+        (None, None) => bail!("{kind}: needs `file` (a recommendation file) or `source` (a recipe)"),
+    }
 }
 
 /// What building a recommender may read.
@@ -84,7 +131,14 @@ impl RecommenderSpec {
             RecommenderSpec::Random => "random".into(),
             RecommenderSpec::TopPop { k, .. } => format!("top_pop(k={k})"),
             RecommenderSpec::StickyArtist => "sticky_artist".into(),
-            RecommenderSpec::Indexed { file, .. } => format!("indexed({})", file.display()),
+            RecommenderSpec::Indexed { source: Some(r), .. } => {
+                format!("indexed(dssm top-{})", r.top_k)
+            }
+            RecommenderSpec::Indexed { file, .. } => format!("indexed({})", display(file)),
+            RecommenderSpec::History { source: Some(r), .. } => {
+                format!("history(dssm top-{})", r.top_k)
+            }
+            RecommenderSpec::History { file, .. } => format!("history({})", display(file)),
             RecommenderSpec::Contextual { file, .. } => format!("contextual({})", file.display()),
             RecommenderSpec::Oracle { .. } => "oracle (reads hidden state)".into(),
         }
@@ -95,8 +149,37 @@ impl RecommenderSpec {
         match self {
             RecommenderSpec::Oracle { candidates } => *candidates,
             RecommenderSpec::Indexed { fallback, .. }
+            | RecommenderSpec::History { fallback, .. }
             | RecommenderSpec::Contextual { fallback, .. } => fallback.neighbours_needed(),
             _ => 0,
+        }
+    }
+
+    /// Calls `visit` with every recipe in this spec and its fallbacks, and the `file` slot
+    /// the recipe's product goes into.
+    pub fn visit_sources(
+        &mut self,
+        visit: &mut dyn FnMut(&TrainRecipe, &mut Option<PathBuf>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        match self {
+            RecommenderSpec::Indexed {
+                file,
+                source,
+                fallback,
+            }
+            | RecommenderSpec::History {
+                file,
+                source,
+                fallback,
+                ..
+            } => {
+                if let Some(recipe) = source {
+                    visit(recipe, file)?;
+                }
+                fallback.visit_sources(visit)
+            }
+            RecommenderSpec::Contextual { fallback, .. } => fallback.visit_sources(visit),
+            _ => Ok(()),
         }
     }
 
@@ -125,10 +208,33 @@ impl RecommenderSpec {
             RecommenderSpec::StickyArtist => Box::new(StickyArtist {
                 catalogue: Arc::clone(service),
             }),
-            RecommenderSpec::Indexed { file, fallback } => Box::new(Indexed {
-                lists: IdLists::read(&ctx.resolve(file), "user", "tracks", n_tracks)?,
-                fallback: fallback.build(ctx).context("indexed: fallback")?,
-            }),
+            RecommenderSpec::Indexed {
+                file,
+                source,
+                fallback,
+            } => {
+                let file = list_file("indexed", file, source)?;
+                Box::new(Indexed {
+                    lists: IdLists::read(&ctx.resolve(file), "user", "tracks", n_tracks)?,
+                    fallback: fallback.build(ctx).context("indexed: fallback")?,
+                })
+            }
+            RecommenderSpec::History {
+                file,
+                source,
+                max_artist_recs,
+                attempts,
+                fallback,
+            } => {
+                let file = list_file("history", file, source)?;
+                Box::new(History {
+                    lists: IdLists::read(&ctx.resolve(file), "user", "tracks", n_tracks)?,
+                    catalogue: Arc::clone(service),
+                    max_artist_recs: *max_artist_recs,
+                    attempts: *attempts,
+                    fallback: fallback.build(ctx).context("history: fallback")?,
+                })
+            }
             RecommenderSpec::Contextual { file, fallback } => Box::new(Contextual {
                 lists: IdLists::read(&ctx.resolve(file), "track", "recommendations", n_tracks)?,
                 fallback: fallback.build(ctx).context("contextual: fallback")?,

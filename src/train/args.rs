@@ -124,14 +124,42 @@ pub fn run(args: &TrainDssmArgs) -> Result<()> {
 }
 
 fn run_here(args: &TrainDssmArgs) -> Result<()> {
-    let start = Instant::now();
-    let params = args.params();
     let artist_of = match &args.tracks {
         Some(path) => Some(input::read_tracks(path)?),
         None => None,
     };
+    train_to_files(&TrainJob {
+        logs: &args.logs,
+        artist_of,
+        tracks_file: args.tracks.as_deref(),
+        params: args.params(),
+        out: &args.out,
+        summary: &args.summary_path(),
+    })
+}
+
+/// One training run from log files to a recommendation file and its summary; what
+/// `sim train dssm` and the artifact pipeline both do.
+pub struct TrainJob<'a> {
+    pub logs: &'a [PathBuf],
+    /// Artist index of each track (ids by first appearance, as `tracks.json` gives them);
+    /// `None`: each track its own artist, N = largest id in the logs + 1.
+    pub artist_of: Option<Vec<u32>>,
+    /// Where `artist_of` came from, for the summary.
+    pub tracks_file: Option<&'a Path>,
+    pub params: DssmParams,
+    pub out: &'a Path,
+    pub summary: &'a Path,
+}
+
+/// Reads the logs (only `user`, `track`, `time` of each event), trains, writes the top-k
+/// per user and the summary.
+pub fn train_to_files(job: &TrainJob) -> Result<()> {
+    let start = Instant::now();
+    let params = job.params.clone();
+    let artist_of = job.artist_of.clone();
     let mut interactions: Vec<Interaction> = Vec::new();
-    for path in &args.logs {
+    for path in job.logs {
         let log = input::read_log(path, artist_of.as_ref().map(Vec::len))?;
         if log.is_empty() {
             bail!("{}: the log has no events", path.display());
@@ -195,26 +223,26 @@ fn run_here(args: &TrainDssmArgs) -> Result<()> {
         Progress::Finished => bar.finish_and_clear(),
     };
     let model = train_dssm(&interactions, &catalogue, &params, &progress)
-        .with_context(|| format!("training on {}", list(&args.logs)))?;
+        .with_context(|| format!("training on {}", list(job.logs)))?;
 
     let t = Instant::now();
     let recs = model.recommendations(params.top_k);
     let top_k_seconds = t.elapsed().as_secs_f64();
-    write_recommendations(&args.out, &recs)
-        .with_context(|| format!("cannot write {}", args.out.display()))?;
-    let summary_path = args.summary_path();
+    write_recommendations(job.out, &recs)
+        .with_context(|| format!("cannot write {}", job.out.display()))?;
+    let summary_path = job.summary;
     let s = model.summary();
     let summary = CommandSummary {
-        logs: &args.logs,
-        tracks_file: args.tracks.as_deref(),
-        out: &args.out,
+        logs: job.logs,
+        tracks_file: job.tracks_file,
+        out: job.out,
         train: s,
         read_seconds,
         top_k_seconds,
         total_seconds: start.elapsed().as_secs_f64(),
     };
     let text = serde_json::to_string_pretty(&summary)?;
-    std::fs::write(&summary_path, text + "\n")
+    std::fs::write(summary_path, text + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
     let last = s.epochs.iter().find(|e| e.epoch == s.best_epoch);
     eprintln!(
@@ -229,7 +257,7 @@ fn run_here(args: &TrainDssmArgs) -> Result<()> {
             .map_or_else(|| "-".to_string(), |v| format!("{v:.4}")),
         params.top_k.min(s.tracks),
         recs.len(),
-        args.out.display(),
+        job.out.display(),
         summary.total_seconds
     );
     Ok(())

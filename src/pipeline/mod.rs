@@ -1,0 +1,363 @@
+//! From experiment files to runnable arms. Recipes (`source:` in a spec) become cached
+//! artifacts: the experiments they name are simulated, a model is trained on those logs
+//! alone, and the spec is pointed at the resulting recommendation file.
+//!
+//! Artifacts live in `<cache>/<key>/` where the key hashes the recipe, the contents of
+//! every experiment it (transitively) simulates, and the world; a later run with the same
+//! key reuses them, `--rebuild` makes them again. A build happens in a temporary folder
+//! renamed into place at the end, so an interrupted build never leaves a half artifact.
+
+pub mod recipe;
+
+use crate::config::{Config, WorldKind};
+use crate::experiment::Experiment;
+use crate::recommend::spec::BuildContext;
+use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
+use crate::sim::runner::{self, RunOptions, RunOutcome};
+use crate::log::writer::LogWriter;
+use crate::train::args::{TrainJob, train_to_files};
+use crate::train::{DssmParams, InitScheme};
+use crate::world::World;
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use recipe::{TrainKind, TrainRecipe};
+use serde_json::json;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// Bumped when the artifact format or the way artifacts are made changes.
+const ARTIFACT_VERSION: u32 = 1;
+
+/// Builds and caches the artifacts of experiments.
+pub struct Pipeline<'a> {
+    pub world: Arc<World>,
+    pub config: &'a Config,
+    pub cache_dir: PathBuf,
+    /// Make every artifact again (each once per process).
+    pub rebuild: bool,
+    pub workers: usize,
+    pub stop: Arc<AtomicBool>,
+    world_fingerprint: String,
+    rebuilt: RefCell<HashSet<String>>,
+}
+
+impl<'a> Pipeline<'a> {
+    pub fn new(
+        world: Arc<World>,
+        config: &'a Config,
+        cache_dir: PathBuf,
+        rebuild: bool,
+        workers: usize,
+        stop: Arc<AtomicBool>,
+    ) -> anyhow::Result<Pipeline<'a>> {
+        let world_fingerprint = world_fingerprint(config)?;
+        // Absolute, because specs resolve relative paths against their experiment's folder.
+        std::fs::create_dir_all(&cache_dir)
+            .with_context(|| format!("cannot create the cache {}", cache_dir.display()))?;
+        let cache_dir = cache_dir
+            .canonicalize()
+            .with_context(|| format!("cannot find the cache {}", cache_dir.display()))?;
+        Ok(Pipeline {
+            world,
+            config,
+            cache_dir,
+            rebuild,
+            workers,
+            stop,
+            world_fingerprint,
+            rebuilt: RefCell::new(HashSet::new()),
+        })
+    }
+
+    /// Builds (or finds) every artifact `experiment` needs and points its specs at them.
+    pub fn resolve(&self, experiment: &mut Experiment) -> anyhow::Result<()> {
+        self.resolve_within(experiment, &mut Vec::new())
+    }
+
+    fn resolve_within(
+        &self,
+        experiment: &mut Experiment,
+        stack: &mut Vec<PathBuf>,
+    ) -> anyhow::Result<()> {
+        let base = experiment.base_dir.clone();
+        for arm in &mut experiment.arms {
+            arm.spec
+                .visit_sources(&mut |recipe, file| {
+                    *file = Some(self.artifact(recipe, &base, stack)?);
+                    Ok(())
+                })
+                .with_context(|| format!("experiment {}, arm {}", experiment.name, arm.name))?;
+        }
+        Ok(())
+    }
+
+    /// The recommendation file of `recipe`, built first if not cached.
+    fn artifact(
+        &self,
+        recipe: &TrainRecipe,
+        base: &Path,
+        stack: &mut Vec<PathBuf>,
+    ) -> anyhow::Result<PathBuf> {
+        let key = self.key(recipe, base, stack)?;
+        let dir = self.cache_dir.join(&key);
+        let recs = dir.join("recs.jsonl");
+        let must_rebuild = self.rebuild && !self.rebuilt.borrow().contains(&key);
+        if recs.exists() && !must_rebuild {
+            eprintln!("artifact {key}: cached ({})", dir.display());
+            return Ok(recs);
+        }
+        eprintln!("artifact {key}: building in {}", dir.display());
+        let tmp = self.cache_dir.join(format!("{key}.tmp-{}", std::process::id()));
+        let built = self.build(recipe, base, stack, &tmp);
+        if let Err(e) = built {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e.context(format!("cannot build artifact {key}")));
+        }
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .with_context(|| format!("cannot replace {}", dir.display()))?;
+        }
+        std::fs::rename(&tmp, &dir)
+            .with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
+        self.rebuilt.borrow_mut().insert(key);
+        Ok(recs)
+    }
+
+    fn build(
+        &self,
+        recipe: &TrainRecipe,
+        base: &Path,
+        stack: &mut Vec<PathBuf>,
+        dir: &Path,
+    ) -> anyhow::Result<()> {
+        std::fs::create_dir_all(dir.join("logs"))
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut logs = Vec::new();
+        for (i, source) in recipe.logs_from.iter().enumerate() {
+            let path = base.join(&source.experiment);
+            let experiment = self.nested(&path, stack, |p, e, s| p.resolve_within(e, s))?;
+            let arms = build_arms(&experiment, &self.world)?;
+            let log = dir.join("logs").join(format!("{i}-{}.jsonl", experiment.name));
+            eprintln!(
+                "  simulating {} ({} episodes, seed {})",
+                path.display(),
+                source.episodes,
+                source.seed
+            );
+            let options = RunOptions {
+                episodes: source.episodes,
+                seed: source.seed,
+                workers: self.workers,
+            };
+            let outcome = simulate(
+                &self.world,
+                &experiment,
+                &arms,
+                self.config,
+                &options,
+                &log,
+                &self.stop,
+            )?;
+            if outcome.interrupted {
+                bail!("interrupted while simulating {}", path.display());
+            }
+            logs.push(log);
+        }
+        let TrainKind::Dssm = recipe.train;
+        let defaults = DssmParams::default();
+        let init = match &recipe.init {
+            Some(text) => text
+                .parse::<InitScheme>()
+                .map_err(|e| anyhow::anyhow!("recipe init {text:?}: {e}"))?,
+            None => defaults.init,
+        };
+        let params = DssmParams {
+            top_k: recipe.top_k,
+            seed: recipe.seed,
+            init,
+            dim: recipe.dim.unwrap_or(defaults.dim),
+            epochs: recipe.epochs.unwrap_or(defaults.epochs),
+            ..defaults
+        };
+        eprintln!("  training a two-tower model on {} logs", logs.len());
+        train_to_files(&TrainJob {
+            logs: &logs,
+            artist_of: Some(artists_by_first_appearance(&self.world.service.artist_of)),
+            tracks_file: None,
+            params,
+            out: &dir.join("recs.jsonl"),
+            summary: &dir.join("recs.summary.json"),
+        })?;
+        std::fs::write(
+            dir.join("recipe.json"),
+            serde_json::to_vec_pretty(&json!({"recipe": recipe, "base_dir": base}))?,
+        )?;
+        Ok(())
+    }
+
+    /// Loads the experiment at `path`, refusing cycles, and applies `then` to it.
+    fn nested(
+        &self,
+        path: &Path,
+        stack: &mut Vec<PathBuf>,
+        then: impl FnOnce(&Self, &mut Experiment, &mut Vec<PathBuf>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Experiment> {
+        let canonical = path
+            .canonicalize()
+            .with_context(|| format!("cannot find experiment {}", path.display()))?;
+        if stack.contains(&canonical) {
+            let chain: Vec<String> = stack.iter().map(|p| p.display().to_string()).collect();
+            bail!(
+                "recipe cycle: {} -> {}",
+                chain.join(" -> "),
+                canonical.display()
+            );
+        }
+        let mut experiment = Experiment::load(path)?;
+        stack.push(canonical);
+        let result = then(self, &mut experiment, stack);
+        stack.pop();
+        result?;
+        Ok(experiment)
+    }
+
+    /// Hash of everything the artifact depends on.
+    fn key(
+        &self,
+        recipe: &TrainRecipe,
+        base: &Path,
+        stack: &mut Vec<PathBuf>,
+    ) -> anyhow::Result<String> {
+        let mut logs = Vec::new();
+        for source in &recipe.logs_from {
+            let path = base.join(&source.experiment);
+            let mut nested_keys = Vec::new();
+            let experiment = self.nested(&path, stack, |p, e, s| {
+                let nested_base = e.base_dir.clone();
+                for arm in &mut e.arms {
+                    arm.spec.visit_sources(&mut |r, _| {
+                        nested_keys.push(p.key(r, &nested_base, s)?);
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?;
+            logs.push(json!({
+                "experiment": experiment,
+                "artifacts": nested_keys,
+                "episodes": source.episodes,
+                "seed": source.seed,
+            }));
+        }
+        let text = json!({
+            "version": ARTIFACT_VERSION,
+            "world": self.world_fingerprint,
+            "recipe": recipe,
+            "logs": logs,
+        })
+        .to_string();
+        let hash = murmur3::murmur3_x64_128(&mut text.as_bytes(), 0)
+            .context("cannot hash the recipe")?;
+        Ok(format!("{hash:032x}"))
+    }
+}
+
+/// What the world and the user model are made of, as a string to hash.
+fn world_fingerprint(config: &Config) -> anyhow::Result<String> {
+    let mut files = Vec::new();
+    if let (WorldKind::Course, Some(dir)) = (config.world.source, &config.world.dir) {
+        for name in ["tracks.json", "tracks.npy", "users.json", "top_tracks.json"] {
+            let path = dir.join(name);
+            if let Ok(meta) = std::fs::metadata(&path) {
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos());
+                files.push(json!({"file": name, "bytes": meta.len(), "modified": modified}));
+            }
+        }
+    }
+    Ok(json!({
+        "world": config.world,
+        "user_defaults": config.user_defaults,
+        "simulation": config.simulation,
+        "files": files,
+    })
+    .to_string())
+}
+
+/// Artist ids numbered by first appearance in track order, as `tracks.json` gives them to
+/// `sim train dssm --tracks`: the same artists, the same numbers, the same model.
+pub fn artists_by_first_appearance(artist_of: &[u32]) -> Vec<u32> {
+    let mut renumbered = std::collections::HashMap::new();
+    artist_of
+        .iter()
+        .map(|a| {
+            let next = renumbered.len() as u32;
+            *renumbered.entry(*a).or_insert(next)
+        })
+        .collect()
+}
+
+/// The live recommenders of an experiment whose sources are resolved.
+pub fn build_arms(experiment: &Experiment, world: &Arc<World>) -> anyhow::Result<Vec<LiveArm>> {
+    let ctx = BuildContext {
+        world: Arc::clone(world),
+        base_dir: experiment.base_dir.clone(),
+    };
+    experiment
+        .arms
+        .iter()
+        .map(|arm| {
+            Ok(LiveArm {
+                name: arm.name.clone(),
+                recommender: arm
+                    .spec
+                    .build(&ctx)
+                    .with_context(|| format!("experiment {}, arm {}", experiment.name, arm.name))?,
+            })
+        })
+        .collect()
+}
+
+/// Runs `options.episodes` episodes of `experiment` into `log_path`, with a progress bar.
+pub fn simulate(
+    world: &World,
+    experiment: &Experiment,
+    arms: &[LiveArm],
+    config: &Config,
+    options: &RunOptions,
+    log_path: &Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<RunOutcome> {
+    let mut log = LogWriter::create(log_path)
+        .with_context(|| format!("cannot create {}", log_path.display()))?;
+    let user_arm = experiment.assign_users(world.users.len());
+    let setup = EpisodeSetup {
+        world,
+        arms,
+        treatments: &arm_treatments(&experiment.name, arms),
+        user_arm: &user_arm,
+        simulation: &config.simulation,
+        seed: options.seed,
+    };
+    let progress = progress_bar(options.episodes);
+    let outcome = runner::run(&setup, options, &mut log, &progress, stop);
+    progress.finish_and_clear();
+    Ok(outcome?)
+}
+
+/// A bar on a terminal; indicatif draws nothing when stderr is not one.
+pub fn progress_bar(episodes: u64) -> ProgressBar {
+    let bar = ProgressBar::new(episodes);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{elapsed_precise} [{bar:40}] {pos}/{len} episodes ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

@@ -1,0 +1,55 @@
+//! Recipes: how to make a recommendation file from scratch instead of naming one.
+//!
+//! ```yaml
+//! source:
+//!   train: dssm
+//!   logs_from:                         # simulated in order, concatenated for training
+//!     - {experiment: seminar.yml, episodes: 20000, seed: 1}
+//!   top_k: 100
+//!   seed: 1
+//!   init: "normal:7"                   # optional, xavier by default
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainKind {
+    /// The two-tower model of `sim train dssm`.
+    Dssm,
+}
+
+/// A trained per-user list, made from simulated logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRecipe {
+    pub train: TrainKind,
+    pub logs_from: Vec<LogSource>,
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+    #[serde(default)]
+    pub seed: u64,
+    /// Weight initialisation, as `sim train dssm --init` takes it (`xavier`, `normal:7`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<String>,
+    /// Overrides of the trainer's defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dim: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+}
+
+/// Logs of `episodes` episodes of an experiment (path relative to the file naming it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSource {
+    pub experiment: PathBuf,
+    pub episodes: u64,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn default_top_k() -> usize {
+    100
+}

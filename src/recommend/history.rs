@@ -1,0 +1,157 @@
+//! `history`: the course's winning solution. Over a per-user list (as `indexed`), it
+//! remembers per session the tracks it recommended and the tracks the user played, and
+//! how often each artist was recommended. A random candidate from the list is accepted
+//! only if it is new to the session and its artist was recommended fewer than
+//! `max_artist_recs` times; after `attempts` rejected draws it asks its fallback.
+//! Session memory is dropped at the session's end (the botify "last" call).
+
+use super::lists::IdLists;
+use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart, choose};
+use crate::world::ServiceCatalogue;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+pub struct History {
+    pub lists: IdLists,
+    pub catalogue: Arc<ServiceCatalogue>,
+    pub max_artist_recs: u32,
+    pub attempts: u32,
+    pub fallback: Box<dyn Recommender>,
+}
+
+impl Recommender for History {
+    fn start(&self, start: &SessionStart) -> Box<dyn RecSession + '_> {
+        match self.lists.get(start.user) {
+            Some(list) => Box::new(HistorySession {
+                policy: self,
+                list,
+                used: HashSet::new(),
+                artist_recs: HashMap::new(),
+                fallback: self.fallback.start(start),
+            }),
+            None => self.fallback.start(start),
+        }
+    }
+}
+
+struct HistorySession<'a> {
+    policy: &'a History,
+    list: &'a [u32],
+    /// Tracks recommended or played in this session.
+    used: HashSet<u32>,
+    /// Recommendations per artist in this session.
+    artist_recs: HashMap<u32, u32>,
+    fallback: Box<dyn RecSession + 'a>,
+}
+
+impl HistorySession<'_> {
+    fn remember(&mut self, track: u32) {
+        self.used.insert(track);
+        let artist = self.policy.catalogue.artist_of[track as usize];
+        *self.artist_recs.entry(artist).or_default() += 1;
+    }
+}
+
+impl RecSession for HistorySession<'_> {
+    fn next(&mut self, prev: u32, time: f64, rng: &mut RecRng) -> Result<u32, RecommendError> {
+        self.used.insert(prev);
+        for _ in 0..self.policy.attempts {
+            let candidate = choose(self.list, rng);
+            let artist = self.policy.catalogue.artist_of[candidate as usize];
+            let recs = self.artist_recs.get(&artist).copied().unwrap_or(0);
+            if !self.used.contains(&candidate) && recs < self.policy.max_artist_recs {
+                self.remember(candidate);
+                return Ok(candidate);
+            }
+        }
+        let answer = self.fallback.next(prev, time, rng)?;
+        if (answer as usize) < self.policy.catalogue.len() {
+            self.remember(answer);
+        }
+        Ok(answer)
+    }
+
+    fn end(&mut self, last: u32, time: f64) -> Result<(), RecommendError> {
+        self.fallback.end(last, time)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recommend::simple::RandomTrack;
+    use rand::SeedableRng;
+
+    /// Tracks 0..6; artist = track / 2 (two tracks per artist); 90+ answered by the fallback.
+    fn history(list: Vec<u32>, max_artist_recs: u32, attempts: u32) -> History {
+        let artist_of: Vec<u32> = (0..100).map(|t| t / 2).collect();
+        let mut tracks_by_artist = vec![Vec::new(); 50];
+        for (t, &a) in artist_of.iter().enumerate() {
+            tracks_by_artist[a as usize].push(t as u32);
+        }
+        History {
+            lists: IdLists::from_pairs([(0, list)]),
+            catalogue: Arc::new(ServiceCatalogue {
+                artist_of,
+                tracks_by_artist,
+                popularity: (0..100).collect(),
+            }),
+            max_artist_recs,
+            attempts,
+            fallback: Box::new(RandomTrack { n_tracks: 100 }),
+        }
+    }
+
+    fn session_answers(h: &History, first: u32, steps: usize, seed: u64) -> Vec<u32> {
+        let mut rng = RecRng::seed_from_u64(seed);
+        let mut session = h.start(&SessionStart { user: 0, hidden_taste: 0 });
+        let mut prev = first;
+        (0..steps)
+            .map(|_| {
+                prev = session.next(prev, 0.5, &mut rng).unwrap();
+                prev
+            })
+            .collect()
+    }
+
+    #[test]
+    fn never_repeats_a_track_in_a_session_nor_the_played_first_track() {
+        let h = history((0..6).collect(), 10, 1000);
+        for seed in 0..20 {
+            let answers = session_answers(&h, 3, 5, seed);
+            let mut seen: HashSet<u32> = HashSet::from([3]);
+            for a in answers {
+                assert!(a < 6, "list exhausted only after 5 answers");
+                assert!(seen.insert(a), "repeat {a}");
+            }
+        }
+    }
+
+    #[test]
+    fn caps_recommendations_per_artist_then_falls_back() {
+        // Four tracks, all by artists 0 and 1; with a cap of 1 per artist only two
+        // list answers are possible, the rest come from the fallback (tracks >= 0 of 100).
+        let h = history(vec![0, 1, 2, 3], 1, 10);
+        for seed in 0..20 {
+            let answers = session_answers(&h, 50, 6, seed);
+            let from_list: Vec<u32> = answers.iter().copied().filter(|&a| a < 4).collect();
+            let artists: HashSet<u32> = from_list.iter().map(|a| a / 2).collect();
+            assert_eq!(artists.len(), from_list.len(), "one per artist: {answers:?}");
+            assert!(from_list.len() <= 2);
+        }
+    }
+
+    #[test]
+    fn zero_attempts_always_asks_the_fallback_and_memory_is_per_session() {
+        let h = history(vec![0], 3, 0);
+        let mut rng = RecRng::seed_from_u64(1);
+        let mut s = h.start(&SessionStart { user: 0, hidden_taste: 0 });
+        // The fallback is uniform over 100 tracks; 0 comes from it rarely.
+        let zeros = (0..50).filter(|_| s.next(7, 0.1, &mut rng).unwrap() == 0).count();
+        assert!(zeros < 5);
+        // A new session may answer track 0 again at once.
+        let h = history(vec![0], 3, 10);
+        assert_eq!(session_answers(&h, 9, 1, 2), vec![0]);
+        assert_eq!(session_answers(&h, 9, 1, 3), vec![0]);
+    }
+}
