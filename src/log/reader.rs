@@ -1,0 +1,571 @@
+//! Streaming reader of botify-compatible event logs: our `events.jsonl` (with `session`
+//! ids) and the botify service's `data.json` (without), from several files at once.
+//!
+//! Files are read in blocks of a few MiB; the lines of a block are parsed in parallel
+//! (rayon) with borrowed, zero-copy deserialization into a compact [`ParsedEvent`]. The
+//! `experiments` object of an event is kept as an id into [`ExperimentSets`] (logs repeat
+//! the same few objects), so a block costs memory, the whole log never does.
+//!
+//! A malformed line is an error naming the file and the 1-based line number, unless
+//! `skip_bad_lines` is set: then it is counted (with the first few messages kept).
+
+use crate::log::Message;
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Bytes read per block (a block is split at line ends and parsed in parallel).
+pub const DEFAULT_BLOCK_SIZE: usize = 8 << 20;
+
+/// How many bad-line messages are kept when bad lines are skipped.
+const KEPT_BAD_LINE_MESSAGES: usize = 5;
+
+/// What can go wrong while reading logs.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}:{line}: malformed event: {message} (use --skip-bad-lines to count and skip such lines)"
+    )]
+    Malformed {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}: no log files (*.jsonl, *.json) in this directory")]
+    EmptyDirectory { path: PathBuf },
+}
+
+/// One event, reduced to what the report needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParsedEvent {
+    /// Milliseconds.
+    pub timestamp: u64,
+    pub user: u64,
+    pub time: f64,
+    /// Seconds.
+    pub latency: f64,
+    /// Explicit session id (our logs); `None` in the botify service's `data.json`.
+    pub session: Option<u64>,
+    /// A `"last"` event, which ends its session.
+    pub last: bool,
+    /// Id of the event's `experiments` object in [`ExperimentSets`].
+    pub experiments: u32,
+}
+
+/// The distinct `experiments` objects seen so far, each parsed once.
+#[derive(Debug, Default)]
+pub struct ExperimentSets {
+    index: HashMap<String, u32>,
+    sets: Vec<Vec<(String, String)>>,
+}
+
+impl ExperimentSets {
+    /// The (experiment, treatment) pairs of set `id`.
+    pub fn get(&self, id: u32) -> &[(String, String)] {
+        self.sets.get(id as usize).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Number of distinct sets.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    fn intern(&mut self, raw: &str) -> Result<u32, String> {
+        if let Some(&id) = self.index.get(raw) {
+            return Ok(id);
+        }
+        let map = parse_experiments(raw)?;
+        let id = self.sets.len() as u32;
+        self.sets.push(map.into_iter().collect());
+        self.index.insert(raw.to_owned(), id);
+        Ok(id)
+    }
+}
+
+fn parse_experiments(raw: &str) -> Result<BTreeMap<String, String>, String> {
+    serde_json::from_str(raw)
+        .map_err(|e| format!("`experiments` must map experiment names to treatment names: {e}"))
+}
+
+/// Counters of a read.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ReadStats {
+    pub files: usize,
+    pub bytes: u64,
+    pub events: u64,
+    pub bad_lines: u64,
+    /// The first few bad lines, as `file:line: message`.
+    pub bad_line_examples: Vec<String>,
+}
+
+impl ReadStats {
+    fn record_bad(&mut self, path: &Path, line: u64, message: &str) {
+        self.bad_lines += 1;
+        if self.bad_line_examples.len() < KEPT_BAD_LINE_MESSAGES {
+            self.bad_line_examples
+                .push(format!("{}:{line}: {message}", path.display()));
+        }
+    }
+}
+
+/// Options of a read.
+#[derive(Debug, Clone)]
+pub struct ReaderOptions {
+    pub skip_bad_lines: bool,
+    pub block_size: usize,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        Self {
+            skip_bad_lines: false,
+            block_size: DEFAULT_BLOCK_SIZE,
+        }
+    }
+}
+
+/// Expands directories into the log files they hold (`*.jsonl`, `*.json`, sorted by name);
+/// files are kept as given.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let entries = std::fs::read_dir(input).map_err(|source| ReadError::Io {
+                path: input.clone(),
+                source,
+            })?;
+            let mut found = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(|source| ReadError::Io {
+                    path: input.clone(),
+                    source,
+                })?;
+                let path = entry.path();
+                let is_log = matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("jsonl") | Some("json")
+                );
+                if is_log && path.is_file() {
+                    found.push(path);
+                }
+            }
+            if found.is_empty() {
+                return Err(ReadError::EmptyDirectory {
+                    path: input.clone(),
+                });
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Reads `files` and calls `visit(file_index, event, sets)` for every event.
+///
+/// With one file, events come in file order. With several, the files are merged by
+/// timestamp (ties: lower file index first, then file order), so that logs of several
+/// service replicas, each in time order, come out as one log in time order.
+pub fn read_events<F>(
+    files: &[PathBuf],
+    options: &ReaderOptions,
+    sets: &mut ExperimentSets,
+    mut visit: F,
+) -> Result<ReadStats, ReadError>
+where
+    F: FnMut(usize, &ParsedEvent, &ExperimentSets),
+{
+    let mut stats = ReadStats {
+        files: files.len(),
+        ..ReadStats::default()
+    };
+    if files.len() == 1 {
+        let mut stream = FileStream::open(&files[0], options)?;
+        while let Some(batch) = stream.next_batch(sets, &mut stats)? {
+            for event in &batch {
+                visit(0, event, sets);
+            }
+        }
+        return Ok(stats);
+    }
+    let mut streams = files
+        .iter()
+        .map(|f| FileStream::open(f, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut batches: Vec<(Vec<ParsedEvent>, usize)> = Vec::with_capacity(streams.len());
+    let mut heap = BinaryHeap::new();
+    for (i, stream) in streams.iter_mut().enumerate() {
+        let batch = next_nonempty(stream, sets, &mut stats)?.unwrap_or_default();
+        if let Some(first) = batch.first() {
+            heap.push(Reverse((first.timestamp, i)));
+        }
+        batches.push((batch, 0));
+    }
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let (batch, pos) = &mut batches[i];
+        visit(i, &batch[*pos], sets);
+        *pos += 1;
+        if *pos == batch.len() {
+            *batch = next_nonempty(&mut streams[i], sets, &mut stats)?.unwrap_or_default();
+            *pos = 0;
+        }
+        if let Some(next) = batch.get(*pos) {
+            heap.push(Reverse((next.timestamp, i)));
+        }
+    }
+    Ok(stats)
+}
+
+fn next_nonempty(
+    stream: &mut FileStream,
+    sets: &mut ExperimentSets,
+    stats: &mut ReadStats,
+) -> Result<Option<Vec<ParsedEvent>>, ReadError> {
+    while let Some(batch) = stream.next_batch(sets, stats)? {
+        if !batch.is_empty() {
+            return Ok(Some(batch));
+        }
+    }
+    Ok(None)
+}
+
+/// One log file read block by block.
+struct FileStream {
+    path: PathBuf,
+    file: File,
+    /// Bytes read but not yet parsed (the start of an unfinished line).
+    carry: Vec<u8>,
+    /// Number of lines before `carry`.
+    lines_before: u64,
+    block_size: usize,
+    skip_bad_lines: bool,
+    eof: bool,
+}
+
+impl FileStream {
+    fn open(path: &Path, options: &ReaderOptions) -> Result<Self, ReadError> {
+        let file = File::open(path).map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            carry: Vec::new(),
+            lines_before: 0,
+            block_size: options.block_size.max(1024),
+            skip_bad_lines: options.skip_bad_lines,
+            eof: false,
+        })
+    }
+
+    /// Parses the next block of whole lines; `None` at the end of the file.
+    fn next_batch(
+        &mut self,
+        sets: &mut ExperimentSets,
+        stats: &mut ReadStats,
+    ) -> Result<Option<Vec<ParsedEvent>>, ReadError> {
+        if self.eof && self.carry.is_empty() {
+            return Ok(None);
+        }
+        let mut block = std::mem::take(&mut self.carry);
+        // Read until the block holds at least one line end (or the file ends).
+        loop {
+            if self.eof {
+                break;
+            }
+            let start = block.len();
+            block.resize(start + self.block_size, 0);
+            let n =
+                read_full(&mut self.file, &mut block[start..]).map_err(|source| ReadError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            block.truncate(start + n);
+            stats.bytes += n as u64;
+            if n == 0 {
+                self.eof = true;
+            }
+            if memchr::memrchr(b'\n', &block[start..]).is_some() {
+                break;
+            }
+        }
+        let cut = if self.eof {
+            block.len()
+        } else {
+            memchr::memrchr(b'\n', &block).map_or(block.len(), |p| p + 1)
+        };
+        self.carry = block[cut..].to_vec();
+        block.truncate(cut);
+
+        let pieces = split_pieces(&block, rayon::current_num_threads() * 4);
+        let parsed: Vec<Piece> = pieces
+            .par_iter()
+            .map(|&(a, b)| parse_piece(&block[a..b]))
+            .collect();
+
+        let mut events = Vec::with_capacity(parsed.iter().map(|p| p.events.len()).sum());
+        let mut line_base = self.lines_before;
+        for piece in parsed {
+            if let Some((line, message)) = piece.bad.first()
+                && !self.skip_bad_lines
+            {
+                return Err(ReadError::Malformed {
+                    path: self.path.clone(),
+                    line: line_base + line,
+                    message: message.clone(),
+                });
+            }
+            for (line, message) in &piece.bad {
+                stats.record_bad(&self.path, line_base + line, message);
+            }
+            let mut global = Vec::with_capacity(piece.sets.len());
+            for (raw, line) in &piece.sets {
+                match sets.intern(raw) {
+                    Ok(id) => global.push(id),
+                    // Already validated while parsing; kept for safety.
+                    Err(message) => {
+                        return Err(ReadError::Malformed {
+                            path: self.path.clone(),
+                            line: line_base + line,
+                            message,
+                        });
+                    }
+                }
+            }
+            for mut event in piece.events {
+                event.experiments = global[event.experiments as usize];
+                events.push(event);
+            }
+            line_base += piece.lines;
+        }
+        self.lines_before = line_base;
+        stats.events += events.len() as u64;
+        Ok(Some(events))
+    }
+}
+
+fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Splits `block` into about `n` ranges that end at line ends.
+fn split_pieces(block: &[u8], n: usize) -> Vec<(usize, usize)> {
+    let n = n.max(1);
+    let target = block.len().div_ceil(n).max(64 << 10);
+    let mut pieces = Vec::with_capacity(n);
+    let mut start = 0;
+    while start < block.len() {
+        let mut end = (start + target).min(block.len());
+        if end < block.len() {
+            end = memchr::memchr(b'\n', &block[end..]).map_or(block.len(), |p| end + p + 1);
+        }
+        pieces.push((start, end));
+        start = end;
+    }
+    pieces
+}
+
+/// The fields the report reads, borrowed from the line.
+#[derive(Deserialize)]
+struct Line<'a> {
+    message: Message,
+    timestamp: u64,
+    user: u64,
+    time: f64,
+    latency: f64,
+    #[serde(borrow)]
+    experiments: &'a RawValue,
+    #[serde(default)]
+    session: Option<u64>,
+}
+
+/// The result of parsing a range of lines.
+struct Piece {
+    events: Vec<ParsedEvent>,
+    /// Lines in the range (line ends, plus an unterminated last line).
+    lines: u64,
+    /// Distinct raw `experiments` objects, with the (0-based within the piece, +1) line
+    /// where each was first seen; events refer to them by index.
+    sets: Vec<(String, u64)>,
+    /// (1-based line within the piece, message).
+    bad: Vec<(u64, String)>,
+}
+
+fn parse_piece(bytes: &[u8]) -> Piece {
+    let mut events = Vec::with_capacity(bytes.len() / 160 + 1);
+    let mut local: HashMap<&str, u32> = HashMap::new();
+    let mut sets = Vec::new();
+    let mut bad = Vec::new();
+    let mut line_no = 0u64;
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |p| start + p);
+        let line = &bytes[start..end];
+        start = end + 1;
+        line_no += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed: Line = match serde_json::from_slice(line) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                bad.push((line_no, e.to_string()));
+                continue;
+            }
+        };
+        let raw = parsed.experiments.get();
+        let id = match local.get(raw) {
+            Some(&id) => id,
+            None => {
+                if let Err(message) = parse_experiments(raw) {
+                    bad.push((line_no, message));
+                    continue;
+                }
+                let id = sets.len() as u32;
+                sets.push((raw.to_owned(), line_no));
+                local.insert(raw, id);
+                id
+            }
+        };
+        events.push(ParsedEvent {
+            timestamp: parsed.timestamp,
+            user: parsed.user,
+            time: parsed.time,
+            latency: parsed.latency,
+            session: parsed.session,
+            last: parsed.message == Message::Last,
+            experiments: id,
+        });
+    }
+    Piece {
+        events,
+        lines: line_no,
+        sets,
+        bad,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        let mut f = File::create(&path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        path
+    }
+
+    const NEXT: &str = r#"{"message":"next","timestamp":TS,"user":1,"track":2,"time":0.5,"latency":0.001,"recommendation":3,"experiments":{"e":"C"}}"#;
+
+    fn line(ts: u64) -> String {
+        NEXT.replace("TS", &ts.to_string())
+    }
+
+    #[test]
+    fn reads_lines_and_interns_experiments() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}\n\n{}\n{}", line(1), line(2), line(3));
+        let path = write(dir.path(), "a.jsonl", &text);
+        let mut sets = ExperimentSets::default();
+        let mut seen = Vec::new();
+        let stats = read_events(&[path], &ReaderOptions::default(), &mut sets, |_, e, _| {
+            seen.push(e.timestamp)
+        })
+        .unwrap();
+        assert_eq!(seen, vec![1, 2, 3]);
+        assert_eq!(stats.events, 3);
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets.get(0), &[("e".to_string(), "C".to_string())]);
+    }
+
+    #[test]
+    fn small_blocks_keep_line_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::new();
+        for i in 0..5000 {
+            text.push_str(&line(i));
+            text.push('\n');
+        }
+        text.push_str("{\"message\":\"next\"}\n");
+        let path = write(dir.path(), "a.jsonl", &text);
+        let options = ReaderOptions {
+            block_size: 1024,
+            ..ReaderOptions::default()
+        };
+        let err = read_events(
+            &[path],
+            &options,
+            &mut ExperimentSets::default(),
+            |_, _, _| {},
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("a.jsonl:5001:"), "{msg}");
+    }
+
+    #[test]
+    fn merges_files_by_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.json", &format!("{}\n{}\n", line(1), line(4)));
+        let b = write(dir.path(), "b.json", &format!("{}\n{}\n", line(2), line(3)));
+        let mut seen = Vec::new();
+        read_events(
+            &[a, b],
+            &ReaderOptions::default(),
+            &mut ExperimentSets::default(),
+            |f, e, _| seen.push((f, e.timestamp)),
+        )
+        .unwrap();
+        assert_eq!(seen, vec![(0, 1), (1, 2), (1, 3), (0, 4)]);
+    }
+
+    #[test]
+    fn skips_and_counts_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}\nnot json\n{}\n", line(1), line(2));
+        let path = write(dir.path(), "a.jsonl", &text);
+        let options = ReaderOptions {
+            skip_bad_lines: true,
+            ..ReaderOptions::default()
+        };
+        let stats = read_events(
+            &[path],
+            &options,
+            &mut ExperimentSets::default(),
+            |_, _, _| {},
+        )
+        .unwrap();
+        assert_eq!(stats.events, 2);
+        assert_eq!(stats.bad_lines, 1);
+        assert!(stats.bad_line_examples[0].contains("a.jsonl:2:"));
+    }
+}
