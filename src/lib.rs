@@ -1,3 +1,4 @@
 //! botify-sim: a session simulator and A/B evaluation harness for music recommenders.
 
 pub mod log;
+pub mod report;
