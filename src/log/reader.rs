@@ -292,13 +292,14 @@ impl FileStream {
                 break;
             }
             let start = block.len();
-            block.resize(start + self.block_size, 0);
-            let n =
-                read_full(&mut self.file, &mut block[start..]).map_err(|source| ReadError::Io {
+            // Appends without zero-filling the buffer first.
+            let n = (&mut self.file)
+                .take(self.block_size as u64)
+                .read_to_end(&mut block)
+                .map_err(|source| ReadError::Io {
                     path: self.path.clone(),
                     source,
                 })?;
-            block.truncate(start + n);
             stats.bytes += n as u64;
             if n == 0 {
                 self.eof = true;
@@ -360,19 +361,6 @@ impl FileStream {
         stats.events += events.len() as u64;
         Ok(Some(events))
     }
-}
-
-fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Splits `block` into about `n` ranges that end at line ends.
