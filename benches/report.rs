@@ -1,9 +1,13 @@
 //! Throughput of `report::analyze` (read + sessionize + statistics) on a synthetic log.
 //!
 //! `cargo bench --bench report` measures a 200k-event log (criterion). For the figure on a
-//! large log, see `src/report/README_SECTION.md` ("Performance"): generate 5M events with
-//! `BOTIFY_BENCH_EVENTS=5000000 cargo bench --bench report -- --write-only` and time
-//! `sim report` on it.
+//! large log (see `src/report/README_SECTION.md`, "Performance"), write 5M events with
+//!
+//!     BOTIFY_BENCH_EVENTS=5000000 BOTIFY_BENCH_DIR=/tmp BOTIFY_BENCH_WRITE_ONLY=1 \
+//!         cargo bench --bench report
+//!
+//! and time `sim report` on `/tmp/botify_report_bench_5000000.jsonl` with
+//! `/usr/bin/time -v target/release/sim report --no-files FILE`.
 
 use botify_sim::report::{AnalysisOptions, analyze};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -61,7 +65,7 @@ fn bench(c: &mut Criterion) {
         .unwrap_or_else(std::env::temp_dir);
     let path = dir.join(format!("botify_report_bench_{events}.jsonl"));
     let written = write_log(&path, events, 42).expect("cannot write the benchmark log");
-    if std::env::args().any(|a| a == "--write-only") {
+    if std::env::var_os("BOTIFY_BENCH_WRITE_ONLY").is_some() {
         eprintln!("wrote {written} events to {}", path.display());
         return;
     }

@@ -71,7 +71,7 @@ fn aa_false_positive_rate_is_alpha() {
                 control: Some("A".into()),
                 ..AnalysisOptions::default()
             };
-            let a = analyze(&[path.clone()], &opts).unwrap();
+            let a = analyze(std::slice::from_ref(&path), &opts).unwrap();
             std::fs::remove_file(&path).unwrap();
             let row = a
                 .rows

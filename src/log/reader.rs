@@ -197,11 +197,34 @@ where
         ..ReadStats::default()
     };
     if files.len() == 1 {
+        // Pipelined: parse block k+1 (in parallel pieces) while block k is integrated and
+        // visited.
         let mut stream = FileStream::open(&files[0], options)?;
-        while let Some(batch) = stream.next_batch(sets, &mut stats)? {
-            for event in &batch {
-                visit(0, event, sets);
+        let mut parsed: Option<Vec<Piece>> = None;
+        loop {
+            let block = stream.read_block(&mut stats)?;
+            if block.is_none() && parsed.is_none() {
+                break;
             }
+            let position = &mut stream.position;
+            let previous = parsed.take();
+            let mut next = None;
+            let mut done = Ok(());
+            rayon::in_place_scope(|scope| {
+                scope.spawn(|_| next = block.as_deref().map(parse_block));
+                if let Some(pieces) = previous {
+                    match position.integrate(pieces, sets, &mut stats) {
+                        Ok(events) => {
+                            for event in &events {
+                                visit(0, event, sets);
+                            }
+                        }
+                        Err(e) => done = Err(e),
+                    }
+                }
+            });
+            done?;
+            parsed = next;
         }
         return Ok(stats);
     }
@@ -248,14 +271,11 @@ fn next_nonempty(
 
 /// One log file read block by block.
 struct FileStream {
-    path: PathBuf,
+    position: Position,
     file: File,
     /// Bytes read but not yet parsed (the start of an unfinished line).
     carry: Vec<u8>,
-    /// Number of lines before `carry`.
-    lines_before: u64,
     block_size: usize,
-    skip_bad_lines: bool,
     eof: bool,
 }
 
@@ -266,12 +286,14 @@ impl FileStream {
             source,
         })?;
         Ok(Self {
-            path: path.to_path_buf(),
+            position: Position {
+                path: path.to_path_buf(),
+                lines_before: 0,
+                skip_bad_lines: options.skip_bad_lines,
+            },
             file,
             carry: Vec::new(),
-            lines_before: 0,
             block_size: options.block_size.max(1024),
-            skip_bad_lines: options.skip_bad_lines,
             eof: false,
         })
     }
@@ -282,6 +304,15 @@ impl FileStream {
         sets: &mut ExperimentSets,
         stats: &mut ReadStats,
     ) -> Result<Option<Vec<ParsedEvent>>, ReadError> {
+        let Some(block) = self.read_block(stats)? else {
+            return Ok(None);
+        };
+        let pieces = parse_block(&block);
+        self.position.integrate(pieces, sets, stats).map(Some)
+    }
+
+    /// Reads the next block of whole lines; `None` at the end of the file.
+    fn read_block(&mut self, stats: &mut ReadStats) -> Result<Option<Vec<u8>>, ReadError> {
         if self.eof && self.carry.is_empty() {
             return Ok(None);
         }
@@ -297,7 +328,7 @@ impl FileStream {
                 .take(self.block_size as u64)
                 .read_to_end(&mut block)
                 .map_err(|source| ReadError::Io {
-                    path: self.path.clone(),
+                    path: self.position.path.clone(),
                     source,
                 })?;
             stats.bytes += n as u64;
@@ -315,16 +346,29 @@ impl FileStream {
         };
         self.carry = block[cut..].to_vec();
         block.truncate(cut);
+        Ok(Some(block))
+    }
+}
 
-        let pieces = split_pieces(&block, rayon::current_num_threads() * 4);
-        let parsed: Vec<Piece> = pieces
-            .par_iter()
-            .map(|&(a, b)| parse_piece(&block[a..b]))
-            .collect();
+/// Where a file's parsed blocks are: turns block-relative line numbers into file lines.
+struct Position {
+    path: PathBuf,
+    /// Lines before the next block to integrate.
+    lines_before: u64,
+    skip_bad_lines: bool,
+}
 
-        let mut events = Vec::with_capacity(parsed.iter().map(|p| p.events.len()).sum());
+impl Position {
+    /// Interns the pieces' experiment sets, reports bad lines, returns the events in order.
+    fn integrate(
+        &mut self,
+        pieces: Vec<Piece>,
+        sets: &mut ExperimentSets,
+        stats: &mut ReadStats,
+    ) -> Result<Vec<ParsedEvent>, ReadError> {
+        let mut events = Vec::with_capacity(pieces.iter().map(|p| p.events.len()).sum());
         let mut line_base = self.lines_before;
-        for piece in parsed {
+        for piece in pieces {
             if let Some((line, message)) = piece.bad.first()
                 && !self.skip_bad_lines
             {
@@ -359,8 +403,17 @@ impl FileStream {
         }
         self.lines_before = line_base;
         stats.events += events.len() as u64;
-        Ok(Some(events))
+        Ok(events)
     }
+}
+
+/// Parses a block of whole lines in parallel pieces.
+fn parse_block(block: &[u8]) -> Vec<Piece> {
+    let pieces = split_pieces(block, rayon::current_num_threads() * 4);
+    pieces
+        .par_iter()
+        .map(|&(a, b)| parse_piece(&block[a..b]))
+        .collect()
 }
 
 /// Splits `block` into about `n` ranges that end at line ends.
@@ -406,6 +459,259 @@ struct Piece {
     bad: Vec<(u64, String)>,
 }
 
+/// The fields of a line as the fast path reads them.
+struct FastLine<'a> {
+    last: bool,
+    timestamp: u64,
+    user: u64,
+    time: f64,
+    latency: f64,
+    experiments: &'a str,
+    session: Option<u64>,
+}
+
+/// A byte cursor over one line (valid UTF-8, so token slices need no re-validation).
+struct Cursor<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\r' | b'\n') {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A string without escapes (the fast path gives up on escapes).
+    #[inline]
+    fn plain_str(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let rest = &self.b[self.i..];
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[end] != b'"' {
+            return None;
+        }
+        self.i += end + 1;
+        Some(&rest[..end])
+    }
+
+    /// An unsigned integer.
+    #[inline]
+    fn uint(&mut self) -> Option<u64> {
+        let start = self.i;
+        let mut v: u64 = 0;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            self.i += 1;
+        }
+        if self.i == start || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        // JSON forbids leading zeros.
+        if self.i - start > 1 && self.b[start] == b'0' {
+            return None;
+        }
+        Some(v)
+    }
+
+    /// A JSON number as f64 (correctly rounded by the standard library).
+    #[inline]
+    fn float(&mut self) -> Option<f64> {
+        let start = self.i;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+            self.i += 1;
+        }
+        let token = self.s.get(start..self.i)?;
+        let first = *token.as_bytes().first()?;
+        let lastc = *token.as_bytes().last()?;
+        if !(first == b'-' || first.is_ascii_digit()) || !lastc.is_ascii_digit() {
+            return None;
+        }
+        token.parse().ok()
+    }
+
+    #[inline]
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// Skips any value; objects and arrays by bracket depth (strings respected).
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                loop {
+                    let rest = &self.b[self.i..];
+                    let p = memchr::memchr2(b'"', b'\\', rest)?;
+                    if rest[p] == b'\\' {
+                        self.i += p + 2;
+                    } else {
+                        self.i += p + 1;
+                        return Some(());
+                    }
+                }
+            }
+            b'{' | b'[' => {
+                self.raw_container()?;
+                Some(())
+            }
+            b'n' => self.literal(b"null"),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            _ => self.float().map(|_| ()),
+        }
+    }
+
+    /// An object or array, returned raw.
+    fn raw_container(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let mut depth = 0usize;
+        while self.i < self.b.len() {
+            match self.b[self.i] {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        self.i += 1;
+                        return self.s.get(start..self.i);
+                    }
+                }
+                b'"' => {
+                    self.skip_value()?;
+                    continue;
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+        None
+    }
+}
+
+/// Parses the common, well-formed line quickly; `None` means "let serde_json decide" (it
+/// gives the error message, or handles what the fast path does not, such as escapes).
+fn parse_fast(line: &str) -> Option<FastLine<'_>> {
+    const MESSAGE: u8 = 1;
+    const TIMESTAMP: u8 = 2;
+    const USER: u8 = 4;
+    const TIME: u8 = 8;
+    const LATENCY: u8 = 16;
+    const EXPERIMENTS: u8 = 32;
+    const SESSION: u8 = 64;
+    let mut c = Cursor {
+        s: line,
+        b: line.as_bytes(),
+        i: 0,
+    };
+    let mut seen = 0u8;
+    let mut out = FastLine {
+        last: false,
+        timestamp: 0,
+        user: 0,
+        time: 0.0,
+        latency: 0.0,
+        experiments: "",
+        session: None,
+    };
+    c.ws();
+    c.eat(b'{')?;
+    c.ws();
+    if c.eat(b'}').is_none() {
+        loop {
+            c.ws();
+            let key = c.plain_str()?;
+            c.ws();
+            c.eat(b':')?;
+            c.ws();
+            let bit = match key {
+                b"message" => {
+                    out.last = match c.plain_str()? {
+                        b"next" => false,
+                        b"last" => true,
+                        _ => return None,
+                    };
+                    MESSAGE
+                }
+                b"timestamp" => {
+                    out.timestamp = c.uint()?;
+                    TIMESTAMP
+                }
+                b"user" => {
+                    out.user = c.uint()?;
+                    USER
+                }
+                b"time" => {
+                    out.time = c.float()?;
+                    TIME
+                }
+                b"latency" => {
+                    out.latency = c.float()?;
+                    LATENCY
+                }
+                b"experiments" => {
+                    if c.peek()? != b'{' {
+                        return None;
+                    }
+                    out.experiments = c.raw_container()?;
+                    EXPERIMENTS
+                }
+                b"session" => {
+                    out.session = if c.peek()? == b'n' {
+                        c.literal(b"null")?;
+                        None
+                    } else {
+                        Some(c.uint()?)
+                    };
+                    SESSION
+                }
+                _ => {
+                    c.skip_value()?;
+                    0
+                }
+            };
+            if seen & bit != 0 {
+                return None; // duplicate field: serde_json reports it
+            }
+            seen |= bit;
+            c.ws();
+            match c.peek()? {
+                b',' => c.i += 1,
+                b'}' => {
+                    c.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    c.ws();
+    let required = MESSAGE | TIMESTAMP | USER | TIME | LATENCY | EXPERIMENTS;
+    (c.i == c.b.len() && seen & required == required).then_some(out)
+}
+
 fn parse_piece(bytes: &[u8]) -> Piece {
     let mut events = Vec::with_capacity(bytes.len() / 160 + 1);
     let mut local: HashMap<&str, u32> = HashMap::new();
@@ -413,22 +719,40 @@ fn parse_piece(bytes: &[u8]) -> Piece {
     let mut bad = Vec::new();
     let mut line_no = 0u64;
     let mut start = 0;
+    // The fast path works on text: check the piece's UTF-8 once; if that fails, serde_json
+    // checks (and reports) line by line.
+    let text = std::str::from_utf8(bytes).ok();
     while start < bytes.len() {
+        let line_start = start;
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |p| start + p);
-        let line = &bytes[start..end];
+        let line = &bytes[line_start..end];
         start = end + 1;
         line_no += 1;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let parsed: Line = match serde_json::from_slice(line) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                bad.push((line_no, e.to_string()));
-                continue;
-            }
+        let fast = text
+            .and_then(|t| t.get(line_start..end))
+            .and_then(parse_fast);
+        let parsed = match fast {
+            Some(fast) => fast,
+            None => match serde_json::from_slice::<Line>(line) {
+                Ok(p) => FastLine {
+                    last: p.message == Message::Last,
+                    timestamp: p.timestamp,
+                    user: p.user,
+                    time: p.time,
+                    latency: p.latency,
+                    experiments: p.experiments.get(),
+                    session: p.session,
+                },
+                Err(e) => {
+                    bad.push((line_no, e.to_string()));
+                    continue;
+                }
+            },
         };
-        let raw = parsed.experiments.get();
+        let raw = parsed.experiments;
         let id = match local.get(raw) {
             Some(&id) => id,
             None => {
@@ -448,7 +772,7 @@ fn parse_piece(bytes: &[u8]) -> Piece {
             time: parsed.time,
             latency: parsed.latency,
             session: parsed.session,
-            last: parsed.message == Message::Last,
+            last: parsed.last,
             experiments: id,
         });
     }
@@ -534,6 +858,43 @@ mod tests {
         )
         .unwrap();
         assert_eq!(seen, vec![(0, 1), (1, 2), (1, 3), (0, 4)]);
+    }
+
+    /// The fast path agrees with serde_json wherever it answers, and gives up (so that
+    /// serde_json decides) on what it does not handle.
+    #[test]
+    fn fast_path_agrees_with_serde() {
+        let accepted = [
+            r#"{"message":"next","timestamp":1,"user":2,"track":3,"time":1.0,"latency":0.00042,"recommendation":9,"experiments":{"default":"T3"},"session":12,"episode":12}"#,
+            r#"{ "message" : "last", "timestamp": 10, "user": 0, "time": 0, "latency": 1e-5, "recommendation": null, "experiments": {"a": "C", "b": "T1"} } "#,
+            r#"{"experiments":{"x":"{}"},"latency":-0.5E+2,"time":0.30000000000000004,"user":18446744073709551615,"timestamp":0,"message":"next","session":null}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":0.1,"latency":0.1,"experiments":{},"extra":{"nested":[1,{"a":"]}"}],"s":"q\"x"}}"#,
+        ];
+        for line in accepted {
+            let fast = parse_fast(line).unwrap_or_else(|| panic!("fast path gave up: {line}"));
+            let slow: Line = serde_json::from_str(line).unwrap();
+            assert_eq!(fast.last, slow.message == Message::Last, "{line}");
+            assert_eq!(fast.timestamp, slow.timestamp);
+            assert_eq!(fast.user, slow.user);
+            assert_eq!(fast.time.to_bits(), slow.time.to_bits(), "{line}");
+            assert_eq!(fast.latency.to_bits(), slow.latency.to_bits(), "{line}");
+            assert_eq!(fast.experiments, slow.experiments.get());
+            assert_eq!(fast.session, slow.session);
+        }
+        let declined = [
+            r#"{"message":"ne\u0078t","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":1.5,"user":2,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":1,"latency":1}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{}} x"#,
+            r#"{"message":"next","timestamp":1,"user":2,"user":3,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"skip","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":01,"user":2,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":.5,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{"#,
+        ];
+        for line in declined {
+            assert!(parse_fast(line).is_none(), "fast path accepted: {line}");
+        }
     }
 
     #[test]

@@ -329,7 +329,7 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
                 .map(|&a| (s.timestamp, s.user, a, s.time))
         })
         .collect();
-    ordered.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+    ordered.sort_by_key(|x| (x.0, x.1));
     let mut session_times: Vec<ArmSessions> = arm_names
         .iter()
         .map(|n| ArmSessions {

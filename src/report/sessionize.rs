@@ -14,6 +14,35 @@
 
 use crate::log::reader::{ExperimentSets, ParsedEvent};
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast hasher for the small integer keys of the fold (FxHash's multiply-rotate); the
+/// keys come from a log, not an adversary that could exploit collisions.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A finished session.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,8 +156,8 @@ pub struct Sessionizer {
     experiments: BTreeSet<String>,
     /// Experiment-set id -> tracked treatment indices.
     set_cache: Vec<Option<Vec<u32>>>,
-    by_id: HashMap<(u32, u64, u32), (u64, Acc)>,
-    units: HashMap<(u32, u64), Unit>,
+    by_id: FastMap<(u32, u64, u32), (u64, Acc)>,
+    units: FastMap<(u32, u64), Unit>,
     id_sessions: Vec<Session>,
     order_sessions: Vec<Session>,
     out_of_order: bool,
@@ -146,8 +175,8 @@ impl Sessionizer {
             treatment_index: HashMap::new(),
             experiments: BTreeSet::new(),
             set_cache: Vec::new(),
-            by_id: HashMap::new(),
-            units: HashMap::new(),
+            by_id: FastMap::default(),
+            units: FastMap::default(),
             id_sessions: Vec::new(),
             order_sessions: Vec::new(),
             out_of_order: false,
@@ -229,10 +258,10 @@ impl Sessionizer {
                     .entry(key)
                     .or_insert_with(|| (event.user, Acc::new(event.timestamp)));
                 acc.add(event.timestamp, event.time, event.latency);
-                if event.last {
-                    if let Some((user, acc)) = self.by_id.remove(&key) {
-                        self.id_sessions.push(acc.finish(treatment, user));
-                    }
+                if event.last
+                    && let Some((user, acc)) = self.by_id.remove(&key)
+                {
+                    self.id_sessions.push(acc.finish(treatment, user));
                 }
             }
             (None, Mode::Streaming) => {

@@ -36,7 +36,7 @@ impl Moments {
 /// Quantile of Student's t with `dof` degrees of freedom, refined by Newton steps on the
 /// CDF (statrs' inverse goes through an inverse incomplete beta that is less precise).
 pub fn t_quantile(p: f64, dof: f64) -> f64 {
-    if !(dof > 0.0) || !(0.0..=1.0).contains(&p) {
+    if dof.is_nan() || dof <= 0.0 || !(0.0..=1.0).contains(&p) {
         return f64::NAN;
     }
     let Ok(t) = StudentsT::new(0.0, 1.0, dof) else {
@@ -46,7 +46,7 @@ pub fn t_quantile(p: f64, dof: f64) -> f64 {
     for _ in 0..3 {
         use statrs::distribution::Continuous;
         let density = t.pdf(x);
-        if !(density > 0.0) || !x.is_finite() {
+        if density.is_nan() || density <= 0.0 || !x.is_finite() {
             break;
         }
         let step = (t.cdf(x) - p) / density;
@@ -65,7 +65,7 @@ pub fn z_quantile(p: f64) -> f64 {
 
 /// Two-sided p-value of a t statistic.
 pub fn t_two_sided_p(t: f64, dof: f64) -> f64 {
-    if !t.is_finite() || !(dof > 0.0) {
+    if !t.is_finite() || dof.is_nan() || dof <= 0.0 {
         return f64::NAN;
     }
     match StudentsT::new(0.0, 1.0, dof) {
@@ -166,7 +166,7 @@ pub fn chi_square(observed: &[u64], expected_shares: &[f64]) -> (f64, usize, f64
     let total: f64 = observed.iter().map(|&o| o as f64).sum();
     let share_sum: f64 = expected_shares.iter().sum();
     let k = observed.len();
-    if k < 2 || total == 0.0 || !(share_sum > 0.0) {
+    if k < 2 || total == 0.0 || share_sum.is_nan() || share_sum <= 0.0 {
         return (f64::NAN, k.saturating_sub(1), f64::NAN);
     }
     let stat: f64 = observed
