@@ -12,37 +12,11 @@
 //!
 //! Events of treatments not tracked (other experiments) are ignored.
 
+use crate::log::reader::FxBuildHasher;
 use crate::log::reader::{ExperimentSets, ParsedEvent};
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 
-/// A fast hasher for the small integer keys of the fold (FxHash's multiply-rotate); the
-/// keys come from a log, not an adversary that could exploit collisions.
-#[derive(Default, Clone, Copy)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    #[inline]
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type FastMap<K, V> = HashMap<K, V, FxBuildHasher>;
 
 /// A finished session.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -249,22 +223,24 @@ impl Sessionizer {
     }
 
     fn push_one(&mut self, file: u32, treatment: u32, event: &ParsedEvent) {
-        let unit = self.units.entry((treatment, event.user)).or_default();
-        match (event.session, self.mode) {
-            (Some(session), _) => {
-                let key = (file, session, treatment);
-                let (_, acc) = self
-                    .by_id
-                    .entry(key)
-                    .or_insert_with(|| (event.user, Acc::new(event.timestamp)));
-                acc.add(event.timestamp, event.time, event.latency);
-                if event.last
-                    && let Some((user, acc)) = self.by_id.remove(&key)
-                {
-                    self.id_sessions.push(acc.finish(treatment, user));
-                }
+        if let Some(session) = event.session {
+            let key = (file, session, treatment);
+            let (_, acc) = self.by_id.entry(key).or_insert_with(|| {
+                // A new session: register its unit (once per session, not per event).
+                self.units.entry((treatment, event.user)).or_default();
+                (event.user, Acc::new(event.timestamp))
+            });
+            acc.add(event.timestamp, event.time, event.latency);
+            if event.last
+                && let Some((user, acc)) = self.by_id.remove(&key)
+            {
+                self.id_sessions.push(acc.finish(treatment, user));
             }
-            (None, Mode::Streaming) => {
+            return;
+        }
+        let unit = self.units.entry((treatment, event.user)).or_default();
+        match self.mode {
+            Mode::Streaming => {
                 if event.timestamp < unit.last_timestamp {
                     self.out_of_order = true;
                 }
@@ -277,7 +253,7 @@ impl Sessionizer {
                     self.order_sessions.push(acc.finish(treatment, event.user));
                 }
             }
-            (None, Mode::Buffered) => {
+            Mode::Buffered => {
                 self.seq += 1;
                 unit.pending.push(Pending {
                     timestamp: event.timestamp,
