@@ -224,4 +224,14 @@ fn tiny_log_every_number() {
     let mtps = &a.rows[3];
     close(mtps.control_mean, 1.4375, EXACT);
     close(mtps.treatment_mean, 2.5, EXACT);
+
+    // Degenerate data (n = 2, a zero variance) still renders every output.
+    let out = dir.path().join("out");
+    let written = botify_sim::report::write_outputs(&a, &out).unwrap();
+    assert_eq!(written.len(), 10);
+    let table = botify_sim::report::render_terminal(&a, false);
+    assert!(
+        table.contains("1 unfinished sessions (1 events) dropped"),
+        "{table}"
+    );
 }
