@@ -18,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Simulate sessions against the arms of an experiment and write a botify-compatible event log
     Run(RunArgs),
+    /// A/B table with confidence intervals, and charts, from event logs
+    Report(crate::report::ReportArgs),
     /// Inspect or export the world
     World {
         #[command(subcommand)]

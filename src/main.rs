@@ -7,6 +7,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Report(args) => botify_sim::report::run(args).map(|()| ExitCode::SUCCESS),
         Command::World { command } => match command {
             WorldCommand::Export { dir, config } => commands::world::export(dir, config.as_deref()),
             WorldCommand::Info { config } => commands::world::info(config.as_deref()),

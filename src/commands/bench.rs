@@ -1,9 +1,9 @@
 //! `sim bench`: logged steps per second for 1 and 2 workers, and start-up time.
 
 use super::setup::{ArtifactOptions, prepare};
-use crate::pipeline::progress_bar;
 use crate::cli::BenchArgs;
 use crate::log::writer::LogWriter;
+use crate::pipeline::progress_bar;
 use crate::sim::episode::{EpisodeSetup, arm_treatments};
 use crate::sim::runner::{self, RunOptions};
 use std::process::ExitCode;

@@ -11,10 +11,10 @@ pub mod recipe;
 
 use crate::config::{Config, WorldKind};
 use crate::experiment::Experiment;
+use crate::log::writer::LogWriter;
 use crate::recommend::spec::BuildContext;
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
 use crate::sim::runner::{self, RunOptions, RunOutcome};
-use crate::log::writer::LogWriter;
 use crate::train::args::{TrainJob, train_to_files};
 use crate::train::{DssmParams, InitScheme};
 use crate::world::World;
@@ -110,7 +110,9 @@ impl<'a> Pipeline<'a> {
             return Ok(recs);
         }
         eprintln!("artifact {key}: building in {}", dir.display());
-        let tmp = self.cache_dir.join(format!("{key}.tmp-{}", std::process::id()));
+        let tmp = self
+            .cache_dir
+            .join(format!("{key}.tmp-{}", std::process::id()));
         let built = self.build(recipe, base, stack, &tmp);
         if let Err(e) = built {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -140,7 +142,9 @@ impl<'a> Pipeline<'a> {
             let path = base.join(&source.experiment);
             let experiment = self.nested(&path, stack, |p, e, s| p.resolve_within(e, s))?;
             let arms = build_arms(&experiment, &self.world)?;
-            let log = dir.join("logs").join(format!("{i}-{}.jsonl", experiment.name));
+            let log = dir
+                .join("logs")
+                .join(format!("{i}-{}.jsonl", experiment.name));
             eprintln!(
                 "  simulating {} ({} episodes, seed {})",
                 path.display(),
@@ -259,8 +263,8 @@ impl<'a> Pipeline<'a> {
             "logs": logs,
         })
         .to_string();
-        let hash = murmur3::murmur3_x64_128(&mut text.as_bytes(), 0)
-            .context("cannot hash the recipe")?;
+        let hash =
+            murmur3::murmur3_x64_128(&mut text.as_bytes(), 0).context("cannot hash the recipe")?;
         Ok(format!("{hash:032x}"))
     }
 }

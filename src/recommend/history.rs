@@ -79,10 +79,10 @@ impl RecSession for HistorySession<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recommend::simple::RandomTrack;
+    use crate::recommend::simple::TopPop;
     use rand::SeedableRng;
 
-    /// Tracks 0..6; artist = track / 2 (two tracks per artist); 90+ answered by the fallback.
+    /// Tracks 0..100; artist = track / 2 (two tracks per artist); the fallback answers 90..100.
     fn history(list: Vec<u32>, max_artist_recs: u32, attempts: u32) -> History {
         let artist_of: Vec<u32> = (0..100).map(|t| t / 2).collect();
         let mut tracks_by_artist = vec![Vec::new(); 50];
@@ -98,13 +98,18 @@ mod tests {
             }),
             max_artist_recs,
             attempts,
-            fallback: Box::new(RandomTrack { n_tracks: 100 }),
+            fallback: Box::new(TopPop {
+                top: (90..100).collect(),
+            }),
         }
     }
 
     fn session_answers(h: &History, first: u32, steps: usize, seed: u64) -> Vec<u32> {
         let mut rng = RecRng::seed_from_u64(seed);
-        let mut session = h.start(&SessionStart { user: 0, hidden_taste: 0 });
+        let mut session = h.start(&SessionStart {
+            user: 0,
+            hidden_taste: 0,
+        });
         let mut prev = first;
         (0..steps)
             .map(|_| {
@@ -130,13 +135,17 @@ mod tests {
     #[test]
     fn caps_recommendations_per_artist_then_falls_back() {
         // Four tracks, all by artists 0 and 1; with a cap of 1 per artist only two
-        // list answers are possible, the rest come from the fallback (tracks >= 0 of 100).
+        // list answers are possible, the rest come from the fallback (90..100).
         let h = history(vec![0, 1, 2, 3], 1, 10);
         for seed in 0..20 {
             let answers = session_answers(&h, 50, 6, seed);
             let from_list: Vec<u32> = answers.iter().copied().filter(|&a| a < 4).collect();
             let artists: HashSet<u32> = from_list.iter().map(|a| a / 2).collect();
-            assert_eq!(artists.len(), from_list.len(), "one per artist: {answers:?}");
+            assert_eq!(
+                artists.len(),
+                from_list.len(),
+                "one per artist: {answers:?}"
+            );
             assert!(from_list.len() <= 2);
         }
     }
@@ -145,9 +154,14 @@ mod tests {
     fn zero_attempts_always_asks_the_fallback_and_memory_is_per_session() {
         let h = history(vec![0], 3, 0);
         let mut rng = RecRng::seed_from_u64(1);
-        let mut s = h.start(&SessionStart { user: 0, hidden_taste: 0 });
+        let mut s = h.start(&SessionStart {
+            user: 0,
+            hidden_taste: 0,
+        });
         // The fallback is uniform over 100 tracks; 0 comes from it rarely.
-        let zeros = (0..50).filter(|_| s.next(7, 0.1, &mut rng).unwrap() == 0).count();
+        let zeros = (0..50)
+            .filter(|_| s.next(7, 0.1, &mut rng).unwrap() == 0)
+            .count();
         assert!(zeros < 5);
         // A new session may answer track 0 again at once.
         let h = history(vec![0], 3, 10);

@@ -102,8 +102,12 @@ fn list_file<'a>(
 ) -> anyhow::Result<&'a PathBuf> {
     match (file, source) {
         (Some(f), _) => Ok(f),
-        (None, Some(_)) => bail!("{kind}: the `source` recipe was not built (run it through `sim run`)"),
-        (None, None) => bail!("{kind}: needs `file` (a recommendation file) or `source` (a recipe)"),
+        (None, Some(_)) => {
+            bail!("{kind}: the `source` recipe was not built (run it through `sim run`)")
+        }
+        (None, None) => {
+            bail!("{kind}: needs `file` (a recommendation file) or `source` (a recipe)")
+        }
     }
 }
 
@@ -131,11 +135,15 @@ impl RecommenderSpec {
             RecommenderSpec::Random => "random".into(),
             RecommenderSpec::TopPop { k, .. } => format!("top_pop(k={k})"),
             RecommenderSpec::StickyArtist => "sticky_artist".into(),
-            RecommenderSpec::Indexed { source: Some(r), .. } => {
+            RecommenderSpec::Indexed {
+                source: Some(r), ..
+            } => {
                 format!("indexed(dssm top-{})", r.top_k)
             }
             RecommenderSpec::Indexed { file, .. } => format!("indexed({})", display(file)),
-            RecommenderSpec::History { source: Some(r), .. } => {
+            RecommenderSpec::History {
+                source: Some(r), ..
+            } => {
                 format!("history(dssm top-{})", r.top_k)
             }
             RecommenderSpec::History { file, .. } => format!("history({})", display(file)),

@@ -1,0 +1,978 @@
+//! Streaming reader of botify-compatible event logs: our `events.jsonl` (with `session`
+//! ids) and the botify service's `data.json` (without), from several files at once.
+//!
+//! Files are read in blocks of a few MiB; the lines of a block are parsed in parallel
+//! (rayon) with borrowed, zero-copy deserialization into a compact [`ParsedEvent`]. The
+//! `experiments` object of an event is kept as an id into [`ExperimentSets`] (logs repeat
+//! the same few objects), so a block costs memory, the whole log never does.
+//!
+//! A malformed line is an error naming the file and the 1-based line number, unless
+//! `skip_bad_lines` is set: then it is counted (with the first few messages kept).
+
+use crate::log::Message;
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// FxHash's multiply-rotate hasher: fast for the short keys of log processing (ids,
+/// small strings); keys come from a log, not from an adversary.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        let mut word = [0u8; 8];
+        let rest = chunks.remainder();
+        word[..rest.len()].copy_from_slice(rest);
+        self.write_u64(u64::from_le_bytes(word) ^ rest.len() as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuildHasher = std::hash::BuildHasherDefault<FxHasher>;
+
+/// Bytes read per block (a block is split at line ends and parsed in parallel).
+pub const DEFAULT_BLOCK_SIZE: usize = 8 << 20;
+
+/// How many bad-line messages are kept when bad lines are skipped.
+const KEPT_BAD_LINE_MESSAGES: usize = 5;
+
+/// What can go wrong while reading logs.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}:{line}: malformed event: {message} (use --skip-bad-lines to count and skip such lines)"
+    )]
+    Malformed {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{path}: no log files (*.jsonl, *.json) in this directory")]
+    EmptyDirectory { path: PathBuf },
+}
+
+/// One event, reduced to what the report needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParsedEvent {
+    /// Milliseconds.
+    pub timestamp: u64,
+    pub user: u64,
+    pub time: f64,
+    /// Seconds.
+    pub latency: f64,
+    /// Explicit session id (our logs); `None` in the botify service's `data.json`.
+    pub session: Option<u64>,
+    /// A `"last"` event, which ends its session.
+    pub last: bool,
+    /// Id of the event's `experiments` object in [`ExperimentSets`].
+    pub experiments: u32,
+}
+
+/// The distinct `experiments` objects seen so far, each parsed once.
+#[derive(Debug, Default)]
+pub struct ExperimentSets {
+    index: HashMap<String, u32>,
+    sets: Vec<Vec<(String, String)>>,
+}
+
+impl ExperimentSets {
+    /// The (experiment, treatment) pairs of set `id`.
+    pub fn get(&self, id: u32) -> &[(String, String)] {
+        self.sets.get(id as usize).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Number of distinct sets.
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    fn intern(&mut self, raw: &str) -> Result<u32, String> {
+        if let Some(&id) = self.index.get(raw) {
+            return Ok(id);
+        }
+        let map = parse_experiments(raw)?;
+        let id = self.sets.len() as u32;
+        self.sets.push(map.into_iter().collect());
+        self.index.insert(raw.to_owned(), id);
+        Ok(id)
+    }
+}
+
+fn parse_experiments(raw: &str) -> Result<BTreeMap<String, String>, String> {
+    serde_json::from_str(raw)
+        .map_err(|e| format!("`experiments` must map experiment names to treatment names: {e}"))
+}
+
+/// Counters of a read.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ReadStats {
+    pub files: usize,
+    pub bytes: u64,
+    pub events: u64,
+    pub bad_lines: u64,
+    /// The first few bad lines, as `file:line: message`.
+    pub bad_line_examples: Vec<String>,
+}
+
+impl ReadStats {
+    fn record_bad(&mut self, path: &Path, line: u64, message: &str) {
+        self.bad_lines += 1;
+        if self.bad_line_examples.len() < KEPT_BAD_LINE_MESSAGES {
+            self.bad_line_examples
+                .push(format!("{}:{line}: {message}", path.display()));
+        }
+    }
+}
+
+/// Options of a read.
+#[derive(Debug, Clone)]
+pub struct ReaderOptions {
+    pub skip_bad_lines: bool,
+    pub block_size: usize,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        Self {
+            skip_bad_lines: false,
+            block_size: DEFAULT_BLOCK_SIZE,
+        }
+    }
+}
+
+/// Expands directories into the log files they hold (`*.jsonl`, `*.json`, sorted by name);
+/// files are kept as given.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let entries = std::fs::read_dir(input).map_err(|source| ReadError::Io {
+                path: input.clone(),
+                source,
+            })?;
+            let mut found = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(|source| ReadError::Io {
+                    path: input.clone(),
+                    source,
+                })?;
+                let path = entry.path();
+                let is_log = matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("jsonl") | Some("json")
+                );
+                if is_log && path.is_file() {
+                    found.push(path);
+                }
+            }
+            if found.is_empty() {
+                return Err(ReadError::EmptyDirectory {
+                    path: input.clone(),
+                });
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Reads `files` and calls `visit(file_index, event, sets)` for every event.
+///
+/// With one file, events come in file order. With several, the files are merged by
+/// timestamp (ties: lower file index first, then file order), so that logs of several
+/// service replicas, each in time order, come out as one log in time order.
+pub fn read_events<F>(
+    files: &[PathBuf],
+    options: &ReaderOptions,
+    sets: &mut ExperimentSets,
+    mut visit: F,
+) -> Result<ReadStats, ReadError>
+where
+    F: FnMut(usize, &ParsedEvent, &ExperimentSets),
+{
+    let mut stats = ReadStats {
+        files: files.len(),
+        ..ReadStats::default()
+    };
+    if files.len() == 1 {
+        // Pipelined: parse block k+1 (in parallel pieces) while block k is integrated and
+        // visited.
+        let mut stream = FileStream::open(&files[0], options)?;
+        let mut parsed: Option<Vec<Piece>> = None;
+        loop {
+            let block = stream.read_block(&mut stats)?;
+            if block.is_none() && parsed.is_none() {
+                break;
+            }
+            let position = &mut stream.position;
+            let previous = parsed.take();
+            let mut next = None;
+            let mut done = Ok(());
+            rayon::in_place_scope(|scope| {
+                scope.spawn(|_| next = block.as_deref().map(parse_block));
+                if let Some(pieces) = previous {
+                    match position.integrate(pieces, sets, &mut stats) {
+                        Ok(events) => {
+                            for event in &events {
+                                visit(0, event, sets);
+                            }
+                        }
+                        Err(e) => done = Err(e),
+                    }
+                }
+            });
+            done?;
+            parsed = next;
+        }
+        return Ok(stats);
+    }
+    let mut streams = files
+        .iter()
+        .map(|f| FileStream::open(f, options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut batches: Vec<(Vec<ParsedEvent>, usize)> = Vec::with_capacity(streams.len());
+    let mut heap = BinaryHeap::new();
+    for (i, stream) in streams.iter_mut().enumerate() {
+        let batch = next_nonempty(stream, sets, &mut stats)?.unwrap_or_default();
+        if let Some(first) = batch.first() {
+            heap.push(Reverse((first.timestamp, i)));
+        }
+        batches.push((batch, 0));
+    }
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let (batch, pos) = &mut batches[i];
+        visit(i, &batch[*pos], sets);
+        *pos += 1;
+        if *pos == batch.len() {
+            *batch = next_nonempty(&mut streams[i], sets, &mut stats)?.unwrap_or_default();
+            *pos = 0;
+        }
+        if let Some(next) = batch.get(*pos) {
+            heap.push(Reverse((next.timestamp, i)));
+        }
+    }
+    Ok(stats)
+}
+
+fn next_nonempty(
+    stream: &mut FileStream,
+    sets: &mut ExperimentSets,
+    stats: &mut ReadStats,
+) -> Result<Option<Vec<ParsedEvent>>, ReadError> {
+    while let Some(batch) = stream.next_batch(sets, stats)? {
+        if !batch.is_empty() {
+            return Ok(Some(batch));
+        }
+    }
+    Ok(None)
+}
+
+/// One log file read block by block.
+struct FileStream {
+    position: Position,
+    file: File,
+    /// Bytes read but not yet parsed (the start of an unfinished line).
+    carry: Vec<u8>,
+    block_size: usize,
+    eof: bool,
+}
+
+impl FileStream {
+    fn open(path: &Path, options: &ReaderOptions) -> Result<Self, ReadError> {
+        let file = File::open(path).map_err(|source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self {
+            position: Position {
+                path: path.to_path_buf(),
+                lines_before: 0,
+                skip_bad_lines: options.skip_bad_lines,
+            },
+            file,
+            carry: Vec::new(),
+            block_size: options.block_size.max(1024),
+            eof: false,
+        })
+    }
+
+    /// Parses the next block of whole lines; `None` at the end of the file.
+    fn next_batch(
+        &mut self,
+        sets: &mut ExperimentSets,
+        stats: &mut ReadStats,
+    ) -> Result<Option<Vec<ParsedEvent>>, ReadError> {
+        let Some(block) = self.read_block(stats)? else {
+            return Ok(None);
+        };
+        let pieces = parse_block(&block);
+        self.position.integrate(pieces, sets, stats).map(Some)
+    }
+
+    /// Reads the next block of whole lines; `None` at the end of the file.
+    fn read_block(&mut self, stats: &mut ReadStats) -> Result<Option<Vec<u8>>, ReadError> {
+        if self.eof && self.carry.is_empty() {
+            return Ok(None);
+        }
+        let mut block = std::mem::take(&mut self.carry);
+        // Read until the block holds at least one line end (or the file ends).
+        loop {
+            if self.eof {
+                break;
+            }
+            let start = block.len();
+            // Appends without zero-filling the buffer first.
+            let n = (&mut self.file)
+                .take(self.block_size as u64)
+                .read_to_end(&mut block)
+                .map_err(|source| ReadError::Io {
+                    path: self.position.path.clone(),
+                    source,
+                })?;
+            stats.bytes += n as u64;
+            if n == 0 {
+                self.eof = true;
+            }
+            if memchr::memrchr(b'\n', &block[start..]).is_some() {
+                break;
+            }
+        }
+        let cut = if self.eof {
+            block.len()
+        } else {
+            memchr::memrchr(b'\n', &block).map_or(block.len(), |p| p + 1)
+        };
+        self.carry = block[cut..].to_vec();
+        block.truncate(cut);
+        Ok(Some(block))
+    }
+}
+
+/// Where a file's parsed blocks are: turns block-relative line numbers into file lines.
+struct Position {
+    path: PathBuf,
+    /// Lines before the next block to integrate.
+    lines_before: u64,
+    skip_bad_lines: bool,
+}
+
+impl Position {
+    /// Interns the pieces' experiment sets, reports bad lines, returns the events in order.
+    fn integrate(
+        &mut self,
+        pieces: Vec<Piece>,
+        sets: &mut ExperimentSets,
+        stats: &mut ReadStats,
+    ) -> Result<Vec<ParsedEvent>, ReadError> {
+        let mut events = Vec::with_capacity(pieces.iter().map(|p| p.events.len()).sum());
+        let mut line_base = self.lines_before;
+        for piece in pieces {
+            if let Some((line, message)) = piece.bad.first()
+                && !self.skip_bad_lines
+            {
+                return Err(ReadError::Malformed {
+                    path: self.path.clone(),
+                    line: line_base + line,
+                    message: message.clone(),
+                });
+            }
+            for (line, message) in &piece.bad {
+                stats.record_bad(&self.path, line_base + line, message);
+            }
+            let mut global = Vec::with_capacity(piece.sets.len());
+            for (raw, line) in &piece.sets {
+                match sets.intern(raw) {
+                    Ok(id) => global.push(id),
+                    // Already validated while parsing; kept for safety.
+                    Err(message) => {
+                        return Err(ReadError::Malformed {
+                            path: self.path.clone(),
+                            line: line_base + line,
+                            message,
+                        });
+                    }
+                }
+            }
+            for mut event in piece.events {
+                event.experiments = global[event.experiments as usize];
+                events.push(event);
+            }
+            line_base += piece.lines;
+        }
+        self.lines_before = line_base;
+        stats.events += events.len() as u64;
+        Ok(events)
+    }
+}
+
+/// Parses a block of whole lines in parallel pieces.
+fn parse_block(block: &[u8]) -> Vec<Piece> {
+    let pieces = split_pieces(block, rayon::current_num_threads() * 4);
+    pieces
+        .par_iter()
+        .map(|&(a, b)| parse_piece(&block[a..b]))
+        .collect()
+}
+
+/// Splits `block` into about `n` ranges that end at line ends.
+fn split_pieces(block: &[u8], n: usize) -> Vec<(usize, usize)> {
+    let n = n.max(1);
+    let target = block.len().div_ceil(n).max(64 << 10);
+    let mut pieces = Vec::with_capacity(n);
+    let mut start = 0;
+    while start < block.len() {
+        let mut end = (start + target).min(block.len());
+        if end < block.len() {
+            end = memchr::memchr(b'\n', &block[end..]).map_or(block.len(), |p| end + p + 1);
+        }
+        pieces.push((start, end));
+        start = end;
+    }
+    pieces
+}
+
+/// The fields the report reads, borrowed from the line.
+#[derive(Deserialize)]
+struct Line<'a> {
+    message: Message,
+    timestamp: u64,
+    user: u64,
+    time: f64,
+    latency: f64,
+    #[serde(borrow)]
+    experiments: &'a RawValue,
+    #[serde(default)]
+    session: Option<u64>,
+}
+
+/// The result of parsing a range of lines.
+struct Piece {
+    events: Vec<ParsedEvent>,
+    /// Lines in the range (line ends, plus an unterminated last line).
+    lines: u64,
+    /// Distinct raw `experiments` objects, with the (0-based within the piece, +1) line
+    /// where each was first seen; events refer to them by index.
+    sets: Vec<(String, u64)>,
+    /// (1-based line within the piece, message).
+    bad: Vec<(u64, String)>,
+}
+
+/// The fields of a line as the fast path reads them.
+struct FastLine<'a> {
+    last: bool,
+    timestamp: u64,
+    user: u64,
+    time: f64,
+    latency: f64,
+    experiments: &'a str,
+    session: Option<u64>,
+}
+
+/// A byte cursor over one line (valid UTF-8, so token slices need no re-validation).
+struct Cursor<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn ws(&mut self) {
+        while self.i < self.b.len() && matches!(self.b[self.i], b' ' | b'\t' | b'\r' | b'\n') {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// A string without escapes (the fast path gives up on escapes).
+    #[inline]
+    fn plain_str(&mut self) -> Option<&'a [u8]> {
+        self.eat(b'"')?;
+        let start = self.i;
+        // Keys and values read here are short: a plain loop beats a SIMD search.
+        while let Some(&c) = self.b.get(self.i) {
+            match c {
+                b'"' => {
+                    self.i += 1;
+                    return Some(&self.b[start..self.i - 1]);
+                }
+                b'\\' => return None,
+                _ => self.i += 1,
+            }
+        }
+        None
+    }
+
+    /// An unsigned integer.
+    #[inline]
+    fn uint(&mut self) -> Option<u64> {
+        let start = self.i;
+        let mut v: u64 = 0;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            self.i += 1;
+        }
+        if self.i == start || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        // JSON forbids leading zeros.
+        if self.i - start > 1 && self.b[start] == b'0' {
+            return None;
+        }
+        Some(v)
+    }
+
+    /// A JSON number as f64 (correctly rounded by the standard library).
+    #[inline]
+    fn float(&mut self) -> Option<f64> {
+        let start = self.i;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+            self.i += 1;
+        }
+        let token = self.s.get(start..self.i)?;
+        let first = *token.as_bytes().first()?;
+        let lastc = *token.as_bytes().last()?;
+        if !(first == b'-' || first.is_ascii_digit()) || !lastc.is_ascii_digit() {
+            return None;
+        }
+        token.parse().ok()
+    }
+
+    #[inline]
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// Skips any value; objects and arrays by bracket depth (strings respected).
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                loop {
+                    let rest = &self.b[self.i..];
+                    let p = memchr::memchr2(b'"', b'\\', rest)?;
+                    if rest[p] == b'\\' {
+                        self.i += p + 2;
+                    } else {
+                        self.i += p + 1;
+                        return Some(());
+                    }
+                }
+            }
+            b'{' | b'[' => {
+                self.raw_container()?;
+                Some(())
+            }
+            b'n' => self.literal(b"null"),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'-' | b'0'..=b'9' => {
+                // Scan the number without converting it.
+                self.i += 1;
+                while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+                    self.i += 1;
+                }
+                Some(())
+            }
+            _ => None,
+        }
+    }
+
+    /// An object or array, returned raw.
+    fn raw_container(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let mut depth = 0usize;
+        while self.i < self.b.len() {
+            match self.b[self.i] {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        self.i += 1;
+                        return self.s.get(start..self.i);
+                    }
+                }
+                b'"' => {
+                    self.skip_value()?;
+                    continue;
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+        None
+    }
+}
+
+/// Parses the common, well-formed line quickly; `None` means "let serde_json decide" (it
+/// gives the error message, or handles what the fast path does not, such as escapes).
+fn parse_fast(line: &str) -> Option<FastLine<'_>> {
+    const MESSAGE: u8 = 1;
+    const TIMESTAMP: u8 = 2;
+    const USER: u8 = 4;
+    const TIME: u8 = 8;
+    const LATENCY: u8 = 16;
+    const EXPERIMENTS: u8 = 32;
+    const SESSION: u8 = 64;
+    let mut c = Cursor {
+        s: line,
+        b: line.as_bytes(),
+        i: 0,
+    };
+    let mut seen = 0u8;
+    let mut out = FastLine {
+        last: false,
+        timestamp: 0,
+        user: 0,
+        time: 0.0,
+        latency: 0.0,
+        experiments: "",
+        session: None,
+    };
+    c.ws();
+    c.eat(b'{')?;
+    c.ws();
+    if c.eat(b'}').is_none() {
+        loop {
+            c.ws();
+            let key = c.plain_str()?;
+            c.ws();
+            c.eat(b':')?;
+            c.ws();
+            let bit = match key {
+                b"message" => {
+                    out.last = match c.plain_str()? {
+                        b"next" => false,
+                        b"last" => true,
+                        _ => return None,
+                    };
+                    MESSAGE
+                }
+                b"timestamp" => {
+                    out.timestamp = c.uint()?;
+                    TIMESTAMP
+                }
+                b"user" => {
+                    out.user = c.uint()?;
+                    USER
+                }
+                b"time" => {
+                    out.time = c.float()?;
+                    TIME
+                }
+                b"latency" => {
+                    out.latency = c.float()?;
+                    LATENCY
+                }
+                b"experiments" => {
+                    if c.peek()? != b'{' {
+                        return None;
+                    }
+                    out.experiments = c.raw_container()?;
+                    EXPERIMENTS
+                }
+                b"session" => {
+                    out.session = if c.peek()? == b'n' {
+                        c.literal(b"null")?;
+                        None
+                    } else {
+                        Some(c.uint()?)
+                    };
+                    SESSION
+                }
+                _ => {
+                    c.skip_value()?;
+                    0
+                }
+            };
+            if seen & bit != 0 {
+                return None; // duplicate field: serde_json reports it
+            }
+            seen |= bit;
+            c.ws();
+            match c.peek()? {
+                b',' => c.i += 1,
+                b'}' => {
+                    c.i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    c.ws();
+    let required = MESSAGE | TIMESTAMP | USER | TIME | LATENCY | EXPERIMENTS;
+    (c.i == c.b.len() && seen & required == required).then_some(out)
+}
+
+fn parse_piece(bytes: &[u8]) -> Piece {
+    let mut events = Vec::with_capacity(bytes.len() / 160 + 1);
+    let mut local: HashMap<&str, u32, FxBuildHasher> = HashMap::default();
+    let mut sets = Vec::new();
+    let mut bad = Vec::new();
+    let mut line_no = 0u64;
+    let mut start = 0;
+    // The fast path works on text: check the piece's UTF-8 once; if that fails, serde_json
+    // checks (and reports) line by line.
+    let text = std::str::from_utf8(bytes).ok();
+    while start < bytes.len() {
+        let line_start = start;
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |p| start + p);
+        let line = &bytes[line_start..end];
+        start = end + 1;
+        line_no += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let fast = text
+            .and_then(|t| t.get(line_start..end))
+            .and_then(parse_fast);
+        let parsed = match fast {
+            Some(fast) => fast,
+            None => match serde_json::from_slice::<Line>(line) {
+                Ok(p) => FastLine {
+                    last: p.message == Message::Last,
+                    timestamp: p.timestamp,
+                    user: p.user,
+                    time: p.time,
+                    latency: p.latency,
+                    experiments: p.experiments.get(),
+                    session: p.session,
+                },
+                Err(e) => {
+                    bad.push((line_no, e.to_string()));
+                    continue;
+                }
+            },
+        };
+        let raw = parsed.experiments;
+        let id = match local.get(raw) {
+            Some(&id) => id,
+            None => {
+                if let Err(message) = parse_experiments(raw) {
+                    bad.push((line_no, message));
+                    continue;
+                }
+                let id = sets.len() as u32;
+                sets.push((raw.to_owned(), line_no));
+                local.insert(raw, id);
+                id
+            }
+        };
+        events.push(ParsedEvent {
+            timestamp: parsed.timestamp,
+            user: parsed.user,
+            time: parsed.time,
+            latency: parsed.latency,
+            session: parsed.session,
+            last: parsed.last,
+            experiments: id,
+        });
+    }
+    Piece {
+        events,
+        lines: line_no,
+        sets,
+        bad,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        let mut f = File::create(&path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        path
+    }
+
+    const NEXT: &str = r#"{"message":"next","timestamp":TS,"user":1,"track":2,"time":0.5,"latency":0.001,"recommendation":3,"experiments":{"e":"C"}}"#;
+
+    fn line(ts: u64) -> String {
+        NEXT.replace("TS", &ts.to_string())
+    }
+
+    #[test]
+    fn reads_lines_and_interns_experiments() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}\n\n{}\n{}", line(1), line(2), line(3));
+        let path = write(dir.path(), "a.jsonl", &text);
+        let mut sets = ExperimentSets::default();
+        let mut seen = Vec::new();
+        let stats = read_events(&[path], &ReaderOptions::default(), &mut sets, |_, e, _| {
+            seen.push(e.timestamp)
+        })
+        .unwrap();
+        assert_eq!(seen, vec![1, 2, 3]);
+        assert_eq!(stats.events, 3);
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets.get(0), &[("e".to_string(), "C".to_string())]);
+    }
+
+    #[test]
+    fn small_blocks_keep_line_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::new();
+        for i in 0..5000 {
+            text.push_str(&line(i));
+            text.push('\n');
+        }
+        text.push_str("{\"message\":\"next\"}\n");
+        let path = write(dir.path(), "a.jsonl", &text);
+        let options = ReaderOptions {
+            block_size: 1024,
+            ..ReaderOptions::default()
+        };
+        let err = read_events(
+            &[path],
+            &options,
+            &mut ExperimentSets::default(),
+            |_, _, _| {},
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("a.jsonl:5001:"), "{msg}");
+    }
+
+    #[test]
+    fn merges_files_by_timestamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.json", &format!("{}\n{}\n", line(1), line(4)));
+        let b = write(dir.path(), "b.json", &format!("{}\n{}\n", line(2), line(3)));
+        let mut seen = Vec::new();
+        read_events(
+            &[a, b],
+            &ReaderOptions::default(),
+            &mut ExperimentSets::default(),
+            |f, e, _| seen.push((f, e.timestamp)),
+        )
+        .unwrap();
+        assert_eq!(seen, vec![(0, 1), (1, 2), (1, 3), (0, 4)]);
+    }
+
+    /// The fast path agrees with serde_json wherever it answers, and gives up (so that
+    /// serde_json decides) on what it does not handle.
+    #[test]
+    fn fast_path_agrees_with_serde() {
+        let accepted = [
+            r#"{"message":"next","timestamp":1,"user":2,"track":3,"time":1.0,"latency":0.00042,"recommendation":9,"experiments":{"default":"T3"},"session":12,"episode":12}"#,
+            r#"{ "message" : "last", "timestamp": 10, "user": 0, "time": 0, "latency": 1e-5, "recommendation": null, "experiments": {"a": "C", "b": "T1"} } "#,
+            r#"{"experiments":{"x":"{}"},"latency":-0.5E+2,"time":0.30000000000000004,"user":18446744073709551615,"timestamp":0,"message":"next","session":null}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":0.1,"latency":0.1,"experiments":{},"extra":{"nested":[1,{"a":"]}"}],"s":"q\"x"}}"#,
+        ];
+        for line in accepted {
+            let fast = parse_fast(line).unwrap_or_else(|| panic!("fast path gave up: {line}"));
+            let slow: Line = serde_json::from_str(line).unwrap();
+            assert_eq!(fast.last, slow.message == Message::Last, "{line}");
+            assert_eq!(fast.timestamp, slow.timestamp);
+            assert_eq!(fast.user, slow.user);
+            assert_eq!(fast.time.to_bits(), slow.time.to_bits(), "{line}");
+            assert_eq!(fast.latency.to_bits(), slow.latency.to_bits(), "{line}");
+            assert_eq!(fast.experiments, slow.experiments.get());
+            assert_eq!(fast.session, slow.session);
+        }
+        let declined = [
+            r#"{"message":"ne\u0078t","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":1.5,"user":2,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":1,"latency":1}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{}} x"#,
+            r#"{"message":"next","timestamp":1,"user":2,"user":3,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"skip","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":01,"user":2,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":.5,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{"#,
+        ];
+        for line in declined {
+            assert!(parse_fast(line).is_none(), "fast path accepted: {line}");
+        }
+    }
+
+    #[test]
+    fn skips_and_counts_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("{}\nnot json\n{}\n", line(1), line(2));
+        let path = write(dir.path(), "a.jsonl", &text);
+        let options = ReaderOptions {
+            skip_bad_lines: true,
+            ..ReaderOptions::default()
+        };
+        let stats = read_events(
+            &[path],
+            &options,
+            &mut ExperimentSets::default(),
+            |_, _, _| {},
+        )
+        .unwrap();
+        assert_eq!(stats.events, 2);
+        assert_eq!(stats.bad_lines, 1);
+        assert!(stats.bad_line_examples[0].contains("a.jsonl:2:"));
+    }
+}

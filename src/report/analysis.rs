@@ -1,0 +1,417 @@
+//! From log files to the A/B table: read, sessionize, user metrics, comparisons.
+
+use super::metrics::{Metric, user_totals};
+use super::sessionize::Sessionizer;
+use super::stats::{self, Moments};
+use crate::log::reader::{self, ExperimentSets, ReaderOptions};
+use anyhow::{Context, bail};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+/// A sample-ratio mismatch is reported when the chi-square p-value is below this.
+pub const SRM_THRESHOLD: f64 = 0.001;
+
+/// What to analyse and how.
+#[derive(Debug, Clone)]
+pub struct AnalysisOptions {
+    /// Experiment name; default: the only experiment in the log.
+    pub experiment: Option<String>,
+    /// Control arm; default `C`.
+    pub control: Option<String>,
+    /// Count and skip malformed lines instead of failing.
+    pub skip_bad_lines: bool,
+    /// Two-sided significance level (the course uses 0.05).
+    pub alpha: f64,
+    /// Power for the minimum detectable effect.
+    pub power: f64,
+    /// Expected share (any positive weights) of users per arm, for the SRM check; default:
+    /// an equal split between the arms in the log.
+    pub split: Option<BTreeMap<String, f64>>,
+}
+
+impl Default for AnalysisOptions {
+    fn default() -> Self {
+        Self {
+            experiment: None,
+            control: None,
+            skip_bad_lines: false,
+            alpha: 0.05,
+            power: 0.8,
+            split: None,
+        }
+    }
+}
+
+/// Counters about the log itself.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LogSummary {
+    pub files: Vec<PathBuf>,
+    pub bytes: u64,
+    pub events: u64,
+    pub bad_lines: u64,
+    pub bad_line_examples: Vec<String>,
+    /// Events of other experiments (or of none), ignored.
+    pub ignored_events: u64,
+    /// Finished sessions of this experiment.
+    pub sessions: u64,
+    /// Sessions without a `"last"` event, dropped.
+    pub unfinished_sessions: u64,
+    pub unfinished_events: u64,
+    /// Events without session id were out of time order and had to be sorted in memory.
+    pub sorted_by_timestamp: bool,
+}
+
+/// One arm of the experiment.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmSummary {
+    pub treatment: String,
+    /// Users with at least one event (used by the SRM check).
+    pub users: u64,
+    /// Users with at least one finished session (the `n` of the table).
+    pub users_with_sessions: u64,
+    pub sessions: u64,
+    /// n, mean, var of the user-level values, per metric name.
+    pub metrics: BTreeMap<String, Moments>,
+}
+
+/// The sample-ratio-mismatch check.
+#[derive(Debug, Clone, Serialize)]
+pub struct Srm {
+    pub observed: BTreeMap<String, u64>,
+    pub expected_shares: BTreeMap<String, f64>,
+    pub chi2: f64,
+    pub dof: usize,
+    pub p_value: f64,
+    /// p_value < [`SRM_THRESHOLD`].
+    pub mismatch: bool,
+}
+
+/// One row of the A/B table: a treatment against the control on one metric.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub treatment: String,
+    pub metric: Metric,
+    /// (mean_T - mean_C) / mean_C * 100.
+    pub effect: f64,
+    /// Course interval, percent of mean_C (mean_C treated as exact).
+    pub upper: f64,
+    pub lower: f64,
+    pub control_mean: f64,
+    pub treatment_mean: f64,
+    /// The course's rule: the interval excludes 0.
+    pub significant: bool,
+    pub control_n: usize,
+    pub treatment_n: usize,
+    /// Welch-Satterthwaite degrees of freedom.
+    pub dof: f64,
+    /// Welch two-sided p-value.
+    pub p_value: f64,
+    /// Holm-adjusted p-value across all rows.
+    pub p_holm: f64,
+    pub significant_holm: bool,
+    /// Delta-method interval of mean_T / mean_C - 1, percent.
+    pub delta_lower: f64,
+    pub delta_upper: f64,
+    /// Minimum detectable effect at the given power, percent of mean_C.
+    pub mde: f64,
+}
+
+/// Session times of one arm, in time order (for the charts).
+#[derive(Debug, Clone, Serialize)]
+pub struct ArmSessions {
+    pub treatment: String,
+    pub times: Vec<f64>,
+}
+
+/// Everything the outputs show.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub experiment: String,
+    pub control: String,
+    pub alpha: f64,
+    pub power: f64,
+    pub log: LogSummary,
+    pub arms: Vec<ArmSummary>,
+    pub srm: Srm,
+    /// Number of comparisons (rows with a defined p-value) Holm corrects for.
+    pub comparisons: usize,
+    /// Sorted by metric, then treatment, both descending (as the course).
+    pub rows: Vec<Row>,
+    #[serde(skip)]
+    pub session_times: Vec<ArmSessions>,
+}
+
+impl Analysis {
+    pub fn arm(&self, treatment: &str) -> Option<&ArmSummary> {
+        self.arms.iter().find(|a| a.treatment == treatment)
+    }
+}
+
+/// Reads the logs, sessionizes and computes the whole report.
+pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Analysis> {
+    if inputs.is_empty() {
+        bail!("no log given: pass one or more log files or directories");
+    }
+    if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
+        bail!("alpha must be in (0, 1), got {}", opts.alpha);
+    }
+    if !(opts.power > 0.0 && opts.power < 1.0) {
+        bail!("power must be in (0, 1), got {}", opts.power);
+    }
+    let files = reader::expand_inputs(inputs)?;
+    let reader_opts = ReaderOptions {
+        skip_bad_lines: opts.skip_bad_lines,
+        ..ReaderOptions::default()
+    };
+    let mut sets = ExperimentSets::default();
+    let mut sessionizer = Sessionizer::new(opts.experiment.clone());
+    let read = reader::read_events(&files, &reader_opts, &mut sets, |f, e, sets| {
+        sessionizer.push(f, e, sets)
+    })?;
+    if sessionizer.out_of_order() {
+        // Events without session ids are not in time order: sort them (second pass).
+        sessionizer.restart_buffered();
+        // Same interning table: the experiment-set ids of the first pass stay valid.
+        reader::read_events(&files, &reader_opts, &mut sets, |f, e, sets| {
+            sessionizer.push(f, e, sets)
+        })?;
+    }
+    let sessionized = sessionizer.finish();
+
+    let experiment = match &opts.experiment {
+        Some(name) => {
+            if !sessionized.experiments.contains(name) {
+                bail!(
+                    "experiment `{name}` is not in the log; experiments in the log: {}",
+                    list(sessionized.experiments.iter())
+                );
+            }
+            name.clone()
+        }
+        None => match sessionized.experiments.len() {
+            0 => bail!("the log holds no experiment (no events with `experiments`)"),
+            1 => sessionized
+                .experiments
+                .iter()
+                .next()
+                .cloned()
+                .unwrap_or_default(),
+            _ => bail!(
+                "the log holds several experiments: {}; choose one with --experiment",
+                list(sessionized.experiments.iter())
+            ),
+        },
+    };
+    // Treatments of the chosen experiment, by name.
+    let mut arm_of: HashMap<u32, usize> = HashMap::new();
+    let mut arm_names: Vec<String> = sessionized
+        .treatments
+        .iter()
+        .filter(|(e, _)| *e == experiment)
+        .map(|(_, t)| t.clone())
+        .collect();
+    arm_names.sort();
+    arm_names.dedup();
+    for (i, (e, t)) in sessionized.treatments.iter().enumerate() {
+        if *e == experiment
+            && let Ok(pos) = arm_names.binary_search(t)
+        {
+            arm_of.insert(i as u32, pos);
+        }
+    }
+    let control = opts.control.clone().unwrap_or_else(|| "C".to_string());
+    let Ok(control_index) = arm_names.binary_search(&control) else {
+        bail!(
+            "control arm `{control}` is not in experiment `{experiment}`; its arms: {}{}",
+            list(arm_names.iter()),
+            if opts.control.is_none() {
+                " (name the control with --control)"
+            } else {
+                ""
+            }
+        );
+    };
+
+    // Users with any event, per arm (SRM).
+    let mut users = vec![0u64; arm_names.len()];
+    for (t, _) in &sessionized.units {
+        if let Some(&a) = arm_of.get(t) {
+            users[a] += 1;
+        }
+    }
+    // User-level metrics.
+    let totals = user_totals(&sessionized.sessions, |t| arm_of.contains_key(&t));
+    let mut values: Vec<BTreeMap<Metric, Vec<f64>>> = vec![BTreeMap::new(); arm_names.len()];
+    let mut sessions_per_arm = vec![0u64; arm_names.len()];
+    for ((t, _), tot) in &totals {
+        let Some(&a) = arm_of.get(t) else { continue };
+        sessions_per_arm[a] += tot.sessions;
+        for metric in Metric::ALL {
+            values[a].entry(metric).or_default().push(tot.value(metric));
+        }
+    }
+    let moments: Vec<BTreeMap<Metric, Moments>> = values
+        .iter()
+        .map(|per_metric| {
+            Metric::ALL
+                .into_iter()
+                .map(|m| (m, Moments::of(per_metric.get(&m).map_or(&[][..], |v| v))))
+                .collect()
+        })
+        .collect();
+    let arms: Vec<ArmSummary> = arm_names
+        .iter()
+        .enumerate()
+        .map(|(a, name)| ArmSummary {
+            treatment: name.clone(),
+            users: users[a],
+            users_with_sessions: values[a].get(&Metric::Time).map_or(0, |v| v.len() as u64),
+            sessions: sessions_per_arm[a],
+            metrics: moments[a]
+                .iter()
+                .map(|(m, mo)| (m.name().to_string(), *mo))
+                .collect(),
+        })
+        .collect();
+
+    // Comparisons, sorted by metric then treatment, both descending (string order).
+    let mut rows = Vec::new();
+    for metric in Metric::ALL {
+        for (a, name) in arm_names.iter().enumerate() {
+            if a == control_index {
+                continue;
+            }
+            let c = &moments[control_index][&metric];
+            let t = &moments[a][&metric];
+            let cmp = stats::compare(c, t, opts.alpha, opts.power);
+            rows.push(Row {
+                treatment: name.clone(),
+                metric,
+                effect: cmp.effect,
+                upper: cmp.upper,
+                lower: cmp.lower,
+                control_mean: c.mean,
+                treatment_mean: t.mean,
+                significant: cmp.significant,
+                control_n: c.n,
+                treatment_n: t.n,
+                dof: cmp.dof,
+                p_value: cmp.p_value,
+                p_holm: f64::NAN,
+                significant_holm: false,
+                delta_lower: cmp.delta_lower,
+                delta_upper: cmp.delta_upper,
+                mde: cmp.mde,
+            });
+        }
+    }
+    rows.sort_by(|x, y| {
+        (y.metric.name(), y.treatment.as_str()).cmp(&(x.metric.name(), x.treatment.as_str()))
+    });
+    let p: Vec<f64> = rows.iter().map(|r| r.p_value).collect();
+    let adjusted = stats::holm(&p);
+    let comparisons = p.iter().filter(|p| !p.is_nan()).count();
+    for (row, p_holm) in rows.iter_mut().zip(adjusted) {
+        row.p_holm = p_holm;
+        row.significant_holm = p_holm < opts.alpha;
+    }
+
+    let srm = srm_check(&arm_names, &users, opts.split.as_ref())?;
+
+    // Session times per arm in time order.
+    let mut ordered: Vec<(u64, u64, usize, f64)> = sessionized
+        .sessions
+        .iter()
+        .filter_map(|s| {
+            arm_of
+                .get(&s.treatment)
+                .map(|&a| (s.timestamp, s.user, a, s.time))
+        })
+        .collect();
+    ordered.sort_by_key(|x| (x.0, x.1));
+    let mut session_times: Vec<ArmSessions> = arm_names
+        .iter()
+        .map(|n| ArmSessions {
+            treatment: n.clone(),
+            times: Vec::new(),
+        })
+        .collect();
+    for (_, _, a, time) in &ordered {
+        session_times[*a].times.push(*time);
+    }
+
+    Ok(Analysis {
+        experiment,
+        control,
+        alpha: opts.alpha,
+        power: opts.power,
+        log: LogSummary {
+            files,
+            bytes: read.bytes,
+            events: read.events,
+            bad_lines: read.bad_lines,
+            bad_line_examples: read.bad_line_examples,
+            ignored_events: sessionized.ignored_events,
+            sessions: ordered.len() as u64,
+            unfinished_sessions: sessionized.unfinished_sessions,
+            unfinished_events: sessionized.unfinished_events,
+            sorted_by_timestamp: sessionized.sorted,
+        },
+        arms,
+        srm,
+        comparisons,
+        rows,
+        session_times,
+    })
+}
+
+fn srm_check(
+    arms: &[String],
+    users: &[u64],
+    split: Option<&BTreeMap<String, f64>>,
+) -> anyhow::Result<Srm> {
+    let mut names: Vec<String> = arms.to_vec();
+    let mut observed: Vec<u64> = users.to_vec();
+    let shares: Vec<f64> =
+        match split {
+            None => vec![1.0; arms.len()],
+            Some(split) => {
+                for name in split.keys() {
+                    if !names.contains(name) {
+                        names.push(name.clone());
+                        observed.push(0);
+                    }
+                }
+                names
+                    .iter()
+                    .map(|n| {
+                        split.get(n).copied().filter(|w| *w > 0.0).with_context(|| {
+                            format!("the split gives no positive weight to arm `{n}`")
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?
+            }
+        };
+    let (chi2, dof, p_value) = stats::chi_square(&observed, &shares);
+    let total: f64 = shares.iter().sum();
+    Ok(Srm {
+        observed: names.iter().cloned().zip(observed).collect(),
+        expected_shares: names
+            .iter()
+            .cloned()
+            .zip(shares.iter().map(|s| s / total))
+            .collect(),
+        chi2,
+        dof,
+        p_value,
+        mismatch: p_value < SRM_THRESHOLD,
+    })
+}
+
+fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,87 @@
+//! The `sim report` command: arguments and entry point.
+
+use super::{AnalysisOptions, analyze, default_out_dir, render_terminal, write_outputs};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// When to colour the terminal table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when standard output is a terminal.
+    Auto,
+    Always,
+    Never,
+}
+
+/// Arguments of `sim report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Event logs (our events.jsonl, the botify service's data.json) or directories of
+    /// them (*.jsonl, *.json); several are read as one log.
+    #[arg(required = true, value_name = "LOG_OR_DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Experiment to analyse [default: the only experiment in the log].
+    #[arg(long, value_name = "NAME")]
+    pub experiment: Option<String>,
+    /// Control arm [default: C].
+    #[arg(long, value_name = "ARM")]
+    pub control: Option<String>,
+    /// Output directory [default: reports/<experiment>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Count and skip malformed lines instead of failing on the first one.
+    #[arg(long)]
+    pub skip_bad_lines: bool,
+    /// Two-sided significance level.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Power of the minimum detectable effect column.
+    #[arg(long, default_value_t = 0.8)]
+    pub power: f64,
+    /// Only print the table; write no files.
+    #[arg(long)]
+    pub no_files: bool,
+    /// Colour the table by significance.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Runs `sim report`: prints the table, writes the report files.
+pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
+    let opts = AnalysisOptions {
+        experiment: args.experiment.clone(),
+        control: args.control.clone(),
+        skip_bad_lines: args.skip_bad_lines,
+        alpha: args.alpha,
+        power: args.power,
+        split: None,
+    };
+    let started = std::time::Instant::now();
+    let analysis = analyze(&args.inputs, &opts)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let stdout = std::io::stdout();
+    let color = match args.color {
+        ColorChoice::Auto => stdout.is_terminal(),
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+    };
+    let table = render_terminal(&analysis, color);
+    let mut out = stdout.lock();
+    out.write_all(table.as_bytes())?;
+    out.flush()?;
+    eprintln!(
+        "analysed {} events in {:.2} s ({:.0} events/s)",
+        analysis.log.events,
+        elapsed,
+        analysis.log.events as f64 / elapsed.max(1e-9)
+    );
+    if !args.no_files {
+        let dir = args
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out_dir(&analysis.experiment));
+        let written = write_outputs(&analysis, &dir)?;
+        eprintln!("wrote {} files to {}", written.len(), dir.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! Charts of the report, drawn with plotters. One [`Chart`] trait says what to draw; the
+//! two back ends (SVG and PNG, see [`ImageFormat`]) render any chart. Text uses the DejaVu
+//! Sans font embedded in the binary (registered once), so no system font is needed.
+
+mod distribution;
+mod forest;
+mod running_mean;
+
+pub use distribution::SessionTimeDistribution;
+pub use forest::ForestPlot;
+pub use running_mean::RunningMean;
+
+use super::Analysis;
+use anyhow::anyhow;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::{FontDesc, FontFamily, FontStyle, RGBColor};
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// A chart that any plotters back end can draw.
+pub trait Chart {
+    /// File name without extension, e.g. `forest`.
+    fn stem(&self) -> &'static str;
+    /// Human title (also used as alt text).
+    fn title(&self) -> String;
+    /// Size in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Draws the chart on `area`.
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()>;
+}
+
+/// The image formats charts are rendered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    Svg,
+    Png,
+}
+
+impl ImageFormat {
+    pub const ALL: [ImageFormat; 2] = [ImageFormat::Svg, ImageFormat::Png];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageFormat::Svg => "svg",
+            ImageFormat::Png => "png",
+        }
+    }
+
+    /// Renders `chart` to `path`.
+    pub fn render<C: Chart>(self, chart: &C, path: &Path) -> anyhow::Result<()> {
+        register_fonts()?;
+        match self {
+            ImageFormat::Svg => {
+                let svg = render_svg(chart)?;
+                std::fs::write(path, svg)
+                    .map_err(|e| anyhow!("{}: cannot write chart: {e}", path.display()))
+            }
+            ImageFormat::Png => {
+                let root = BitMapBackend::new(path, chart.size()).into_drawing_area();
+                chart.draw(&root)?;
+                root.present()
+                    .map_err(|e| anyhow!("{}: cannot write chart: {e:?}", path.display()))
+            }
+        }
+    }
+}
+
+/// Renders `chart` as an SVG document (for inlining into HTML).
+pub fn render_svg<C: Chart>(chart: &C) -> anyhow::Result<String> {
+    register_fonts()?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, chart.size()).into_drawing_area();
+        chart.draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+/// The three charts of a report.
+pub struct ChartSet<'a> {
+    pub forest: ForestPlot<'a>,
+    pub distribution: SessionTimeDistribution<'a>,
+    pub running_mean: RunningMean<'a>,
+}
+
+impl<'a> ChartSet<'a> {
+    pub fn new(analysis: &'a Analysis) -> Self {
+        Self {
+            forest: ForestPlot::new(analysis),
+            distribution: SessionTimeDistribution::new(analysis),
+            running_mean: RunningMean::new(analysis),
+        }
+    }
+
+    /// (stem, title) of every chart, in display order.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (self.forest.stem(), self.forest.title()),
+            (self.distribution.stem(), self.distribution.title()),
+            (self.running_mean.stem(), self.running_mean.title()),
+        ]
+    }
+
+    /// Every chart as inline SVG, in display order: (stem, title, svg).
+    pub fn svgs(&self) -> anyhow::Result<Vec<(&'static str, String, String)>> {
+        Ok(vec![
+            (
+                self.forest.stem(),
+                self.forest.title(),
+                render_svg(&self.forest)?,
+            ),
+            (
+                self.distribution.stem(),
+                self.distribution.title(),
+                render_svg(&self.distribution)?,
+            ),
+            (
+                self.running_mean.stem(),
+                self.running_mean.title(),
+                render_svg(&self.running_mean)?,
+            ),
+        ])
+    }
+
+    /// Writes every chart in every format into `dir`; returns the paths.
+    pub fn write_all(&self, dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+        let mut paths = Vec::new();
+        for format in ImageFormat::ALL {
+            let mut one = |stem: &str, f: &dyn Fn(&Path) -> anyhow::Result<()>| {
+                let path = dir.join(format!("{stem}.{}", format.extension()));
+                f(&path)?;
+                paths.push(path);
+                anyhow::Ok(())
+            };
+            one(self.forest.stem(), &|p| format.render(&self.forest, p))?;
+            one(self.distribution.stem(), &|p| {
+                format.render(&self.distribution, p)
+            })?;
+            one(self.running_mean.stem(), &|p| {
+                format.render(&self.running_mean, p)
+            })?;
+        }
+        Ok(paths)
+    }
+}
+
+static FONTS: OnceLock<Result<(), String>> = OnceLock::new();
+
+/// Registers DejaVu Sans (regular and bold) as plotters' `sans-serif`.
+pub fn register_fonts() -> anyhow::Result<()> {
+    FONTS
+        .get_or_init(|| {
+            plotters::style::register_font(
+                "sans-serif",
+                FontStyle::Normal,
+                dejavu::sans::regular(),
+            )
+            .map_err(|_| "cannot load the embedded DejaVu Sans font".to_string())?;
+            plotters::style::register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold())
+                .map_err(|_| "cannot load the embedded DejaVu Sans Bold font".to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+pub(crate) fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("cannot draw chart: {e:?}")
+}
+
+/// Regular text.
+pub(crate) fn font(size: f64) -> FontDesc<'static> {
+    FontDesc::new(FontFamily::SansSerif, size, FontStyle::Normal)
+}
+
+/// Bold text (`.style(Bold)` on a font would silently stay regular).
+pub(crate) fn bold(size: f64) -> FontDesc<'static> {
+    FontDesc::new(FontFamily::SansSerif, size, FontStyle::Bold)
+}
+
+/// Distinct colours for arms (Tableau 10).
+pub(crate) const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+pub(crate) fn arm_colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// A range padded by 5 % on each side (and made non-empty).
+pub(crate) fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    };
+    let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
+    (lo - 0.05 * span, hi + 0.05 * span)
+}

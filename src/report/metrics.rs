@@ -1,0 +1,112 @@
+//! User-level metrics (AB_REPORT.md §2): per (user, treatment), over its sessions.
+
+use super::sessionize::Session;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The five user-level metrics of the course.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Sum of session `time`.
+    Time,
+    /// Number of sessions.
+    Sessions,
+    /// Sum of session latency (ms) / sum of session tracks: ms per request.
+    MeanRequestLatency,
+    /// Sum of tracks / sessions.
+    MeanTracksPerSession,
+    /// Sum of time / sessions.
+    MeanTimePerSession,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 5] = [
+        Metric::Time,
+        Metric::Sessions,
+        Metric::MeanRequestLatency,
+        Metric::MeanTracksPerSession,
+        Metric::MeanTimePerSession,
+    ];
+
+    /// The column name used by the course and in every output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Time => "time",
+            Metric::Sessions => "sessions",
+            Metric::MeanRequestLatency => "mean_request_latency",
+            Metric::MeanTracksPerSession => "mean_tracks_per_session",
+            Metric::MeanTimePerSession => "mean_time_per_session",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+impl std::fmt::Display for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The sums of one (treatment, user) unit over its finished sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct UserTotals {
+    pub time: f64,
+    pub sessions: u64,
+    pub latency_ms: f64,
+    pub tracks: u64,
+}
+
+impl UserTotals {
+    pub fn value(&self, metric: Metric) -> f64 {
+        let sessions = self.sessions as f64;
+        match metric {
+            Metric::Time => self.time,
+            Metric::Sessions => sessions,
+            Metric::MeanRequestLatency => self.latency_ms / self.tracks as f64,
+            Metric::MeanTracksPerSession => self.tracks as f64 / sessions,
+            Metric::MeanTimePerSession => self.time / sessions,
+        }
+    }
+}
+
+/// Totals per (treatment, user) of the sessions whose treatment passes `keep`, ordered by
+/// (treatment, user).
+pub fn user_totals(
+    sessions: &[Session],
+    keep: impl Fn(u32) -> bool,
+) -> BTreeMap<(u32, u64), UserTotals> {
+    let mut totals: BTreeMap<(u32, u64), UserTotals> = BTreeMap::new();
+    for s in sessions.iter().filter(|s| keep(s.treatment)) {
+        let t = totals.entry((s.treatment, s.user)).or_default();
+        t.time += s.time;
+        t.sessions += 1;
+        t.latency_ms += s.latency_ms;
+        t.tracks += s.tracks;
+    }
+    totals
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_follow_the_course_definitions() {
+        let t = UserTotals {
+            time: 6.0,
+            sessions: 2,
+            latency_ms: 3.0,
+            tracks: 4,
+        };
+        assert_eq!(t.value(Metric::Time), 6.0);
+        assert_eq!(t.value(Metric::Sessions), 2.0);
+        assert_eq!(t.value(Metric::MeanRequestLatency), 0.75);
+        assert_eq!(t.value(Metric::MeanTracksPerSession), 2.0);
+        assert_eq!(t.value(Metric::MeanTimePerSession), 3.0);
+        assert_eq!(Metric::from_name("sessions"), Some(Metric::Sessions));
+    }
+}

@@ -1,0 +1,91 @@
+//! `sim report`: A/B tables with confidence intervals, and charts, from event logs.
+//!
+//! Data flows one way: [`crate::log::reader`] (streaming, parallel parse) ->
+//! [`sessionize`] (events -> sessions) -> [`metrics`] (user-level metrics) -> [`stats`]
+//! (Welch, delta method, Holm, MDE, SRM) -> [`render`] (one trait, one implementation per
+//! format) and [`charts`] (one trait, SVG and PNG back ends).
+//!
+//! The library API used by `sim run`: [`analyze`], [`render_terminal`], [`write_outputs`].
+
+pub mod analysis;
+pub mod args;
+pub mod charts;
+pub mod metrics;
+pub mod render;
+pub mod sessionize;
+pub mod stats;
+
+pub use analysis::{
+    Analysis, AnalysisOptions, ArmSessions, ArmSummary, LogSummary, Row, SRM_THRESHOLD, Srm,
+    analyze,
+};
+pub use args::{ReportArgs, run};
+pub use metrics::Metric;
+
+use anyhow::Context;
+use render::{Renderer, ReportContent};
+use std::path::{Path, PathBuf};
+
+/// The A/B table and its preamble for a terminal; `color` adds ANSI colours by
+/// significance (pass `std::io::stdout().is_terminal()`).
+pub fn render_terminal(analysis: &Analysis, color: bool) -> String {
+    let content = ReportContent {
+        analysis,
+        charts: Vec::new(),
+    };
+    let bytes = render::Terminal { color }
+        .render(&content)
+        .unwrap_or_else(|e| format!("cannot render the table: {e}").into_bytes());
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Writes `report.md`, `ab.csv`, `ab.json`, `report.html` and the charts (SVG and PNG)
+/// into `out_dir` (created if needed); returns the paths written.
+pub fn write_outputs(analysis: &Analysis, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("{}: cannot create the output directory", out_dir.display()))?;
+    let charts = charts::ChartSet::new(analysis);
+    let mut written = charts.write_all(out_dir)?;
+    let content = ReportContent {
+        analysis,
+        charts: charts.svgs()?,
+    };
+    let renderers: [&dyn Renderer; 4] = [
+        &render::Markdown,
+        &render::Csv,
+        &render::Json,
+        &render::Html,
+    ];
+    for renderer in renderers {
+        let path = out_dir.join(renderer.file_name());
+        let bytes = renderer.render(&content)?;
+        std::fs::write(&path, bytes)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The default output directory: `reports/<experiment>/`.
+pub fn default_out_dir(experiment: &str) -> PathBuf {
+    Path::new("reports").join(sanitize(experiment))
+}
+
+/// An experiment name usable as a directory name.
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("_{s}")
+    } else {
+        s
+    }
+}
