@@ -3,6 +3,8 @@
 use super::setup::{ArtifactOptions, Prepared, prepare};
 use crate::cli::RunArgs;
 use crate::pipeline::simulate;
+use crate::report::{self, AnalysisOptions};
+use std::io::IsTerminal;
 use crate::sim::runner::{RunOptions, RunOutcome};
 use crate::sim::summary::{ArmSummary, summarize};
 use anyhow::Context;
@@ -60,6 +62,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         &out_dir, args, &prepared, &options, &outcome, &summary, wall,
     )?;
     eprintln!("log: {}", log_path.display());
+    if prepared.arms.len() > 1 {
+        report_ab_table(&prepared, &log_path, &out_dir);
+    }
     if outcome.interrupted {
         eprintln!(
             "interrupted: {} of {} episodes finished and logged",
@@ -69,6 +74,33 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(INTERRUPTED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the run's A/B table against the experiment's control and writes the report
+/// files next to the log. A failure here is reported but does not fail the run: the log
+/// is complete and `sim report` can be run on it again.
+fn report_ab_table(prepared: &Prepared, log_path: &Path, out_dir: &Path) {
+    let options = AnalysisOptions {
+        experiment: Some(prepared.experiment.name.clone()),
+        control: Some(prepared.experiment.control.clone()),
+        ..AnalysisOptions::default()
+    };
+    let analysis = match report::analyze(&[log_path.to_path_buf()], &options) {
+        Ok(analysis) => analysis,
+        Err(e) => {
+            eprintln!("warning: no A/B table: {e:#}");
+            return;
+        }
+    };
+    println!();
+    print!(
+        "{}",
+        report::render_terminal(&analysis, std::io::stdout().is_terminal())
+    );
+    match report::write_outputs(&analysis, out_dir) {
+        Ok(_) => eprintln!("report: {}", out_dir.join("report.md").display()),
+        Err(e) => eprintln!("warning: cannot write the report: {e:#}"),
+    }
 }
 
 /// Ctrl-C asks the runner to stop after the current block; a second Ctrl-C exits at once.
