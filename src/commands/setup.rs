@@ -36,6 +36,11 @@ pub fn load_world(config: &Config) -> anyhow::Result<World> {
 pub fn prepare(experiment: &Path, config: Option<&Path>) -> anyhow::Result<Prepared> {
     let config = Config::load_or_default(config)?;
     let experiment = Experiment::load(experiment)?;
+    prepare_experiment(experiment, config)
+}
+
+/// Loads the world of `config` and builds the arms of `experiment`.
+pub fn prepare_experiment(experiment: Experiment, config: Config) -> anyhow::Result<Prepared> {
     let mut world = load_world(&config)?;
     let needed = experiment.arms.iter().map(|a| a.spec.neighbours_needed());
     world.ensure_neighbours(needed.max().unwrap_or(0));

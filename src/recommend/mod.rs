@@ -8,6 +8,7 @@ pub mod contextual;
 pub mod indexed;
 pub mod lists;
 pub mod oracle;
+pub mod remote;
 pub mod simple;
 pub mod spec;
 

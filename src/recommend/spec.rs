@@ -6,6 +6,7 @@ use super::contextual::Contextual;
 use super::indexed::Indexed;
 use super::lists::IdLists;
 use super::oracle::Oracle;
+use super::remote::{Remote, RemoteOptions};
 use super::simple::{RandomTrack, StickyArtist, TopPop};
 use crate::world::{World, course_format::read_top_tracks};
 use anyhow::{Context, bail};
@@ -46,6 +47,28 @@ pub enum RecommenderSpec {
         #[serde(default = "default_oracle_candidates")]
         candidates: usize,
     },
+    /// A service speaking the botify protocol at `url` (see `remote.rs`).
+    Remote {
+        url: String,
+        #[serde(default = "default_remote_timeout_ms")]
+        timeout_ms: u64,
+        #[serde(default = "default_remote_retries")]
+        retries: u32,
+        #[serde(default = "default_remote_backoff_ms")]
+        backoff_ms: u64,
+    },
+}
+
+fn default_remote_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_remote_retries() -> u32 {
+    3
+}
+
+fn default_remote_backoff_ms() -> u64 {
+    100
 }
 
 fn default_top_k() -> usize {
@@ -87,6 +110,7 @@ impl RecommenderSpec {
             RecommenderSpec::Indexed { file, .. } => format!("indexed({})", file.display()),
             RecommenderSpec::Contextual { file, .. } => format!("contextual({})", file.display()),
             RecommenderSpec::Oracle { .. } => "oracle (reads hidden state)".into(),
+            RecommenderSpec::Remote { url, .. } => format!("remote({url})"),
         }
     }
 
@@ -138,6 +162,23 @@ impl RecommenderSpec {
                     bail!("oracle: candidates must be at least 1");
                 }
                 Box::new(Oracle::new(Arc::clone(&ctx.world), *candidates))
+            }
+            RecommenderSpec::Remote {
+                url,
+                timeout_ms,
+                retries,
+                backoff_ms,
+            } => {
+                let remote = Remote::new(RemoteOptions {
+                    url: url.clone(),
+                    timeout_ms: *timeout_ms,
+                    retries: *retries,
+                    backoff_ms: *backoff_ms,
+                })
+                .map_err(anyhow::Error::msg)?;
+                // Fail fast, naming the URL, when nothing answers there.
+                remote.probe()?;
+                Box::new(remote)
             }
         })
     }
