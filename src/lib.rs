@@ -6,5 +6,6 @@ pub mod config;
 pub mod experiment;
 pub mod log;
 pub mod recommend;
+pub mod serve;
 pub mod sim;
 pub mod world;

@@ -12,6 +12,8 @@ fn main() -> ExitCode {
             WorldCommand::Info { config } => commands::world::info(config.as_deref()),
         },
         Command::Bench(args) => commands::bench::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::BenchHttp(args) => commands::bench_http::run(args),
     };
     match result {
         Ok(code) => code,
