@@ -354,12 +354,14 @@ mod tests {
         assert!(Remote::new(options("http://127.0.0.1:5001/")).is_ok());
         assert!(
             Remote::new(options("https://x"))
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .contains("http://")
         );
         assert!(
             Remote::new(options("http://"))
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .contains("no host")
         );
     }
