@@ -14,6 +14,7 @@ use crate::cli::BenchHttpArgs;
 use crate::config::Config;
 use crate::log::writer::LogWriter;
 use crate::recommend::RecommenderSpec;
+use crate::recommend::remote::RemoteOptions;
 use crate::recommend::spec::BuildContext;
 use crate::serve::serve;
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
@@ -126,11 +127,12 @@ fn load(args: &BenchHttpArgs, url: &str, n_tracks: u32) -> anyhow::Result<()> {
         let handles: Vec<_> = (0..connections)
             .map(|c| {
                 scope.spawn(move || -> anyhow::Result<(Vec<u32>, u64)> {
-                    let agent: ureq::Agent = ureq::Agent::config_builder()
-                        .timeout_global(Some(Duration::from_secs(5)))
-                        .http_status_as_error(false)
-                        .build()
-                        .into();
+                    let agent = crate::recommend::remote::agent(&RemoteOptions {
+                        url: url.to_string(),
+                        timeout_ms: 5_000,
+                        retries: 0,
+                        backoff_ms: 0,
+                    });
                     let mut latencies_us = Vec::with_capacity(200_000);
                     let mut errors = 0u64;
                     let mut track = c as u32 % n_tracks;

@@ -9,7 +9,6 @@
 
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// How a remote arm talks to its service (the `remote` spec's keys).
@@ -17,7 +16,7 @@ use std::time::Duration;
 pub struct RemoteOptions {
     /// Base URL, e.g. `http://127.0.0.1:5001` (a trailing `/` is ignored).
     pub url: String,
-    /// Timeout of one request, connection included.
+    /// Timeout of each phase of a request: connect, send, wait for the answer, read it.
     pub timeout_ms: u64,
     /// Extra attempts after a transport error (not after an HTTP error status).
     pub retries: u32,
@@ -56,8 +55,9 @@ pub struct Remote {
     base: String,
     agents: Vec<OnceLock<ureq::Agent>>,
     shared: ureq::Agent,
-    /// Set once a request failed after all retries: the service is down, stop asking.
-    down: AtomicBool,
+    /// Set once a request failed after all retries (to what it failed with): the
+    /// service is down, stop asking.
+    down_because: OnceLock<String>,
 }
 
 /// A protocol call that failed, with everything needed to say why.
@@ -69,8 +69,8 @@ pub enum RemoteError {
         message: String,
         attempts: u32,
     },
-    #[error("POST {url}: not asked, the service at {base} already failed after every retry")]
-    Down { url: String, base: String },
+    #[error("POST {url}: not asked, the service is down: {first}")]
+    Down { url: String, first: String },
     #[error("POST {url} answered HTTP {status}: {body}")]
     Status {
         url: String,
@@ -132,7 +132,7 @@ impl Remote {
             base,
             shared,
             options,
-            down: AtomicBool::new(false),
+            down_because: OnceLock::new(),
         })
     }
 
@@ -195,10 +195,10 @@ impl Remote {
         time: f64,
     ) -> Result<(String, String), RemoteError> {
         let url = format!("{}/{what}/{user}", self.base);
-        if self.down.load(Ordering::Relaxed) {
+        if let Some(first) = self.down_because.get() {
             return Err(RemoteError::Down {
                 url,
-                base: self.base.clone(),
+                first: first.clone(),
             });
         }
         let body = serde_json::json!({"track": track, "time": time}).to_string();
@@ -249,20 +249,29 @@ impl Remote {
     }
 
     fn give_up(&self, url: String, message: String, attempts: u32, transport: bool) -> RemoteError {
-        if transport {
-            self.down.store(true, Ordering::Relaxed);
-        }
-        RemoteError::Transport {
+        let error = RemoteError::Transport {
             url,
             message,
             attempts,
+        };
+        if transport {
+            let _ = self.down_because.set(error.to_string());
         }
+        error
     }
 }
 
-fn agent(options: &RemoteOptions) -> ureq::Agent {
+/// An agent whose every phase (connect, send, wait for the answer, read it) has the
+/// timeout. Not a global timeout: with one, ureq resolves the host on a new thread per
+/// request, which costs more than the request itself on loopback.
+pub fn agent(options: &RemoteOptions) -> ureq::Agent {
+    let t = Some(Duration::from_millis(options.timeout_ms));
     ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_millis(options.timeout_ms)))
+        .timeout_connect(t)
+        .timeout_send_request(t)
+        .timeout_send_body(t)
+        .timeout_recv_response(t)
+        .timeout_recv_body(t)
         .http_status_as_error(false)
         .max_idle_connections_per_host(4)
         .build()
@@ -392,6 +401,9 @@ mod tests {
         let err = session.next(1, 1.0, &mut rng).unwrap_err().to_string();
         assert!(err.contains(&format!("127.0.0.1:{port}/next/4")), "{err}");
         let err = session.next(1, 1.0, &mut rng).unwrap_err().to_string();
-        assert!(err.contains("already failed"), "{err}");
+        assert!(
+            err.contains("service is down") && err.contains("attempt"),
+            "{err}"
+        );
     }
 }
