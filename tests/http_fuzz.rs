@@ -180,6 +180,36 @@ fn sim_serve_answers_every_bad_request_with_a_json_error_and_never_crashes() {
         }
     });
 
+    // Pipelined requests for users on different session threads: answers in request order.
+    let mut pipelined = Vec::new();
+    for user in 0..40 {
+        pipelined.extend(post(
+            &format!("/next/{}", 5000 + user),
+            r#"{"track": 9, "time": 1.0}"#,
+        ));
+    }
+    pipelined.extend(get("/track/1"));
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    stream.write_all(&pipelined).unwrap();
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answers = String::new();
+    stream.read_to_string(&mut answers).unwrap();
+    let users: Vec<i64> = answers
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .map(|a| {
+            let body = a.split_once("\r\n\r\n").unwrap().1;
+            let v: serde_json::Value = serde_json::from_str(body).unwrap();
+            v["user"].as_i64().unwrap_or(-1)
+        })
+        .collect();
+    let mut expected: Vec<i64> = (5000..5040).collect();
+    expected.push(-1);
+    assert_eq!(users, expected);
+
     // Still alive, then a clean stop with a valid log.
     assert_eq!(exchange(&addr, &get("/")).map(|a| a.0), Some(200));
     let status = server.terminate();

@@ -5,9 +5,11 @@
 //! a JSON error and the connection is closed, because where the next request would start
 //! is then unknown. Reads poll a stop flag so a shutdown never waits on an idle client.
 
+use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Largest request head (request line and headers).
@@ -181,6 +183,91 @@ impl Connection {
 
     /// Writes one answer; `close` adds `Connection: close`.
     pub fn respond(&mut self, response: &Response, close: bool) -> std::io::Result<()> {
+        self.stream.write_all(&encode(response, close))?;
+        if close {
+            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+        }
+        Ok(())
+    }
+
+    /// A writer of this connection's answers, usable from other threads.
+    pub fn responder(&self) -> std::io::Result<Responder> {
+        Ok(Responder {
+            state: Mutex::new(Ordered {
+                stream: self.stream.try_clone()?,
+                next: 0,
+                pending: BTreeMap::new(),
+                closed: false,
+            }),
+            written: Condvar::new(),
+        })
+    }
+}
+
+/// Answers of a connection written in request order, whichever thread produced them:
+/// answer `seq` goes out once every earlier one has (HTTP/1.1 pipelining order).
+pub struct Responder {
+    state: Mutex<Ordered>,
+    written: Condvar,
+}
+
+struct Ordered {
+    stream: TcpStream,
+    /// The sequence number of the next answer to write.
+    next: u64,
+    pending: BTreeMap<u64, (Response, bool)>,
+    closed: bool,
+}
+
+impl Responder {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ordered> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues answer `seq`, then writes every answer that is now in order.
+    pub fn send(&self, seq: u64, response: Response, close: bool) {
+        let mut state = self.lock();
+        state.pending.insert(seq, (response, close));
+        loop {
+            let next = state.next;
+            let Some((response, close)) = state.pending.remove(&next) else {
+                break;
+            };
+            state.next += 1;
+            if state.closed {
+                continue;
+            }
+            if state.stream.write_all(&encode(&response, close)).is_err() {
+                state.closed = true;
+            } else if close {
+                let _ = state.stream.shutdown(std::net::Shutdown::Write);
+                state.closed = true;
+            }
+        }
+        self.written.notify_all();
+    }
+
+    /// Waits until fewer than `limit` answers before `seq` are unwritten.
+    pub fn wait_below(&self, seq: u64, limit: u64) {
+        let mut state = self.lock();
+        while seq.saturating_sub(state.next) >= limit && !state.closed {
+            state = self
+                .written
+                .wait_timeout(state, POLL)
+                .map(|(s, _)| s)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
+    /// Whether writing failed or a `close` answer was written.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+}
+
+/// An answer as bytes: status line, headers, body.
+fn encode(response: &Response, close: bool) -> Vec<u8> {
+    {
         let mut out = Vec::with_capacity(160 + response.body.len());
         let mut int = itoa::Buffer::new();
         out.extend_from_slice(b"HTTP/1.1 ");
@@ -194,11 +281,7 @@ impl Connection {
         }
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(response.body.as_bytes());
-        self.stream.write_all(&out)?;
-        if close {
-            let _ = self.stream.shutdown(std::net::Shutdown::Write);
-        }
-        Ok(())
+        out
     }
 }
 

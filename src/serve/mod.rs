@@ -17,7 +17,7 @@ use crate::log::Message;
 use crate::log::writer::{EventRecord, LogWriter, append_event, render_treatments};
 use crate::recommend::{RecRng, RecSession, Recommender, SessionStart};
 use crate::world::World;
-use http::{Connection, Incoming, Request, Response};
+use http::{Connection, Incoming, Request, Responder, Response};
 use rand::SeedableRng;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -103,8 +103,14 @@ struct Job {
     track: u32,
     time: f64,
     received: Instant,
-    reply: Sender<Response>,
+    /// Where and in which place of the connection's order the answer goes.
+    responder: Arc<Responder>,
+    seq: u64,
+    close: bool,
 }
+
+/// Answers a connection may have in flight (pipelined) before its reader waits.
+const MAX_IN_FLIGHT: u64 = 32;
 
 /// Serves on `listener` until `stop` is set, then finishes the requests in flight,
 /// flushes the log and returns. `shards` session threads (at least 1).
@@ -206,24 +212,37 @@ fn connection_thread(
     stats: &ServeStats,
     stop: &AtomicBool,
 ) {
-    let (reply_tx, reply_rx) = mpsc::channel::<Response>();
+    let responder = match conn.responder() {
+        Ok(r) => Arc::new(r),
+        Err(_) => return,
+    };
+    let mut seq = 0u64;
     loop {
+        responder.wait_below(seq, MAX_IN_FLIGHT);
+        if responder.is_closed() {
+            return;
+        }
         match conn.next_request(stop) {
             Incoming::Closed => return,
             Incoming::Reject(response) => {
                 stats.requests.fetch_add(1, Ordering::Relaxed);
                 stats.errors.fetch_add(1, Ordering::Relaxed);
-                let _ = conn.respond(&response, true);
+                responder.send(seq, response, true);
                 return;
             }
             Incoming::Request(request) => {
                 stats.requests.fetch_add(1, Ordering::Relaxed);
-                let response = route(service, &request, shards, &reply_tx, &reply_rx);
-                if response.status >= 400 {
-                    stats.errors.fetch_add(1, Ordering::Relaxed);
-                }
                 let close = request.close || stop.load(Ordering::Relaxed);
-                if conn.respond(&response, close).is_err() || close {
+                let ticket = (&responder, seq, close);
+                // `None`: handed to a session thread, which writes the answer.
+                if let Some(response) = route(service, &request, shards, ticket) {
+                    if response.status >= 400 {
+                        stats.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    responder.send(seq, response, close);
+                }
+                seq += 1;
+                if close {
                     return;
                 }
             }
@@ -235,13 +254,12 @@ fn route(
     service: &Service,
     request: &Request,
     shards: &[Sender<Job>],
-    reply_tx: &Sender<Response>,
-    reply_rx: &Receiver<Response>,
-) -> Response {
+    (responder, seq, close): (&Arc<Responder>, u64, bool),
+) -> Option<Response> {
     let received = Instant::now();
     let segments: Vec<&str> = request.path[1..].split('/').collect();
     let method = request.method.as_str();
-    match (method, &segments[..]) {
+    Some(match (method, &segments[..]) {
         ("GET", [""]) => Response::json(
             200,
             json!({
@@ -257,7 +275,7 @@ fn route(
         ("POST", [kind @ ("next" | "last"), user]) => {
             let call = match parse_call(service, user, &request.body) {
                 Ok(call) => call,
-                Err(response) => return response,
+                Err(response) => return Some(response),
             };
             let (user, track, time) = call;
             let job = Job {
@@ -266,14 +284,14 @@ fn route(
                 track,
                 time,
                 received,
-                reply: reply_tx.clone(),
+                responder: Arc::clone(responder),
+                seq,
+                close,
             };
-            if shards[user as usize % shards.len()].send(job).is_err() {
-                return Response::error(503, "the service is stopping");
+            match shards[user as usize % shards.len()].send(job) {
+                Ok(()) => return None,
+                Err(_) => Response::error(503, "the service is stopping"),
             }
-            reply_rx
-                .recv()
-                .unwrap_or_else(|_| Response::error(503, "the service is stopping"))
         }
         (_, [""] | ["track", _]) => Response::error(
             405,
@@ -299,7 +317,7 @@ fn route(
                 http::truncate(&request.path)
             ),
         ),
-    }
+    })
 }
 
 fn track_info(service: &Service, id: &str) -> Response {
@@ -502,7 +520,10 @@ fn session_thread(
             );
             let _ = lock(log).write_lines(&line);
         }
-        let _ = job.reply.send(response);
+        if response.status >= 400 {
+            stats.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        job.responder.send(job.seq, response, job.close);
     }
 }
 
