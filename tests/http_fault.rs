@@ -100,12 +100,7 @@ fn ctrl_c_stops_a_remote_run_cleanly_with_a_valid_log() {
     let server = Server::start(d, &root().join("experiments/serve.yml"), &config, "s.jsonl");
     let mut run = long_remote_run(d, &config, &server.url);
     wait_for_log(&d.join("o/events.jsonl"));
-    let ok = Command::new("kill")
-        .args(["-INT", &run.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
+    signal(run.id(), "INT");
     let status = wait_for(&mut run, Duration::from_secs(60)).expect("the run stops by itself");
     assert_eq!(status.code(), Some(130));
     let finished = whole_episodes(&d.join("o/events.jsonl"));

@@ -64,12 +64,7 @@ impl Server {
     }
 
     pub fn signal(&self, name: &str) {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill runs")
-            .success();
-        assert!(ok, "kill -{name} succeeded");
+        signal(self.child.id(), name);
     }
 
     /// SIGTERM, then the exit status (at most 20 s).
@@ -84,6 +79,16 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends signal `name` (TERM, KILL, INT) to `pid` with the shell's `kill`.
+pub fn signal(pid: u32, name: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("kill -{name} {pid}")])
+        .status()
+        .expect("sh runs")
+        .success();
+    assert!(ok, "kill -{name} {pid} succeeded");
 }
 
 /// The child's exit status, or None after `limit` (the child is then killed).
