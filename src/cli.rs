@@ -30,6 +30,10 @@ pub enum Command {
     /// Train a model from event logs
     #[command(subcommand)]
     Train(TrainCommand),
+    /// Serve the arms of an experiment over HTTP with the botify protocol
+    Serve(ServeArgs),
+    /// Measure `sim run --remote` against `sim serve` on loopback, and `sim serve` under load
+    BenchHttp(BenchHttpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +68,73 @@ pub struct RunArgs {
     /// Build every artifact of the experiment again, even when cached
     #[arg(long)]
     pub rebuild: bool,
+    /// Drive a botify-protocol service at URL instead of an experiment's arms (one arm, the
+    /// service assigns treatments itself); without URL, `remote_recommender` of the config
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "", conflicts_with = "experiment")]
+    pub remote: Option<String>,
+    #[command(flatten)]
+    pub remote_options: RemoteArgs,
+}
+
+/// How `--remote` talks to its service.
+#[derive(Debug, Clone, Args)]
+pub struct RemoteArgs {
+    /// Timeout of one request to the remote service, in milliseconds
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub remote_timeout_ms: u64,
+    /// Retries of a request after a connection error (refused, reset, timed out)
+    #[arg(long, default_value_t = 3)]
+    pub remote_retries: u32,
+    /// Wait before the first retry, in milliseconds; doubled for each further one
+    #[arg(long, default_value_t = 100)]
+    pub remote_backoff_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Experiment whose arms are served; users are routed to arms as in `sim run`
+    #[arg(long, default_value = "experiments/default.yml")]
+    pub experiment: PathBuf,
+    /// Config file [default: config/env.yml if present, else built-in defaults]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port, printed at start)
+    #[arg(long, default_value_t = 5001)]
+    pub port: u16,
+    /// Event log to write [default: reports/<experiment name>/served.jsonl]
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Seed of the recommenders' random draws (one stream per user session)
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Threads holding the user sessions [default: number of cores]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub workers: Option<u64>,
+    /// Where trained artifacts of recipes are cached (built first when missing)
+    #[arg(long, default_value = "cache")]
+    pub cache_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchHttpArgs {
+    /// Experiment served by the in-process `sim serve`
+    #[arg(long, default_value = "experiments/seminar.yml")]
+    pub experiment: PathBuf,
+    /// Config file [default: config/env.yml if present, else built-in defaults]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Episodes per `sim run --remote` measurement
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub episodes: u64,
+    /// Seconds of the load-generator phase
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Concurrent connections of the load generator
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub connections: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,6 +8,7 @@ pub mod log;
 pub mod pipeline;
 pub mod recommend;
 pub mod report;
+pub mod serve;
 pub mod sim;
 pub mod topk;
 pub mod train;

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
         Command::Train(TrainCommand::Dssm(args)) => {
             botify_sim::train::args::run(args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Serve(args) => commands::serve::run(args),
+        Command::BenchHttp(args) => commands::bench_http::run(args),
     };
     match result {
         Ok(code) => code,

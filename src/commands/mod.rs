@@ -1,6 +1,8 @@
 //! What each subcommand does, on top of the library modules.
 
 pub mod bench;
+pub mod bench_http;
 pub mod run;
+pub mod serve;
 pub mod setup;
 pub mod world;

@@ -1,13 +1,18 @@
 //! `sim run`: simulate, log, summarise.
 
-use super::setup::{ArtifactOptions, Prepared, prepare};
+use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
 use crate::cli::RunArgs;
+use crate::config::{Config, RemoteAddress};
+use crate::experiment::Experiment;
 use crate::pipeline::simulate;
+use crate::recommend::RecommenderSpec;
+use crate::recommend::remote::{Remote, RemoteOptions};
 use crate::report::{self, AnalysisOptions};
 use crate::sim::runner::{RunOptions, RunOutcome};
 use crate::sim::summary::{ArmSummary, summarize};
 use anyhow::Context;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +35,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         workers,
         stop: Arc::clone(&stop),
     };
-    let prepared = prepare(&args.experiment, args.config.as_deref(), &artifacts)?;
+    let prepared = match &args.remote {
+        None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
+        Some(url) => prepare_remote(url, args, &artifacts)?,
+    };
     let out_dir = args
         .out
         .clone()
@@ -52,7 +60,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         &options,
         &log_path,
         &stop,
-    )?;
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{e:#}\nthe log {} holds every finished episode",
+            log_path.display()
+        )
+    })?;
     let wall = clock.elapsed().as_secs_f64();
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
@@ -101,6 +115,54 @@ fn report_ab_table(prepared: &Prepared, log_path: &Path, out_dir: &Path) {
         Ok(_) => eprintln!("report: {}", out_dir.join("report.md").display()),
         Err(e) => eprintln!("warning: cannot write the report: {e:#}"),
     }
+}
+
+/// Name of the one-arm experiment of `sim run --remote`: the log's `experiments` is
+/// `{"remote": "C"}`, since the service assigns its own treatments and does not say which.
+pub const REMOTE_EXPERIMENT: &str = "remote";
+
+/// `sim run --remote [URL]`: one arm `C`, the service. Without a URL the config's
+/// `remote_recommender: {host, port}` is used. The service is probed before the world
+/// is loaded, so a service that is down fails the run at once, naming its URL.
+fn prepare_remote(
+    url: &str,
+    args: &RunArgs,
+    artifacts: &ArtifactOptions,
+) -> anyhow::Result<Prepared> {
+    let config = Config::load_or_default(args.config.as_deref())?;
+    let url = if url.is_empty() {
+        config
+            .remote_recommender
+            .as_ref()
+            .map(RemoteAddress::url)
+            .context(
+                "--remote without a URL needs `remote_recommender: {host, port}` in the config",
+            )?
+    } else {
+        url.to_string()
+    };
+    let o = &args.remote_options;
+    let spec = RecommenderSpec::Remote {
+        url: url.clone(),
+        timeout_ms: o.remote_timeout_ms,
+        retries: o.remote_retries,
+        backoff_ms: o.remote_backoff_ms,
+    };
+    let remote = Remote::new(RemoteOptions {
+        url,
+        timeout_ms: o.remote_timeout_ms,
+        retries: o.remote_retries,
+        backoff_ms: o.remote_backoff_ms,
+    })
+    .map_err(anyhow::Error::msg)?;
+    remote.probe()?;
+    let experiment = Experiment::new(
+        REMOTE_EXPERIMENT.to_string(),
+        None,
+        BTreeMap::from([("C".to_string(), spec)]),
+        PathBuf::from("."),
+    )?;
+    prepare_experiment(experiment, config, artifacts)
 }
 
 /// Ctrl-C asks the runner to stop after the current block; a second Ctrl-C exits at once.
@@ -164,7 +226,7 @@ fn write_run_json(
 ) -> anyhow::Result<()> {
     let record = json!({
         "experiment": prepared.experiment,
-        "experiment_file": args.experiment,
+        "experiment_file": if args.remote.is_some() { None } else { Some(&args.experiment) },
         "config": prepared.config,
         "seed": options.seed,
         "episodes": options.episodes,

@@ -48,7 +48,16 @@ pub fn prepare(
     artifacts: &ArtifactOptions,
 ) -> anyhow::Result<Prepared> {
     let config = Config::load_or_default(config)?;
-    let mut experiment = Experiment::load(experiment)?;
+    let experiment = Experiment::load(experiment)?;
+    prepare_experiment(experiment, config, artifacts)
+}
+
+/// Loads the world of `config`, builds the artifacts and the arms of `experiment`.
+pub fn prepare_experiment(
+    mut experiment: Experiment,
+    config: Config,
+    artifacts: &ArtifactOptions,
+) -> anyhow::Result<Prepared> {
     let mut world = load_world(&config)?;
     // Experiments simulated to build artifacts share this cache, so an oracle there reads
     // at most as many neighbours as the top-level experiment asked for.

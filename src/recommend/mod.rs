@@ -9,6 +9,7 @@ pub mod history;
 pub mod indexed;
 pub mod lists;
 pub mod oracle;
+pub mod remote;
 pub mod simple;
 pub mod spec;
 

@@ -7,6 +7,7 @@ use super::history::History;
 use super::indexed::Indexed;
 use super::lists::IdLists;
 use super::oracle::Oracle;
+use super::remote::{Remote, RemoteOptions};
 use super::simple::{RandomTrack, StickyArtist, TopPop};
 use crate::pipeline::recipe::TrainRecipe;
 use crate::world::{World, course_format::read_top_tracks};
@@ -67,6 +68,28 @@ pub enum RecommenderSpec {
         #[serde(default = "default_oracle_candidates")]
         candidates: usize,
     },
+    /// A service speaking the botify protocol at `url` (see `remote.rs`).
+    Remote {
+        url: String,
+        #[serde(default = "default_remote_timeout_ms")]
+        timeout_ms: u64,
+        #[serde(default = "default_remote_retries")]
+        retries: u32,
+        #[serde(default = "default_remote_backoff_ms")]
+        backoff_ms: u64,
+    },
+}
+
+fn default_remote_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_remote_retries() -> u32 {
+    3
+}
+
+fn default_remote_backoff_ms() -> u64 {
+    100
 }
 
 fn display(file: &Option<PathBuf>) -> String {
@@ -149,6 +172,19 @@ impl RecommenderSpec {
             RecommenderSpec::History { file, .. } => format!("history({})", display(file)),
             RecommenderSpec::Contextual { file, .. } => format!("contextual({})", file.display()),
             RecommenderSpec::Oracle { .. } => "oracle (reads hidden state)".into(),
+            RecommenderSpec::Remote { url, .. } => format!("remote({url})"),
+        }
+    }
+
+    /// Whether this spec (or a fallback) reads the simulator's hidden session taste, which
+    /// a real service never sees: such a spec cannot be served over HTTP.
+    pub fn reads_hidden_state(&self) -> bool {
+        match self {
+            RecommenderSpec::Oracle { .. } => true,
+            RecommenderSpec::Indexed { fallback, .. }
+            | RecommenderSpec::History { fallback, .. }
+            | RecommenderSpec::Contextual { fallback, .. } => fallback.reads_hidden_state(),
+            _ => false,
         }
     }
 
@@ -252,6 +288,23 @@ impl RecommenderSpec {
                     bail!("oracle: candidates must be at least 1");
                 }
                 Box::new(Oracle::new(Arc::clone(&ctx.world), *candidates))
+            }
+            RecommenderSpec::Remote {
+                url,
+                timeout_ms,
+                retries,
+                backoff_ms,
+            } => {
+                let remote = Remote::new(RemoteOptions {
+                    url: url.clone(),
+                    timeout_ms: *timeout_ms,
+                    retries: *retries,
+                    backoff_ms: *backoff_ms,
+                })
+                .map_err(anyhow::Error::msg)?;
+                // Fail fast, naming the URL, when nothing answers there.
+                remote.probe()?;
+                Box::new(remote)
             }
         })
     }

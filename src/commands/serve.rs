@@ -1,0 +1,123 @@
+//! `sim serve`: load the world and an experiment, serve its arms over the botify protocol
+//! until SIGINT/SIGTERM, then flush the event log.
+
+use super::setup::{ArtifactOptions, prepare_experiment};
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::experiment::Experiment;
+use crate::log::writer::LogWriter;
+use crate::serve::{ServedArm, Service, serve};
+use anyhow::{Context, bail};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The service of an experiment file: world, arms (artifacts built first), routing.
+pub fn load_service(
+    experiment: &Path,
+    config: Option<&Path>,
+    seed: u64,
+    cache_dir: &Path,
+) -> anyhow::Result<Service> {
+    let config = Config::load_or_default(config)?;
+    let experiment = Experiment::load(experiment)?;
+    for arm in &experiment.arms {
+        if arm.spec.reads_hidden_state() {
+            bail!(
+                "experiment {}, arm {}: {} cannot be served: it reads the simulator's hidden session taste, which a service never sees; serve an experiment without it",
+                experiment.name,
+                arm.name,
+                arm.spec.label()
+            );
+        }
+    }
+    let artifacts = ArtifactOptions {
+        cache_dir: cache_dir.to_path_buf(),
+        rebuild: false,
+        workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let prepared = prepare_experiment(experiment, config, &artifacts)?;
+    let arms = prepared
+        .experiment
+        .arms
+        .iter()
+        .zip(prepared.arms)
+        .map(|(spec, live)| ServedArm {
+            name: live.name,
+            label: spec.spec.label(),
+            recommender: live.recommender,
+        })
+        .collect();
+    Ok(Service::new(
+        prepared.world,
+        prepared.experiment.name.clone(),
+        arms,
+        seed,
+    ))
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let service = load_service(
+        &args.experiment,
+        args.config.as_deref(),
+        args.seed,
+        &args.cache_dir,
+    )?;
+    let log_path = args.log.clone().unwrap_or_else(|| {
+        PathBuf::from("reports")
+            .join(&service.experiment)
+            .join("served.jsonl")
+    });
+    if let Some(dir) = log_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the log's directory {}", dir.display()))?;
+    }
+    let log = LogWriter::create(&log_path)
+        .with_context(|| format!("cannot create the event log {}", log_path.display()))?;
+    let address = format!("{}:{}", args.host, args.port);
+    let listener = std::net::TcpListener::bind(&address)
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let bound = listener.local_addr()?;
+    let shards = args
+        .workers
+        .map(|w| w as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            // A second signal: stop without waiting.
+            std::process::exit(130);
+        }
+    })
+    .context("cannot install the SIGINT/SIGTERM handler")?;
+
+    for arm in &service.arms {
+        eprintln!("arm {}: {}", arm.name, arm.label);
+    }
+    eprintln!(
+        "experiment {}: {} arms; log: {}",
+        service.experiment,
+        service.arms.len(),
+        log_path.display()
+    );
+    // On stdout, so scripts (and the tests) can read the port chosen for --port 0.
+    println!("listening on http://{bound}");
+    std::io::stdout().flush()?;
+
+    let stats = serve(&service, listener, Some(log), shards, &stop)
+        .with_context(|| format!("serving on http://{bound}"))?;
+    eprintln!(
+        "stopped: {} requests ({} errors), {} sessions, {} connections; log: {}",
+        stats.requests.load(Ordering::Relaxed),
+        stats.errors.load(Ordering::Relaxed),
+        stats.sessions.load(Ordering::Relaxed),
+        stats.connections.load(Ordering::Relaxed),
+        log_path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,409 @@
+//! `remote`: any service that speaks the botify protocol (SIMULATOR.md §4).
+//!
+//! A session maps 1:1 onto the protocol: every `next` is a `POST /next/<user>` with
+//! `{"track", "time"}` of the previous track, and `end` is the `POST /last/<user>`.
+//! Each worker thread has its own HTTP agent, so its keep-alive connection is never
+//! shared. Transport errors (refused, reset, timed out) are retried a bounded number of
+//! times with exponential backoff; once a request has failed after every retry the
+//! service is taken as down and later requests fail at once, so a run stops quickly.
+
+use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// How a remote arm talks to its service (the `remote` spec's keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteOptions {
+    /// Base URL, e.g. `http://127.0.0.1:5001` (a trailing `/` is ignored).
+    pub url: String,
+    /// Timeout of each phase of a request: connect, send, wait for the answer, read it.
+    pub timeout_ms: u64,
+    /// Extra attempts after a transport error (not after an HTTP error status).
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub backoff_ms: u64,
+}
+
+impl RemoteOptions {
+    /// Checks the URL's shape: `http://host[:port][/prefix]`.
+    pub fn validate(&self) -> Result<(), String> {
+        let Some(rest) = self.url.strip_prefix("http://") else {
+            return Err(format!(
+                "remote url {:?} must start with http:// (https is not supported)",
+                self.url
+            ));
+        };
+        if rest.trim_end_matches('/').is_empty() {
+            return Err(format!("remote url {:?} has no host", self.url));
+        }
+        if self.timeout_ms == 0 {
+            return Err("remote timeout_ms must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn base(&self) -> &str {
+        self.url.trim_end_matches('/')
+    }
+}
+
+/// Agents per recommender: one per rayon worker thread index below this, a shared one above.
+const AGENT_SLOTS: usize = 256;
+
+pub struct Remote {
+    options: RemoteOptions,
+    base: String,
+    agents: Vec<OnceLock<ureq::Agent>>,
+    shared: ureq::Agent,
+    /// Set once a request failed after all retries (to what it failed with): the
+    /// service is down, stop asking.
+    down_because: OnceLock<String>,
+}
+
+/// A protocol call that failed, with everything needed to say why.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("POST {url}: {message} (after {attempts} attempt(s))")]
+    Transport {
+        url: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("POST {url}: not asked, the service is down: {first}")]
+    Down { url: String, first: String },
+    #[error("POST {url} answered HTTP {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("POST {url}: the answer is not JSON ({message}): {body}")]
+    NotJson {
+        url: String,
+        message: String,
+        body: String,
+    },
+    #[error("POST {url}: the answer has no \"track\" holding a track id: {body}")]
+    NoTrack { url: String, body: String },
+    #[error("GET {url}: {message}")]
+    Probe { url: String, message: String },
+}
+
+impl From<RemoteError> for RecommendError {
+    fn from(e: RemoteError) -> Self {
+        RecommendError::Failed(e.to_string())
+    }
+}
+
+/// At most this much of a body goes into an error message.
+const BODY_IN_ERRORS: usize = 300;
+
+fn clip(body: &str) -> String {
+    let body = body.trim();
+    if body.len() <= BODY_IN_ERRORS {
+        return format!("{body:?}");
+    }
+    let mut end = BODY_IN_ERRORS;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{:?}... ({} bytes)", &body[..end], body.len())
+}
+
+fn is_transport(e: &ureq::Error) -> bool {
+    matches!(
+        e,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::HostNotFound
+            | ureq::Error::Protocol(_)
+            | ureq::Error::BodyStalled
+    )
+}
+
+impl Remote {
+    pub fn new(options: RemoteOptions) -> Result<Remote, String> {
+        options.validate()?;
+        let base = options.base().to_string();
+        let shared = agent(&options);
+        Ok(Remote {
+            agents: (0..AGENT_SLOTS).map(|_| OnceLock::new()).collect(),
+            base,
+            shared,
+            options,
+            down_because: OnceLock::new(),
+        })
+    }
+
+    pub fn options(&self) -> &RemoteOptions {
+        &self.options
+    }
+
+    /// `GET /` once (with the retries): fails fast, naming the URL, when nothing answers.
+    pub fn probe(&self) -> Result<(), RemoteError> {
+        let url = format!("{}/", self.base);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let message = match self.shared.get(&url).call() {
+                Ok(mut response) => {
+                    let status = response.status().as_u16();
+                    if response.status().is_success() {
+                        return Ok(());
+                    }
+                    let body = response.body_mut().read_to_string().unwrap_or_default();
+                    return Err(RemoteError::Probe {
+                        url,
+                        message: format!("the service answered HTTP {status}: {}", clip(&body)),
+                    });
+                }
+                Err(e) if is_transport(&e) && attempt <= self.options.retries => {
+                    std::thread::sleep(self.backoff(attempt));
+                    continue;
+                }
+                Err(e) => e,
+            };
+            return Err(RemoteError::Probe {
+                url,
+                message: format!(
+                    "no botify service answers there: {message} (after {attempt} attempt(s))"
+                ),
+            });
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u64 << (attempt.saturating_sub(1)).min(16);
+        Duration::from_millis(self.options.backoff_ms.saturating_mul(factor))
+    }
+
+    /// This worker thread's agent (keep-alive connections are per agent).
+    fn agent(&self) -> &ureq::Agent {
+        match rayon::current_thread_index().and_then(|i| self.agents.get(i)) {
+            Some(slot) => slot.get_or_init(|| agent(&self.options)),
+            None => &self.shared,
+        }
+    }
+
+    /// `POST <base>/<what>/<user>` with `{"track", "time"}`; the URL and the answer's body.
+    fn post(
+        &self,
+        what: &str,
+        user: u32,
+        track: u32,
+        time: f64,
+    ) -> Result<(String, String), RemoteError> {
+        let url = format!("{}/{what}/{user}", self.base);
+        if let Some(first) = self.down_because.get() {
+            return Err(RemoteError::Down {
+                url,
+                first: first.clone(),
+            });
+        }
+        let body = serde_json::json!({"track": track, "time": time}).to_string();
+        let agent = self.agent();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = agent
+                .post(&url)
+                .header("Content-Type", "application/json")
+                .send(body.as_str());
+            match result {
+                Ok(mut response) => {
+                    let status = response.status();
+                    let text = response.body_mut().read_to_string();
+                    let text = match text {
+                        Ok(t) => t,
+                        Err(e) if is_transport(&e) && attempt <= self.options.retries => {
+                            std::thread::sleep(self.backoff(attempt));
+                            continue;
+                        }
+                        Err(e) => {
+                            return Err(self.give_up(
+                                url,
+                                e.to_string(),
+                                attempt,
+                                is_transport(&e),
+                            ));
+                        }
+                    };
+                    if !status.is_success() {
+                        return Err(RemoteError::Status {
+                            url,
+                            status: status.as_u16(),
+                            body: clip(&text),
+                        });
+                    }
+                    return Ok((url, text));
+                }
+                Err(e) if is_transport(&e) && attempt <= self.options.retries => {
+                    std::thread::sleep(self.backoff(attempt));
+                }
+                Err(e) => {
+                    return Err(self.give_up(url, e.to_string(), attempt, is_transport(&e)));
+                }
+            }
+        }
+    }
+
+    fn give_up(&self, url: String, message: String, attempts: u32, transport: bool) -> RemoteError {
+        let error = RemoteError::Transport {
+            url,
+            message,
+            attempts,
+        };
+        if transport {
+            let _ = self.down_because.set(error.to_string());
+        }
+        error
+    }
+}
+
+/// An agent whose every phase (connect, send, wait for the answer, read it) has the
+/// timeout. Not a global timeout: with one, ureq resolves the host on a new thread per
+/// request, which costs more than the request itself on loopback.
+pub fn agent(options: &RemoteOptions) -> ureq::Agent {
+    let t = Some(Duration::from_millis(options.timeout_ms));
+    ureq::Agent::config_builder()
+        .timeout_connect(t)
+        .timeout_send_request(t)
+        .timeout_send_body(t)
+        .timeout_recv_response(t)
+        .timeout_recv_body(t)
+        .http_status_as_error(false)
+        .max_idle_connections_per_host(4)
+        .build()
+        .into()
+}
+
+/// The recommended track of a `/next` answer: `{"track": <id>, ...}`.
+pub fn parse_next_answer(url: &str, body: &str) -> Result<u32, RemoteError> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| RemoteError::NotJson {
+            url: url.to_string(),
+            message: e.to_string(),
+            body: clip(body),
+        })?;
+    value
+        .get("track")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|t| u32::try_from(t).ok())
+        .ok_or_else(|| RemoteError::NoTrack {
+            url: url.to_string(),
+            body: clip(body),
+        })
+}
+
+impl Recommender for Remote {
+    fn start(&self, start: &SessionStart) -> Box<dyn RecSession + '_> {
+        Box::new(RemoteSession {
+            remote: self,
+            user: start.user,
+        })
+    }
+}
+
+struct RemoteSession<'a> {
+    remote: &'a Remote,
+    user: u32,
+}
+
+impl RecSession for RemoteSession<'_> {
+    fn next(&mut self, prev: u32, time: f64, _rng: &mut RecRng) -> Result<u32, RecommendError> {
+        let (url, body) = self.remote.post("next", self.user, prev, time)?;
+        Ok(parse_next_answer(&url, &body)?)
+    }
+
+    fn end(&mut self, last: u32, time: f64) -> Result<(), RecommendError> {
+        self.remote.post("last", self.user, last, time)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_without_a_usable_track_are_clear_errors() {
+        let url = "http://h:1/next/3";
+        assert_eq!(
+            parse_next_answer(url, r#"{"user": 3, "track": 17}"#).unwrap(),
+            17
+        );
+        let err = parse_next_answer(url, "<html>oops</html>")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not JSON") && err.contains(url), "{err}");
+        let err = parse_next_answer(url, r#"{"user": 3}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no \"track\"") && err.contains(url), "{err}");
+        for bad in [
+            r#"{"track": -1}"#,
+            r#"{"track": "5"}"#,
+            r#"{"track": 1e12}"#,
+        ] {
+            assert!(parse_next_answer(url, bad).is_err(), "{bad}");
+        }
+        let err = parse_next_answer(url, r#"{"track": 99999999999}"#).unwrap_err();
+        assert!(err.to_string().contains("99999999999"), "{err}");
+    }
+
+    #[test]
+    fn urls_must_be_plain_http() {
+        let options = |url: &str| RemoteOptions {
+            url: url.into(),
+            timeout_ms: 100,
+            retries: 0,
+            backoff_ms: 0,
+        };
+        assert!(Remote::new(options("http://127.0.0.1:5001/")).is_ok());
+        assert!(
+            Remote::new(options("https://x"))
+                .err()
+                .unwrap()
+                .contains("http://")
+        );
+        assert!(
+            Remote::new(options("http://"))
+                .err()
+                .unwrap()
+                .contains("no host")
+        );
+    }
+
+    #[test]
+    fn nothing_listening_fails_fast_naming_the_url() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let remote = Remote::new(RemoteOptions {
+            url: format!("http://127.0.0.1:{port}"),
+            timeout_ms: 500,
+            retries: 1,
+            backoff_ms: 1,
+        })
+        .unwrap();
+        let err = remote.probe().unwrap_err().to_string();
+        assert!(err.contains(&format!("http://127.0.0.1:{port}/")), "{err}");
+        assert!(err.contains("2 attempt"), "{err}");
+        let mut session = remote.start(&SessionStart {
+            user: 4,
+            hidden_taste: 0,
+        });
+        let mut rng = <RecRng as rand::SeedableRng>::seed_from_u64(0);
+        let err = session.next(1, 1.0, &mut rng).unwrap_err().to_string();
+        assert!(err.contains(&format!("127.0.0.1:{port}/next/4")), "{err}");
+        let err = session.next(1, 1.0, &mut rng).unwrap_err().to_string();
+        assert!(
+            err.contains("service is down") && err.contains("attempt"),
+            "{err}"
+        );
+    }
+}

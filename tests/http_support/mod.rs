@@ -1,0 +1,177 @@
+//! Helpers of the HTTP tests: start `sim serve` on a free loopback port, talk raw HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `sim serve`; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub addr: String,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `sim serve --port 0` in `dir` and waits (at most 30 s) for its address.
+    pub fn start(dir: &Path, experiment: &Path, config: &Path, log: &str) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+            .args([
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--workers",
+                "2",
+            ])
+            .arg("--experiment")
+            .arg(experiment)
+            .arg("--config")
+            .arg(config)
+            .arg("--log")
+            .arg(log)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sim serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("sim serve prints its address within 30 s");
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let addr = url.trim_start_matches("http://").to_string();
+        Server {
+            child,
+            url,
+            addr,
+            log: dir.join(log),
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        signal(self.child.id(), name);
+    }
+
+    /// SIGTERM, then the exit status (at most 20 s).
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal("TERM");
+        wait_for(&mut self.child, Duration::from_secs(20)).expect("sim serve stops on SIGTERM")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends signal `name` (TERM, KILL, INT) to `pid` with the shell's `kill`.
+pub fn signal(pid: u32, name: &str) {
+    let ok = Command::new("sh")
+        .args(["-c", &format!("kill -{name} {pid}")])
+        .status()
+        .expect("sh runs")
+        .success();
+    assert!(ok, "kill -{name} {pid} succeeded");
+}
+
+/// The child's exit status, or None after `limit` (the child is then killed).
+pub fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Sends raw bytes on a fresh connection, half-closes it, and reads everything back:
+/// the status code and body of the first answer, or None when the server just closed.
+pub fn exchange(addr: &str, bytes: &[u8]) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    parse_answer(&answer)
+}
+
+pub fn parse_answer(answer: &[u8]) -> Option<(u16, String)> {
+    let text = String::from_utf8_lossy(answer);
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// A POST with a JSON body, as raw bytes.
+pub fn post(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The log's events as JSON values; panics on an invalid line.
+pub fn events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{}:{}: invalid JSON {e}: {l}", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// Sessions of a log by `session` id: each a list of (message, user, track, time,
+/// recommendation) — what a service and a simulator must agree on.
+pub fn sessions(path: &Path) -> Vec<Vec<String>> {
+    let mut by_id: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+    for e in events(path) {
+        let id = e["session"].as_u64().expect("every event has a session id");
+        by_id.entry(id).or_default().push(format!(
+            "{} {} {} {} {}",
+            e["message"], e["user"], e["track"], e["time"], e["recommendation"]
+        ));
+    }
+    let mut all: Vec<Vec<String>> = by_id.into_values().collect();
+    all.sort();
+    all
+}
+
+/// A free loopback port (nothing listens there once this returns).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
