@@ -242,3 +242,91 @@ fn a_remote_arm_in_an_experiment_file_is_probed_and_run() {
         .collect();
     assert_eq!(arms.len(), 2, "{arms:?}");
 }
+
+/// The reference solution keeps per-session memory in `sim serve` too: within a session
+/// no list track is answered twice and no artist more than `max_artist_recs` times.
+#[test]
+fn history_keeps_per_session_memory_when_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = small_world_config(d);
+    // Every user's list: tracks 0..20. The fallback answers only tracks 100 and above.
+    let lists: String = (0..400)
+        .map(|u| {
+            format!(
+                "{{\"user\": {u}, \"tracks\": {:?}}}\n",
+                (0..20).collect::<Vec<u32>>()
+            )
+        })
+        .collect();
+    std::fs::write(d.join("lists.jsonl"), lists).unwrap();
+    let chain: String = (0..3000)
+        .map(|t| {
+            format!(
+                "{{\"track\": {t}, \"recommendations\": [{}]}}\n",
+                100 + t % 2900
+            )
+        })
+        .collect();
+    std::fs::write(d.join("chain.jsonl"), chain).unwrap();
+    let experiment = d.join("history.yml");
+    std::fs::write(
+        &experiment,
+        "name: h\narms:\n  C: {kind: history, file: lists.jsonl, max_artist_recs: 3, attempts: 10, fallback: {kind: contextual, file: chain.jsonl}}\n",
+    )
+    .unwrap();
+    let mut server = Server::start(d, &experiment, &config, "served.jsonl");
+    let args = [
+        "run",
+        "--remote",
+        &server.url,
+        "--config",
+        config.to_str().unwrap(),
+        "--episodes",
+        "300",
+        "--workers",
+        "2",
+        "--out",
+        "remote",
+    ];
+    let run = sim(&args, d);
+    assert!(run.status.success(), "{}", stderr(&run));
+    server.terminate();
+
+    // The artists of tracks 0..20 in the exported small world.
+    let export = sim(
+        &["world", "export", "w", "--config", config.to_str().unwrap()],
+        d,
+    );
+    assert!(export.status.success());
+    let artist: Vec<String> = std::fs::read_to_string(d.join("w/tracks.json"))
+        .unwrap()
+        .lines()
+        .take(20)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["artist"].to_string())
+        .collect();
+
+    let mut sessions: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+    for e in events(&d.join("served.jsonl")) {
+        if let Some(r) = e["recommendation"].as_u64() {
+            sessions
+                .entry(e["session"].as_u64().unwrap())
+                .or_default()
+                .push(r);
+        }
+    }
+    assert_eq!(sessions.len(), 300);
+    let mut list_answers = 0;
+    for answers in sessions.values() {
+        let from_list: Vec<u64> = answers.iter().copied().filter(|&t| t < 20).collect();
+        list_answers += from_list.len();
+        let distinct: std::collections::HashSet<u64> = from_list.iter().copied().collect();
+        assert_eq!(distinct.len(), from_list.len(), "a repeat in {answers:?}");
+        let mut per_artist: std::collections::HashMap<&String, usize> = Default::default();
+        for t in from_list {
+            *per_artist.entry(&artist[t as usize]).or_default() += 1;
+        }
+        assert!(per_artist.values().all(|&n| n <= 3), "{answers:?}");
+    }
+    assert!(list_answers > 300, "the lists were used: {list_answers}");
+}

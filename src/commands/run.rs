@@ -215,6 +215,17 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
+/// The commit of the checkout `sim` runs in, if it is one and git is installed.
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 fn write_run_json(
     out_dir: &Path,
     args: &RunArgs,
@@ -234,7 +245,7 @@ fn write_run_json(
         "interrupted": outcome.interrupted,
         "workers": options.workers,
         "version": env!("CARGO_PKG_VERSION"),
-        "git_commit": option_env!("BOTIFY_GIT_COMMIT"),
+        "git_commit": git_commit(),
         "wall_seconds": wall,
         "arms": summary,
     });
