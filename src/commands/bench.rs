@@ -5,11 +5,34 @@ use crate::cli::BenchArgs;
 use crate::log::writer::LogWriter;
 use crate::pipeline::progress_bar;
 use crate::sim::episode::{EpisodeSetup, arm_treatments};
-use crate::sim::runner::{self, RunOptions};
+use crate::sim::runner::{self, RunOptions, RunOutcome};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
+
+/// Runs `episodes` episodes (seed 1) into `log`, without a progress bar: the episodes'
+/// outcomes, the steps simulated and the wall time in seconds.
+pub fn timed_run(
+    setup: &EpisodeSetup,
+    episodes: u64,
+    workers: usize,
+    log: &Path,
+    stop: &AtomicBool,
+) -> anyhow::Result<(RunOutcome, u64, f64)> {
+    let mut writer = LogWriter::create(log)?;
+    let options = RunOptions {
+        episodes,
+        seed: 1,
+        workers,
+    };
+    let clock = Instant::now();
+    let outcome = runner::run(setup, &options, &mut writer, &progress_bar(0), stop)?;
+    let seconds = clock.elapsed().as_secs_f64();
+    let steps = outcome.summaries.iter().map(|e| e.steps as u64).sum();
+    Ok((outcome, steps, seconds))
+}
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let clock = Instant::now();
@@ -35,13 +58,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     };
     // A first pass fills the neighbour caches, as a long run would have them.
     let warm = Instant::now();
-    let mut log = LogWriter::create(&dir.path().join("warm.jsonl"))?;
-    let options = RunOptions {
-        episodes: args.episodes,
-        seed: 1,
-        workers: 2,
-    };
-    runner::run(&setup, &options, &mut log, &progress_bar(0), &stop)?;
+    timed_run(
+        &setup,
+        args.episodes,
+        2,
+        &dir.path().join("warm.jsonl"),
+        &stop,
+    )?;
     println!(
         "first pass (fills neighbour caches): {:.3} s",
         warm.elapsed().as_secs_f64()
@@ -51,16 +74,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let mut rates = Vec::new();
         for _ in 0..args.repeats {
             let path = dir.path().join(format!("bench-{workers}.jsonl"));
-            let mut log = LogWriter::create(&path)?;
-            let options = RunOptions {
-                episodes: args.episodes,
-                seed: 1,
-                workers,
-            };
-            let clock = Instant::now();
-            let outcome = runner::run(&setup, &options, &mut log, &progress_bar(0), &stop)?;
-            let seconds = clock.elapsed().as_secs_f64();
-            let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
+            let (_, steps, seconds) = timed_run(&setup, args.episodes, workers, &path, &stop)?;
             let bytes = std::fs::metadata(&path)?.len();
             rates.push(steps as f64 / seconds);
             println!(

@@ -8,18 +8,17 @@
 //!    clients sending `/next` (and a `/last` every 8th request) as fast as answered;
 //!    requests per second and the latency percentiles seen by the clients.
 
+use super::bench::timed_run;
 use super::run::REMOTE_EXPERIMENT;
 use super::serve::load_service;
 use crate::cli::BenchHttpArgs;
 use crate::config::Config;
 use crate::log::writer::LogWriter;
-use crate::pipeline::progress_bar;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::RemoteOptions;
 use crate::recommend::spec::BuildContext;
 use crate::serve::serve;
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
-use crate::sim::runner::{self, RunOptions};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,24 +94,10 @@ fn measure(
     };
     let stop = AtomicBool::new(false);
     // A first pass fills the neighbour caches and opens the connections.
-    let mut log = LogWriter::create(&dir.join("warm.jsonl"))?;
-    let options = RunOptions {
-        episodes: args.episodes,
-        seed: 1,
-        workers: 2,
-    };
-    runner::run(&setup, &options, &mut log, &progress_bar(0), &stop)?;
+    timed_run(&setup, args.episodes, 2, &dir.join("warm.jsonl"), &stop)?;
     for workers in [1usize, 2] {
-        let mut log = LogWriter::create(&dir.join(format!("run-{workers}.jsonl")))?;
-        let options = RunOptions {
-            episodes: args.episodes,
-            seed: 1,
-            workers,
-        };
-        let clock = Instant::now();
-        let outcome = runner::run(&setup, &options, &mut log, &progress_bar(0), &stop)?;
-        let seconds = clock.elapsed().as_secs_f64();
-        let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
+        let log = dir.join(format!("run-{workers}.jsonl"));
+        let (outcome, steps, seconds) = timed_run(&setup, args.episodes, workers, &log, &stop)?;
         let requests = steps + outcome.summaries.len() as u64;
         println!(
             "sim run --remote, {workers} worker(s): {} episodes, {steps} steps ({requests} requests) in {seconds:.3} s = {:.0} steps/s, {:.0} requests/s",
