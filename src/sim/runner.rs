@@ -51,6 +51,8 @@ type EpisodeOutput = Result<(EpisodeSummary, Vec<u8>), EpisodeError>;
 type EpisodeResult = (u64, EpisodeOutput);
 
 /// Runs `options.episodes` episodes; every finished one is in the log even on error or stop.
+///
+/// A writer thread takes each block's lines while the workers simulate the next block.
 pub fn run(
     setup: &EpisodeSetup,
     options: &RunOptions,
@@ -66,18 +68,49 @@ pub fn run(
             workers,
             message: e.to_string(),
         })?;
-    let block = (workers as u64 * 512).max(1024);
+    let path = log.path().display().to_string();
+    std::thread::scope(|scope| {
+        let (lines_tx, lines_rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
+        let writer = scope.spawn(move || -> std::io::Result<()> {
+            for block in lines_rx {
+                for lines in block {
+                    log.write_lines(&lines)?;
+                }
+            }
+            log.flush()
+        });
+        let simulated = simulate_blocks(setup, options, &pool, progress, stop, &lines_tx);
+        drop(lines_tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the log writer panicked")));
+        // A write error stops the simulation too (its sends fail), so report it first.
+        written.map_err(|source| RunError::Log {
+            path: path.clone(),
+            source,
+        })?;
+        simulated
+    })
+}
+
+/// Simulates block after block, sending each block's lines, in episode order, to the writer.
+fn simulate_blocks(
+    setup: &EpisodeSetup,
+    options: &RunOptions,
+    pool: &rayon::ThreadPool,
+    progress: &ProgressBar,
+    stop: &AtomicBool,
+    lines_tx: &std::sync::mpsc::SyncSender<Vec<Vec<u8>>>,
+) -> Result<RunOutcome, RunError> {
+    let block = (options.workers.max(1) as u64 * 512).max(1024);
     let mut summaries = Vec::with_capacity(options.episodes as usize);
-    let mut interrupted = false;
     let mut start = 0;
-    let log_error = |log: &LogWriter, source| RunError::Log {
-        path: log.path().display().to_string(),
-        source,
-    };
     while start < options.episodes {
         if stop.load(Ordering::Relaxed) {
-            interrupted = true;
-            break;
+            return Ok(RunOutcome {
+                summaries,
+                interrupted: true,
+            });
         }
         let end = (start + block).min(options.episodes);
         let (groups, interests) = group_by_user(setup, options.seed, start..end);
@@ -97,32 +130,41 @@ pub fn run(
         for (index, result) in results.into_iter().flatten() {
             slots[(index - start) as usize] = Some(result);
         }
+        let mut lines = Vec::with_capacity(slots.len());
+        let mut failure = None;
         for (offset, slot) in slots.into_iter().enumerate() {
             match slot {
-                Some(Ok((summary, lines))) => {
-                    log.write_lines(&lines).map_err(|e| log_error(log, e))?;
+                Some(Ok((summary, episode_lines))) => {
+                    lines.push(episode_lines);
                     summaries.push(summary);
                 }
                 Some(Err(source)) => {
-                    log.flush().map_err(|e| log_error(log, e))?;
-                    return Err(RunError::Episode {
+                    failure = Some(RunError::Episode {
                         index: start + offset as u64,
                         completed: summaries.len() as u64,
                         source,
                     });
+                    break;
                 }
                 // Only episodes after a failed one of the same user are missing, and the
                 // failure comes first in episode order.
                 None => unreachable!("episode skipped without an earlier failure"),
             }
         }
+        // A failed send means the writer stopped on an error, which `run` reports.
+        let sent = lines_tx.send(lines);
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        if sent.is_err() {
+            break;
+        }
         progress.inc(end - start);
         start = end;
     }
-    log.flush().map_err(|e| log_error(log, e))?;
     Ok(RunOutcome {
         summaries,
-        interrupted,
+        interrupted: false,
     })
 }
 
