@@ -6,8 +6,9 @@ use crate::report::Analysis;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-/// At most this many points per line.
-const MAX_POINTS: usize = 2000;
+/// At most this many points per line: more adds nothing at this width, and plotters
+/// leaves gaps in wide polylines made of many sub-pixel segments.
+const MAX_POINTS: usize = 500;
 
 pub struct RunningMean<'a> {
     analysis: &'a Analysis,
@@ -92,10 +93,9 @@ impl Chart for RunningMean<'_> {
             let name = self.analysis.session_times[i].treatment.clone();
             let last = points.last().map_or(f64::NAN, |p| p.1);
             chart
-                .draw_series(LineSeries::new(
-                    points.into_iter().filter(|p| p.1 >= lo && p.1 <= hi),
-                    colour.stroke_width(2),
-                ))
+                // Points outside the y range are clipped by the plotting area, not dropped,
+                // so no segment joins across them.
+                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
                 .map_err(plot_err)?
                 .label(format!("{name} (final {last:.3})"))
                 .legend(move |(x, y)| {
@@ -104,7 +104,7 @@ impl Chart for RunningMean<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .label_font(font(16.0))
