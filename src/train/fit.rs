@@ -238,13 +238,7 @@ impl Batch {
         hist_offsets.push(0);
         for e in examples {
             tracks.push(e.track);
-            data::draw_negatives(
-                e.track,
-                p.negatives,
-                data.items.n_tracks(),
-                rng,
-                &mut tracks,
-            );
+            data::draw_negatives(e.track, p.negatives, &data.negative_cdf, rng, &mut tracks);
             data.positives
                 .history_into(e.user as usize, Some(e.track), p.max_history, &mut h);
             hist.extend_from_slice(&h);
@@ -340,7 +334,7 @@ fn vectors(data: &Dataset, w: &Weights, p: &DssmParams) -> (Vec<f32>, Vec<f32>) 
         || (Scratch::new(d), Vec::new()),
         |(s, h), (u, out)| {
             data.positives.history_into(u, None, p.max_history, h);
-            model::user_vector(w, h, s, out);
+            model::user_vector(w, &data.items, h, s, out);
         },
     );
     let mut items = vec![0.0; data.items.n_tracks() * d];

@@ -10,18 +10,24 @@
 //! - **Positives**: the distinct `(user, track)` pairs played with `time > 0.8`
 //!   ([`DssmParams::positive_threshold`]), in order of first occurrence in the input.
 //!   The first track of a session (reported with time 1.0) counts: it was played.
-//! - **User tower**: `m` = mean of the *history* embeddings (table `H`, `N x d`) of up to
-//!   30 ([`DssmParams::max_history`]) of the user's most recent positives, excluding the
-//!   target track during training; `a = relu(W m + b)`; the residual concat `c = [m ; a]`
-//!   (`2d`) is projected, `u = P c` (`P`: `d x 2d`), and L2-normalised.
 //! - **Item tower**: `x = T[track] + A[artist] + Q[popularity bucket]`, L2-normalised
 //!   (`T`: `N x d`, `A`: artists `x d`, `Q`: 16 buckets `x d`); the bucket of a track is
 //!   `min(15, floor(log2(1 + plays)))` where plays counts all its events in the input.
+//!   `T` and `Q` start at a tenth of `A`'s scale, so a rarely played track starts as its
+//!   artist.
+//! - **User tower**: `m` = mean of the *item-tower* embeddings `T + A + Q` (shared tables,
+//!   before normalisation) of up to 30 ([`DssmParams::max_history`]) of the user's most
+//!   recent positives, excluding the target track during training; `a = relu(W m + b)`;
+//!   `u = m + P [m ; a]` (`P`: `d x 2d`, a skip connection around the layers),
+//!   L2-normalised. Sharing the tables is what lets one user's plays of an artist teach
+//!   the model about every user of that artist.
 //! - **Score**: `s(u, v) = u . v`, the cosine of the two towers' outputs, so the margin is
 //!   scale-free and the exact top-k by inner product is the top-k by the training score.
 //! - **Loss**: triplet margin loss `max(0, margin - s(u, pos) + s(u, neg))` averaged over
-//!   the `negatives` uniformly random negative tracks of each positive (a negative equal to
-//!   the positive is redrawn) and over the batch.
+//!   the `negatives` random negative tracks of each positive, drawn with probability
+//!   proportional to `1 + plays` (a negative equal to the positive is redrawn), and over
+//!   the batch. Popularity-matched negatives keep the model from learning popularity
+//!   alone (uniform negatives are mostly never-played tracks).
 //! - **Optimiser**: AdamW (decoupled weight decay). The embedding tables are updated
 //!   lazily: only the rows a batch touched (as PyTorch's sparse embeddings with a lazy Adam);
 //!   bias correction uses the global step.
@@ -77,14 +83,15 @@ pub struct Catalogue<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InitKind {
-    /// Embeddings `N(0, 1/d)`, dense layers Glorot-uniform, biases zero.
+    /// Artist embeddings `N(0, 1/d)` (track and popularity rows a tenth of that), dense
+    /// layers Glorot-uniform, biases zero.
     #[default]
     Xavier,
-    /// Every weight `N(0, 0.1^2)`, biases zero.
+    /// Every weight `N(0, 0.1^2)` (track and popularity rows a tenth of that), biases zero.
     Normal,
-    /// Embeddings `N(0, 1/d)`; `P = [I | 0]` plus Glorot noise scaled by 0.1 and `W`
-    /// Glorot: the user vector starts as the plain bag of its history and the residual
-    /// branch is learned from there.
+    /// Embeddings `N(0, 1/d)`; `P` Glorot scaled by 0.1 and `W` Glorot: with the user
+    /// tower's skip connection the user vector starts as the plain bag of its history and
+    /// the layers are learned from there.
     Identity,
 }
 

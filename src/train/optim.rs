@@ -93,13 +93,13 @@ impl AdamW {
             bc2: 1.0 - BETA2.powi(self.step),
         };
         let d = self.d;
-        let [hist, rest @ ..] = w.tables.each_mut();
-        let (t_hist, t_rest) = self.tables.split_at_mut(1);
+        let [track, rest @ ..] = w.tables.each_mut();
+        let (t_track, t_rest) = self.tables.split_at_mut(1);
         let dense_w = &mut w.dense;
         let dense_m = &mut self.dense;
-        // The history table is the biggest: update it while the others are updated.
+        // The track table is the biggest: update it while the others are updated.
         rayon::join(
-            || update_table(hist, &mut t_hist[0], d, &h),
+            || update_table(track, &mut t_track[0], d, &h),
             || {
                 for (wt, t) in rest.into_iter().zip(t_rest.iter_mut()) {
                     update_table(wt, t, d, &h);
@@ -151,7 +151,7 @@ fn update_slices(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &mut [f32], h: 
 }
 
 // `N_TABLES` documents the shape `each_mut` destructures above.
-const _: () = assert!(N_TABLES == 4);
+const _: () = assert!(N_TABLES == 3);
 
 #[cfg(test)]
 mod tests {
