@@ -23,7 +23,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use recipe::{TrainKind, TrainRecipe};
 use serde_json::json;
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -41,7 +41,8 @@ pub struct Pipeline<'a> {
     pub workers: usize,
     pub stop: Arc<AtomicBool>,
     world_fingerprint: String,
-    rebuilt: RefCell<HashSet<String>>,
+    /// Artifacts already resolved by this process (built, rebuilt or found), by key.
+    resolved: RefCell<HashMap<String, PathBuf>>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -68,7 +69,7 @@ impl<'a> Pipeline<'a> {
             workers,
             stop,
             world_fingerprint,
-            rebuilt: RefCell::new(HashSet::new()),
+            resolved: RefCell::new(HashMap::new()),
         })
     }
 
@@ -104,9 +105,12 @@ impl<'a> Pipeline<'a> {
         let key = self.key(recipe, base, stack)?;
         let dir = self.cache_dir.join(&key);
         let recs = dir.join("recs.jsonl");
-        let must_rebuild = self.rebuild && !self.rebuilt.borrow().contains(&key);
-        if recs.exists() && !must_rebuild {
+        if let Some(path) = self.resolved.borrow().get(&key) {
+            return Ok(path.clone());
+        }
+        if recs.exists() && !self.rebuild {
             eprintln!("artifact {key}: cached ({})", dir.display());
+            self.resolved.borrow_mut().insert(key, recs.clone());
             return Ok(recs);
         }
         eprintln!("artifact {key}: building in {}", dir.display());
@@ -124,7 +128,7 @@ impl<'a> Pipeline<'a> {
         }
         std::fs::rename(&tmp, &dir)
             .with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
-        self.rebuilt.borrow_mut().insert(key);
+        self.resolved.borrow_mut().insert(key, recs.clone());
         Ok(recs)
     }
 
@@ -297,7 +301,7 @@ fn world_fingerprint(config: &Config) -> anyhow::Result<String> {
 /// Artist ids numbered by first appearance in track order, as `tracks.json` gives them to
 /// `sim train dssm --tracks`: the same artists, the same numbers, the same model.
 pub fn artists_by_first_appearance(artist_of: &[u32]) -> Vec<u32> {
-    let mut renumbered = std::collections::HashMap::new();
+    let mut renumbered = HashMap::new();
     artist_of
         .iter()
         .map(|a| {
