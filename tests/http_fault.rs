@@ -92,7 +92,7 @@ fn the_service_killed_mid_run_stops_the_run_with_a_valid_partial_log() {
     let finished = whole_episodes(&d.join("o/events.jsonl"));
     assert!(finished > 0);
     assert!(
-        err.contains(&format!("after {finished} finished episodes were logged")),
+        err.contains(&format!("; {finished} finished episodes were logged")),
         "the message says how many episodes are in the log ({finished}): {err}"
     );
 }

@@ -31,7 +31,7 @@ pub struct RunOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("episode {index} failed after {completed} finished episodes were logged: {source}")]
+    #[error("episode {index} failed; {completed} finished episodes were logged: {source}")]
     Episode {
         index: u64,
         completed: u64,
@@ -130,6 +130,8 @@ fn simulate_blocks(
         for (index, result) in results.into_iter().flatten() {
             slots[(index - start) as usize] = Some(result);
         }
+        // Every finished episode is logged, even those after a failure in this block
+        // (other users' episodes); the first failure in episode order is reported.
         let mut lines = Vec::with_capacity(slots.len());
         let mut failure = None;
         for (offset, slot) in slots.into_iter().enumerate() {
@@ -139,18 +141,17 @@ fn simulate_blocks(
                     summaries.push(summary);
                 }
                 Some(Err(source)) => {
-                    failure = Some(RunError::Episode {
-                        index: start + offset as u64,
-                        completed: summaries.len() as u64,
-                        source,
-                    });
-                    break;
+                    failure.get_or_insert((start + offset as u64, source));
                 }
-                // Only episodes after a failed one of the same user are missing, and the
-                // failure comes first in episode order.
-                None => unreachable!("episode skipped without an earlier failure"),
+                // Episodes after a failed one of the same user did not run.
+                None => {}
             }
         }
+        let failure = failure.map(|(index, source)| RunError::Episode {
+            index,
+            completed: summaries.len() as u64,
+            source,
+        });
         // A failed send means the writer stopped on an error, which `run` reports.
         let sent = lines_tx.send(lines);
         if let Some(failure) = failure {
