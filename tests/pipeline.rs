@@ -42,6 +42,24 @@ fn run_trained(dir: &Path, extra: &[&str]) -> String {
     stderr(&out)
 }
 
+/// Runs `experiment`, expecting a failure; its stderr.
+fn failed_run(dir: &Path, experiment: &str) -> String {
+    let args = [
+        "run",
+        "--experiment",
+        experiment,
+        "--config",
+        "env.yml",
+        "--episodes",
+        "5",
+        "--out",
+        "o",
+    ];
+    let out = sim(&args, dir);
+    assert!(!out.status.success(), "{experiment} ran");
+    stderr(&out)
+}
+
 /// The single artifact folder in `cache/`.
 fn artifact(dir: &Path) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir.join("cache"))
