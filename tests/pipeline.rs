@@ -165,22 +165,8 @@ fn a_recipe_that_simulates_its_own_experiment_is_a_cycle() {
         "name: loop\narms:\n  C:\n    kind: indexed\n    source:\n      train: dssm\n      logs_from:\n        - {experiment: loop.yml, episodes: 10}\n",
     )
     .unwrap();
-    let out = sim(
-        &[
-            "run",
-            "--experiment",
-            "loop.yml",
-            "--config",
-            "env.yml",
-            "--episodes",
-            "5",
-            "--out",
-            "o",
-        ],
-        dir.path(),
-    );
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("recipe cycle"), "{}", stderr(&out));
+    let err = failed_run(dir.path(), "loop.yml");
+    assert!(err.contains("recipe cycle"), "{err}");
 }
 
 #[test]
@@ -192,22 +178,8 @@ fn a_spec_with_neither_file_nor_source_is_refused() {
         "name: bad\narms:\n  C: {kind: indexed}\n",
     )
     .unwrap();
-    let out = sim(
-        &[
-            "run",
-            "--experiment",
-            "bad.yml",
-            "--config",
-            "env.yml",
-            "--episodes",
-            "5",
-            "--out",
-            "o",
-        ],
-        dir.path(),
-    );
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("needs `file`"), "{}", stderr(&out));
+    let err = failed_run(dir.path(), "bad.yml");
+    assert!(err.contains("needs `file`"), "{err}");
 }
 
 #[test]
