@@ -2,8 +2,7 @@
 //! the reference solution beats the DSSM baseline on mean time per session, significantly,
 //! with a few thousand episodes. Slow (it simulates and trains everything): about a minute.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn the_reference_solution_beats_the_dssm_baseline() {

@@ -1,9 +1,7 @@
 //! End to end on loopback: `sim serve` on a free port, `sim run --remote` against it.
 
-mod common;
-mod http_support;
-use common::*;
-use http_support::*;
+use crate::common::*;
+use crate::http_support::*;
 use std::path::Path;
 use std::time::{Duration, Instant};
 

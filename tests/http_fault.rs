@@ -1,9 +1,7 @@
 //! Faults of a remote run: the service dies mid-run, Ctrl-C during a remote run.
 
-mod common;
-mod http_support;
-use common::*;
-use http_support::*;
+use crate::common::*;
+use crate::http_support::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

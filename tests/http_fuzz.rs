@@ -2,10 +2,8 @@
 //! concurrent clients. The server must answer each with the right status (or close),
 //! never crash, and still shut down cleanly with a valid log.
 
-mod common;
-mod http_support;
-use common::*;
-use http_support::*;
+use crate::common::*;
+use crate::http_support::*;
 use rand::{RngExt, SeedableRng};
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,8 +1,7 @@
 //! Recipes: artifacts are built from simulated logs, cached, rebuilt on demand, and
 //! trained on the log alone (the honesty test).
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 /// A tiny world, a seminar experiment and one whose control is trained from its logs.

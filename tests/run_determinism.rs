@@ -1,7 +1,6 @@
 //! `sim run` is reproducible: same seed, any number of workers, same log (but `latency`).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn run(dir: &std::path::Path, out: &str, workers: &str, seed: &str) -> Vec<String> {
     let config = small_world_config(dir);

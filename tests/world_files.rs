@@ -1,8 +1,7 @@
 //! Course-format world files: the export round-trips, and each kind of bad input gives a
 //! one-line error naming the file and the fault, with a non-zero exit.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 
 const TRACKS: usize = 300;

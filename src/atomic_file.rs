@@ -1,0 +1,87 @@
+//! Files that appear whole or not at all.
+//!
+//! Every output (report files, charts, `run.json`, artifacts, caches) is written to a
+//! temporary file in the target's own folder, flushed and synced, then renamed over the
+//! target. A full disk, a crash or a kill mid-write leaves the previous file (or none),
+//! never a cut or empty one. The temporary name starts with `.` and ends with `.tmp`, so
+//! a reader that lists a folder can skip leftovers.
+
+use anyhow::Context;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// Writes `path` through `fill`, atomically: the file is replaced only if `fill` and
+/// every flush succeed.
+pub fn write_with(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<&File>) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    let written = (|| {
+        let mut out = BufWriter::with_capacity(1 << 16, tmp.as_file());
+        fill(&mut out)?;
+        out.flush()?;
+        drop(out);
+        tmp.as_file().sync_all()
+    })();
+    written.with_context(|| format!("{}: cannot write", path.display()))?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| {
+        format!(
+            "{}: cannot rename the finished file into place",
+            path.display()
+        )
+    })?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_with(path, |out| out.write_all(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_the_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        write(&path, b"old").unwrap();
+        write(&path, b"new content").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new content");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn a_failed_fill_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.json");
+        write(&path, b"old").unwrap();
+        let failed = write_with(&path, |out| {
+            out.write_all(b"half")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        let message = format!("{:#}", failed.unwrap_err());
+        assert!(
+            message.contains("a.json") && message.contains("disk full"),
+            "{message}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,19 @@
+//! Every integration test, as modules of one test binary: one link instead of one per
+//! file keeps `cargo test` from spending minutes linking copies of the same crate.
+
+mod common;
+mod http_support;
+
+mod default_experiment;
+mod http_e2e;
+mod http_fault;
+mod http_fuzz;
+mod pipeline;
+mod report_aa;
+mod report_cli;
+mod report_fixture;
+mod report_tiny;
+mod run_determinism;
+mod train_cli;
+mod train_dssm;
+mod world_files;
