@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod experiment;
+pub mod interrupt;
 pub mod log;
 pub mod pipeline;
 pub mod recommend;
