@@ -73,7 +73,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         // Without its record the new log does not replace the previous run.
         let kept = folder.keep();
         anyhow::bail!(
-            "{e:#}\nthe new run is left in {} (its {EVENTS} holds {episodes} whole episodes); the previous run in {} is untouched",
+            "{e:#}; the new run is left in {} (its {EVENTS} holds {episodes} whole episodes); the previous run in {} is untouched",
             kept.display(),
             out_dir.display()
         );

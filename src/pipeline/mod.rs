@@ -21,7 +21,7 @@ use crate::interrupt::Interrupted;
 use crate::log::writer::LogWriter;
 use crate::recommend::spec::BuildContext;
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
-use crate::sim::runner::{self, RunEnd, RunOptions, RunOutcome};
+use crate::sim::runner::{self, RunEnd, RunError, RunOptions, RunOutcome};
 use crate::train::args::{TrainJob, train_to_files};
 use crate::train::{DssmParams, InitScheme};
 use crate::world::World;
@@ -142,7 +142,9 @@ impl<'a> Pipeline<'a> {
             .and_then(|()| manifest::write(&tmp));
         if let Err(e) = built {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e.context(format!("cannot build artifact {key}")));
+            return Err(e.context(format!(
+                "cannot build artifact {key} (its unfinished folder is removed)"
+            )));
         }
         if dir.exists() {
             std::fs::remove_dir_all(&dir)
@@ -223,13 +225,21 @@ impl<'a> Pipeline<'a> {
                     return Err(anyhow::Error::new(Interrupted)
                         .context(format!("simulating {}", path.display())));
                 }
-                RunEnd::Failed(e) => {
-                    return Err(anyhow::Error::new(e).context(format!(
-                        "simulating {} into {}",
+                // The build's folder is removed, so not what its log still holds.
+                RunEnd::Failed(RunError::Log { source, .. }) => {
+                    bail!(
+                        "simulating {}: cannot write {}: {source}",
                         path.display(),
                         log.display()
-                    )));
+                    );
                 }
+                RunEnd::Failed(RunError::Episode { index, source, .. }) => {
+                    bail!(
+                        "simulating {}: episode {index} failed: {source}",
+                        path.display()
+                    );
+                }
+                RunEnd::Failed(e) => bail!("simulating {}: {e}", path.display()),
             }
             logs.push(log);
         }
