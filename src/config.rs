@@ -65,7 +65,9 @@ impl UserDefaults {
     /// (`user_defaults.` in env.yml, `user 7: ` in users.json).
     pub fn validate(&self, prefix: &str) -> Result<(), String> {
         if self.interest_neighbours == 0 {
-            return Err(format!("{prefix}interest_neighbours must be at least 1, got 0"));
+            return Err(format!(
+                "{prefix}interest_neighbours must be at least 1, got 0"
+            ));
         }
         if self.session_budget < 1 {
             return Err(format!(
@@ -79,7 +81,9 @@ impl UserDefaults {
             ("artist_discount_gamma", self.artist_discount_gamma),
         ] {
             if !value.is_finite() {
-                return Err(format!("{prefix}{key} must be a finite number, got {value}"));
+                return Err(format!(
+                    "{prefix}{key} must be a finite number, got {value}"
+                ));
             }
         }
         Ok(())

@@ -437,19 +437,43 @@ mod tests {
     #[test]
     fn each_impossible_value_names_its_own_key() {
         let cases: [(SyntheticWorldConfig, &str); 6] = [
-            (SyntheticWorldConfig { dim: 0, ..small() }, "world.synthetic.dim must be at least 1"),
-            (SyntheticWorldConfig { genres: 0, ..small() }, "world.synthetic.genres must be at least 1"),
-            (SyntheticWorldConfig { users: 0, ..small() }, "world.synthetic.users must be at least 1"),
             (
-                SyntheticWorldConfig { track_norm2: f64::NAN, ..small() },
+                SyntheticWorldConfig { dim: 0, ..small() },
+                "world.synthetic.dim must be at least 1, got 0",
+            ),
+            (
+                SyntheticWorldConfig {
+                    genres: 0,
+                    ..small()
+                },
+                "world.synthetic.genres must be at least 1, got 0",
+            ),
+            (
+                SyntheticWorldConfig {
+                    users: 0,
+                    ..small()
+                },
+                "world.synthetic.users must be at least 1, got 0",
+            ),
+            (
+                SyntheticWorldConfig {
+                    track_norm2: f64::NAN,
+                    ..small()
+                },
                 "world.synthetic.track_norm2 must be a finite number >= 0, got NaN",
             ),
             (
-                SyntheticWorldConfig { consume_bias: [3.0, 1.0], ..small() },
+                SyntheticWorldConfig {
+                    consume_bias: [3.0, 1.0],
+                    ..small()
+                },
                 "world.synthetic.consume_bias must be a range [lo, hi] of finite numbers with lo <= hi, got [3, 1]",
             ),
             (
-                SyntheticWorldConfig { multi_track_artist_share: 1.5, ..small() },
+                SyntheticWorldConfig {
+                    multi_track_artist_share: 1.5,
+                    ..small()
+                },
                 "world.synthetic.multi_track_artist_share must be in [0, 1], got 1.5",
             ),
         ];
