@@ -1104,10 +1104,7 @@ mod tests {
                 r#""user":2,"track":1e2"#,
                 "`track` must be a non-negative integer, got 1e2",
             ),
-            (
-                r#""user":2,"track":null"#,
-                "`track` must be a non-negative integer, got null",
-            ),
+            ("`track` must be a non-negative integer, got null",),
             (
                 r#""user":2,"recommendation":-9"#,
                 "`recommendation` must be a non-negative integer, got -9",
