@@ -1104,7 +1104,6 @@ mod tests {
                 r#""user":2,"track":1e2"#,
                 "`track` must be a non-negative integer, got 1e2",
             ),
-            ("`track` must be a non-negative integer, got null",),
             (
                 r#""user":2,"recommendation":-9"#,
                 "`recommendation` must be a non-negative integer, got -9",
