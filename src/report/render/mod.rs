@@ -31,22 +31,173 @@ pub trait Renderer {
     fn render(&self, content: &ReportContent<'_>) -> anyhow::Result<Vec<u8>>;
 }
 
-/// The column headers of the human-readable tables (terminal, Markdown, HTML).
-pub(crate) const HEADERS: [&str; 13] = [
-    "treatment",
-    "metric",
-    "effect",
-    "lower",
-    "upper",
-    "delta interval",
-    "control_mean",
-    "treatment_mean",
-    "p",
-    "significant",
-    "p_holm",
-    "significant_holm",
-    "mde",
+/// How a row reads for a decision: significant by the Holm-adjusted p (the table corrects
+/// for every comparison, so raw p would overstate), in the metric's direction (a
+/// guardrail's increase is bad). Every human-readable output and the forest chart use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Better,
+    Worse,
+    NotSignificant,
+}
+
+impl Verdict {
+    pub(crate) fn of(row: &Row) -> Verdict {
+        if !row.significant_holm || !row.effect.is_finite() || row.effect == 0.0 {
+            Verdict::NotSignificant
+        } else if (row.effect > 0.0) != row.metric.is_guardrail() {
+            Verdict::Better
+        } else {
+            Verdict::Worse
+        }
+    }
+
+    /// The `result` cell.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::NotSignificant => "n.s.",
+        }
+    }
+
+    /// The HTML class of the row.
+    pub(crate) fn class(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::NotSignificant => "ns",
+        }
+    }
+}
+
+/// A column of the human-readable tables (terminal, Markdown, HTML).
+pub(crate) struct Column {
+    pub header: &'static str,
+    /// What the column means, for the legend above the table.
+    pub meaning: &'static str,
+    /// Right-aligned.
+    pub numeric: bool,
+    /// Shown in the terminal too; the terminal leaves out the detail columns to fit 120
+    /// columns (the files have them all).
+    pub in_terminal: bool,
+}
+
+const fn column(
+    header: &'static str,
+    meaning: &'static str,
+    numeric: bool,
+    in_terminal: bool,
+) -> Column {
+    Column {
+        header,
+        meaning,
+        numeric,
+        in_terminal,
+    }
+}
+
+/// The columns of the human-readable tables, in order; [`cells`] fills them. The CSV and
+/// JSON keep the course's columns at full precision.
+pub(crate) const COLUMNS: [Column; 12] = [
+    column("arm", "", false, true),
+    column("metric", "", false, true),
+    column("control mean", "", true, true),
+    column("arm mean", "", true, true),
+    column(
+        "effect",
+        "(arm mean - control mean) / control mean, %",
+        true,
+        true,
+    ),
+    column(
+        "interval",
+        "the course's Welch interval of effect, the control mean taken as exact",
+        true,
+        true,
+    ),
+    column(
+        "delta interval",
+        "delta-method interval of arm mean / control mean - 1",
+        true,
+        false,
+    ),
+    column("p", "Welch two-sided p-value", true, true),
+    column("p_holm", "p Holm-adjusted across every row", true, true),
+    column(
+        "significant",
+        "the course's rule: the interval excludes 0",
+        true,
+        false,
+    ),
+    column("mde", "minimum detectable effect", true, true),
+    column(
+        "result",
+        "better / worse when p_holm < alpha, in the metric's direction; n.s. otherwise",
+        false,
+        true,
+    ),
 ];
+
+/// The human-readable cells of a row, in [`COLUMNS`] order.
+pub(crate) fn cells(row: &Row) -> [String; 12] {
+    [
+        row.treatment.clone(),
+        row.metric.name().to_string(),
+        num(row.control_mean),
+        num(row.treatment_mean),
+        pct(row.effect),
+        interval(row.lower, row.upper),
+        interval(row.delta_lower, row.delta_upper),
+        pval(row.p_value),
+        pval(row.p_holm),
+        yes_no(row.significant),
+        if row.mde.is_nan() {
+            "–".to_string()
+        } else {
+            format!("{}%", sig3(row.mde))
+        },
+        Verdict::of(row).word().to_string(),
+    ]
+}
+
+/// The rows of a report, split for reading: the primary metrics, then the guardrails in a
+/// section of their own (never mixed with the primary ones).
+pub(crate) struct Section<'a> {
+    pub title: &'static str,
+    /// HTML id of the section.
+    pub id: &'static str,
+    pub notes: Vec<String>,
+    pub rows: Vec<&'a Row>,
+}
+
+/// Why latency moves between runs of the same recommenders.
+const LATENCY_NOTE: &str = "mean_request_latency is measured wall time (the `latency` \
+logged with each request, here in ms per request): it depends on the machine, its load and \
+the number of workers, not only on the recommender, so it changes from run to run and can \
+flip sign between `--workers 1` and `--workers 2` of the same run. Compare arms within one \
+run, on a quiet machine, before acting on it.";
+
+/// The sections with rows: primary metrics, then guardrails.
+pub(crate) fn sections(a: &Analysis) -> Vec<Section<'_>> {
+    let (guardrails, primary): (Vec<&Row>, Vec<&Row>) =
+        a.rows.iter().partition(|r| r.metric.is_guardrail());
+    let sections = [
+        Section {
+            title: "Primary metrics (an increase is good)",
+            id: "primary",
+            notes: Vec::new(),
+            rows: primary,
+        },
+        Section {
+            title: "Guardrails (an increase is bad)",
+            id: "guardrails",
+            notes: vec![LATENCY_NOTE.to_string()],
+            rows: guardrails,
+        },
+    ];
+    sections.into_iter().filter(|s| !s.rows.is_empty()).collect()
+}
 
 /// A number for people: 4 significant digits, or scientific when tiny/huge.
 pub(crate) fn num(x: f64) -> String {
@@ -64,16 +215,36 @@ pub(crate) fn num(x: f64) -> String {
     format!("{x:.decimals$}")
 }
 
-/// A percentage for people.
+/// 3 significant digits (at most 3 decimals; none lost left of the point), for percents.
+fn sig3(x: f64) -> String {
+    let a = x.abs();
+    if a != 0.0 && a < 1e-3 {
+        return format!("{x:.1e}");
+    }
+    let decimals = if a == 0.0 {
+        0
+    } else {
+        (2 - a.log10().floor() as i32).clamp(0, 3) as usize
+    };
+    format!("{x:.decimals$}")
+}
+
+/// A signed percentage for people.
 pub(crate) fn pct(x: f64) -> String {
     if x.is_nan() {
         "–".to_string()
+    } else if x > 0.0 {
+        format!("+{}%", sig3(x))
     } else {
-        format!("{x:+.2}%")
+        format!("{}%", sig3(x))
     }
 }
 
-/// A p-value for people.
+fn interval(lower: f64, upper: f64) -> String {
+    format!("[{}, {}]", pct(lower), pct(upper))
+}
+
+/// A p-value for people: `0.0123`, or `1.4e-13` below 1e-4.
 pub(crate) fn pval(p: f64) -> String {
     if p.is_nan() {
         "–".to_string()
@@ -84,36 +255,22 @@ pub(crate) fn pval(p: f64) -> String {
     }
 }
 
-/// The human-readable cells of a row, in [`HEADERS`] order.
-pub(crate) fn cells(row: &Row) -> [String; 13] {
-    [
-        row.treatment.clone(),
-        row.metric.name().to_string(),
-        pct(row.effect),
-        pct(row.lower),
-        pct(row.upper),
-        format!("[{}, {}]", pct(row.delta_lower), pct(row.delta_upper)),
-        num(row.control_mean),
-        num(row.treatment_mean),
-        pval(row.p_value),
-        yes_no(row.significant),
-        pval(row.p_holm),
-        yes_no(row.significant_holm),
-        if row.mde.is_nan() {
-            "–".to_string()
-        } else {
-            format!("{:.2}%", row.mde)
-        },
-    ]
-}
-
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
-/// Lines shown above the table in every human-readable format: what was read, what was
-/// dropped, the SRM check and what the intervals mean.
-pub(crate) fn preamble(a: &Analysis) -> (Option<String>, Vec<String>) {
+/// What "session time" means here, and how it relates to `sim run`'s reward: one measure
+/// of mean session time in the whole report, and the other figures named for what they are.
+const SESSION_TIME_NOTE: &str = "Session time is the sum of a session's listen times, the \
+first track's 1.0 included (as the botify log records it). mean_time_per_session, the mean \
+over users of each user's time per session, is this report's one mean session time: the \
+running-mean chart draws it too. `sim run`'s reward per episode leaves the first track out \
+and averages over episodes, so it is lower (by about 1) and not the same measure. A measure \
+that leaves the first track out says so in its name.";
+
+/// Lines shown above the tables in every human-readable format: what was read, what was
+/// dropped, the SRM check, what the shown `columns` mean and what session time is.
+pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> (Option<String>, Vec<String>) {
     let srm_warning = a.srm.mismatch.then(|| {
         let counts: Vec<String> = a
             .srm
@@ -173,16 +330,19 @@ pub(crate) fn preamble(a: &Analysis) -> (Option<String>, Vec<String>) {
                 .to_string(),
         );
     }
+    let legend: Vec<String> = columns
+        .iter()
+        .filter(|c| !c.meaning.is_empty())
+        .map(|c| format!("{}: {}", c.header, c.meaning))
+        .collect();
     lines.push(format!(
-        "effect/lower/upper: % of the control mean, Welch {:.0}% interval with the control mean \
-         taken as exact (the course's); delta interval: delta-method {:.0}% interval of \
-         mean_T/mean_C - 1. Holm correction across {} comparisons; mde: minimum detectable \
-         effect at {:.0}% power. SRM check p = {}.",
+        "Users are the unit; {:.0}% intervals, {:.0}% power, {} comparisons. {}. SRM check p = {}.",
         (1.0 - a.alpha) * 100.0,
-        (1.0 - a.alpha) * 100.0,
-        a.comparisons,
         a.power * 100.0,
+        a.comparisons,
+        legend.join("; "),
         pval(a.srm.p_value)
     ));
+    lines.push(SESSION_TIME_NOTE.to_string());
     (srm_warning, lines)
 }
