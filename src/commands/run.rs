@@ -203,6 +203,10 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutco
             format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
         );
     }
+    println!(
+        "reward: listen time per episode of the recommended tracks, the first track's 1.0 left \
+         out (the report's mean_time_per_session includes it and averages over users)"
+    );
 }
 
 fn truncate(text: &str, width: usize) -> String {

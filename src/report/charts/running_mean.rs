@@ -84,6 +84,14 @@ impl Chart for RunningMean<'_> {
                 (lo.min(p.1), hi.max(p.1))
             });
         let (lo, hi) = padded(lo, hi);
+        // The legend goes in the right-hand corner fewer lines end near.
+        let ends: Vec<f64> = lines.iter().filter_map(|l| l.last().map(|p| p.1)).collect();
+        let ending_high = ends.iter().filter(|&&y| y > (lo + hi) / 2.0).count();
+        let legend = if 2 * ending_high > ends.len() {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        };
         let mut chart = ChartBuilder::on(area)
             .caption(self.title(), bold(22.0))
             .margin(15)
@@ -115,7 +123,7 @@ impl Chart for RunningMean<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .label_font(font(16.0))
