@@ -204,8 +204,8 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutco
         );
     }
     println!(
-        "reward: listen time per episode of the recommended tracks, the first track's 1.0 left \
-         out (the report's mean_time_per_session includes it and averages over users)"
+        "reward: per episode, without the first track's 1.0 \
+         (the report's mean_time_per_session includes it, per user)"
     );
 }
 

@@ -137,12 +137,7 @@ impl Chart for SessionTimeDistribution<'_> {
         let (body, footer) = rest.split_vertically(rest.dim_in_pixel().1 - FOOTER);
         header
             .draw_text(
-                &format!(
-                    "{} ({} bins of {:.3})",
-                    self.title(),
-                    bins.count,
-                    width
-                ),
+                &format!("{}: {} bins of {:.3}", self.title(), bins.count, width),
                 &bold(20.0).into(),
                 (15, 12),
             )
@@ -159,10 +154,7 @@ impl Chart for SessionTimeDistribution<'_> {
             let arm = &self.analysis.session_times[i].treatment;
             let mut caption = format!("{arm}: {sessions} sessions");
             if *above > 0 {
-                caption.push_str(&format!(
-                    " ({above} longer than {:.2} not drawn)",
-                    bins.hi
-                ));
+                caption.push_str(&format!(" ({above} longer than {:.2} not drawn)", bins.hi));
             }
             let mut chart = ChartBuilder::on(panel)
                 .caption(caption, font(15.0))
@@ -176,6 +168,7 @@ impl Chart for SessionTimeDistribution<'_> {
                 .configure_mesh()
                 .disable_x_mesh()
                 .y_labels(4)
+                .max_light_lines(1)
                 .y_desc("% of sessions")
                 .y_label_formatter(&|y| format!("{y:.0}"))
                 .label_style(font(13.0))
@@ -184,12 +177,16 @@ impl Chart for SessionTimeDistribution<'_> {
                 .map_err(plot_err)?;
             let colour = arm_colour(i);
             chart
-                .draw_series(shares.iter().enumerate().filter(|(_, s)| **s > 0.0).map(
-                    |(b, &s)| {
-                        let x0 = bins.lo + b as f64 * width;
-                        Rectangle::new([(x0, 0.0), (x0 + width, s)], colour.filled())
-                    },
-                ))
+                .draw_series(
+                    shares
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| **s > 0.0)
+                        .map(|(b, &s)| {
+                            let x0 = bins.lo + b as f64 * width;
+                            Rectangle::new([(x0, 0.0), (x0 + width, s)], colour.filled())
+                        }),
+                )
                 .map_err(plot_err)?;
         }
         Ok(())

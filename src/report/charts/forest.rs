@@ -79,7 +79,10 @@ impl Chart for ForestPlot<'_> {
 
     fn size(&self) -> (u32, u32) {
         let panels = self.panels();
-        let body: u32 = panels.iter().map(|(_, r)| Self::panel_height(r.len())).sum();
+        let body: u32 = panels
+            .iter()
+            .map(|(_, r)| Self::panel_height(r.len()))
+            .sum();
         (1000, HEADER + body.max(Self::panel_height(1)))
     }
 
@@ -223,8 +226,14 @@ mod tests {
         assert!(svg.contains("guardrail, an increase is bad"));
         // The latency increase is worse (red); raw-only significance stays grey.
         let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
-        assert!(svg.contains(&hex(WORSE)), "significant latency increase is red");
-        assert!(!svg.contains(&hex(BETTER)), "nothing is better by Holm here");
+        assert!(
+            svg.contains(&hex(WORSE)),
+            "significant latency increase is red"
+        );
+        assert!(
+            !svg.contains(&hex(BETTER)),
+            "nothing is better by Holm here"
+        );
     }
 
     #[test]

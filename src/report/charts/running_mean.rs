@@ -84,10 +84,13 @@ impl Chart for RunningMean<'_> {
                 (lo.min(p.1), hi.max(p.1))
             });
         let (lo, hi) = padded(lo, hi);
-        // The legend goes in the right-hand corner fewer lines end near.
+        // The legend (about 25 px per arm of a 480 px plot) goes in the right-hand corner
+        // with fewer line ends in its band.
         let ends: Vec<f64> = lines.iter().filter_map(|l| l.last().map(|p| p.1)).collect();
-        let ending_high = ends.iter().filter(|&&y| y > (lo + hi) / 2.0).count();
-        let legend = if 2 * ending_high > ends.len() {
+        let band = ((ends.len() as f64 * 25.0 + 20.0) / 480.0).min(0.5) * (hi - lo);
+        let near_top = ends.iter().filter(|&&y| y > hi - band).count();
+        let near_bottom = ends.iter().filter(|&&y| y < lo + band).count();
+        let legend = if near_top > near_bottom {
             SeriesLabelPosition::LowerRight
         } else {
             SeriesLabelPosition::UpperRight

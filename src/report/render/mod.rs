@@ -175,8 +175,8 @@ pub(crate) struct Section<'a> {
 const LATENCY_NOTE: &str = "mean_request_latency is measured wall time (the `latency` \
 logged with each request, here in ms per request): it depends on the machine, its load and \
 the number of workers, not only on the recommender, so it changes from run to run and can \
-flip sign between `--workers 1` and `--workers 2` of the same run. Compare arms within one \
-run, on a quiet machine, before acting on it.";
+flip sign between a run with `--workers 1` and one with `--workers 2`. Compare arms within \
+one run, on a quiet machine, before acting on it.";
 
 /// The sections with rows: primary metrics, then guardrails.
 pub(crate) fn sections(a: &Analysis) -> Vec<Section<'_>> {
@@ -196,7 +196,10 @@ pub(crate) fn sections(a: &Analysis) -> Vec<Section<'_>> {
             rows: guardrails,
         },
     ];
-    sections.into_iter().filter(|s| !s.rows.is_empty()).collect()
+    sections
+        .into_iter()
+        .filter(|s| !s.rows.is_empty())
+        .collect()
 }
 
 /// A number for people: 4 significant digits, or scientific when tiny/huge.
@@ -413,9 +416,13 @@ pub(crate) mod tests {
 
     /// The part of `text` from `start` up to the next `end` (or its end).
     fn between<'t>(text: &'t str, start: &str, end: &str) -> &'t str {
-        let from = text.find(start).unwrap_or_else(|| panic!("no {start} in {text}"));
+        let from = text
+            .find(start)
+            .unwrap_or_else(|| panic!("no {start} in {text}"));
         let rest = &text[from..];
-        rest[start.len()..].find(end).map_or(rest, |to| &rest[..start.len() + to])
+        rest[start.len()..]
+            .find(end)
+            .map_or(rest, |to| &rest[..start.len() + to])
     }
 
     /// Raw-significant only (T2), Holm-significant (T1), on a primary metric; a latency
@@ -464,8 +471,15 @@ pub(crate) mod tests {
         };
         assert!(tr(primary, "T2").unwrap().starts_with(" class=\"ns\""));
         assert!(tr(primary, "T1").unwrap().starts_with(" class=\"better\""));
-        assert!(tr(guardrails, "T1").unwrap().starts_with(" class=\"worse\""));
-        assert!(html.contains("td{white-space:nowrap}"), "cells must not wrap");
+        assert!(
+            tr(guardrails, "T1")
+                .unwrap()
+                .starts_with(" class=\"worse\"")
+        );
+        assert!(
+            html.contains("td{white-space:nowrap}"),
+            "cells must not wrap"
+        );
     }
 
     #[test]
@@ -479,7 +493,10 @@ pub(crate) mod tests {
                 .unwrap()
                 .to_string()
         };
-        assert!(!line(primary, "T2").contains("**"), "raw p alone is not bold");
+        assert!(
+            !line(primary, "T2").contains("**"),
+            "raw p alone is not bold"
+        );
         assert!(line(primary, "T2").ends_with("| n.s. |"));
         assert!(line(primary, "T1").contains("| **+60.5%** |"));
         assert!(line(guardrails, "T1").contains("| **+234%** |"));
