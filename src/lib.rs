@@ -1,5 +1,6 @@
 //! botify-sim: a session simulator and A/B evaluation harness for music recommenders.
 
+pub mod at_least_one;
 pub mod atomic_file;
 pub mod cli;
 pub mod commands;

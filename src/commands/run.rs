@@ -204,6 +204,10 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], totals: &RunTotals
             format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
         );
     }
+    println!(
+        "reward: per episode, without the first track's 1.0 \
+         (the report's mean_time_per_session includes it, per user)"
+    );
 }
 
 fn truncate(text: &str, width: usize) -> String {

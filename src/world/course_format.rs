@@ -99,8 +99,7 @@ fn user_from_line(
         }
         interests.push(i as u32);
     }
-    let user = User {
-        interests,
+    let params = UserDefaults {
         interest_neighbours: line
             .interest_neighbours
             .unwrap_or(defaults.interest_neighbours),
@@ -111,15 +110,15 @@ fn user_from_line(
             .artist_discount_gamma
             .unwrap_or(defaults.artist_discount_gamma),
     };
-    if user.interest_neighbours == 0 {
-        return Err(bad("interest_neighbours must be at least 1".into()));
-    }
-    if !(user.consume_bias.is_finite()
-        && user.consume_sharpness.is_finite()
-        && user.artist_discount_gamma.is_finite())
-    {
-        return Err(bad("parameters must be finite numbers".into()));
-    }
+    params.validate("").map_err(bad)?;
+    let user = User {
+        interests,
+        interest_neighbours: params.interest_neighbours,
+        consume_bias: params.consume_bias,
+        consume_sharpness: params.consume_sharpness,
+        session_budget: params.session_budget,
+        artist_discount_gamma: params.artist_discount_gamma,
+    };
     Ok(user)
 }
 
