@@ -40,9 +40,11 @@ fn long_remote_run(d: &Path, config: &Path, url: &str) -> std::process::Child {
 fn wait_for_log(out: &Path) {
     let start = Instant::now();
     let logged = || {
-        std::fs::read_dir(out).into_iter().flatten().flatten().any(|e| {
-            std::fs::metadata(e.path().join("events.jsonl")).is_ok_and(|m| m.len() > 0)
-        })
+        std::fs::read_dir(out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| std::fs::metadata(e.path().join("events.jsonl")).is_ok_and(|m| m.len() > 0))
     };
     while !logged() {
         assert!(
