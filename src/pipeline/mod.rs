@@ -368,6 +368,9 @@ fn remove_dead_builds(cache_dir: &Path) -> anyhow::Result<()> {
         let Some((key, _pid)) = name.split_once(BUILD_MARK) else {
             continue;
         };
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         let lock = open_lock(&lock_path(cache_dir, key))?;
         if lock.try_lock().is_ok() {
             std::fs::remove_dir_all(entry.path()).with_context(|| {
