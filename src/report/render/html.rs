@@ -42,10 +42,10 @@ impl Renderer for Html {
         let columns: Vec<&Column> = COLUMNS.iter().collect();
         let preamble = preamble(a, &columns);
         if let Some(srm) = &preamble.srm {
-            out.push_str(&format!("<p class=\"srm\">WARNING: {}</p>\n", esc(&srm)));
+            out.push_str(&format!("<p class=\"srm\">WARNING: {}</p>\n", esc(srm)));
         }
         for line in preamble.facts.iter().chain(&preamble.notes) {
-            out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(&line)));
+            out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(line)));
         }
         for section in sections(a) {
             out.push_str(&format!(

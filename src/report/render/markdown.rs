@@ -20,7 +20,7 @@ impl Renderer for Markdown {
             out.push_str(&format!("> **WARNING:** {srm}\n\n"));
         }
         for line in preamble.facts.iter().chain(&preamble.notes) {
-            out.push_str(&line);
+            out.push_str(line);
             out.push_str("\n\n");
         }
         let effect = COLUMNS.iter().position(|c| c.header == "effect");
