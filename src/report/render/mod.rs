@@ -300,7 +300,7 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
             pval(a.srm.p_value)
         )
     });
-    let mut lines = Vec::new();
+    let mut facts = Vec::new();
     let arms: Vec<String> = a
         .arms
         .iter()
@@ -311,7 +311,7 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
             )
         })
         .collect();
-    lines.push(format!(
+    facts.push(format!(
         "Experiment `{}`, control `{}`: {}.",
         a.experiment,
         a.control,
@@ -335,9 +335,9 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
         log.push_str(&format!("; {} malformed lines skipped", a.log.bad_lines));
     }
     log.push('.');
-    lines.push(log);
+    facts.push(log);
     if a.log.sorted_by_timestamp {
-        lines.push(
+        facts.push(
             "Note: events without session ids were not in time order and were sorted in memory."
                 .to_string(),
         );
@@ -359,7 +359,7 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
     notes.push(SESSION_TIME_NOTE.to_string());
     Preamble {
         srm: srm_warning,
-        facts: lines,
+        facts,
         notes,
     }
 }

@@ -1,8 +1,8 @@
 //! The tables for a terminal: primary metrics, then guardrails, aligned columns, at most
 //! about 120 characters wide (explanatory prose wrapped at [`WIDTH`], detail columns left
-//! to the files; the lines saying what was read stay whole). With colour, a row is green when better, red when worse (by the Holm-adjusted
-//! p, in the metric's direction) and dim when not significant; without colour the
-//! `result` column says the same.
+//! to the files; the lines saying what was read stay whole). With colour, a row is green
+//! when better, red when worse (by the Holm-adjusted p, in the metric's direction) and dim
+//! when not significant; without colour the `result` column says the same.
 
 use super::{COLUMNS, Column, Renderer, ReportContent, Verdict, cells, preamble, sections};
 
