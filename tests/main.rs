@@ -13,6 +13,7 @@ mod report_aa;
 mod report_cli;
 mod report_fixture;
 mod report_tiny;
+mod report_ux;
 mod run_determinism;
 mod train_cli;
 mod train_dssm;
