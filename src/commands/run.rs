@@ -28,6 +28,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .workers
         .map(|w| w as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let shard = args
+        .shard
+        .map(|choice| choice.resolve(args.shards))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let stop = stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
@@ -39,16 +44,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&prepared.experiment.name));
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let dir = PathBuf::from("reports").join(&prepared.experiment.name);
+        match shard {
+            Some(s) => dir.join(format!("shard-{}-of-{}", s.index, s.count)),
+            None => dir,
+        }
+    });
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
     let options = RunOptions {
         episodes: args.episodes,
         seed: args.seed,
         workers,
+        shard,
     };
     let clock = Instant::now();
     let log_path = out_dir.join("events.jsonl");
@@ -76,8 +85,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         &out_dir, args, &prepared, &options, &outcome, &summary, wall,
     )?;
     eprintln!("log: {}", log_path.display());
+    if let Some(shard) = shard {
+        eprintln!(
+            "shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`"
+        );
+    }
     if prepared.arms.len() > 1 {
-        report_ab_table(&prepared, &log_path, &out_dir);
+        let experiment = &prepared.experiment;
+        report_ab_table(&experiment.name, &experiment.control, &log_path, &out_dir);
     }
     if outcome.interrupted {
         eprintln!(
@@ -93,10 +108,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 /// Prints the run's A/B table against the experiment's control and writes the report
 /// files next to the log. A failure here is reported but does not fail the run: the log
 /// is complete and `sim report` can be run on it again.
-fn report_ab_table(prepared: &Prepared, log_path: &Path, out_dir: &Path) {
+pub fn report_ab_table(experiment: &str, control: &str, log_path: &Path, out_dir: &Path) {
     let options = AnalysisOptions {
-        experiment: Some(prepared.experiment.name.clone()),
-        control: Some(prepared.experiment.control.clone()),
+        experiment: Some(experiment.to_string()),
+        control: Some(control.to_string()),
         ..AnalysisOptions::default()
     };
     let analysis = match report::analyze(&[log_path.to_path_buf()], &options) {
@@ -244,6 +259,7 @@ fn write_run_json(
         "completed_episodes": outcome.summaries.len(),
         "interrupted": outcome.interrupted,
         "workers": options.workers,
+        "shard": options.shard,
         "version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(),
         "wall_seconds": wall,

@@ -9,6 +9,7 @@ use super::episode::{
     EpisodeError, EpisodeSetup, EpisodeSummary, draw_user_and_interest, episode_streams,
     run_episode,
 };
+use super::shard::Shard;
 use crate::log::writer::LogWriter;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -20,6 +21,8 @@ pub struct RunOptions {
     pub episodes: u64,
     pub seed: u64,
     pub workers: usize,
+    /// Simulate only the episodes of this shard's users (`None`: every episode).
+    pub shard: Option<Shard>,
 }
 
 /// The finished episodes, in order, and whether Ctrl-C cut the run short.
@@ -102,7 +105,9 @@ fn simulate_blocks(
     stop: &AtomicBool,
     lines_tx: &std::sync::mpsc::SyncSender<Vec<Vec<u8>>>,
 ) -> Result<RunOutcome, RunError> {
-    let block = (options.workers.max(1) as u64 * 512).max(1024);
+    // A shard keeps about 1/count of a block's episodes: scan count times as many.
+    let shard_count = options.shard.map_or(1, |s| s.count as u64);
+    let block = (options.workers.max(1) as u64 * 512).max(1024) * shard_count;
     let mut summaries = Vec::with_capacity(options.episodes as usize);
     let mut start = 0;
     while start < options.episodes {
@@ -113,7 +118,7 @@ fn simulate_blocks(
             });
         }
         let end = (start + block).min(options.episodes);
-        let (groups, interests) = group_by_user(setup, options.seed, start..end);
+        let (groups, interests) = group_by_user(setup, options, start..end);
         pool.install(|| {
             setup
                 .world
@@ -126,9 +131,14 @@ fn simulate_blocks(
                 .map(|episodes| run_in_order(setup, episodes))
                 .collect()
         });
-        let mut slots: Vec<Option<EpisodeOutput>> = (start..end).map(|_| None).collect();
+        // Slots of the block's episodes in order (only this shard's when sharded).
+        let mut order: Vec<u64> = groups.iter().flatten().copied().collect();
+        order.sort_unstable();
+        let mut slots: Vec<Option<EpisodeOutput>> = order.iter().map(|_| None).collect();
         for (index, result) in results.into_iter().flatten() {
-            slots[(index - start) as usize] = Some(result);
+            if let Ok(slot) = order.binary_search(&index) {
+                slots[slot] = Some(result);
+            }
         }
         // Every finished episode is logged, even those after a failure in this block
         // (other users' episodes); the first failure in episode order is reported.
@@ -141,7 +151,7 @@ fn simulate_blocks(
                     summaries.push(summary);
                 }
                 Some(Err(source)) => {
-                    failure.get_or_insert((start + offset as u64, source));
+                    failure.get_or_insert((order[offset], source));
                 }
                 // Episodes after a failed one of the same user did not run.
                 None => {}
@@ -169,11 +179,11 @@ fn simulate_blocks(
     })
 }
 
-/// The block's episodes grouped by user, each group in episode order, and the
-/// session interests the block will need neighbours of.
+/// The block's episodes (of the shard's users) grouped by user, each group in episode
+/// order, and the session interests the block will need neighbours of.
 fn group_by_user(
     setup: &EpisodeSetup,
-    seed: u64,
+    options: &RunOptions,
     episodes: std::ops::Range<u64>,
 ) -> (Vec<Vec<u64>>, Vec<u32>) {
     let mut interests = Vec::with_capacity((episodes.end - episodes.start) as usize);
@@ -181,7 +191,10 @@ fn group_by_user(
     let mut groups: Vec<Vec<u64>> = Vec::new();
     for index in episodes {
         let (user, interest) =
-            draw_user_and_interest(&mut episode_streams(seed, index).0, setup.world);
+            draw_user_and_interest(&mut episode_streams(options.seed, index).0, setup.world);
+        if options.shard.is_some_and(|shard| !shard.contains(user)) {
+            continue;
+        }
         interests.push(interest);
         let g = *group_of.entry(user).or_insert_with(|| {
             groups.push(Vec::new());
