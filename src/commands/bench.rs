@@ -164,10 +164,7 @@ fn end_to_end(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let Some((best, out)) = warm
-        .into_iter()
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-    else {
+    let Some((best, out)) = warm.into_iter().min_by(|a, b| a.0.total_cmp(&b.0)) else {
         return Ok(ExitCode::SUCCESS);
     };
     let log = out.join("events.jsonl");

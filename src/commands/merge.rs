@@ -31,7 +31,13 @@ struct ShardRun {
 }
 
 /// `run.json` keys that must agree between the shards of one run.
-const SAME_IN_EVERY_SHARD: [&str; 5] = ["experiment", "experiment_file", "config", "seed", "episodes"];
+const SAME_IN_EVERY_SHARD: [&str; 5] = [
+    "experiment",
+    "experiment_file",
+    "config",
+    "seed",
+    "episodes",
+];
 
 fn load_shard(input: &Path) -> anyhow::Result<ShardRun> {
     let (log, dir) = if input.is_dir() {
@@ -171,9 +177,8 @@ fn merge_logs(
     let mut readers = Vec::with_capacity(shards.len());
     let mut heads = BinaryHeap::new();
     for (i, shard) in shards.iter().enumerate() {
-        let file = File::open(&shard.log).map_err(|e| {
-            std::io::Error::other(format!("{}: {e}", shard.log.display()))
-        })?;
+        let file = File::open(&shard.log)
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", shard.log.display())))?;
         let mut reader = Reader {
             path: shard.log.clone(),
             lines: BufReader::with_capacity(1 << 16, file),
@@ -188,7 +193,10 @@ fn merge_logs(
     let mut episodes = Vec::new();
     while let Some(Reverse((episode, i))) = heads.pop() {
         let reader = &mut readers[i];
-        if episodes.last().is_some_and(|e: &EpisodeSummary| e.index >= episode) {
+        if episodes
+            .last()
+            .is_some_and(|e: &EpisodeSummary| e.index >= episode)
+        {
             return Err(std::io::Error::other(format!(
                 "{}:{}: episode {episode} comes after episode {} of another shard or this one: logs of different runs, or a log edited by hand",
                 reader.path.display(),
@@ -213,7 +221,12 @@ fn merge_logs(
             let arm = treatments
                 .iter()
                 .position(|t| t == fields.experiments.get())
-                .ok_or_else(|| bad(format!("experiments {} is no arm of the run", fields.experiments.get())))?;
+                .ok_or_else(|| {
+                    bad(format!(
+                        "experiments {} is no arm of the run",
+                        fields.experiments.get()
+                    ))
+                })?;
             let time: f64 = fields
                 .time
                 .get()
@@ -254,7 +267,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         .as_str()
         .context("run.json has no experiment name")?
         .to_string();
-    let control = first["experiment"]["control"].as_str().unwrap_or("C").to_string();
+    let control = first["experiment"]["control"]
+        .as_str()
+        .unwrap_or("C")
+        .to_string();
     let arm_names: Vec<String> = first["arms"]
         .as_array()
         .context("run.json has no arms")?
@@ -287,7 +303,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .filter_map(|s| s.record["wall_seconds"].as_f64())
         .fold(0.0, f64::max);
-    let workers: u64 = shards.iter().filter_map(|s| s.record["workers"].as_u64()).sum();
+    let workers: u64 = shards
+        .iter()
+        .filter_map(|s| s.record["workers"].as_u64())
+        .sum();
     let merged_from: Vec<Value> = shards
         .iter()
         .map(|s| {
@@ -306,7 +325,10 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         fields.insert("shard".into(), Value::Null);
         fields.insert("workers".into(), workers.into());
         fields.insert("wall_seconds".into(), wall.into());
-        fields.insert("arms".into(), serde_json::to_value(summarize(&arm_names, &episodes))?);
+        fields.insert(
+            "arms".into(),
+            serde_json::to_value(summarize(&arm_names, &episodes))?,
+        );
         fields.insert("merged_from".into(), merged_from.into());
     }
     crate::atomic_file::write(

@@ -86,9 +86,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     eprintln!("log: {}", log_path.display());
     if let Some(shard) = shard {
-        eprintln!(
-            "shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`"
-        );
+        eprintln!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
     }
     if prepared.arms.len() > 1 {
         let experiment = &prepared.experiment;

@@ -26,8 +26,8 @@ impl Shard {
 
 /// The shard of `user` among `count`.
 pub fn shard_of(user: u32, count: u32) -> u32 {
-    let hash = murmur3::murmur3_32(&mut user.to_string().as_bytes(), shard_salt())
-        .unwrap_or_default();
+    let hash =
+        murmur3::murmur3_32(&mut user.to_string().as_bytes(), shard_salt()).unwrap_or_default();
     hash % count.max(1)
 }
 
@@ -50,8 +50,7 @@ impl std::str::FromStr for Shard {
                 .parse::<u32>()
                 .map_err(|_| format!("{text:?}: the {what} {s:?} is not a whole number"))
         };
-        Shard::new(number(k, "index")?, number(n, "count")?)
-            .map_err(|e| format!("{text:?}: {e}"))
+        Shard::new(number(k, "index")?, number(n, "count")?).map_err(|e| format!("{text:?}: {e}"))
     }
 }
 
@@ -72,13 +71,18 @@ impl Shard {
     /// `shards`) or a Slurm job array (`SLURM_ARRAY_TASK_ID` minus `SLURM_ARRAY_TASK_MIN`,
     /// of `SLURM_ARRAY_TASK_COUNT`). `env` reads a variable (the process environment in
     /// `sim run`, a table in tests).
-    pub fn auto(env: impl Fn(&str) -> Option<String>, shards: Option<u32>) -> Result<Shard, String> {
+    pub fn auto(
+        env: impl Fn(&str) -> Option<String>,
+        shards: Option<u32>,
+    ) -> Result<Shard, String> {
         let number = |name: &str| -> Result<Option<u32>, String> {
             match env(name) {
                 None => Ok(None),
-                Some(v) => v.trim().parse::<u32>().map(Some).map_err(|_| {
-                    format!("--shard auto: {name}={v:?} is not a whole number")
-                }),
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .map(Some)
+                    .map_err(|_| format!("--shard auto: {name}={v:?} is not a whole number")),
             }
         };
         if let Some(task) = number("SLURM_ARRAY_TASK_ID")? {
@@ -87,7 +91,9 @@ impl Shard {
             )?;
             let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
             let index = task.checked_sub(min).ok_or_else(|| {
-                format!("--shard auto: SLURM_ARRAY_TASK_ID={task} is below SLURM_ARRAY_TASK_MIN={min}")
+                format!(
+                    "--shard auto: SLURM_ARRAY_TASK_ID={task} is below SLURM_ARRAY_TASK_MIN={min}"
+                )
             })?;
             if let Some(n) = shards
                 && n != count
@@ -102,8 +108,7 @@ impl Shard {
             let count = shards.ok_or(
                 "--shard auto: JOB_COMPLETION_INDEX is set; give the Job's completions as --shards N",
             )?;
-            return Shard::new(index, count)
-                .map_err(|e| format!("--shard auto (Kubernetes): {e}"));
+            return Shard::new(index, count).map_err(|e| format!("--shard auto (Kubernetes): {e}"));
         }
         Err("--shard auto: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm job array) is set".into())
     }
@@ -133,9 +138,9 @@ impl ShardChoice {
     pub fn resolve(self, shards: Option<u32>) -> Result<Shard, String> {
         match self {
             ShardChoice::Fixed(shard) => match shards {
-                Some(n) if n != shard.count => Err(format!(
-                    "--shard {shard} disagrees with --shards {n}"
-                )),
+                Some(n) if n != shard.count => {
+                    Err(format!("--shard {shard} disagrees with --shards {n}"))
+                }
                 _ => Ok(shard),
             },
             ShardChoice::Auto => Shard::auto(|name| std::env::var(name).ok(), shards),

@@ -41,7 +41,12 @@ pub fn interest_tracks(world: &World) -> Vec<u32> {
 pub fn path(world: &World, cache_dir: &Path) -> anyhow::Result<PathBuf> {
     let cat = &world.catalogue;
     let mut bytes = Vec::with_capacity(16 + 4 * (cat.embeddings.len() + world.users.len() * 3));
-    for n in [VERSION as u64, cat.dim as u64, cat.len() as u64, world.neighbours.k() as u64] {
+    for n in [
+        VERSION as u64,
+        cat.dim as u64,
+        cat.len() as u64,
+        world.neighbours.k() as u64,
+    ] {
         bytes.extend_from_slice(&n.to_le_bytes());
     }
     bytes.extend(cat.embeddings.iter().flat_map(|x| x.to_le_bytes()));
@@ -82,10 +87,7 @@ pub fn load_or_compute(world: &World, cache_dir: &Path, rebuild: bool) -> anyhow
         }
     }
     world.neighbours.warm(&world.catalogue, &tracks);
-    let sets: Vec<&[u32]> = tracks
-        .iter()
-        .map(|&t| world.nearest(t, k))
-        .collect();
+    let sets: Vec<&[u32]> = tracks.iter().map(|&t| world.nearest(t, k)).collect();
     let bytes = encode(world.catalogue.len(), k, &tracks, &sets);
     // A cache that cannot be written (read-only, full disk) costs the next run time only.
     let saved = file
@@ -117,7 +119,11 @@ fn hash(payload: &[u8]) -> [u8; 16] {
 pub fn encode(n_tracks: usize, k: usize, tracks: &[u32], sets: &[&[u32]]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(4 * tracks.len() * (k + 1));
     payload.extend(tracks.iter().flat_map(|t| t.to_le_bytes()));
-    payload.extend(sets.iter().flat_map(|s| s.iter()).flat_map(|t| t.to_le_bytes()));
+    payload.extend(
+        sets.iter()
+            .flat_map(|s| s.iter())
+            .flat_map(|t| t.to_le_bytes()),
+    );
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
     for n in [VERSION, n_tracks as u32, k as u32, tracks.len() as u32] {
@@ -168,7 +174,9 @@ pub fn decode(bytes: &[u8], n_tracks: usize, k: usize, tracks: &[u32]) -> Result
         return Err("its interest tracks differ from this world's".into());
     }
     if let Some(bad) = sets.iter().find(|&&t| t as usize >= n_tracks) {
-        return Err(format!("neighbour {bad} is outside the catalogue 0..{n_tracks}"));
+        return Err(format!(
+            "neighbour {bad} is outside the catalogue 0..{n_tracks}"
+        ));
     }
     Ok(sets.to_vec())
 }
@@ -208,11 +216,17 @@ mod tests {
     fn the_cached_sets_equal_a_fresh_computation_and_damage_is_caught() {
         let cache = tempfile::tempdir().unwrap();
         let first = world();
-        assert_eq!(load_or_compute(&first, cache.path(), false).unwrap(), Origin::Computed);
+        assert_eq!(
+            load_or_compute(&first, cache.path(), false).unwrap(),
+            Origin::Computed
+        );
         let file = path(&first, cache.path()).unwrap();
         let fresh = world();
         let loaded = world();
-        assert_eq!(load_or_compute(&loaded, cache.path(), false).unwrap(), Origin::Read);
+        assert_eq!(
+            load_or_compute(&loaded, cache.path(), false).unwrap(),
+            Origin::Read
+        );
         for t in interest_tracks(&fresh) {
             // `fresh` computes lazily, one query at a time: the reference.
             assert_eq!(loaded.nearest(t, 6), fresh.nearest(t, 6), "track {t}");
@@ -233,10 +247,16 @@ mod tests {
         let mut bad = good.clone();
         bad[HEADER + 8] ^= 1;
         std::fs::write(&file, bad).unwrap();
-        assert_eq!(load_or_compute(&world(), cache.path(), false).unwrap(), Origin::Computed);
+        assert_eq!(
+            load_or_compute(&world(), cache.path(), false).unwrap(),
+            Origin::Computed
+        );
         assert_eq!(std::fs::read(&file).unwrap(), good);
         // --rebuild recomputes a sound file.
-        assert_eq!(load_or_compute(&world(), cache.path(), true).unwrap(), Origin::Computed);
+        assert_eq!(
+            load_or_compute(&world(), cache.path(), true).unwrap(),
+            Origin::Computed
+        );
     }
 
     #[test]
