@@ -8,6 +8,8 @@ use crate::pipeline::progress_bar;
 use crate::sim::episode::{EpisodeSetup, arm_treatments};
 use crate::sim::runner::{self, RunOptions, RunOutcome};
 use anyhow::{Context, bail};
+use crate::topk::InnerProductIndex;
+use crate::world::{World, neighbour_file};
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
@@ -52,6 +54,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let prepared = prepare(&args.experiment, args.config.as_deref(), &artifacts)?;
     let startup = clock.elapsed().as_secs_f64();
     println!("start-up (config, world generation, recommenders): {startup:.3} s");
+    neighbour_search_rate(&prepared.world);
     let dir = tempfile::tempdir()?;
     let user_arm = prepared.experiment.assign_users(prepared.world.users.len());
     let setup = EpisodeSetup {
@@ -99,6 +102,29 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         best[1] / best[0]
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Times the exact neighbour search of every interest track (what a cold cache costs),
+/// in GFLOP/s of the scores' product.
+fn neighbour_search_rate(world: &World) {
+    let cat = &world.catalogue;
+    let tracks = neighbour_file::interest_tracks(world);
+    let queries: Vec<f32> = tracks
+        .iter()
+        .flat_map(|&t| cat.embedding(t).iter().copied())
+        .collect();
+    let k = world.neighbours.k();
+    let clock = Instant::now();
+    let found = InnerProductIndex::new(&cat.embeddings, cat.dim).top_k(&queries, k);
+    let seconds = clock.elapsed().as_secs_f64();
+    let gflop = 2.0 * (found.len() * cat.len() * cat.dim) as f64 / 1e9;
+    println!(
+        "exact neighbour search: {} interests x {} tracks x {} dims = {gflop:.1} GFLOP in {seconds:.2} s = {:.1} GFLOP/s (top {k})",
+        found.len(),
+        cat.len(),
+        cat.dim,
+        gflop / seconds
+    );
 }
 
 /// Runs this binary with `args` to its exit: the wall time in seconds.
