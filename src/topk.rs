@@ -52,10 +52,7 @@ impl InnerProductIndex {
     /// `items`: row-major, `dim` floats per item.
     pub fn new(items: &[f32], dim: usize) -> InnerProductIndex {
         let n_items = items.len().checked_div(dim).unwrap_or(0);
-        let max_norm = items
-            .chunks_exact(dim.max(1))
-            .map(norm)
-            .fold(0.0, f64::max);
+        let max_norm = items.chunks_exact(dim.max(1)).map(norm).fold(0.0, f64::max);
         InnerProductIndex {
             items: items[..n_items * dim].to_vec(),
             n_items,
@@ -89,7 +86,11 @@ impl InnerProductIndex {
         // The norms' own rounding and underflow, generously.
         let band = 2.0 * gamma * norm(query) * self.max_norm * (1.0 + 1e-6)
             + 2.0 * d * f32::MIN_POSITIVE as f64;
-        if band.is_finite() { band } else { f64::INFINITY }
+        if band.is_finite() {
+            band
+        } else {
+            f64::INFINITY
+        }
     }
 
     fn search_block(&self, block: &[f32], k: usize, out: &mut [Vec<u32>]) {
@@ -98,8 +99,9 @@ impl InnerProductIndex {
         let bands: Vec<f64> = block.chunks_exact(dim).map(|q| self.band(q)).collect();
         // Per query: the k best approximate scores so far (a min-heap of order keys),
         // the band's floor below the k-th, and the items above that floor.
-        let mut best: Vec<BinaryHeap<Reverse<i32>>> =
-            (0..rows).map(|_| BinaryHeap::with_capacity(k + 1)).collect();
+        let mut best: Vec<BinaryHeap<Reverse<i32>>> = (0..rows)
+            .map(|_| BinaryHeap::with_capacity(k + 1))
+            .collect();
         let mut floor = vec![f32::NEG_INFINITY; rows];
         let mut kept: Vec<Vec<(f32, u32)>> = (0..rows).map(|_| Vec::new()).collect();
         let mut scores = vec![0.0f32; rows * ITEM_TILE];
@@ -218,7 +220,10 @@ mod tests {
         // A tie: item 7 duplicates item 3, so item 3 must come first.
         let dup: Vec<f32> = items[3 * dim..4 * dim].to_vec();
         items[7 * dim..8 * dim].copy_from_slice(&dup);
-        assert_eq!(top_k(&users, &items, dim, 10), full_sort(&users, &items, dim, 10));
+        assert_eq!(
+            top_k(&users, &items, dim, 10),
+            full_sort(&users, &items, dim, 10)
+        );
         assert_eq!(top_k(&users, &items, dim, 10_000)[0].len(), ni);
     }
 
@@ -229,7 +234,9 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let dim = 32;
         let (nu, ni) = (150, 2 * ITEM_TILE + 77);
-        let users: Vec<f32> = (0..nu * dim).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect();
+        let users: Vec<f32> = (0..nu * dim)
+            .map(|_| rng.random::<f32>() * 2.0 - 1.0)
+            .collect();
         let mut items: Vec<f32> = (0..ni * dim)
             .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * 3.0)
             .collect();
@@ -257,7 +264,15 @@ mod tests {
 
     #[test]
     fn order_keys_follow_total_cmp() {
-        let xs = [f32::NEG_INFINITY, -2.5, -0.0, 0.0, 1e-40, 3.0, f32::INFINITY];
+        let xs = [
+            f32::NEG_INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-40,
+            3.0,
+            f32::INFINITY,
+        ];
         for w in xs.windows(2) {
             assert!(order_key(w[0]) < order_key(w[1]), "{w:?}");
         }

@@ -118,7 +118,7 @@ fn simulate_blocks(
             });
         }
         let end = (start + block).min(options.episodes);
-        let (groups, interests) = group_by_user(setup, options, start..end);
+        let (groups, interests) = group_by_user(setup, options, pool, start..end);
         pool.install(|| {
             setup
                 .world
@@ -184,17 +184,33 @@ fn simulate_blocks(
 fn group_by_user(
     setup: &EpisodeSetup,
     options: &RunOptions,
+    pool: &rayon::ThreadPool,
     episodes: std::ops::Range<u64>,
 ) -> (Vec<Vec<u64>>, Vec<u32>) {
+    // Drawn in parallel: a shard of N scans N times as many episodes as it runs.
+    let draws: Vec<Option<(u32, u32)>> = pool.install(|| {
+        episodes
+            .clone()
+            .into_par_iter()
+            .map(|index| {
+                let (user, interest) = draw_user_and_interest(
+                    &mut episode_streams(options.seed, index).0,
+                    setup.world,
+                );
+                options
+                    .shard
+                    .is_none_or(|shard| shard.contains(user))
+                    .then_some((user, interest))
+            })
+            .collect()
+    });
     let mut interests = Vec::with_capacity((episodes.end - episodes.start) as usize);
     let mut group_of: HashMap<u32, usize> = HashMap::new();
     let mut groups: Vec<Vec<u64>> = Vec::new();
-    for index in episodes {
-        let (user, interest) =
-            draw_user_and_interest(&mut episode_streams(options.seed, index).0, setup.world);
-        if options.shard.is_some_and(|shard| !shard.contains(user)) {
-            continue;
-        }
+    for (index, (user, interest)) in episodes
+        .zip(draws)
+        .filter_map(|(index, draw)| Some((index, draw?)))
+    {
         interests.push(interest);
         let g = *group_of.entry(user).or_insert_with(|| {
             groups.push(Vec::new());
