@@ -18,4 +18,5 @@ mod run_determinism;
 mod shards;
 mod train_cli;
 mod train_dssm;
+mod trust_io;
 mod world_files;

@@ -11,7 +11,7 @@ use crate::cli::MergeArgs;
 use crate::log::writer::render_treatments;
 use crate::sim::episode::EpisodeSummary;
 use crate::sim::shard::Shard;
-use crate::sim::summary::summarize;
+use crate::sim::summary::{RunTotals, summarize};
 use anyhow::{Context, bail};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -61,6 +61,12 @@ fn load_shard(input: &Path) -> anyhow::Result<ShardRun> {
             run_json.display()
         )
     })?;
+    if let Some(error) = record["error"].as_str() {
+        bail!(
+            "{}: shard {shard} failed ({error}); rerun it with sim run --shard {shard}",
+            run_json.display()
+        );
+    }
     if record["interrupted"] != Value::Bool(false) {
         bail!(
             "{}: shard {shard} was interrupted; rerun it with sim run --shard {shard}",
@@ -168,12 +174,13 @@ impl Reader {
     }
 }
 
-/// Merges the shard logs into `out` in episode order; the episodes' summaries, in order.
+/// Merges the shard logs into `out` in episode order; the per-arm totals of the
+/// episodes, added in episode order (as the single run adds them).
 fn merge_logs(
     shards: &[ShardRun],
     treatments: &[String],
     out: &mut impl Write,
-) -> std::io::Result<Vec<EpisodeSummary>> {
+) -> std::io::Result<RunTotals> {
     let mut readers = Vec::with_capacity(shards.len());
     let mut heads = BinaryHeap::new();
     for (i, shard) in shards.iter().enumerate() {
@@ -190,20 +197,18 @@ fn merge_logs(
         }
         readers.push(reader);
     }
-    let mut episodes = Vec::new();
+    let mut totals = RunTotals::new(treatments.len());
+    let mut last: Option<u64> = None;
     while let Some(Reverse((episode, i))) = heads.pop() {
         let reader = &mut readers[i];
-        if episodes
-            .last()
-            .is_some_and(|e: &EpisodeSummary| e.index >= episode)
-        {
+        if let Some(last) = last.filter(|&last| last >= episode) {
             return Err(std::io::Error::other(format!(
-                "{}:{}: episode {episode} comes after episode {} of another shard or this one: logs of different runs, or a log edited by hand",
+                "{}:{}: episode {episode} comes after episode {last} of another shard or this one: logs of different runs, or a log edited by hand",
                 reader.path.display(),
                 reader.number,
-                episodes.last().map_or(0, |e| e.index)
             )));
         }
+        last = Some(episode);
         let mut summary: Option<EpisodeSummary> = None;
         loop {
             let fields = reader.fields()?;
@@ -255,9 +260,11 @@ fn merge_logs(
                 break;
             }
         }
-        episodes.extend(summary);
+        if let Some(summary) = summary {
+            totals.add(&summary);
+        }
     }
-    Ok(episodes)
+    Ok(totals)
 }
 
 pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
@@ -286,13 +293,13 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
     let log_path = args.out.join("events.jsonl");
-    let mut episodes = Vec::new();
+    let mut totals = RunTotals::new(treatments.len());
     crate::atomic_file::write_with(&log_path, |out| {
-        episodes = merge_logs(&shards, &treatments, out)?;
-        if episodes.len() as u64 != expected {
+        totals = merge_logs(&shards, &treatments, out)?;
+        if totals.episodes() != expected {
             return Err(std::io::Error::other(format!(
                 "the shards hold {} episodes of the run's {expected}: a shard log is cut or from another run",
-                episodes.len()
+                totals.episodes()
             )));
         }
         Ok(())
@@ -320,14 +327,14 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     if let Some(fields) = record.as_object_mut() {
-        fields.insert("completed_episodes".into(), episodes.len().into());
+        fields.insert("completed_episodes".into(), totals.episodes().into());
         fields.insert("interrupted".into(), false.into());
         fields.insert("shard".into(), Value::Null);
         fields.insert("workers".into(), workers.into());
         fields.insert("wall_seconds".into(), wall.into());
         fields.insert(
             "arms".into(),
-            serde_json::to_value(summarize(&arm_names, &episodes))?,
+            serde_json::to_value(summarize(&arm_names, &totals))?,
         );
         fields.insert("merged_from".into(), merged_from.into());
     }
@@ -335,11 +342,11 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         &args.out.join("run.json"),
         &serde_json::to_vec_pretty(&record)?,
     )?;
-    let steps: u64 = episodes.iter().map(|e| e.steps as u64).sum();
     println!(
-        "merged {} shards: {} episodes, {steps} steps -> {}",
+        "merged {} shards: {} episodes, {} steps -> {}",
         shards.len(),
-        episodes.len(),
+        totals.episodes(),
+        totals.steps(),
         log_path.display()
     );
     if arm_names.len() > 1 {
