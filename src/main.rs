@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => commands::serve::run(args),
         Command::BenchHttp(args) => commands::bench_http::run(args),
+        Command::Merge(args) => commands::merge::run(args),
+        Command::Prepare(args) => commands::prepare::run(args),
     };
     match result {
         Ok(code) => code,

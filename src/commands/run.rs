@@ -16,7 +16,7 @@ use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -28,6 +28,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .workers
         .map(|w| w as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let shard = args
+        .shard
+        .map(|choice| choice.resolve(args.shards))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
@@ -39,15 +44,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&prepared.experiment.name));
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let dir = PathBuf::from("reports").join(&prepared.experiment.name);
+        match shard {
+            Some(s) => dir.join(format!("shard-{}-of-{}", s.index, s.count)),
+            None => dir,
+        }
+    });
     let folder = RunFolder::begin(&out_dir)?;
     let options = RunOptions {
         episodes: args.episodes,
         seed: args.seed,
         workers,
+        shard,
     };
     let clock = Instant::now();
     let outcome = simulate(
@@ -66,7 +75,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     print_summary(&prepared, &summary, &outcome.totals, wall);
     let failed = matches!(outcome.end, RunEnd::Failed(_));
     let reported = !failed && prepared.arms.len() > 1 && outcome.totals.episodes() > 0 && {
-        report_ab_table(&prepared, &folder)
+        let experiment = &prepared.experiment;
+        report_ab_table(
+            &experiment.name,
+            &experiment.control,
+            &folder.staged(EVENTS),
+            &folder.staged(""),
+        )
     };
     let episodes = outcome.totals.episodes();
     if let Err(e) = write_run_json(&folder, args, &prepared, &options, &outcome, &summary, wall) {
@@ -83,6 +98,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     eprintln!("log: {}", log_path.display());
     if reported {
         eprintln!("report: {}", out_dir.join("report.md").display());
+    }
+    if let Some(shard) = shard {
+        eprintln!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
     }
     match outcome.end {
         RunEnd::Finished => Ok(ExitCode::SUCCESS),
@@ -104,13 +122,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 /// Prints the run's A/B table against the experiment's control and writes the report
 /// files next to the log; says whether they were written. A failure here is reported
 /// but does not fail the run: the log is complete and `sim report` can be run on it again.
-fn report_ab_table(prepared: &Prepared, folder: &RunFolder) -> bool {
+pub fn report_ab_table(experiment: &str, control: &str, log: &Path, out_dir: &Path) -> bool {
     let options = AnalysisOptions {
-        experiment: Some(prepared.experiment.name.clone()),
-        control: Some(prepared.experiment.control.clone()),
+        experiment: Some(experiment.to_string()),
+        control: Some(control.to_string()),
         ..AnalysisOptions::default()
     };
-    let analysis = match report::analyze(&[folder.staged(EVENTS)], &options) {
+    let analysis = match report::analyze(&[log.to_path_buf()], &options) {
         Ok(analysis) => analysis,
         Err(e) => {
             eprintln!("warning: no A/B table: {e:#}");
@@ -122,7 +140,7 @@ fn report_ab_table(prepared: &Prepared, folder: &RunFolder) -> bool {
         "{}",
         report::render_terminal(&analysis, std::io::stdout().is_terminal())
     );
-    match report::write_outputs(&analysis, &folder.staged("")) {
+    match report::write_outputs(&analysis, out_dir) {
         Ok(_) => true,
         Err(e) => {
             eprintln!("warning: cannot write the report: {e:#}");
@@ -258,6 +276,7 @@ fn write_run_json(
         "interrupted": matches!(outcome.end, RunEnd::Interrupted),
         "error": error,
         "workers": options.workers,
+        "shard": options.shard,
         "version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(),
         "wall_seconds": wall,

@@ -209,6 +209,7 @@ impl<'a> Pipeline<'a> {
                 episodes: source.episodes,
                 seed: source.seed,
                 workers: self.workers,
+                shard: None,
             };
             let outcome = simulate(
                 &self.world,
