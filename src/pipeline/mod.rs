@@ -205,10 +205,11 @@ impl<'a> Pipeline<'a> {
             }
             TrainKind::I2i => {
                 eprintln!("  building next-track lists from {} logs", logs.len());
+                let defaults = I2iParams::default();
                 let params = I2iParams {
                     top_k: recipe.top_k,
                     one_per_artist: recipe.one_per_artist,
-                    ..I2iParams::default()
+                    min_time: recipe.min_time.unwrap_or(defaults.min_time),
                 };
                 i2i_to_files(&logs, Some(artist_of), &params, &out)?;
             }

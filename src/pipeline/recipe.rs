@@ -60,6 +60,9 @@ pub struct TrainRecipe {
     /// `i2i` only: at most one track per artist in a list.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub one_per_artist: bool,
+    /// `i2i` only: a follower counts when listened to at least this much (default 0.8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_time: Option<f32>,
 }
 
 impl TrainRecipe {
@@ -72,6 +75,9 @@ impl TrainRecipe {
         }
         if self.one_per_artist && self.train != TrainKind::I2i {
             bail!("recipe `train: {name}`: `one_per_artist` is an option of `train: i2i` only");
+        }
+        if self.min_time.is_some() && self.train != TrainKind::I2i {
+            bail!("recipe `train: {name}`: `min_time` is an option of `train: i2i` only");
         }
         if self.dim.is_some() && self.train == TrainKind::I2i {
             bail!("recipe `train: i2i`: `dim` is an option of `train: dssm` and `train: mf`");
