@@ -126,7 +126,11 @@ fn a_recipe_that_does_not_fit_its_spec_is_an_error_naming_the_arm() {
 #[test]
 fn mf_and_i2i_commands_give_the_same_bytes_for_any_thread_count() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(dir.path(), SEMINAR.replace("seminar", "exp").as_str(), "3000");
+    let out = run(
+        dir.path(),
+        SEMINAR.replace("seminar", "exp").as_str(),
+        "3000",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let d = dir.path();
     let export = sim(
@@ -167,7 +171,10 @@ fn mf_and_i2i_commands_give_the_same_bytes_for_any_thread_count() {
             assert!(summary.exists(), "{}", summary.display());
         }
         assert!(!per_threads[0].is_empty());
-        assert_eq!(per_threads[0], per_threads[1], "{trainer}: threads changed the output");
+        assert_eq!(
+            per_threads[0], per_threads[1],
+            "{trainer}: threads changed the output"
+        );
         outputs.push(per_threads.remove(0));
     }
     // i2i with one track per artist: no two tracks of one artist in a list.
@@ -186,7 +193,16 @@ fn mf_and_i2i_commands_give_the_same_bytes_for_any_thread_count() {
         assert_eq!(artists.len(), list.len(), "{line}");
     }
     let bad = sim(
-        &["train", "mf", "--logs", "out/events.jsonl", "--out", "x.jsonl", "--reg", "0"],
+        &[
+            "train",
+            "mf",
+            "--logs",
+            "out/events.jsonl",
+            "--out",
+            "x.jsonl",
+            "--reg",
+            "0",
+        ],
         d,
     );
     assert!(!bad.status.success());

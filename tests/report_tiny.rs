@@ -247,8 +247,10 @@ fn tiny_log_without_first_track() {
     let log = write_log(dir.path());
     let default = analyze(std::slice::from_ref(&log), &AnalysisOptions::default()).unwrap();
     assert!(
-        default.rows.iter().all(|r| r.metric
-            != Metric::MeanTimePerSessionWithoutFirstTrack),
+        default
+            .rows
+            .iter()
+            .all(|r| r.metric != Metric::MeanTimePerSessionWithoutFirstTrack),
         "opt-in only"
     );
     let opts = AnalysisOptions {

@@ -90,9 +90,7 @@ impl UserTotals {
             Metric::MeanRequestLatency => self.latency_ms / self.tracks as f64,
             Metric::MeanTracksPerSession => self.tracks as f64 / sessions,
             Metric::MeanTimePerSession => self.time / sessions,
-            Metric::MeanTimePerSessionWithoutFirstTrack => {
-                (self.time - self.first_time) / sessions
-            }
+            Metric::MeanTimePerSessionWithoutFirstTrack => (self.time - self.first_time) / sessions,
         }
     }
 }

@@ -1,10 +1,10 @@
 //! `sim train dssm`: arguments and the command.
 
+use super::lists_args::read_training_logs;
 use super::{
     Catalogue, DssmParams, InitScheme, Interaction, Progress, TrainSummary, input, train_dssm,
     write_recommendations,
 };
-use super::lists_args::read_training_logs;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
