@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_http;
 pub mod run;
+pub mod run_folder;
 pub mod serve;
 pub mod setup;
 pub mod world;

@@ -13,6 +13,7 @@
 //! `train: mf` (per-user lists) and `train: i2i` (per-track lists, `one_per_artist`
 //! optional) take the same `logs_from`, `top_k` and `seed`.
 
+use crate::at_least_one;
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -45,7 +46,7 @@ impl TrainKind {
 pub struct TrainRecipe {
     pub train: TrainKind,
     pub logs_from: Vec<LogSource>,
-    #[serde(default = "default_top_k")]
+    #[serde(default = "default_top_k", deserialize_with = "at_least_one::required")]
     pub top_k: usize,
     #[serde(default)]
     pub seed: u64,
@@ -53,9 +54,17 @@ pub struct TrainRecipe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<String>,
     /// Overrides of the trainer's defaults.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "at_least_one::optional"
+    )]
     pub dim: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "at_least_one::optional"
+    )]
     pub epochs: Option<usize>,
     /// `i2i` only: at most one track per artist in a list.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -102,6 +111,7 @@ impl TrainRecipe {
 #[serde(deny_unknown_fields)]
 pub struct LogSource {
     pub experiment: PathBuf,
+    #[serde(deserialize_with = "at_least_one::required")]
     pub episodes: u64,
     #[serde(default)]
     pub seed: u64,
