@@ -73,6 +73,10 @@ pub struct PrepareArgs {
 pub enum TrainCommand {
     /// Two-tower (DSSM) model -> per-user top-k recommendation file
     Dssm(crate::train::args::TrainDssmArgs),
+    /// Implicit-feedback matrix factorisation (weighted ALS) -> per-user top-k recommendation file
+    Mf(crate::train::lists_args::TrainMfArgs),
+    /// Next-track lists per track from the logs' sessions -> `contextual` recommendation file
+    I2i(crate::train::lists_args::TrainI2iArgs),
 }
 
 #[derive(Debug, Args)]

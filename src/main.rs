@@ -16,6 +16,12 @@ fn main() -> ExitCode {
         Command::Train(TrainCommand::Dssm(args)) => {
             botify_sim::train::args::run(args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Train(TrainCommand::Mf(args)) => {
+            botify_sim::train::lists_args::run_mf(args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Train(TrainCommand::I2i(args)) => {
+            botify_sim::train::lists_args::run_i2i(args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Serve(args) => commands::serve::run(args),
         Command::BenchHttp(args) => commands::bench_http::run(args),
         Command::Merge(args) => commands::merge::run(args),

@@ -4,6 +4,7 @@
 mod common;
 mod http_support;
 
+mod course_table;
 mod default_experiment;
 mod http_e2e;
 mod http_fault;
