@@ -81,6 +81,7 @@ fn mf_and_i2i_recipes_feed_indexed_and_contextual_arms() {
     let artifacts: Vec<_> = std::fs::read_dir(&cache)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
         .collect();
     assert_eq!(artifacts.len(), 2, "{artifacts:?}");
     let mut kinds = Vec::new();
