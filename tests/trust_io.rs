@@ -306,12 +306,12 @@ fn run_trained(dir: &Path, extra: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), stderr(&out))
 }
 
-/// The artifact folders of `cache/` (lock files aside).
+/// The artifact folders of `cache/` (lock files and the neighbour cache aside).
 fn artifacts(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir.join("cache"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
+        .filter(|p| p.is_dir() && !p.ends_with("neighbours"))
         .collect()
 }
 
