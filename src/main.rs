@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            botify_sim::note!("Error: {e:#}");
             ExitCode::FAILURE
         }
     }

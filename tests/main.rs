@@ -12,6 +12,7 @@ mod pipeline;
 mod report_aa;
 mod report_cli;
 mod report_fixture;
+mod report_inputs;
 mod report_tiny;
 mod run_determinism;
 mod train_cli;

@@ -75,12 +75,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     write_run_json(
         &out_dir, args, &prepared, &options, &outcome, &summary, wall,
     )?;
-    eprintln!("log: {}", log_path.display());
+    crate::note!("log: {}", log_path.display());
     if prepared.arms.len() > 1 {
         report_ab_table(&prepared, &log_path, &out_dir);
     }
     if outcome.interrupted {
-        eprintln!(
+        crate::note!(
             "interrupted: {} of {} episodes finished and logged",
             outcome.summaries.len(),
             args.episodes
@@ -102,18 +102,17 @@ fn report_ab_table(prepared: &Prepared, log_path: &Path, out_dir: &Path) {
     let analysis = match report::analyze(&[log_path.to_path_buf()], &options) {
         Ok(analysis) => analysis,
         Err(e) => {
-            eprintln!("warning: no A/B table: {e:#}");
+            crate::note!("warning: no A/B table: {e:#}");
             return;
         }
     };
-    println!();
-    print!(
-        "{}",
-        report::render_terminal(&analysis, std::io::stdout().is_terminal())
-    );
+    let table = report::render_terminal(&analysis, std::io::stdout().is_terminal());
+    if let Err(e) = crate::console::print(&format!("\n{table}")) {
+        crate::note!("warning: cannot print the A/B table: {e}");
+    }
     match report::write_outputs(&analysis, out_dir) {
-        Ok(_) => eprintln!("report: {}", out_dir.join("report.md").display()),
-        Err(e) => eprintln!("warning: cannot write the report: {e:#}"),
+        Ok(_) => crate::note!("report: {}", out_dir.join("report.md").display()),
+        Err(e) => crate::note!("warning: cannot write the report: {e:#}"),
     }
 }
 
@@ -180,28 +179,31 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
 
 fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutcome, wall: f64) {
     let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
-    println!(
-        "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)",
+    let mut text = format!(
+        "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)\n",
         prepared.experiment.name,
         outcome.summaries.len(),
         steps,
         wall,
         steps as f64 / wall.max(1e-9)
     );
-    println!(
-        "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+    text.push_str(&format!(
+        "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}\n",
         "arm", "recommender", "episodes", "users", "reward mean±sem", "steps mean±sem"
-    );
+    ));
     for (arm, s) in prepared.experiment.arms.iter().zip(summary) {
-        println!(
-            "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+        text.push_str(&format!(
+            "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}\n",
             s.arm,
             truncate(&arm.spec.label(), 32),
             s.episodes,
             s.users,
             format!("{:.3} ± {:.3}", s.reward.mean, s.reward.sem),
             format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
-        );
+        ));
+    }
+    if let Err(e) = crate::console::print(&text) {
+        crate::note!("warning: cannot print the summary: {e}");
     }
 }
 

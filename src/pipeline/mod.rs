@@ -109,11 +109,11 @@ impl<'a> Pipeline<'a> {
             return Ok(path.clone());
         }
         if recs.exists() && !self.rebuild {
-            eprintln!("artifact {key}: cached ({})", dir.display());
+            crate::note!("artifact {key}: cached ({})", dir.display());
             self.resolved.borrow_mut().insert(key, recs.clone());
             return Ok(recs);
         }
-        eprintln!("artifact {key}: building in {}", dir.display());
+        crate::note!("artifact {key}: building in {}", dir.display());
         let tmp = self
             .cache_dir
             .join(format!("{key}.tmp-{}", std::process::id()));
@@ -149,7 +149,7 @@ impl<'a> Pipeline<'a> {
             let log = dir
                 .join("logs")
                 .join(format!("{i}-{}.jsonl", experiment.name));
-            eprintln!(
+            crate::note!(
                 "  simulating {} ({} episodes, seed {})",
                 path.display(),
                 source.episodes,
@@ -190,7 +190,7 @@ impl<'a> Pipeline<'a> {
             epochs: recipe.epochs.unwrap_or(defaults.epochs),
             ..defaults
         };
-        eprintln!("  training a two-tower model on {} logs", logs.len());
+        crate::note!("  training a two-tower model on {} logs", logs.len());
         train_to_files(&TrainJob {
             logs: &logs,
             artist_of: Some(artists_by_first_appearance(&self.world.service.artist_of)),
