@@ -10,6 +10,7 @@ mod http_fault;
 mod http_fuzz;
 mod input_values;
 mod pipeline;
+mod remote_catalogue;
 mod report_aa;
 mod report_cli;
 mod report_fixture;

@@ -161,7 +161,11 @@ fn prepare_remote(
         BTreeMap::from([("C".to_string(), spec)]),
         PathBuf::from("."),
     )?;
-    prepare_experiment(experiment, config, artifacts)
+    let prepared = prepare_experiment(experiment, config, artifacts)?;
+    if !o.no_catalogue_check {
+        remote.check_catalogue(&prepared.world.catalogue, args.seed)?;
+    }
+    Ok(prepared)
 }
 
 /// Ctrl-C asks the runner to stop after the current block; a second Ctrl-C exits at once.
