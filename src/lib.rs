@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod experiment;
+pub mod interrupt;
 pub mod log;
 pub mod pipeline;
 pub mod recommend;

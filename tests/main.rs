@@ -4,11 +4,13 @@
 mod common;
 mod http_support;
 
+mod course_table;
 mod default_experiment;
 mod http_e2e;
 mod http_fault;
 mod http_fuzz;
 mod input_values;
+mod neighbour_cache;
 mod pipeline;
 mod remote_catalogue;
 mod report_aa;
@@ -16,7 +18,10 @@ mod report_cli;
 mod report_fixture;
 mod report_inputs;
 mod report_tiny;
+mod report_ux;
 mod run_determinism;
+mod shards;
 mod train_cli;
 mod train_dssm;
+mod trust_io;
 mod world_files;
