@@ -134,6 +134,10 @@ pub struct RemoteArgs {
     /// Wait before the first retry, in milliseconds; doubled for each further one
     #[arg(long, default_value_t = 100)]
     pub remote_backoff_ms: u64,
+    /// Skip the check that the service serves the simulated catalogue (`GET /track/<id>`
+    /// of a seeded sample of tracks), for services without that route
+    #[arg(long)]
+    pub no_catalogue_check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// A botify-style log (no session ids): `users` users per arm, 2 finished sessions each
 /// (3 events), `experiments` given as a JSON object body per arm.
-fn botify_log(arms: &[(&str, u64)], experiments: impl Fn(&str) -> String) -> String {
+pub fn botify_log(arms: &[(&str, u64)], experiments: impl Fn(&str) -> String) -> String {
     let mut out = String::new();
     let mut user = 0u64;
     for (arm, users) in arms {
@@ -34,7 +34,7 @@ fn botify_log(arms: &[(&str, u64)], experiments: impl Fn(&str) -> String) -> Str
     out
 }
 
-fn simple(arm: &str) -> String {
+pub fn simple(arm: &str) -> String {
     format!(r#""ab":"{arm}""#)
 }
 

@@ -95,17 +95,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     folder.commit()?;
     let log_path = out_dir.join(EVENTS);
-    eprintln!("log: {}", log_path.display());
+    crate::note!("log: {}", log_path.display());
     if reported {
-        eprintln!("report: {}", out_dir.join("report.md").display());
+        crate::note!("report: {}", out_dir.join("report.md").display());
     }
     if let Some(shard) = shard {
-        eprintln!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
+        crate::note!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
     }
     match outcome.end {
         RunEnd::Finished => Ok(ExitCode::SUCCESS),
         RunEnd::Interrupted => {
-            eprintln!(
+            crate::note!(
                 "interrupted: {episodes} of {} episodes finished and logged",
                 args.episodes
             );
@@ -131,19 +131,18 @@ pub fn report_ab_table(experiment: &str, control: &str, log: &Path, out_dir: &Pa
     let analysis = match report::analyze(&[log.to_path_buf()], &options) {
         Ok(analysis) => analysis,
         Err(e) => {
-            eprintln!("warning: no A/B table: {e:#}");
+            crate::note!("warning: no A/B table: {e:#}");
             return false;
         }
     };
-    println!();
-    print!(
-        "{}",
-        report::render_terminal(&analysis, std::io::stdout().is_terminal())
-    );
+    let table = report::render_terminal(&analysis, std::io::stdout().is_terminal());
+    if let Err(e) = crate::console::print(&format!("\n{table}")) {
+        crate::note!("warning: cannot print the A/B table: {e}");
+    }
     match report::write_outputs(&analysis, out_dir) {
         Ok(_) => true,
         Err(e) => {
-            eprintln!("warning: cannot write the report: {e:#}");
+            crate::note!("warning: cannot write the report: {e:#}");
             false
         }
     }
@@ -194,38 +193,45 @@ fn prepare_remote(
         BTreeMap::from([("C".to_string(), spec)]),
         PathBuf::from("."),
     )?;
-    prepare_experiment(experiment, config, artifacts)
+    let prepared = prepare_experiment(experiment, config, artifacts)?;
+    if !o.no_catalogue_check {
+        remote.check_catalogue(&prepared.world.catalogue, args.seed)?;
+    }
+    Ok(prepared)
 }
 
 fn print_summary(prepared: &Prepared, summary: &[ArmSummary], totals: &RunTotals, wall: f64) {
     let steps = totals.steps();
-    println!(
-        "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)",
+    let mut text = format!(
+        "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)\n",
         prepared.experiment.name,
         totals.episodes(),
         steps,
         wall,
         steps as f64 / wall.max(1e-9)
     );
-    println!(
-        "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+    text.push_str(&format!(
+        "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}\n",
         "arm", "recommender", "episodes", "users", "reward mean±sem", "steps mean±sem"
-    );
+    ));
     for (arm, s) in prepared.experiment.arms.iter().zip(summary) {
-        println!(
-            "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+        text.push_str(&format!(
+            "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}\n",
             s.arm,
             truncate(&arm.spec.label(), 32),
             s.episodes,
             s.users,
             format!("{:.3} ± {:.3}", s.reward.mean, s.reward.sem),
             format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
-        );
+        ));
     }
-    println!(
+    text.push_str(
         "reward: per episode, without the first track's 1.0 \
-         (the report's mean_time_per_session includes it, per user)"
+         (the report's mean_time_per_session includes it, per user)\n",
     );
+    if let Err(e) = crate::console::print(&text) {
+        crate::note!("warning: cannot print the summary: {e}");
+    }
 }
 
 fn truncate(text: &str, width: usize) -> String {

@@ -126,17 +126,17 @@ impl<'a> Pipeline<'a> {
         if !self.rebuild || waited {
             match manifest::check(&dir) {
                 manifest::Check::Valid => {
-                    eprintln!("artifact {key}: cached ({})", dir.display());
+                    crate::note!("artifact {key}: cached ({})", dir.display());
                     self.resolved.borrow_mut().insert(key, recs.clone());
                     return Ok(recs);
                 }
                 manifest::Check::Absent => {}
                 manifest::Check::Damaged(why) => {
-                    eprintln!("warning: artifact {key} is damaged ({why}): rebuilding it");
+                    crate::note!("warning: artifact {key} is damaged ({why}): rebuilding it");
                 }
             }
         }
-        eprintln!("artifact {key}: building in {}", dir.display());
+        crate::note!("artifact {key}: building in {}", dir.display());
         let tmp = self
             .cache_dir
             .join(format!("{key}{BUILD_MARK}{}", std::process::id()));
@@ -174,7 +174,7 @@ impl<'a> Pipeline<'a> {
                 }
             }
             if !waited {
-                eprintln!(
+                crate::note!(
                     "artifact {key}: another process is building it; waiting for it ({} is locked)",
                     path.display()
                 );
@@ -202,7 +202,7 @@ impl<'a> Pipeline<'a> {
             let log = dir
                 .join("logs")
                 .join(format!("{i}-{}.jsonl", experiment.name));
-            eprintln!(
+            crate::note!(
                 "  simulating {} ({} episodes, seed {})",
                 path.display(),
                 source.episodes,
@@ -251,7 +251,7 @@ impl<'a> Pipeline<'a> {
         let out = dir.join("recs.jsonl");
         match recipe.train {
             TrainKind::Dssm => {
-                eprintln!("  training a two-tower model on {} logs", logs.len());
+                crate::note!("  training a two-tower model on {} logs", logs.len());
                 train_to_files(&TrainJob {
                     logs: &logs,
                     artist_of: Some(artist_of),
@@ -263,7 +263,7 @@ impl<'a> Pipeline<'a> {
                 })?;
             }
             TrainKind::Mf => {
-                eprintln!("  training a matrix factorisation on {} logs", logs.len());
+                crate::note!("  training a matrix factorisation on {} logs", logs.len());
                 let defaults = MfParams::default();
                 let params = MfParams {
                     top_k: recipe.top_k,
@@ -275,7 +275,7 @@ impl<'a> Pipeline<'a> {
                 mf_to_files(&logs, Some(artist_of), &params, &out)?;
             }
             TrainKind::I2i => {
-                eprintln!("  building next-track lists from {} logs", logs.len());
+                crate::note!("  building next-track lists from {} logs", logs.len());
                 let defaults = I2iParams::default();
                 let params = I2iParams {
                     top_k: recipe.top_k,
@@ -414,7 +414,7 @@ fn remove_dead_builds(cache_dir: &Path) -> anyhow::Result<()> {
                     entry.path().display()
                 )
             })?;
-            eprintln!("removed the unfinished build {}", entry.path().display());
+            crate::note!("removed the unfinished build {}", entry.path().display());
         }
     }
     Ok(())

@@ -47,10 +47,26 @@ impl Default for AnalysisOptions {
     }
 }
 
+/// A file read, and how many events were taken from it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileRead {
+    pub path: PathBuf,
+    pub events: u64,
+}
+
+/// A file of an input directory that was not read, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileSkipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
 /// Counters about the log itself.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LogSummary {
-    pub files: Vec<PathBuf>,
+    pub files: Vec<FileRead>,
+    /// Files of input directories that are not event logs (a report's own outputs, ...).
+    pub skipped_files: Vec<FileSkipped>,
     pub bytes: u64,
     pub events: u64,
     pub bad_lines: u64,
@@ -166,7 +182,7 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
     if !(opts.power > 0.0 && opts.power < 1.0) {
         bail!("power must be in (0, 1), got {}", opts.power);
     }
-    let files = reader::expand_inputs(inputs)?;
+    let reader::Inputs { files, skipped } = reader::expand_inputs(inputs)?;
     let reader_opts = ReaderOptions {
         skip_bad_lines: opts.skip_bad_lines,
         ..ReaderOptions::default()
@@ -185,6 +201,17 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
         })?;
     }
     let sessionized = sessionizer.finish();
+    if read.events == 0 {
+        let names = list_paths(&files);
+        if read.bad_lines > 0 {
+            bail!(
+                "nothing to compare: all {} lines of {names} are malformed and were skipped (first: {})",
+                read.bad_lines,
+                read.bad_line_examples.first().map_or("", String::as_str)
+            );
+        }
+        bail!("nothing to compare: {names} hold no events");
+    }
 
     let experiment = match &opts.experiment {
         Some(name) => {
@@ -226,6 +253,12 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
         {
             arm_of.insert(i as u32, pos);
         }
+    }
+    if arm_names.len() < 2 {
+        bail!(
+            "nothing to compare: experiment `{experiment}` has a single arm in the log ({}); an A/B table needs a control and at least one treatment",
+            list(arm_names.iter())
+        );
     }
     let control = opts.control.clone().unwrap_or_else(|| "C".to_string());
     let Ok(control_index) = arm_names.binary_search(&control) else {
@@ -282,6 +315,24 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
                 .collect(),
         })
         .collect();
+
+    let finished = |a: &ArmSummary| a.users_with_sessions > 0;
+    if !finished(&arms[control_index]) {
+        bail!(
+            "nothing to compare: control arm `{control}` of experiment `{experiment}` has no finished session (no `last` event){}",
+            unfinished_note(&sessionized)
+        );
+    }
+    if !arms
+        .iter()
+        .enumerate()
+        .any(|(a, arm)| a != control_index && finished(arm))
+    {
+        bail!(
+            "nothing to compare: no treatment arm of experiment `{experiment}` has a finished session (no `last` event){}",
+            unfinished_note(&sessionized)
+        );
+    }
 
     // Comparisons, sorted by metric then treatment, both descending (string order).
     let mut rows = Vec::new();
@@ -357,7 +408,15 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
         alpha: opts.alpha,
         power: opts.power,
         log: LogSummary {
-            files,
+            files: files
+                .into_iter()
+                .zip(read.events_per_file)
+                .map(|(path, events)| FileRead { path, events })
+                .collect(),
+            skipped_files: skipped
+                .into_iter()
+                .map(|(path, reason)| FileSkipped { path, reason })
+                .collect(),
             bytes: read.bytes,
             events: read.events,
             bad_lines: read.bad_lines,
@@ -424,4 +483,22 @@ fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn unfinished_note(sessionized: &super::sessionize::Sessionized) -> String {
+    if sessionized.unfinished_sessions == 0 {
+        return String::new();
+    }
+    format!(
+        "; {} unfinished sessions ({} events) were dropped",
+        sessionized.unfinished_sessions, sessionized.unfinished_events
+    )
 }

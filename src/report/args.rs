@@ -1,7 +1,8 @@
 //! The `sim report` command: arguments and entry point.
 
 use super::{AnalysisOptions, analyze, default_out_dir, render_terminal, write_outputs};
-use std::io::{IsTerminal, Write};
+use anyhow::Context;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// When to colour the terminal table.
@@ -71,11 +72,9 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
     };
-    let table = render_terminal(&analysis, color);
-    let mut out = stdout.lock();
-    out.write_all(table.as_bytes())?;
-    out.flush()?;
-    eprintln!(
+    crate::console::print(&render_terminal(&analysis, color))
+        .context("cannot write the table to standard output")?;
+    crate::note!(
         "analysed {} events in {:.2} s ({:.0} events/s)",
         analysis.log.events,
         elapsed,
@@ -87,7 +86,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| default_out_dir(&analysis.experiment));
         let written = write_outputs(&analysis, &dir)?;
-        eprintln!("wrote {} files to {}", written.len(), dir.display());
+        crate::note!("wrote {} files to {}", written.len(), dir.display());
     }
     Ok(())
 }

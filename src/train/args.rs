@@ -5,7 +5,7 @@ use super::{
     Catalogue, DssmParams, InitScheme, Interaction, Progress, TrainSummary, input, train_dssm,
     write_recommendations,
 };
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -92,6 +92,41 @@ impl TrainDssmArgs {
         }
     }
 
+    /// Refuses impossible flag values, naming the flag, before any log is read.
+    fn check(&self) -> Result<()> {
+        let at_least_one = [
+            ("--top-k", self.top_k),
+            ("--dim", self.dim),
+            ("--epochs", self.epochs),
+            ("--negatives", self.negatives),
+            ("--batch-size", self.batch_size),
+            ("--max-history", self.max_history),
+        ];
+        for (flag, value) in at_least_one {
+            if value == 0 {
+                bail!("{flag} must be at least 1, got 0");
+            }
+        }
+        if self.threads == Some(0) {
+            bail!("--threads must be at least 1, got 0");
+        }
+        let fraction = self.validation_fraction;
+        if !(0.0..1.0).contains(&fraction) {
+            bail!("--validation-fraction must be in [0, 1), got {fraction}");
+        }
+        for (flag, value) in [
+            ("--lr", self.lr),
+            ("--weight-decay", self.weight_decay),
+            ("--margin", self.margin),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                bail!("{flag} must be a finite number >= 0, got {value}");
+            }
+        }
+        check_writable("--out", &self.out)?;
+        check_writable("--summary", &self.summary_path())
+    }
+
     pub fn summary_path(&self) -> PathBuf {
         self.summary
             .clone()
@@ -114,6 +149,7 @@ struct CommandSummary<'a> {
 
 /// Runs `sim train dssm`.
 pub fn run(args: &TrainDssmArgs) -> Result<()> {
+    args.check()?;
     super::lists_args::with_threads(args.threads, || run_here(args))
 }
 
@@ -226,7 +262,7 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
     let text = serde_json::to_string_pretty(&summary)?;
     crate::atomic_file::write(summary_path, (text + "\n").as_bytes())?;
     let last = s.epochs.iter().find(|e| e.epoch == s.best_epoch);
-    eprintln!(
+    crate::note!(
         "trained on {} plays ({} positives, {} users): best epoch {}/{} (validation loss {}); \
          wrote top-{} of {} users to {} in {:.1} s",
         s.interactions,
@@ -250,4 +286,37 @@ fn list(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Fails unless a file can be created at `path` (its folder exists and takes new files),
+/// so that a typo in an output path is found before minutes of training, not after.
+fn check_writable(flag: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "{flag} {}: is a directory; give a file name",
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".sim-write-check.")
+        .tempfile_in(dir)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "{flag} {}: cannot create files in {}",
+                path.display(),
+                dir.display()
+            )
+        })
 }

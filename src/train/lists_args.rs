@@ -155,7 +155,7 @@ pub fn read_training_logs(
                 .map(|p| p.interaction.track + 1)
                 .max()
                 .unwrap_or(0);
-            eprintln!(
+            crate::note!(
                 "note: no --tracks given: assuming {n} tracks (largest id in the logs + 1), each its own artist"
             );
             (0..n).collect()
@@ -302,7 +302,7 @@ fn finish<P: Serialize, S: Serialize>(
     let path = summary_path(out);
     let text = serde_json::to_string_pretty(&summary)? + "\n";
     crate::atomic_file::write(&path, text.as_bytes())?;
-    eprintln!("{message} to {} in {total_seconds:.1} s", out.display());
+    crate::note!("{message} to {} in {total_seconds:.1} s", out.display());
     Ok(())
 }
 

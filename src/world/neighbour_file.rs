@@ -72,7 +72,7 @@ pub fn load_or_compute(world: &World, cache_dir: &Path, rebuild: bool) -> anyhow
                 for (&track, set) in tracks.iter().zip(sets.chunks_exact(k.max(1))) {
                     world.neighbours.set(track, set);
                 }
-                eprintln!(
+                crate::note!(
                     "neighbours: {} interests x {k}, read from {} ({:.3} s)",
                     tracks.len(),
                     file.display(),
@@ -80,7 +80,7 @@ pub fn load_or_compute(world: &World, cache_dir: &Path, rebuild: bool) -> anyhow
                 );
                 return Ok(Origin::Read);
             }
-            Err(reason) => eprintln!(
+            Err(reason) => crate::note!(
                 "warning: neighbour cache {} is damaged ({reason}); computing it again",
                 file.display()
             ),
@@ -98,13 +98,13 @@ pub fn load_or_compute(world: &World, cache_dir: &Path, rebuild: bool) -> anyhow
         })
         .and_then(|()| crate::atomic_file::write(&file, &bytes));
     match saved {
-        Ok(()) => eprintln!(
+        Ok(()) => crate::note!(
             "neighbours: {} interests x {k}, computed in {:.2} s, saved to {}",
             tracks.len(),
             clock.elapsed().as_secs_f64(),
             file.display()
         ),
-        Err(e) => eprintln!("warning: neighbour cache not saved: {e:#}"),
+        Err(e) => crate::note!("warning: neighbour cache not saved: {e:#}"),
     }
     Ok(Origin::Computed)
 }

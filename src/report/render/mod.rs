@@ -336,6 +336,22 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
     }
     log.push('.');
     facts.push(log);
+    let files: Vec<String> = a
+        .log
+        .files
+        .iter()
+        .map(|f| format!("{} ({} events)", f.path.display(), f.events))
+        .collect();
+    facts.push(format!("Files read: {}.", files.join(", ")));
+    if !a.log.skipped_files.is_empty() {
+        let skipped: Vec<String> = a
+            .log
+            .skipped_files
+            .iter()
+            .map(|f| format!("{} ({})", f.path.display(), f.reason))
+            .collect();
+        facts.push(format!("Files not read: {}.", skipped.join(", ")));
+    }
     if a.log.sorted_by_timestamp {
         facts.push(
             "Note: events without session ids were not in time order and were sorted in memory."
