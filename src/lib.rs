@@ -11,6 +11,7 @@ pub mod recommend;
 pub mod report;
 pub mod serve;
 pub mod sim;
+pub mod terminal;
 pub mod topk;
 pub mod train;
 pub mod world;

@@ -3,7 +3,7 @@
 use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
-use crate::experiment::Experiment;
+use crate::experiment::{self, Experiment};
 use crate::pipeline::simulate;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::{Remote, RemoteOptions};
@@ -13,7 +13,6 @@ use crate::sim::summary::{ArmSummary, summarize};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,7 +41,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let out_dir = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&prepared.experiment.name));
+        .unwrap_or_else(|| report::default_out_dir(&prepared.experiment.name));
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
     let options = RunOptions {
@@ -71,13 +70,25 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
     let summary = summarize(&arm_names, &outcome.summaries);
-    print_summary(&prepared, &summary, &outcome, wall);
-    write_run_json(
-        &out_dir, args, &prepared, &options, &outcome, &summary, wall,
-    )?;
-    eprintln!("log: {}", log_path.display());
-    if prepared.arms.len() > 1 {
-        report_ab_table(&prepared, &log_path, &out_dir);
+    if !args.json {
+        print_summary(&prepared, &summary, &outcome, wall);
+    }
+    let mut record = run_record(args, &prepared, &options, &outcome, &summary, wall)?;
+    let run_json = out_dir.join("run.json");
+    crate::atomic_file::write(&run_json, &serde_json::to_vec_pretty(&record)?)?;
+    crate::note!("log: {}", log_path.display());
+    let report = if prepared.arms.len() > 1 {
+        report_ab_table(&prepared, &log_path, &out_dir, args)
+    } else {
+        None
+    };
+    if args.json {
+        record["files"] = json!({
+            "log": log_path,
+            "run": run_json,
+            "report": report,
+        });
+        crate::out!("{}", serde_json::to_string_pretty(&record)?);
     }
     if outcome.interrupted {
         eprintln!(
@@ -90,10 +101,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the run's A/B table against the experiment's control and writes the report
-/// files next to the log. A failure here is reported but does not fail the run: the log
-/// is complete and `sim report` can be run on it again.
-fn report_ab_table(prepared: &Prepared, log_path: &Path, out_dir: &Path) {
+/// Prints the run's A/B table against the experiment's control (unless `--json`) and
+/// writes the report files next to the log: the path of `report.md`, if written. A failure
+/// here is reported but does not fail the run: the log is complete and `sim report` can
+/// be run on it again.
+fn report_ab_table(
+    prepared: &Prepared,
+    log_path: &Path,
+    out_dir: &Path,
+    args: &RunArgs,
+) -> Option<PathBuf> {
     let options = AnalysisOptions {
         experiment: Some(prepared.experiment.name.clone()),
         control: Some(prepared.experiment.control.clone()),
@@ -103,17 +120,26 @@ fn report_ab_table(prepared: &Prepared, log_path: &Path, out_dir: &Path) {
         Ok(analysis) => analysis,
         Err(e) => {
             eprintln!("warning: no A/B table: {e:#}");
-            return;
+            return None;
         }
     };
-    println!();
-    print!(
-        "{}",
-        report::render_terminal(&analysis, std::io::stdout().is_terminal())
-    );
+    if !args.json {
+        crate::out!("");
+        crate::out!(
+            "{}",
+            report::render_terminal(&analysis, args.color.for_stdout()).trim_end_matches('\n')
+        );
+    }
     match report::write_outputs(&analysis, out_dir) {
-        Ok(_) => eprintln!("report: {}", out_dir.join("report.md").display()),
-        Err(e) => eprintln!("warning: cannot write the report: {e:#}"),
+        Ok(_) => {
+            let path = out_dir.join("report.md");
+            crate::note!("report: {}", path.display());
+            Some(path)
+        }
+        Err(e) => {
+            eprintln!("warning: cannot write the report: {e:#}");
+            None
+        }
     }
 }
 
@@ -180,7 +206,7 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
 
 fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutcome, wall: f64) {
     let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
-    println!(
+    crate::out!(
         "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)",
         prepared.experiment.name,
         outcome.summaries.len(),
@@ -188,12 +214,12 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutco
         wall,
         steps as f64 / wall.max(1e-9)
     );
-    println!(
+    crate::out!(
         "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
         "arm", "recommender", "episodes", "users", "reward mean±sem", "steps mean±sem"
     );
     for (arm, s) in prepared.experiment.arms.iter().zip(summary) {
-        println!(
+        crate::out!(
             "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
             s.arm,
             truncate(&arm.spec.label(), 32),
@@ -215,29 +241,25 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
-/// The commit of the checkout `sim` runs in, if it is one and git is installed.
-fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn write_run_json(
-    out_dir: &Path,
+/// What `run.json` records: enough to repeat the run, and which tool made it (version
+/// and commit fixed at build time, not the current folder's).
+fn run_record(
     args: &RunArgs,
     prepared: &Prepared,
     options: &RunOptions,
     outcome: &RunOutcome,
     summary: &[ArmSummary],
     wall: f64,
-) -> anyhow::Result<()> {
-    let record = json!({
+) -> anyhow::Result<serde_json::Value> {
+    let experiment_file = args.remote.is_none().then_some(&args.experiment);
+    let experiment_hash = match experiment_file {
+        Some(path) => Some(content_hash(&experiment::source_text(path)?)?),
+        None => None,
+    };
+    Ok(json!({
         "experiment": prepared.experiment,
-        "experiment_file": if args.remote.is_some() { None } else { Some(&args.experiment) },
+        "experiment_file": experiment_file,
+        "experiment_hash": experiment_hash,
         "config": prepared.config,
         "seed": options.seed,
         "episodes": options.episodes,
@@ -245,11 +267,15 @@ fn write_run_json(
         "interrupted": outcome.interrupted,
         "workers": options.workers,
         "version": env!("CARGO_PKG_VERSION"),
-        "git_commit": git_commit(),
+        "commit": env!("BOTIFY_COMMIT"),
         "wall_seconds": wall,
         "arms": summary,
-    });
-    let path = out_dir.join("run.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
-        .with_context(|| format!("cannot write {}", path.display()))
+    }))
+}
+
+/// murmur3 x64 128 of `text`, in hex: equal files, equal hashes (built-in or copied).
+fn content_hash(text: &str) -> anyhow::Result<String> {
+    let hash = murmur3::murmur3_x64_128(&mut text.as_bytes(), 0)
+        .context("cannot hash the experiment")?;
+    Ok(format!("{hash:032x}"))
 }

@@ -9,7 +9,7 @@ use crate::log::writer::LogWriter;
 use crate::serve::{ServedArm, Service, serve};
 use anyhow::{Context, bail};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,11 +66,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         args.seed,
         &args.cache_dir,
     )?;
-    let log_path = args.log.clone().unwrap_or_else(|| {
-        PathBuf::from("reports")
-            .join(&service.experiment)
-            .join("served.jsonl")
-    });
+    let log_path = args
+        .log
+        .clone()
+        .unwrap_or_else(|| crate::report::default_out_dir(&service.experiment).join("served.jsonl"));
     if let Some(dir) = log_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the log's directory {}", dir.display()))?;

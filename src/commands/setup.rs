@@ -32,7 +32,7 @@ pub struct ArtifactOptions {
 pub fn load_world(config: &Config) -> anyhow::Result<World> {
     let clock = Instant::now();
     let world = World::from_config(config).context("cannot load the world")?;
-    eprintln!(
+    crate::note!(
         "world: {} tracks, {} artists, {} users ({:.2} s)",
         world.catalogue.len(),
         world.catalogue.artist_names.len(),

@@ -109,11 +109,11 @@ impl<'a> Pipeline<'a> {
             return Ok(path.clone());
         }
         if recs.exists() && !self.rebuild {
-            eprintln!("artifact {key}: cached ({})", dir.display());
+            crate::note!("artifact {key}: cached ({})", dir.display());
             self.resolved.borrow_mut().insert(key, recs.clone());
             return Ok(recs);
         }
-        eprintln!("artifact {key}: building in {}", dir.display());
+        crate::note!("artifact {key}: building in {}", dir.display());
         let tmp = self
             .cache_dir
             .join(format!("{key}.tmp-{}", std::process::id()));
@@ -149,7 +149,7 @@ impl<'a> Pipeline<'a> {
             let log = dir
                 .join("logs")
                 .join(format!("{i}-{}.jsonl", experiment.name));
-            eprintln!(
+            crate::note!(
                 "  simulating {} ({} episodes, seed {})",
                 path.display(),
                 source.episodes,
@@ -190,7 +190,7 @@ impl<'a> Pipeline<'a> {
             epochs: recipe.epochs.unwrap_or(defaults.epochs),
             ..defaults
         };
-        eprintln!("  training a two-tower model on {} logs", logs.len());
+        crate::note!("  training a two-tower model on {} logs", logs.len());
         train_to_files(&TrainJob {
             logs: &logs,
             artist_of: Some(artists_by_first_appearance(&self.world.service.artist_of)),
@@ -213,9 +213,7 @@ impl<'a> Pipeline<'a> {
         stack: &mut Vec<PathBuf>,
         then: impl FnOnce(&Self, &mut Experiment, &mut Vec<PathBuf>) -> anyhow::Result<()>,
     ) -> anyhow::Result<Experiment> {
-        let canonical = path
-            .canonicalize()
-            .with_context(|| format!("cannot find experiment {}", path.display()))?;
+        let canonical = crate::experiment::canonical_path(path)?;
         if stack.contains(&canonical) {
             let chain: Vec<String> = stack.iter().map(|p| p.display().to_string()).collect();
             bail!(
@@ -361,6 +359,9 @@ pub fn simulate(
 
 /// A bar on a terminal; indicatif draws nothing when stderr is not one.
 pub fn progress_bar(episodes: u64) -> ProgressBar {
+    if crate::terminal::is_quiet() {
+        return ProgressBar::hidden();
+    }
     let bar = ProgressBar::new(episodes);
     if let Ok(style) = ProgressStyle::with_template(
         "{elapsed_precise} [{bar:40}] {pos}/{len} episodes ({per_sec}, eta {eta})",

@@ -1,17 +1,10 @@
 //! The `sim report` command: arguments and entry point.
 
 use super::{AnalysisOptions, analyze, default_out_dir, render_terminal, write_outputs};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
-/// When to colour the terminal table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
-    /// Colour when standard output is a terminal.
-    Auto,
-    Always,
-    Never,
-}
+pub use crate::terminal::ColorChoice;
 
 /// Arguments of `sim report`.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,7 +19,7 @@ pub struct ReportArgs {
     /// Control arm [default: C].
     #[arg(long, value_name = "ARM")]
     pub control: Option<String>,
-    /// Output directory [default: reports/<experiment>/].
+    /// Output directory [default: runs/<experiment>/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Count and skip malformed lines instead of failing on the first one.
@@ -41,7 +34,7 @@ pub struct ReportArgs {
     /// Only print the table; write no files.
     #[arg(long)]
     pub no_files: bool,
-    /// Colour the table by significance.
+    /// Colour the table by significance (`auto`: on a terminal, unless NO_COLOR is set).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 }
@@ -60,16 +53,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let analysis = analyze(&args.inputs, &opts)?;
     let elapsed = started.elapsed().as_secs_f64();
     let stdout = std::io::stdout();
-    let color = match args.color {
-        ColorChoice::Auto => stdout.is_terminal(),
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-    };
-    let table = render_terminal(&analysis, color);
+    let table = render_terminal(&analysis, args.color.for_stdout());
     let mut out = stdout.lock();
     out.write_all(table.as_bytes())?;
     out.flush()?;
-    eprintln!(
+    crate::note!(
         "analysed {} events in {:.2} s ({:.0} events/s)",
         analysis.log.events,
         elapsed,
@@ -81,7 +69,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| default_out_dir(&analysis.experiment));
         let written = write_outputs(&analysis, &dir)?;
-        eprintln!("wrote {} files to {}", written.len(), dir.display());
+        crate::note!("wrote {} files to {}", written.len(), dir.display());
     }
     Ok(())
 }

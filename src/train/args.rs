@@ -245,7 +245,7 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
     std::fs::write(summary_path, text + "\n")
         .with_context(|| format!("cannot write {}", summary_path.display()))?;
     let last = s.epochs.iter().find(|e| e.epoch == s.best_epoch);
-    eprintln!(
+    crate::note!(
         "trained on {} plays ({} positives, {} users): best epoch {}/{} (validation loss {}); \
          wrote top-{} of {} users to {} in {:.1} s",
         s.interactions,
