@@ -32,7 +32,6 @@ fn experiment_path(value: &str) -> Result<PathBuf, String> {
     builtin::locate(value).map_err(|e| e.to_string())
 }
 
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Simulate sessions against the arms of an experiment and write a botify-compatible event log

@@ -62,7 +62,11 @@ pub fn print_line(line: std::fmt::Arguments) {
         return;
     }
     let mut out = std::io::stdout().lock();
-    if out.write_fmt(line).and_then(|()| out.write_all(b"\n")).is_err() {
+    if out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .is_err()
+    {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);
     }
 }

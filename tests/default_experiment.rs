@@ -42,13 +42,15 @@ fn the_reference_solution_beats_the_dssm_baseline() {
 /// simulated. `p_holm` and `significant_holm` are left out too: Holm's correction runs
 /// over every row, the latency row's p-value included.
 fn ab_rows_without_latency(path: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (metric, holm, holm_significant) =
-        (column("metric"), column("p_holm"), column("significant_holm"));
+    let (metric, holm, holm_significant) = (
+        column("metric"),
+        column("p_holm"),
+        column("significant_holm"),
+    );
     lines
         .map(|line| line.split(',').collect::<Vec<&str>>())
         .filter(|cells| !cells[metric].contains("latency"))

@@ -44,7 +44,10 @@ fn built_ins_resolve_among_themselves_and_cache_in_the_users_cache_dir() {
     let xdg = tmp.path().join("xdg");
     std::fs::create_dir_all(work.join("experiments")).unwrap();
     let config = small_world_config(tmp.path());
-    for broken in [work.join("seminar.yml"), work.join("experiments/seminar.yml")] {
+    for broken in [
+        work.join("seminar.yml"),
+        work.join("experiments/seminar.yml"),
+    ] {
         std::fs::write(broken, "name: [not an experiment\n").unwrap();
     }
     let env = [("XDG_CACHE_HOME", xdg.as_path())];
@@ -80,20 +83,30 @@ fn built_ins_resolve_among_themselves_and_cache_in_the_users_cache_dir() {
     assert!(list.status.success(), "{}", stderr(&list));
     let listed = stdout(&list);
     assert!(listed.starts_with(&keys[0]), "{listed}");
-    assert!(listed.contains("dssm top-100 on seminar.yml x20000"), "{listed}");
+    assert!(
+        listed.contains("dssm top-100 on seminar.yml x20000"),
+        "{listed}"
+    );
 
     // `clean` frees the artifact and leaves what the cache did not make.
     std::fs::write(cache.join("notes.txt"), "mine").unwrap();
     let clean = sim_with_env(&["cache", "clean"], &work, &env);
     assert!(clean.status.success(), "{}", stderr(&clean));
-    assert!(stdout(&clean).starts_with("removed 1 entries"), "{}", stdout(&clean));
+    assert!(
+        stdout(&clean).starts_with("removed 1 entries"),
+        "{}",
+        stdout(&clean)
+    );
     assert!(stderr(&clean).contains("notes.txt"), "{}", stderr(&clean));
     assert_eq!(names_in(&cache), ["notes.txt"]);
 
     // --cache-dir wins over BOTIFY_CACHE_DIR, which wins over XDG_CACHE_HOME.
     let flag = tmp.path().join("flag");
     let from_env = tmp.path().join("env");
-    let both = [("XDG_CACHE_HOME", xdg.as_path()), ("BOTIFY_CACHE_DIR", from_env.as_path())];
+    let both = [
+        ("XDG_CACHE_HOME", xdg.as_path()),
+        ("BOTIFY_CACHE_DIR", from_env.as_path()),
+    ];
     let mut seminar = run.to_vec();
     seminar[2] = "seminar";
     let mut with_flag = seminar.clone();
@@ -111,12 +124,19 @@ fn an_unknown_experiment_name_lists_the_built_ins() {
     let out = sim(&["run", "--experiment", "hw3"], tmp.path());
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("\"hw3\"") && err.contains("ceiling, dssm_baseline, hw2, seminar"), "{err}");
+    assert!(
+        err.contains("\"hw3\"") && err.contains("ceiling, dssm_baseline, hw2, seminar"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     let listed = sim(&["experiments"], tmp.path());
     assert!(listed.status.success());
     for name in ["ceiling", "dssm_baseline", "hw2", "seminar"] {
-        assert!(stdout(&listed).contains(&format!("{name} ")), "{}", stdout(&listed));
+        assert!(
+            stdout(&listed).contains(&format!("{name} ")),
+            "{}",
+            stdout(&listed)
+        );
     }
 }
 
@@ -153,7 +173,11 @@ fn run_json_records_the_tool_and_the_experiment_hash() {
         assert_eq!(record["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(record["commit"], env!("BOTIFY_COMMIT"));
     }
-    assert_ne!(env!("BOTIFY_COMMIT"), "unknown", "built from a git checkout");
+    assert_ne!(
+        env!("BOTIFY_COMMIT"),
+        "unknown",
+        "built from a git checkout"
+    );
 }
 
 #[test]
@@ -189,7 +213,13 @@ fn init_writes_editable_copies_and_keeps_edits() {
         "world:\n  synthetic: {tracks: 3000, artists: 700, users: 400, seed: 7}\n",
     )
     .unwrap();
-    let args = ["run", "--experiment", "experiments/seminar.yml", "--episodes", "50"];
+    let args = [
+        "run",
+        "--experiment",
+        "experiments/seminar.yml",
+        "--episodes",
+        "50",
+    ];
     let run = sim(&args, &proj);
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(proj.join("runs/mine/events.jsonl").is_file());
@@ -288,7 +318,10 @@ fn completions_for_bash_zsh_and_fish() {
         let out = sim(&["completions", shell], tmp.path());
         assert!(out.status.success(), "{shell}: {}", stderr(&out));
         let script = stdout(&out);
-        assert!(script.contains("experiments") && script.contains("--cache-dir"), "{shell}");
+        assert!(
+            script.contains("experiments") && script.contains("cache-dir"),
+            "{shell}"
+        );
     }
     let out = sim(&["completions", "tcsh"], tmp.path());
     assert_eq!(out.status.code(), Some(2));
@@ -298,11 +331,17 @@ fn completions_for_bash_zsh_and_fish() {
 fn world_info_prints_the_score_scales() {
     let tmp = tempfile::tempdir().unwrap();
     let config = small_world_config(tmp.path());
-    let out = sim(&["world", "info", "--config", config.to_str().unwrap()], tmp.path());
+    let out = sim(
+        &["world", "info", "--config", config.to_str().unwrap()],
+        tmp.path(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let mean_after = |label: &str| -> f64 {
-        let rest = &text[text.find(label).unwrap_or_else(|| panic!("{label}: {text}")) + label.len()..];
+        let rest = &text[text
+            .find(label)
+            .unwrap_or_else(|| panic!("{label}: {text}"))
+            + label.len()..];
         rest.split_whitespace().next().unwrap().parse().unwrap()
     };
     // Same-artist pairs score far above random pairs (config: about 10 against 0.2).
@@ -319,7 +358,16 @@ fn bench_and_bench_http_print_json() {
     let tmp = tempfile::tempdir().unwrap();
     let config = small_world_config(tmp.path());
     let config = config.to_str().unwrap();
-    let bench = ["bench", "--config", config, "--episodes", "100", "--repeats", "1", "--json"];
+    let bench = [
+        "bench",
+        "--config",
+        config,
+        "--episodes",
+        "100",
+        "--repeats",
+        "1",
+        "--json",
+    ];
     let out = sim(&bench, tmp.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -327,8 +375,16 @@ fn bench_and_bench_http_print_json() {
     assert!(record["best_steps_per_second"]["2"].as_f64().unwrap() > 0.0);
 
     let http = [
-        "bench-http", "--config", config, "--episodes", "50", "--seconds", "0.2",
-        "--connections", "1", "--json",
+        "bench-http",
+        "--config",
+        config,
+        "--episodes",
+        "50",
+        "--seconds",
+        "0.2",
+        "--connections",
+        "1",
+        "--json",
     ];
     let out = sim(&http, tmp.path());
     assert!(out.status.success(), "{}", stderr(&out));

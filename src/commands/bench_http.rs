@@ -27,12 +27,7 @@ use std::time::{Duration, Instant};
 
 pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load_or_default(args.config.as_deref())?;
-    let service = load_service(
-        &args.experiment,
-        args.config.as_deref(),
-        1,
-        &args.cache_dir,
-    )?;
+    let service = load_service(&args.experiment, args.config.as_deref(), 1, &args.cache_dir)?;
     let dir = tempfile::tempdir()?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -34,7 +34,9 @@ fn entries(dir: &Path) -> anyhow::Result<(Vec<Entry>, Vec<String>)> {
     let read = match std::fs::read_dir(dir) {
         Ok(read) => read,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((ours, others)),
-        Err(e) => return Err(e).with_context(|| format!("cannot read the cache {}", dir.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot read the cache {}", dir.display()));
+        }
     };
     for item in read {
         let item = item.with_context(|| format!("cannot read the cache {}", dir.display()))?;
@@ -191,7 +193,13 @@ mod tests {
         assert!(is_cache_entry(key));
         assert!(is_cache_entry(&format!("{key}.tmp-4242")));
         assert!(is_cache_entry("neighbours"));
-        for other in ["Documents", "cache", &key[1..], &format!("{key}.tmp-x"), ".bashrc"] {
+        for other in [
+            "Documents",
+            "cache",
+            &key[1..],
+            &format!("{key}.tmp-x"),
+            ".bashrc",
+        ] {
             assert!(!is_cache_entry(other), "{other}");
         }
     }

@@ -14,7 +14,8 @@ const DEFAULT_CONFIG: &str = include_str!("../../config/env.yml");
 pub fn list() -> anyhow::Result<ExitCode> {
     let width = names().iter().map(|n| n.len()).max().unwrap_or(0);
     for ((file, text), name) in BUILT_INS.iter().zip(names()) {
-        let experiment = Experiment::load(&locate(name)?).with_context(|| format!("built-in {file}"))?;
+        let experiment =
+            Experiment::load(&locate(name)?).with_context(|| format!("built-in {file}"))?;
         let arms: Vec<String> = experiment
             .arms
             .iter()

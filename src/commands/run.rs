@@ -216,7 +216,12 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutco
     );
     crate::out!(
         "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
-        "arm", "recommender", "episodes", "users", "reward mean±sem", "steps mean±sem"
+        "arm",
+        "recommender",
+        "episodes",
+        "users",
+        "reward mean±sem",
+        "steps mean±sem"
     );
     for (arm, s) in prepared.experiment.arms.iter().zip(summary) {
         crate::out!(
@@ -275,7 +280,7 @@ fn run_record(
 
 /// murmur3 x64 128 of `text`, in hex: equal files, equal hashes (built-in or copied).
 fn content_hash(text: &str) -> anyhow::Result<String> {
-    let hash = murmur3::murmur3_x64_128(&mut text.as_bytes(), 0)
-        .context("cannot hash the experiment")?;
+    let hash =
+        murmur3::murmur3_x64_128(&mut text.as_bytes(), 0).context("cannot hash the experiment")?;
     Ok(format!("{hash:032x}"))
 }

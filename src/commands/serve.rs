@@ -66,10 +66,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         args.seed,
         &args.cache_dir,
     )?;
-    let log_path = args
-        .log
-        .clone()
-        .unwrap_or_else(|| crate::report::default_out_dir(&service.experiment).join("served.jsonl"));
+    let log_path = args.log.clone().unwrap_or_else(|| {
+        crate::report::default_out_dir(&service.experiment).join("served.jsonl")
+    });
     if let Some(dir) = log_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the log's directory {}", dir.display()))?;

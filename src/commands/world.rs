@@ -3,9 +3,9 @@
 use super::setup::load_world;
 use crate::config::Config;
 use crate::world::{Catalogue, course_format};
+use anyhow::Context;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use anyhow::Context;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -42,7 +42,9 @@ pub fn info(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let scales = ScoreScales::sample(cat, SCALE_SAMPLES);
     crate::out!(
         "score (dot product) of track pairs, up to {SCALE_SAMPLES} sampled (seed 0): same artist {}  different artists {}  a track with itself {}",
-        scales.same_artist, scales.random_pair, scales.self_pair
+        scales.same_artist,
+        scales.random_pair,
+        scales.self_pair
     );
     let users = &world.users;
     crate::out!(
@@ -70,7 +72,11 @@ impl ScoreScales {
     fn sample(cat: &Catalogue, samples: usize) -> ScoreScales {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let n = cat.len() as u32;
-        let multi: Vec<&Vec<u32>> = cat.tracks_by_artist.iter().filter(|t| t.len() >= 2).collect();
+        let multi: Vec<&Vec<u32>> = cat
+            .tracks_by_artist
+            .iter()
+            .filter(|t| t.len() >= 2)
+            .collect();
         let mut same = Vec::new();
         if !multi.is_empty() {
             for _ in 0..samples {

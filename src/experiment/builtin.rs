@@ -9,7 +9,8 @@ use anyhow::bail;
 use std::path::{Path, PathBuf};
 
 /// `(file name, contents)` of every built-in experiment, sorted by name.
-pub const BUILT_INS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_experiments.rs"));
+pub const BUILT_INS: &[(&str, &str)] =
+    include!(concat!(env!("OUT_DIR"), "/builtin_experiments.rs"));
 
 /// The folder of the virtual paths of built-ins; no real folder is read.
 const BUILT_IN_DIR: &str = "<built-in>";
@@ -71,7 +72,12 @@ mod tests {
     fn names_are_built_ins_and_paths_are_files() {
         let seminar = locate("seminar").unwrap();
         assert_eq!(seminar, Path::new("<built-in>/seminar.yml"));
-        assert!(contents(&seminar).unwrap().unwrap().contains("name: seminar"));
+        assert!(
+            contents(&seminar)
+                .unwrap()
+                .unwrap()
+                .contains("name: seminar")
+        );
         assert_eq!(locate("x/seminar").unwrap(), Path::new("x/seminar"));
         assert_eq!(locate("seminar.yml").unwrap(), Path::new("seminar.yml"));
         assert!(contents(Path::new("experiments/seminar.yml")).is_none());
