@@ -66,7 +66,10 @@ fn built_ins_resolve_among_themselves_and_cache_in_the_users_cache_dir() {
     assert_eq!(names_in(&work), ["experiments", "runs", "seminar.yml"]);
     assert_eq!(names_in(&work.join("runs")), ["dssm_baseline"]);
     let cache = xdg.join("botify-sim");
-    let keys = names_in(&cache);
+    let keys: Vec<String> = names_in(&cache)
+        .into_iter()
+        .filter(|n| n.len() == 32)
+        .collect();
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(cache.join(&keys[0]).join("recs.jsonl").is_file());
 
@@ -88,12 +91,21 @@ fn built_ins_resolve_among_themselves_and_cache_in_the_users_cache_dir() {
         "{listed}"
     );
 
-    // `clean` frees the artifact and leaves what the cache did not make.
+    // `clean` leaves an artifact being built (its lock held) alone...
+    let lock = std::fs::File::open(cache.join(format!("{}.lock", keys[0]))).unwrap();
+    lock.lock().unwrap();
+    let clean = sim_with_env(&["cache", "clean"], &work, &env);
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    assert!(stderr(&clean).contains("being built"), "{}", stderr(&clean));
+    assert!(cache.join(&keys[0]).join("recs.jsonl").is_file());
+    lock.unlock().unwrap();
+
+    // ...then frees it and its lock, and leaves what the cache did not make.
     std::fs::write(cache.join("notes.txt"), "mine").unwrap();
     let clean = sim_with_env(&["cache", "clean"], &work, &env);
     assert!(clean.status.success(), "{}", stderr(&clean));
     assert!(
-        stdout(&clean).starts_with("removed 1 entries"),
+        stdout(&clean).starts_with("removed 2 entries"),
         "{}",
         stdout(&clean)
     );

@@ -1,9 +1,10 @@
 //! `sim cache list` and `sim cache clean`: what the artifact cache holds, and freeing it.
 //!
 //! Only entries the cache itself makes are touched: artifact folders (32 hex digits),
-//! leftovers of interrupted builds (`<key>.tmp-<pid>`) and the neighbour sets
-//! (`neighbours/`). Anything else is named and left alone, so a `--cache-dir` pointed at
-//! the wrong folder by mistake loses nothing.
+//! their build locks (`<key>.lock`), leftovers of interrupted builds (`<key>.tmp-<pid>`)
+//! and the neighbour sets (`neighbours/`). Anything else is named and left alone, so a
+//! `--cache-dir` pointed at the wrong folder by mistake loses nothing. An artifact whose
+//! lock another process holds (it is being built) is left alone too.
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -18,14 +19,29 @@ struct Entry {
     modified: Option<SystemTime>,
 }
 
+fn is_key(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Whether `name` is something the cache makes.
 fn is_cache_entry(name: &str) -> bool {
-    let is_key = |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit());
     is_key(name)
+        || name.strip_suffix(".lock").is_some_and(is_key)
         || name
             .split_once(".tmp-")
             .is_some_and(|(key, pid)| is_key(key) && pid.bytes().all(|b| b.is_ascii_digit()))
         || name == "neighbours"
+}
+
+/// Whether a process is building the artifact an entry belongs to (holds `<key>.lock`).
+fn is_being_built(dir: &Path, name: &str) -> bool {
+    let Some(key) = name.get(..32).filter(|k| is_key(k)) else {
+        return false;
+    };
+    let Ok(lock) = std::fs::File::open(dir.join(format!("{key}.lock"))) else {
+        return false;
+    };
+    matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 /// The cache's entries and the names of other things in the folder; an absent folder is empty.
@@ -79,6 +95,9 @@ fn megabytes(bytes: u64) -> String {
 fn describe(entry: &Entry) -> String {
     if entry.name == "neighbours" {
         return "neighbour sets".into();
+    }
+    if entry.name.ends_with(".lock") {
+        return "build lock".into();
     }
     if entry.name.contains(".tmp-") {
         return "unfinished build (interrupted, or running now)".into();
@@ -148,8 +167,12 @@ pub fn list(dir: &Path) -> anyhow::Result<ExitCode> {
 
 pub fn clean(dir: &Path) -> anyhow::Result<ExitCode> {
     let (ours, others) = entries(dir)?;
-    let mut freed = 0;
+    let (mut freed, mut removed_entries, mut busy) = (0, 0, Vec::new());
     for entry in &ours {
+        if is_being_built(dir, &entry.name) {
+            busy.push(entry.name.as_str());
+            continue;
+        }
         let removed = if entry.path.is_dir() {
             std::fs::remove_dir_all(&entry.path)
         } else {
@@ -157,13 +180,19 @@ pub fn clean(dir: &Path) -> anyhow::Result<ExitCode> {
         };
         removed.with_context(|| format!("cannot remove {}", entry.path.display()))?;
         freed += entry.bytes;
+        removed_entries += 1;
     }
     crate::out!(
-        "removed {} entries ({}) from {}",
-        ours.len(),
+        "removed {removed_entries} entries ({}) from {}",
         megabytes(freed),
         dir.display()
     );
+    if !busy.is_empty() {
+        eprintln!(
+            "left alone, being built by another process: {}",
+            busy.join(", ")
+        );
+    }
     if !others.is_empty() {
         eprintln!("{}", not_ours(&others).trim_start_matches("; "));
     }
@@ -193,6 +222,7 @@ mod tests {
         assert!(is_cache_entry(key));
         assert!(is_cache_entry(&format!("{key}.tmp-4242")));
         assert!(is_cache_entry("neighbours"));
+        assert!(is_cache_entry(&format!("{key}.lock")));
         for other in [
             "Documents",
             "cache",

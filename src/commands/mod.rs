@@ -5,6 +5,7 @@ pub mod bench_http;
 pub mod cache;
 pub mod init;
 pub mod run;
+pub mod run_folder;
 pub mod serve;
 pub mod setup;
 pub mod world;

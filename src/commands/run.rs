@@ -1,38 +1,38 @@
 //! `sim run`: simulate, log, summarise.
 
+use super::run_folder::{RUN_JSON, RunFolder};
 use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
 use crate::experiment::{self, Experiment};
+use crate::interrupt;
 use crate::pipeline::simulate;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::{Remote, RemoteOptions};
 use crate::report::{self, AnalysisOptions};
-use crate::sim::runner::{RunOptions, RunOutcome};
-use crate::sim::summary::{ArmSummary, summarize};
+use crate::sim::runner::{RunEnd, RunOptions, RunOutcome};
+use crate::sim::summary::{ArmSummary, RunTotals, summarize};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Exit code of a run stopped by Ctrl-C (the shell's 128 + SIGINT).
-const INTERRUPTED: u8 = 130;
+/// The run's event log, in its output folder.
+const EVENTS: &str = "events.jsonl";
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let workers = args
         .workers
         .map(|w| w as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let stop = stop_on_ctrl_c();
+    let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
         rebuild: args.rebuild,
         workers,
-        stop: Arc::clone(&stop),
+        stop: std::sync::Arc::clone(&stop),
     };
     let prepared = match &args.remote {
         None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
@@ -42,85 +42,94 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| report::default_out_dir(&prepared.experiment.name));
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
+    let folder = RunFolder::begin(&out_dir)?;
     let options = RunOptions {
         episodes: args.episodes,
         seed: args.seed,
         workers,
     };
     let clock = Instant::now();
-    let log_path = out_dir.join("events.jsonl");
     let outcome = simulate(
         &prepared.world,
         &prepared.experiment,
         &prepared.arms,
         &prepared.config,
         &options,
-        &log_path,
+        &folder.staged(EVENTS),
         &stop,
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "{e:#}\nthe log {} holds every finished episode",
-            log_path.display()
-        )
-    })?;
+    )?;
     let wall = clock.elapsed().as_secs_f64();
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
-    let summary = summarize(&arm_names, &outcome.summaries);
+    let summary = summarize(&arm_names, &outcome.totals);
     if !args.json {
-        print_summary(&prepared, &summary, &outcome, wall);
+        print_summary(&prepared, &summary, &outcome.totals, wall);
     }
-    let mut record = run_record(args, &prepared, &options, &outcome, &summary, wall)?;
-    let run_json = out_dir.join("run.json");
-    crate::atomic_file::write(&run_json, &serde_json::to_vec_pretty(&record)?)?;
-    crate::note!("log: {}", log_path.display());
-    let report = if prepared.arms.len() > 1 {
-        report_ab_table(&prepared, &log_path, &out_dir, args)
-    } else {
-        None
+    let failed = matches!(outcome.end, RunEnd::Failed(_));
+    let reported = !failed && prepared.arms.len() > 1 && outcome.totals.episodes() > 0 && {
+        report_ab_table(&prepared, &folder, args)
     };
+    let episodes = outcome.totals.episodes();
+    let written = write_run_json(&folder, args, &prepared, &options, &outcome, &summary, wall);
+    let mut record = match written {
+        Ok(record) => record,
+        Err(e) => {
+            // Without its record the new log does not replace the previous run.
+            let kept = folder.keep();
+            anyhow::bail!(
+                "{e:#}\nthe new run is left in {} (its {EVENTS} holds {episodes} whole episodes); the previous run in {} is untouched",
+                kept.display(),
+                out_dir.display()
+            );
+        }
+    };
+    folder.commit()?;
+    let log_path = out_dir.join(EVENTS);
+    let report_path = reported.then(|| out_dir.join("report.md"));
+    crate::note!("log: {}", log_path.display());
+    if let Some(path) = &report_path {
+        crate::note!("report: {}", path.display());
+    }
     if args.json {
         record["files"] = json!({
             "log": log_path,
-            "run": run_json,
-            "report": report,
+            "run": out_dir.join(RUN_JSON),
+            "report": report_path,
         });
         crate::out!("{}", serde_json::to_string_pretty(&record)?);
     }
-    if outcome.interrupted {
-        eprintln!(
-            "interrupted: {} of {} episodes finished and logged",
-            outcome.summaries.len(),
-            args.episodes
-        );
-        return Ok(ExitCode::from(INTERRUPTED));
+    match outcome.end {
+        RunEnd::Finished => Ok(ExitCode::SUCCESS),
+        RunEnd::Interrupted => {
+            eprintln!(
+                "interrupted: {episodes} of {} episodes finished and logged",
+                args.episodes
+            );
+            Ok(ExitCode::from(interrupt::EXIT_CODE))
+        }
+        RunEnd::Failed(e) => Err(anyhow::anyhow!(
+            "{}: {e}; {} records them",
+            log_path.display(),
+            out_dir.join(RUN_JSON).display()
+        )),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints the run's A/B table against the experiment's control (unless `--json`) and
-/// writes the report files next to the log: the path of `report.md`, if written. A failure
+/// writes the report files next to the log; says whether they were written. A failure
 /// here is reported but does not fail the run: the log is complete and `sim report` can
 /// be run on it again.
-fn report_ab_table(
-    prepared: &Prepared,
-    log_path: &Path,
-    out_dir: &Path,
-    args: &RunArgs,
-) -> Option<PathBuf> {
+fn report_ab_table(prepared: &Prepared, folder: &RunFolder, args: &RunArgs) -> bool {
     let options = AnalysisOptions {
         experiment: Some(prepared.experiment.name.clone()),
         control: Some(prepared.experiment.control.clone()),
         ..AnalysisOptions::default()
     };
-    let analysis = match report::analyze(&[log_path.to_path_buf()], &options) {
+    let analysis = match report::analyze(&[folder.staged(EVENTS)], &options) {
         Ok(analysis) => analysis,
         Err(e) => {
             eprintln!("warning: no A/B table: {e:#}");
-            return None;
+            return false;
         }
     };
     if !args.json {
@@ -130,15 +139,11 @@ fn report_ab_table(
             report::render_terminal(&analysis, args.color.for_stdout()).trim_end_matches('\n')
         );
     }
-    match report::write_outputs(&analysis, out_dir) {
-        Ok(_) => {
-            let path = out_dir.join("report.md");
-            crate::note!("report: {}", path.display());
-            Some(path)
-        }
+    match report::write_outputs(&analysis, &folder.staged("")) {
+        Ok(_) => true,
         Err(e) => {
             eprintln!("warning: cannot write the report: {e:#}");
-            None
+            false
         }
     }
 }
@@ -191,25 +196,12 @@ fn prepare_remote(
     prepare_experiment(experiment, config, artifacts)
 }
 
-/// Ctrl-C asks the runner to stop after the current block; a second Ctrl-C exits at once.
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // Fails only if a handler is already installed, and then that one stays in charge.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(INTERRUPTED as i32);
-        }
-    });
-    stop
-}
-
-fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutcome, wall: f64) {
-    let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
+fn print_summary(prepared: &Prepared, summary: &[ArmSummary], totals: &RunTotals, wall: f64) {
+    let steps = totals.steps();
     crate::out!(
         "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)",
         prepared.experiment.name,
-        outcome.summaries.len(),
+        totals.episodes(),
         steps,
         wall,
         steps as f64 / wall.max(1e-9)
@@ -234,6 +226,10 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutco
             format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
         );
     }
+    crate::out!(
+        "reward: per episode, without the first track's 1.0 \
+         (the report's mean_time_per_session includes it, per user)"
+    );
 }
 
 fn truncate(text: &str, width: usize) -> String {
@@ -246,9 +242,12 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
-/// What `run.json` records: enough to repeat the run, and which tool made it (version
-/// and commit fixed at build time, not the current folder's).
-fn run_record(
+/// Writes `run.json` into the staged run and returns it: what ran (with the experiment
+/// file's hash), how it ended, which tool made it (version and commit fixed at build
+/// time, not the current folder's), and the files the run wrote (so the next run into the
+/// folder can remove those it does not write again).
+fn write_run_json(
+    folder: &RunFolder,
     args: &RunArgs,
     prepared: &Prepared,
     options: &RunOptions,
@@ -256,26 +255,39 @@ fn run_record(
     summary: &[ArmSummary],
     wall: f64,
 ) -> anyhow::Result<serde_json::Value> {
+    let mut outputs = folder.staged_names()?;
+    outputs.insert(RUN_JSON.to_string());
+    let error = match &outcome.end {
+        RunEnd::Failed(e) => Some(e.to_string()),
+        _ => None,
+    };
     let experiment_file = args.remote.is_none().then_some(&args.experiment);
     let experiment_hash = match experiment_file {
         Some(path) => Some(content_hash(&experiment::source_text(path)?)?),
         None => None,
     };
-    Ok(json!({
+    let record = json!({
         "experiment": prepared.experiment,
         "experiment_file": experiment_file,
         "experiment_hash": experiment_hash,
         "config": prepared.config,
         "seed": options.seed,
         "episodes": options.episodes,
-        "completed_episodes": outcome.summaries.len(),
-        "interrupted": outcome.interrupted,
+        "completed_episodes": outcome.totals.episodes(),
+        "interrupted": matches!(outcome.end, RunEnd::Interrupted),
+        "error": error,
         "workers": options.workers,
         "version": env!("CARGO_PKG_VERSION"),
         "commit": env!("BOTIFY_COMMIT"),
         "wall_seconds": wall,
         "arms": summary,
-    }))
+        "outputs": outputs,
+    });
+    crate::atomic_file::write(
+        &folder.staged(RUN_JSON),
+        &serde_json::to_vec_pretty(&record)?,
+    )?;
+    Ok(record)
 }
 
 /// murmur3 x64 128 of `text`, in hex: equal files, equal hashes (built-in or copied).

@@ -10,6 +10,7 @@
 //!   init: "normal:7"                   # optional, xavier by default
 //! ```
 
+use crate::at_least_one;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -26,7 +27,7 @@ pub enum TrainKind {
 pub struct TrainRecipe {
     pub train: TrainKind,
     pub logs_from: Vec<LogSource>,
-    #[serde(default = "default_top_k")]
+    #[serde(default = "default_top_k", deserialize_with = "at_least_one::required")]
     pub top_k: usize,
     #[serde(default)]
     pub seed: u64,
@@ -34,9 +35,17 @@ pub struct TrainRecipe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<String>,
     /// Overrides of the trainer's defaults.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "at_least_one::optional"
+    )]
     pub dim: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "at_least_one::optional"
+    )]
     pub epochs: Option<usize>,
 }
 
@@ -45,6 +54,7 @@ pub struct TrainRecipe {
 #[serde(deny_unknown_fields)]
 pub struct LogSource {
     pub experiment: PathBuf,
+    #[serde(deserialize_with = "at_least_one::required")]
     pub episodes: u64,
     #[serde(default)]
     pub seed: u64,
