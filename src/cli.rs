@@ -69,6 +69,39 @@ pub enum Command {
         /// The shell to complete for
         shell: clap_complete::Shell,
     },
+    /// Merge the logs and run.json files of `sim run --shard K/N` into the single-machine run
+    Merge(MergeArgs),
+    /// Build every artifact and the neighbour cache of an experiment once, for shards to read
+    Prepare(PrepareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard run folders (events.jsonl and run.json), or their events.jsonl files
+    #[arg(required = true, value_name = "SHARD_RUN")]
+    pub inputs: Vec<PathBuf>,
+    /// Folder of the merged events.jsonl, run.json and report
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// Experiment whose artifacts are built: a built-in name or a file
+    #[arg(long, value_name = "NAME|FILE", default_value = "hw2", value_parser = experiment_path)]
+    pub experiment: PathBuf,
+    /// Config file [default: config/env.yml if present, else built-in defaults]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Cache folder to fill (the shards' --cache-dir)
+    #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
+    pub cache_dir: PathBuf,
+    /// Build every artifact and the neighbour cache again, even when cached
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Parallel workers [default: number of cores]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +126,10 @@ pub enum CacheCommand {
 pub enum TrainCommand {
     /// Two-tower (DSSM) model -> per-user top-k recommendation file
     Dssm(crate::train::args::TrainDssmArgs),
+    /// Implicit-feedback matrix factorisation (weighted ALS) -> per-user top-k recommendation file
+    Mf(crate::train::lists_args::TrainMfArgs),
+    /// Next-track lists per track from the logs' sessions -> `contextual` recommendation file
+    I2i(crate::train::lists_args::TrainI2iArgs),
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +170,15 @@ pub struct RunArgs {
     pub remote: Option<String>,
     #[command(flatten)]
     pub remote_options: RemoteArgs,
+    /// Simulate only the episodes of the users in shard K of N (K from 0; merge the shards
+    /// with `sim merge`), or `auto`: K and N from a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX, with --shards N) or a Slurm job array (SLURM_ARRAY_TASK_ID,
+    /// SLURM_ARRAY_TASK_COUNT)
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<crate::sim::shard::ShardChoice>,
+    /// Number of shards, for `--shard auto` in a Kubernetes Indexed Job (its completions)
+    #[arg(long, requires = "shard", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
 }
 
 /// How `--remote` talks to its service.
@@ -240,4 +286,8 @@ pub struct BenchArgs {
     /// Print the measurements as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// Time whole `sim run` processes instead (start to exit, report included), with a
+    /// cold (empty) and then a warm cache
+    #[arg(long)]
+    pub end_to_end: bool,
 }

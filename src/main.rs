@@ -17,6 +17,12 @@ fn main() -> ExitCode {
         Command::Train(TrainCommand::Dssm(args)) => {
             botify_sim::train::args::run(args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Train(TrainCommand::Mf(args)) => {
+            botify_sim::train::lists_args::run_mf(args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Train(TrainCommand::I2i(args)) => {
+            botify_sim::train::lists_args::run_i2i(args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Serve(args) => commands::serve::run(args),
         Command::BenchHttp(args) => commands::bench_http::run(args),
         Command::Experiments => commands::init::list(),
@@ -31,6 +37,8 @@ fn main() -> ExitCode {
             botify_sim::out!("{}", String::from_utf8_lossy(&script).trim_end());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Merge(args) => commands::merge::run(args),
+        Command::Prepare(args) => commands::prepare::run(args),
     };
     match result {
         Ok(code) => code,

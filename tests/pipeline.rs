@@ -24,19 +24,7 @@ fn project(dir: &Path) {
 }
 
 fn run_trained(dir: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "run",
-        "--experiment",
-        "trained.yml",
-        "--config",
-        "env.yml",
-        "--episodes",
-        "50",
-        "--out",
-        "out",
-    ];
-    args.extend(extra);
-    let out = sim(&args, dir);
+    let out = sim(&trained_run_args(extra), dir);
     assert!(out.status.success(), "{}", stderr(&out));
     stderr(&out)
 }

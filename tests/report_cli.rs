@@ -236,7 +236,7 @@ fn directories_of_replicas_and_srm_warning() {
     assert!(stdout.contains("from 2 file(s)"), "{stdout}");
     assert!(stdout.contains("520 finished sessions"), "{stdout}");
     let warning = stdout.find("SAMPLE RATIO MISMATCH").expect("SRM warning");
-    let table = stdout.find("treatment  metric").expect("table");
+    let table = stdout.find("arm  metric").expect("table");
     assert!(warning < table, "the warning comes above the table");
 }
 

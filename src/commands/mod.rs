@@ -4,6 +4,8 @@ pub mod bench;
 pub mod bench_http;
 pub mod cache;
 pub mod init;
+pub mod merge;
+pub mod prepare;
 pub mod run;
 pub mod run_folder;
 pub mod serve;

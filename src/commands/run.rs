@@ -15,7 +15,7 @@ use crate::sim::summary::{ArmSummary, RunTotals, summarize};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -27,6 +27,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .workers
         .map(|w| w as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let shard = args
+        .shard
+        .map(|choice| choice.resolve(args.shards))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
@@ -38,15 +43,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| report::default_out_dir(&prepared.experiment.name));
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let dir = report::default_out_dir(&prepared.experiment.name);
+        match shard {
+            Some(s) => dir.join(format!("shard-{}-of-{}", s.index, s.count)),
+            None => dir,
+        }
+    });
     let folder = RunFolder::begin(&out_dir)?;
     let options = RunOptions {
         episodes: args.episodes,
         seed: args.seed,
         workers,
+        shard,
     };
     let clock = Instant::now();
     let outcome = simulate(
@@ -67,7 +76,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let failed = matches!(outcome.end, RunEnd::Failed(_));
     let reported = !failed && prepared.arms.len() > 1 && outcome.totals.episodes() > 0 && {
-        report_ab_table(&prepared, &folder, args)
+        let experiment = &prepared.experiment;
+        report_ab_table(
+            &experiment.name,
+            &experiment.control,
+            &folder.staged(EVENTS),
+            &folder.staged(""),
+            (!args.json).then(|| args.color.for_stdout()),
+        )
     };
     let episodes = outcome.totals.episodes();
     let written = write_run_json(&folder, args, &prepared, &options, &outcome, &summary, wall);
@@ -77,7 +93,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             // Without its record the new log does not replace the previous run.
             let kept = folder.keep();
             anyhow::bail!(
-                "{e:#}\nthe new run is left in {} (its {EVENTS} holds {episodes} whole episodes); the previous run in {} is untouched",
+                "{e:#}; the new run is left in {} (its {EVENTS} holds {episodes} whole episodes); the previous run in {} is untouched",
                 kept.display(),
                 out_dir.display()
             );
@@ -98,6 +114,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         });
         crate::out!("{}", serde_json::to_string_pretty(&record)?);
     }
+    if let Some(shard) = shard {
+        eprintln!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
+    }
     match outcome.end {
         RunEnd::Finished => Ok(ExitCode::SUCCESS),
         RunEnd::Interrupted => {
@@ -115,31 +134,37 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Prints the run's A/B table against the experiment's control (unless `--json`) and
-/// writes the report files next to the log; says whether they were written. A failure
-/// here is reported but does not fail the run: the log is complete and `sim report` can
-/// be run on it again.
-fn report_ab_table(prepared: &Prepared, folder: &RunFolder, args: &RunArgs) -> bool {
+/// Prints the run's A/B table against the experiment's control (coloured if `color` says
+/// so; not at all without it, as under `--json`) and writes the report files next to the
+/// log; says whether they were written. A failure here is reported but does not fail the
+/// run: the log is complete and `sim report` can be run on it again.
+pub fn report_ab_table(
+    experiment: &str,
+    control: &str,
+    log: &Path,
+    out_dir: &Path,
+    color: Option<bool>,
+) -> bool {
     let options = AnalysisOptions {
-        experiment: Some(prepared.experiment.name.clone()),
-        control: Some(prepared.experiment.control.clone()),
+        experiment: Some(experiment.to_string()),
+        control: Some(control.to_string()),
         ..AnalysisOptions::default()
     };
-    let analysis = match report::analyze(&[folder.staged(EVENTS)], &options) {
+    let analysis = match report::analyze(&[log.to_path_buf()], &options) {
         Ok(analysis) => analysis,
         Err(e) => {
             eprintln!("warning: no A/B table: {e:#}");
             return false;
         }
     };
-    if !args.json {
+    if let Some(color) = color {
         crate::out!("");
         crate::out!(
             "{}",
-            report::render_terminal(&analysis, args.color.for_stdout()).trim_end_matches('\n')
+            report::render_terminal(&analysis, color).trim_end_matches('\n')
         );
     }
-    match report::write_outputs(&analysis, &folder.staged("")) {
+    match report::write_outputs(&analysis, out_dir) {
         Ok(_) => true,
         Err(e) => {
             eprintln!("warning: cannot write the report: {e:#}");
@@ -277,6 +302,7 @@ fn write_run_json(
         "interrupted": matches!(outcome.end, RunEnd::Interrupted),
         "error": error,
         "workers": options.workers,
+        "shard": options.shard,
         "version": env!("CARGO_PKG_VERSION"),
         "commit": env!("BOTIFY_COMMIT"),
         "wall_seconds": wall,

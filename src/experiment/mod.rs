@@ -130,7 +130,10 @@ mod tests {
         let e =
             parse("name: x\narms:\n  T1: {kind: sticky_artist}\n  C: {kind: random}\n").unwrap();
         assert_eq!(e.arms[0].name, "C");
-        assert_eq!(e.arms[1].spec, RecommenderSpec::StickyArtist);
+        assert_eq!(
+            e.arms[1].spec,
+            RecommenderSpec::StickyArtist { no_repeat: false }
+        );
         assert_eq!(e.control, "C");
     }
 
@@ -149,7 +152,11 @@ mod tests {
         let e = parse("name: x\narms:\n  C: {kind: top_pop}\n").unwrap();
         assert_eq!(
             e.arms[0].spec,
-            RecommenderSpec::TopPop { k: 100, file: None }
+            RecommenderSpec::TopPop {
+                k: 100,
+                file: None,
+                no_repeat: false
+            }
         );
     }
 

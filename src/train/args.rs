@@ -1,10 +1,11 @@
 //! `sim train dssm`: arguments and the command.
 
+use super::lists_args::read_training_logs;
 use super::{
     Catalogue, DssmParams, InitScheme, Interaction, Progress, TrainSummary, input, train_dssm,
     write_recommendations,
 };
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -113,15 +114,7 @@ struct CommandSummary<'a> {
 
 /// Runs `sim train dssm`.
 pub fn run(args: &TrainDssmArgs) -> Result<()> {
-    match args.threads {
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .context("cannot start the worker threads")?
-            .install(|| run_here(args)),
-        None => run_here(args),
-    }
+    super::lists_args::with_threads(args.threads, || run_here(args))
 }
 
 fn run_here(args: &TrainDssmArgs) -> Result<()> {
@@ -161,25 +154,9 @@ pub struct TrainJob<'a> {
 pub fn train_to_files(job: &TrainJob) -> Result<()> {
     let start = Instant::now();
     let params = job.params.clone();
-    let artist_of = job.artist_of.clone();
-    let mut interactions: Vec<Interaction> = Vec::new();
-    for path in job.logs {
-        let log = input::read_log(path, artist_of.as_ref().map(Vec::len))?;
-        if log.is_empty() {
-            bail!("{}: the log has no events", path.display());
-        }
-        interactions.extend(log);
-    }
-    let artist_of = match artist_of {
-        Some(a) => a,
-        None => {
-            let n = interactions.iter().map(|i| i.track + 1).max().unwrap_or(0);
-            eprintln!(
-                "note: no --tracks given: assuming {n} tracks (largest id in the logs + 1), each its own artist"
-            );
-            (0..n).collect()
-        }
-    };
+    let (plays, artist_of) = read_training_logs(job.logs, job.artist_of.clone())?;
+    let interactions: Vec<Interaction> = plays.iter().map(|p| p.interaction).collect();
+    drop(plays);
     let catalogue = Catalogue {
         n_tracks: artist_of.len(),
         artist_of: &artist_of,
