@@ -1,5 +1,7 @@
 //! The command line: one definition per flag, read by `--help` too.
 
+use crate::experiment::builtin;
+use crate::terminal::ColorChoice;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -10,8 +12,24 @@ use std::path::PathBuf;
     about = "Simulate listening sessions against music recommenders and A/B them"
 )]
 pub struct Cli {
+    /// Print only results and errors: no progress bars, no messages on stderr
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The user's cache directory for artifacts (`$XDG_CACHE_HOME/botify-sim` on Linux), or a
+/// folder under the temporary directory on a system without one.
+pub fn default_cache_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("botify-sim")
+}
+
+/// `--experiment NAME|FILE`: a built-in's virtual path, or the file given.
+fn experiment_path(value: &str) -> Result<PathBuf, String> {
+    builtin::locate(value).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -34,6 +52,23 @@ pub enum Command {
     Serve(ServeArgs),
     /// Measure `sim run --remote` against `sim serve` on loopback, and `sim serve` under load
     BenchHttp(BenchHttpArgs),
+    /// List the experiments built into the binary (usable as `--experiment NAME`)
+    Experiments,
+    /// Write editable copies of the default config and the built-in experiments
+    Init(InitArgs),
+    /// Show or free the artifact cache
+    Cache {
+        #[command(subcommand)]
+        command: CacheCommand,
+        /// The cache to show or free
+        #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
+        cache_dir: PathBuf,
+    },
+    /// Print a shell completion script (e.g. `sim completions bash > ~/.local/share/bash-completion/completions/sim`)
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
     /// Merge the logs and run.json files of `sim run --shard K/N` into the single-machine run
     Merge(MergeArgs),
     /// Build every artifact and the neighbour cache of an experiment once, for shards to read
@@ -52,14 +87,14 @@ pub struct MergeArgs {
 
 #[derive(Debug, Args)]
 pub struct PrepareArgs {
-    /// Experiment whose artifacts are built
-    #[arg(long, default_value = "experiments/default.yml")]
+    /// Experiment whose artifacts are built: a built-in name or a file
+    #[arg(long, value_name = "NAME|FILE", default_value = "hw2", value_parser = experiment_path)]
     pub experiment: PathBuf,
     /// Config file [default: config/env.yml if present, else built-in defaults]
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Cache folder to fill (the shards' --cache-dir)
-    #[arg(long, default_value = "cache")]
+    #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
     pub cache_dir: PathBuf,
     /// Build every artifact and the neighbour cache again, even when cached
     #[arg(long)]
@@ -67,6 +102,24 @@ pub struct PrepareArgs {
     /// Parallel workers [default: number of cores]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub workers: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to write config/env.yml and experiments/*.yml into (created if missing)
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Overwrite files that exist (otherwise they are kept and named)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List the cached artifacts: key, size, age, what made them
+    List,
+    /// Remove every cached artifact (and leftovers of interrupted builds)
+    Clean,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,8 +134,8 @@ pub enum TrainCommand {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Experiment file (name, arms, control)
-    #[arg(long, default_value = "experiments/default.yml")]
+    /// Experiment: a built-in name (`sim experiments` lists them) or a file (a path, or a name ending in .yml)
+    #[arg(long, value_name = "NAME|FILE", default_value = "hw2", value_parser = experiment_path)]
     pub experiment: PathBuf,
     /// Config file [default: config/env.yml if present, else built-in defaults]
     #[arg(long)]
@@ -96,12 +149,18 @@ pub struct RunArgs {
     /// Parallel workers [default: number of cores]
     #[arg(long, visible_alias = "processes", value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub workers: Option<u64>,
-    /// Output directory for events.jsonl and run.json [default: reports/<experiment name>]
+    /// Output directory for events.jsonl, run.json and the report [default: runs/<experiment name>]
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Where trained artifacts of recipes are cached
-    #[arg(long, default_value = "cache")]
+    #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
     pub cache_dir: PathBuf,
+    /// Colour the A/B table by significance (`auto`: on a terminal, unless NO_COLOR is set)
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print the run's summary (run.json plus where the files went) as JSON on stdout, instead of the tables
+    #[arg(long)]
+    pub json: bool,
     /// Build every artifact of the experiment again, even when cached
     #[arg(long)]
     pub rebuild: bool,
@@ -142,8 +201,8 @@ pub struct RemoteArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Experiment whose arms are served; users are routed to arms as in `sim run`
-    #[arg(long, default_value = "experiments/default.yml")]
+    /// Experiment whose arms are served (users are routed to arms as in `sim run`): a built-in name (`sim experiments` lists them) or a file (a path, or a name ending in .yml)
+    #[arg(long, value_name = "NAME|FILE", default_value = "hw2", value_parser = experiment_path)]
     pub experiment: PathBuf,
     /// Config file [default: config/env.yml if present, else built-in defaults]
     #[arg(long)]
@@ -154,7 +213,7 @@ pub struct ServeArgs {
     /// Port to listen on (0: any free port, printed at start)
     #[arg(long, default_value_t = 5001)]
     pub port: u16,
-    /// Event log to write [default: reports/<experiment name>/served.jsonl]
+    /// Event log to write [default: runs/<experiment name>/served.jsonl]
     #[arg(long)]
     pub log: Option<PathBuf>,
     /// Seed of the recommenders' random draws (one stream per user session)
@@ -163,15 +222,15 @@ pub struct ServeArgs {
     /// Threads holding the user sessions [default: number of cores]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub workers: Option<u64>,
-    /// Where trained artifacts of recipes are cached (built first when missing)
-    #[arg(long, default_value = "cache")]
+    /// Where trained artifacts of recipes are cached
+    #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
     pub cache_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct BenchHttpArgs {
-    /// Experiment served by the in-process `sim serve`
-    #[arg(long, default_value = "experiments/seminar.yml")]
+    /// Experiment served by the in-process `sim serve`: a built-in name (`sim experiments` lists them) or a file (a path, or a name ending in .yml)
+    #[arg(long, value_name = "NAME|FILE", default_value = "seminar", value_parser = experiment_path)]
     pub experiment: PathBuf,
     /// Config file [default: config/env.yml if present, else built-in defaults]
     #[arg(long)]
@@ -185,6 +244,12 @@ pub struct BenchHttpArgs {
     /// Concurrent connections of the load generator
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub connections: u64,
+    /// Where trained artifacts of recipes are cached
+    #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
+    pub cache_dir: PathBuf,
+    /// Print the measurements as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,7 +262,7 @@ pub enum WorldCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Print the world's sizes and shape (tracks per artist, score scales)
+    /// Print the world's sizes and shape: tracks per artist, score scales of track pairs, the users' listening parameters
     Info {
         /// Config file [default: config/env.yml if present, else built-in defaults]
         #[arg(long)]
@@ -207,8 +272,8 @@ pub enum WorldCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Experiment file to simulate
-    #[arg(long, default_value = "experiments/seminar.yml")]
+    /// Experiment to simulate: a built-in name (`sim experiments` lists them) or a file (a path, or a name ending in .yml)
+    #[arg(long, value_name = "NAME|FILE", default_value = "seminar", value_parser = experiment_path)]
     pub experiment: PathBuf,
     /// Config file [default: config/env.yml if present, else built-in defaults]
     #[arg(long)]
@@ -220,8 +285,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub repeats: u64,
     /// Where trained artifacts of recipes are cached
-    #[arg(long, default_value = "cache")]
+    #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
     pub cache_dir: PathBuf,
+    /// Print the measurements as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
     /// Time whole `sim run` processes instead (start to exit, report included), with a
     /// cold (empty) and then a warm cache
     #[arg(long)]

@@ -1,10 +1,11 @@
-use botify_sim::cli::{Cli, Command, TrainCommand, WorldCommand};
+use botify_sim::cli::{CacheCommand, Cli, Command, TrainCommand, WorldCommand};
 use botify_sim::commands;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    botify_sim::terminal::set_quiet(cli.quiet);
     let result = match &cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Report(args) => botify_sim::report::run(args).map(|()| ExitCode::SUCCESS),
@@ -24,6 +25,18 @@ fn main() -> ExitCode {
         }
         Command::Serve(args) => commands::serve::run(args),
         Command::BenchHttp(args) => commands::bench_http::run(args),
+        Command::Experiments => commands::init::list(),
+        Command::Init(args) => commands::init::init(args),
+        Command::Cache { command, cache_dir } => match command {
+            CacheCommand::List => commands::cache::list(cache_dir),
+            CacheCommand::Clean => commands::cache::clean(cache_dir),
+        },
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "sim", &mut script);
+            botify_sim::out!("{}", String::from_utf8_lossy(&script).trim_end());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Merge(args) => commands::merge::run(args),
         Command::Prepare(args) => commands::prepare::run(args),
     };

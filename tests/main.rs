@@ -6,6 +6,7 @@ mod http_support;
 
 mod course_table;
 mod default_experiment;
+mod first_hour;
 mod http_e2e;
 mod http_fault;
 mod http_fuzz;

@@ -11,6 +11,7 @@ use crate::sim::summary::RunTotals;
 use crate::topk::InnerProductIndex;
 use crate::world::{World, neighbour_file};
 use anyhow::{Context, bail};
+use serde_json::json;
 use std::path::Path;
 use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
@@ -56,8 +57,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let prepared = prepare(&args.experiment, args.config.as_deref(), &artifacts)?;
     let startup = clock.elapsed().as_secs_f64();
-    println!("start-up (config, world generation, recommenders): {startup:.3} s");
-    neighbour_search_rate(&prepared.world);
+    if !args.json {
+        crate::out!("start-up (config, world generation, recommenders): {startup:.3} s");
+        neighbour_search_rate(&prepared.world);
+    }
     let dir = tempfile::tempdir()?;
     let user_arm = prepared.experiment.assign_users(prepared.world.users.len());
     let setup = EpisodeSetup {
@@ -77,11 +80,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         &dir.path().join("warm.jsonl"),
         &stop,
     )?;
-    println!(
-        "first pass (fills neighbour caches): {:.3} s",
-        warm.elapsed().as_secs_f64()
-    );
+    let first_pass = warm.elapsed().as_secs_f64();
+    if !args.json {
+        crate::out!("first pass (fills neighbour caches): {first_pass:.3} s");
+    }
     let mut best = Vec::new();
+    let mut runs = Vec::new();
     for workers in [1usize, 2] {
         let mut rates = Vec::new();
         for _ in 0..args.repeats {
@@ -90,21 +94,43 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             let steps = totals.steps();
             let bytes = std::fs::metadata(&path)?.len();
             rates.push(steps as f64 / seconds);
-            println!(
-                "workers {workers}: {} episodes, {steps} steps, {:.1} MB log in {seconds:.3} s = {:.0} steps/s",
-                args.episodes,
-                bytes as f64 / 1e6,
-                steps as f64 / seconds
-            );
+            if !args.json {
+                crate::out!(
+                    "workers {workers}: {} episodes, {steps} steps, {:.1} MB log in {seconds:.3} s = {:.0} steps/s",
+                    args.episodes,
+                    bytes as f64 / 1e6,
+                    steps as f64 / seconds
+                );
+            }
+            runs.push(json!({
+                "workers": workers,
+                "episodes": args.episodes,
+                "steps": steps,
+                "log_bytes": bytes,
+                "seconds": seconds,
+                "steps_per_second": steps as f64 / seconds,
+            }));
         }
         best.push(rates.iter().cloned().fold(0.0, f64::max));
     }
-    println!(
-        "best: 1 worker {:.0} steps/s, 2 workers {:.0} steps/s (x{:.2})",
-        best[0],
-        best[1],
-        best[1] / best[0]
-    );
+    if args.json {
+        let record = json!({
+            "experiment": prepared.experiment.name,
+            "startup_seconds": startup,
+            "first_pass_seconds": first_pass,
+            "runs": runs,
+            "best_steps_per_second": {"1": best[0], "2": best[1]},
+            "speedup": best[1] / best[0],
+        });
+        crate::out!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        crate::out!(
+            "best: 1 worker {:.0} steps/s, 2 workers {:.0} steps/s (x{:.2})",
+            best[0],
+            best[1],
+            best[1] / best[0]
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -19,6 +19,7 @@ use crate::recommend::remote::RemoteOptions;
 use crate::recommend::spec::BuildContext;
 use crate::serve::serve;
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
+use serde_json::json;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,18 +27,13 @@ use std::time::{Duration, Instant};
 
 pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load_or_default(args.config.as_deref())?;
-    let service = load_service(
-        &args.experiment,
-        args.config.as_deref(),
-        1,
-        std::path::Path::new("cache"),
-    )?;
+    let service = load_service(&args.experiment, args.config.as_deref(), 1, &args.cache_dir)?;
     let dir = tempfile::tempdir()?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}", listener.local_addr()?);
     let stop = AtomicBool::new(false);
     let server_log = LogWriter::create(&dir.path().join("served.jsonl"))?;
-    println!(
+    crate::note!(
         "sim serve on {url}: experiment {}, {} arms, 2 session threads",
         service.experiment,
         service.arms.len()
@@ -49,13 +45,21 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
         let stats = server
             .join()
             .map_err(|_| anyhow::anyhow!("the server thread panicked"))??;
-        println!(
-            "server: {} requests, {} errors, {} sessions",
+        let (requests, errors, sessions) = (
             stats.requests.load(Ordering::Relaxed),
             stats.errors.load(Ordering::Relaxed),
-            stats.sessions.load(Ordering::Relaxed)
+            stats.sessions.load(Ordering::Relaxed),
         );
-        result
+        let mut measured = result?;
+        if args.json {
+            measured["experiment"] = json!(service.experiment);
+            measured["server"] =
+                json!({"requests": requests, "errors": errors, "sessions": sessions});
+            crate::out!("{}", serde_json::to_string_pretty(&measured)?);
+        } else {
+            crate::out!("server: {requests} requests, {errors} errors, {sessions} sessions");
+        }
+        Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -66,7 +70,7 @@ fn measure(
     service: &crate::serve::Service,
     url: &str,
     dir: &std::path::Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<serde_json::Value> {
     let world = Arc::clone(&service.world);
     let ctx = BuildContext {
         world: Arc::clone(&world),
@@ -95,23 +99,36 @@ fn measure(
     let stop = AtomicBool::new(false);
     // A first pass fills the neighbour caches and opens the connections.
     timed_run(&setup, args.episodes, 2, &dir.join("warm.jsonl"), &stop)?;
+    let mut runs = Vec::new();
     for workers in [1usize, 2] {
         let log = dir.join(format!("run-{workers}.jsonl"));
         let (totals, seconds) = timed_run(&setup, args.episodes, workers, &log, &stop)?;
         let steps = totals.steps();
         let requests = steps + totals.episodes();
-        println!(
-            "sim run --remote, {workers} worker(s): {} episodes, {steps} steps ({requests} requests) in {seconds:.3} s = {:.0} steps/s, {:.0} requests/s",
-            args.episodes,
-            steps as f64 / seconds,
-            requests as f64 / seconds
-        );
+        if !args.json {
+            crate::out!(
+                "sim run --remote, {workers} worker(s): {} episodes, {steps} steps ({requests} requests) in {seconds:.3} s = {:.0} steps/s, {:.0} requests/s",
+                args.episodes,
+                steps as f64 / seconds,
+                requests as f64 / seconds
+            );
+        }
+        runs.push(json!({
+            "workers": workers,
+            "episodes": args.episodes,
+            "steps": steps,
+            "requests": requests,
+            "seconds": seconds,
+            "steps_per_second": steps as f64 / seconds,
+            "requests_per_second": requests as f64 / seconds,
+        }));
     }
-    load(args, url, world.catalogue.len() as u32)
+    let load = load(args, url, world.catalogue.len() as u32)?;
+    Ok(json!({"remote_runs": runs, "load": load}))
 }
 
-/// The closed-loop load generator.
-fn load(args: &BenchHttpArgs, url: &str, n_tracks: u32) -> anyhow::Result<()> {
+/// The closed-loop load generator: its figures, printed unless `--json`.
+fn load(args: &BenchHttpArgs, url: &str, n_tracks: u32) -> anyhow::Result<serde_json::Value> {
     let deadline = Duration::from_secs_f64(args.seconds.max(0.1));
     let connections = args.connections as usize;
     let clock = Instant::now();
@@ -175,13 +192,22 @@ fn load(args: &BenchHttpArgs, url: &str, n_tracks: u32) -> anyhow::Result<()> {
             .unwrap_or(0) as f64
             / 1000.0
     };
-    println!(
-        "sim serve under load, {connections} keep-alive connections, {seconds:.1} s: {} requests ({errors} errors) = {:.0} requests/s; latency p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        all.len(),
-        all.len() as f64 / seconds,
-        pct(0.50),
-        pct(0.99),
-        pct(1.0)
-    );
-    Ok(())
+    if !args.json {
+        crate::out!(
+            "sim serve under load, {connections} keep-alive connections, {seconds:.1} s: {} requests ({errors} errors) = {:.0} requests/s; latency p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            all.len(),
+            all.len() as f64 / seconds,
+            pct(0.50),
+            pct(0.99),
+            pct(1.0)
+        );
+    }
+    Ok(json!({
+        "connections": connections,
+        "seconds": seconds,
+        "requests": all.len(),
+        "errors": errors,
+        "requests_per_second": all.len() as f64 / seconds,
+        "latency_ms": {"p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0)},
+    }))
 }

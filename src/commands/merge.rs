@@ -350,7 +350,13 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         log_path.display()
     );
     if arm_names.len() > 1 {
-        report_ab_table(&name, &control, &log_path, &args.out);
+        report_ab_table(
+            &name,
+            &control,
+            &log_path,
+            &args.out,
+            Some(crate::terminal::ColorChoice::Auto.for_stdout()),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

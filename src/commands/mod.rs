@@ -2,6 +2,8 @@
 
 pub mod bench;
 pub mod bench_http;
+pub mod cache;
+pub mod init;
 pub mod merge;
 pub mod prepare;
 pub mod run;

@@ -4,7 +4,7 @@ use super::run_folder::{RUN_JSON, RunFolder};
 use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
-use crate::experiment::Experiment;
+use crate::experiment::{self, Experiment};
 use crate::interrupt;
 use crate::pipeline::simulate;
 use crate::recommend::RecommenderSpec;
@@ -15,7 +15,6 @@ use crate::sim::summary::{ArmSummary, RunTotals, summarize};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -45,7 +44,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
     let out_dir = args.out.clone().unwrap_or_else(|| {
-        let dir = PathBuf::from("reports").join(&prepared.experiment.name);
+        let dir = report::default_out_dir(&prepared.experiment.name);
         match shard {
             Some(s) => dir.join(format!("shard-{}-of-{}", s.index, s.count)),
             None => dir,
@@ -72,7 +71,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
     let summary = summarize(&arm_names, &outcome.totals);
-    print_summary(&prepared, &summary, &outcome.totals, wall);
+    if !args.json {
+        print_summary(&prepared, &summary, &outcome.totals, wall);
+    }
     let failed = matches!(outcome.end, RunEnd::Failed(_));
     let reported = !failed && prepared.arms.len() > 1 && outcome.totals.episodes() > 0 && {
         let experiment = &prepared.experiment;
@@ -81,23 +82,37 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             &experiment.control,
             &folder.staged(EVENTS),
             &folder.staged(""),
+            (!args.json).then(|| args.color.for_stdout()),
         )
     };
     let episodes = outcome.totals.episodes();
-    if let Err(e) = write_run_json(&folder, args, &prepared, &options, &outcome, &summary, wall) {
-        // Without its record the new log does not replace the previous run.
-        let kept = folder.keep();
-        anyhow::bail!(
-            "{e:#}; the new run is left in {} (its {EVENTS} holds {episodes} whole episodes); the previous run in {} is untouched",
-            kept.display(),
-            out_dir.display()
-        );
-    }
+    let written = write_run_json(&folder, args, &prepared, &options, &outcome, &summary, wall);
+    let mut record = match written {
+        Ok(record) => record,
+        Err(e) => {
+            // Without its record the new log does not replace the previous run.
+            let kept = folder.keep();
+            anyhow::bail!(
+                "{e:#}; the new run is left in {} (its {EVENTS} holds {episodes} whole episodes); the previous run in {} is untouched",
+                kept.display(),
+                out_dir.display()
+            );
+        }
+    };
     folder.commit()?;
     let log_path = out_dir.join(EVENTS);
+    let report_path = reported.then(|| out_dir.join("report.md"));
     crate::note!("log: {}", log_path.display());
-    if reported {
-        crate::note!("report: {}", out_dir.join("report.md").display());
+    if let Some(path) = &report_path {
+        crate::note!("report: {}", path.display());
+    }
+    if args.json {
+        record["files"] = json!({
+            "log": log_path,
+            "run": out_dir.join(RUN_JSON),
+            "report": report_path,
+        });
+        crate::out!("{}", serde_json::to_string_pretty(&record)?);
     }
     if let Some(shard) = shard {
         crate::note!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
@@ -119,10 +134,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Prints the run's A/B table against the experiment's control and writes the report
-/// files next to the log; says whether they were written. A failure here is reported
-/// but does not fail the run: the log is complete and `sim report` can be run on it again.
-pub fn report_ab_table(experiment: &str, control: &str, log: &Path, out_dir: &Path) -> bool {
+/// Prints the run's A/B table against the experiment's control (coloured if `color` says
+/// so; not at all without it, as under `--json`) and writes the report files next to the
+/// log; says whether they were written. A failure here is reported but does not fail the
+/// run: the log is complete and `sim report` can be run on it again.
+pub fn report_ab_table(
+    experiment: &str,
+    control: &str,
+    log: &Path,
+    out_dir: &Path,
+    color: Option<bool>,
+) -> bool {
     let options = AnalysisOptions {
         experiment: Some(experiment.to_string()),
         control: Some(control.to_string()),
@@ -135,9 +157,12 @@ pub fn report_ab_table(experiment: &str, control: &str, log: &Path, out_dir: &Pa
             return false;
         }
     };
-    let table = report::render_terminal(&analysis, std::io::stdout().is_terminal());
-    if let Err(e) = crate::console::print(&format!("\n{table}")) {
-        crate::note!("warning: cannot print the A/B table: {e}");
+    if let Some(color) = color {
+        crate::out!("");
+        crate::out!(
+            "{}",
+            report::render_terminal(&analysis, color).trim_end_matches('\n')
+        );
     }
     match report::write_outputs(&analysis, out_dir) {
         Ok(_) => true,
@@ -202,36 +227,38 @@ fn prepare_remote(
 
 fn print_summary(prepared: &Prepared, summary: &[ArmSummary], totals: &RunTotals, wall: f64) {
     let steps = totals.steps();
-    let mut text = format!(
-        "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)\n",
+    crate::out!(
+        "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)",
         prepared.experiment.name,
         totals.episodes(),
         steps,
         wall,
         steps as f64 / wall.max(1e-9)
     );
-    text.push_str(&format!(
-        "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}\n",
-        "arm", "recommender", "episodes", "users", "reward mean±sem", "steps mean±sem"
-    ));
+    crate::out!(
+        "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+        "arm",
+        "recommender",
+        "episodes",
+        "users",
+        "reward mean±sem",
+        "steps mean±sem"
+    );
     for (arm, s) in prepared.experiment.arms.iter().zip(summary) {
-        text.push_str(&format!(
-            "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}\n",
+        crate::out!(
+            "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
             s.arm,
             truncate(&arm.spec.label(), 32),
             s.episodes,
             s.users,
             format!("{:.3} ± {:.3}", s.reward.mean, s.reward.sem),
             format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
-        ));
+        );
     }
-    text.push_str(
+    crate::out!(
         "reward: per episode, without the first track's 1.0 \
-         (the report's mean_time_per_session includes it, per user)\n",
+         (the report's mean_time_per_session includes it, per user)"
     );
-    if let Err(e) = crate::console::print(&text) {
-        crate::note!("warning: cannot print the summary: {e}");
-    }
 }
 
 fn truncate(text: &str, width: usize) -> String {
@@ -244,19 +271,10 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
-/// The commit of the checkout `sim` runs in, if it is one and git is installed.
-fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// Writes `run.json` into the staged run: what ran, how it ended, and the files the run
-/// wrote (so the next run into the folder can remove those it does not write again).
+/// Writes `run.json` into the staged run and returns it: what ran (with the experiment
+/// file's hash), how it ended, which tool made it (version and commit fixed at build
+/// time, not the current folder's), and the files the run wrote (so the next run into the
+/// folder can remove those it does not write again).
 fn write_run_json(
     folder: &RunFolder,
     args: &RunArgs,
@@ -265,16 +283,22 @@ fn write_run_json(
     outcome: &RunOutcome,
     summary: &[ArmSummary],
     wall: f64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<serde_json::Value> {
     let mut outputs = folder.staged_names()?;
     outputs.insert(RUN_JSON.to_string());
     let error = match &outcome.end {
         RunEnd::Failed(e) => Some(e.to_string()),
         _ => None,
     };
+    let experiment_file = args.remote.is_none().then_some(&args.experiment);
+    let experiment_hash = match experiment_file {
+        Some(path) => Some(content_hash(&experiment::source_text(path)?)?),
+        None => None,
+    };
     let record = json!({
         "experiment": prepared.experiment,
-        "experiment_file": if args.remote.is_some() { None } else { Some(&args.experiment) },
+        "experiment_file": experiment_file,
+        "experiment_hash": experiment_hash,
         "config": prepared.config,
         "seed": options.seed,
         "episodes": options.episodes,
@@ -284,7 +308,7 @@ fn write_run_json(
         "workers": options.workers,
         "shard": options.shard,
         "version": env!("CARGO_PKG_VERSION"),
-        "git_commit": git_commit(),
+        "commit": env!("BOTIFY_COMMIT"),
         "wall_seconds": wall,
         "arms": summary,
         "outputs": outputs,
@@ -292,5 +316,13 @@ fn write_run_json(
     crate::atomic_file::write(
         &folder.staged(RUN_JSON),
         &serde_json::to_vec_pretty(&record)?,
-    )
+    )?;
+    Ok(record)
+}
+
+/// murmur3 x64 128 of `text`, in hex: equal files, equal hashes (built-in or copied).
+fn content_hash(text: &str) -> anyhow::Result<String> {
+    let hash =
+        murmur3::murmur3_x64_128(&mut text.as_bytes(), 0).context("cannot hash the experiment")?;
+    Ok(format!("{hash:032x}"))
 }

@@ -9,7 +9,7 @@ use crate::log::writer::LogWriter;
 use crate::serve::{ServedArm, Service, serve};
 use anyhow::{Context, bail};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,9 +67,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         &args.cache_dir,
     )?;
     let log_path = args.log.clone().unwrap_or_else(|| {
-        PathBuf::from("reports")
-            .join(&service.experiment)
-            .join("served.jsonl")
+        crate::report::default_out_dir(&service.experiment).join("served.jsonl")
     });
     if let Some(dir) = log_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)

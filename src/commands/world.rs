@@ -2,8 +2,10 @@
 
 use super::setup::load_world;
 use crate::config::Config;
-use crate::world::course_format;
+use crate::world::{Catalogue, course_format};
 use anyhow::Context;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -12,10 +14,10 @@ pub fn export(dir: &Path, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let world = load_world(&config)?;
     course_format::export(&world, dir)
         .with_context(|| format!("cannot export the world to {}", dir.display()))?;
-    crate::console::print(&format!(
-        "wrote tracks.json, tracks.npy, users.json, top_tracks.json to {}\n",
+    crate::out!(
+        "wrote tracks.json, tracks.npy, users.json, top_tracks.json to {}",
         dir.display()
-    ))?;
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -25,17 +27,116 @@ pub fn info(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cat = &world.catalogue;
     let mut sizes: Vec<usize> = cat.tracks_by_artist.iter().map(Vec::len).collect();
     sizes.sort_unstable();
-    crate::console::print(&format!(
-        "tracks {}  artists {}  users {}  dim {}\n",
+    crate::out!(
+        "tracks {}  artists {}  users {}  dim {}",
         cat.len(),
         sizes.len(),
         world.users.len(),
         cat.dim
-    ))?;
-    crate::console::print(&format!(
-        "tracks per artist: median {}  largest {}\n",
+    );
+    crate::out!(
+        "tracks per artist: median {}  largest {}",
         sizes.get(sizes.len() / 2).copied().unwrap_or(0),
         sizes.last().copied().unwrap_or(0)
-    ))?;
+    );
+    let scales = ScoreScales::sample(cat, SCALE_SAMPLES);
+    crate::out!(
+        "score (dot product) of track pairs, up to {SCALE_SAMPLES} sampled (seed 0): same artist {}  different artists {}  a track with itself {}",
+        scales.same_artist,
+        scales.random_pair,
+        scales.self_pair
+    );
+    let users = &world.users;
+    crate::out!(
+        "users: consume_bias {}  consume_sharpness {}  session_budget {}  artist_discount_gamma {}",
+        Spread::of(users.iter().map(|u| u.consume_bias)),
+        Spread::of(users.iter().map(|u| u.consume_sharpness)),
+        Spread::of(users.iter().map(|u| u.session_budget as f64)),
+        Spread::of(users.iter().map(|u| u.artist_discount_gamma)),
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Pairs sampled per kind for the score scales: enough for two digits of the means.
+const SCALE_SAMPLES: usize = 20_000;
+
+/// Mean and standard deviation of the scores of sampled track pairs: how far apart
+/// "similar" and "unrelated" are, against the users' `consume_bias`.
+struct ScoreScales {
+    same_artist: Spread,
+    random_pair: Spread,
+    self_pair: Spread,
+}
+
+impl ScoreScales {
+    fn sample(cat: &Catalogue, samples: usize) -> ScoreScales {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let n = cat.len() as u32;
+        let multi: Vec<&Vec<u32>> = cat
+            .tracks_by_artist
+            .iter()
+            .filter(|t| t.len() >= 2)
+            .collect();
+        let mut same = Vec::new();
+        if !multi.is_empty() {
+            for _ in 0..samples {
+                let tracks = multi[rng.random_range(0..multi.len())];
+                let a = rng.random_range(0..tracks.len());
+                let b = (a + rng.random_range(1..tracks.len())) % tracks.len();
+                same.push(cat.score(tracks[a], tracks[b]) as f64);
+            }
+        }
+        let mut random = Vec::new();
+        let mut selves = Vec::new();
+        for _ in 0..samples.min(n as usize * n as usize) {
+            let (a, b) = (rng.random_range(0..n), rng.random_range(0..n));
+            if cat.artist_of[a as usize] != cat.artist_of[b as usize] {
+                random.push(cat.score(a, b) as f64);
+            }
+            selves.push(cat.score(a, a) as f64);
+        }
+        ScoreScales {
+            same_artist: Spread::of(same),
+            random_pair: Spread::of(random),
+            self_pair: Spread::of(selves),
+        }
+    }
+}
+
+/// Mean ± standard deviation and range of some values, printed as `mean ± sd [min, max]`.
+struct Spread {
+    values: usize,
+    mean: f64,
+    sd: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(values: impl IntoIterator<Item = f64>) -> Spread {
+        let values: Vec<f64> = values.into_iter().collect();
+        let count = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / count;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / count;
+        Spread {
+            values: values.len(),
+            mean,
+            sd: var.sqrt(),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.values == 0 {
+            return write!(f, "(none)");
+        }
+        write!(
+            f,
+            "{:.3} ± {:.3} [{:.3}, {:.3}]",
+            self.mean, self.sd, self.min, self.max
+        )
+    }
 }

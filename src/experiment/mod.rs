@@ -2,6 +2,7 @@
 //! specs, an optional control; and the routing of users to arms.
 
 pub mod assign;
+pub mod builtin;
 
 use crate::recommend::RecommenderSpec;
 use anyhow::{Context, bail};
@@ -37,10 +38,10 @@ pub struct ArmSpec {
 }
 
 impl Experiment {
-    /// Reads and validates an experiment file; errors name the file (and line/column for YAML).
+    /// Reads and validates an experiment file (or a built-in's virtual path); errors name
+    /// the file (and line/column for YAML).
     pub fn load(path: &Path) -> anyhow::Result<Experiment> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read experiment {}", path.display()))?;
+        let text = source_text(path)?;
         let file: ExperimentFile = serde_norway::from_str(&text)
             .with_context(|| format!("invalid experiment {}", path.display()))?;
         let base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -92,6 +93,26 @@ impl Experiment {
         (0..n_users as u64)
             .map(|u| assign::bucket(salt, u, self.arms.len()) as u8)
             .collect()
+    }
+}
+
+/// The text of an experiment file, or of a built-in given its virtual path.
+pub fn source_text(path: &Path) -> anyhow::Result<String> {
+    match builtin::contents(path) {
+        Some(text) => Ok(text?.to_string()),
+        None => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read experiment {}", path.display())),
+    }
+}
+
+/// The identity of an experiment file for cycle detection: its canonical path (a
+/// built-in's virtual path is already one).
+pub fn canonical_path(path: &Path) -> anyhow::Result<PathBuf> {
+    match builtin::contents(path) {
+        Some(text) => text.map(|_| path.to_path_buf()),
+        None => path
+            .canonicalize()
+            .with_context(|| format!("cannot find experiment {}", path.display())),
     }
 }
 

@@ -298,9 +298,7 @@ impl<'a> Pipeline<'a> {
         stack: &mut Vec<PathBuf>,
         then: impl FnOnce(&Self, &mut Experiment, &mut Vec<PathBuf>) -> anyhow::Result<()>,
     ) -> anyhow::Result<Experiment> {
-        let canonical = path
-            .canonicalize()
-            .with_context(|| format!("cannot find experiment {}", path.display()))?;
+        let canonical = crate::experiment::canonical_path(path)?;
         if stack.contains(&canonical) {
             let chain: Vec<String> = stack.iter().map(|p| p.display().to_string()).collect();
             bail!(
@@ -508,6 +506,9 @@ pub fn simulate(
 
 /// A bar on a terminal; indicatif draws nothing when stderr is not one.
 pub fn progress_bar(episodes: u64) -> ProgressBar {
+    if crate::terminal::is_quiet() {
+        return ProgressBar::hidden();
+    }
     let bar = ProgressBar::new(episodes);
     if let Ok(style) = ProgressStyle::with_template(
         "{elapsed_precise} [{bar:40}] {pos}/{len} episodes ({per_sec}, eta {eta})",

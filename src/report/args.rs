@@ -1,18 +1,9 @@
 //! The `sim report` command: arguments and entry point.
 
 use super::{AnalysisOptions, analyze, default_out_dir, render_terminal, write_outputs};
-use anyhow::Context;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-/// When to colour the terminal table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
-    /// Colour when standard output is a terminal.
-    Auto,
-    Always,
-    Never,
-}
+pub use crate::terminal::ColorChoice;
 
 /// Arguments of `sim report`.
 #[derive(Debug, Clone, clap::Args)]
@@ -27,7 +18,7 @@ pub struct ReportArgs {
     /// Control arm [default: C].
     #[arg(long, value_name = "ARM")]
     pub control: Option<String>,
-    /// Output directory [default: reports/<experiment>/].
+    /// Output directory [default: runs/<experiment>/].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Count and skip malformed lines instead of failing on the first one.
@@ -47,7 +38,7 @@ pub struct ReportArgs {
     /// correction then counts its comparisons too).
     #[arg(long)]
     pub without_first_track: bool,
-    /// Colour the table by significance.
+    /// Colour the table by significance (`auto`: on a terminal, unless NO_COLOR is set).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 }
@@ -66,14 +57,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let analysis = analyze(&args.inputs, &opts)?;
     let elapsed = started.elapsed().as_secs_f64();
-    let stdout = std::io::stdout();
-    let color = match args.color {
-        ColorChoice::Auto => stdout.is_terminal(),
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-    };
-    crate::console::print(&render_terminal(&analysis, color))
-        .context("cannot write the table to standard output")?;
+    crate::terminal::print(&render_terminal(&analysis, args.color.for_stdout()));
     crate::note!(
         "analysed {} events in {:.2} s ({:.0} events/s)",
         analysis.log.events,

@@ -65,9 +65,10 @@ pub fn write_outputs(analysis: &Analysis, out_dir: &Path) -> anyhow::Result<Vec<
     Ok(written)
 }
 
-/// The default output directory: `reports/<experiment>/`.
+/// The default output directory: `runs/<experiment>/` (ignored by git; `reports/` holds
+/// curated reports only).
 pub fn default_out_dir(experiment: &str) -> PathBuf {
-    Path::new("reports").join(sanitize(experiment))
+    Path::new("runs").join(sanitize(experiment))
 }
 
 /// An experiment name usable as a directory name.

@@ -4,10 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Runs `sim` in `dir`, its artifact cache in `dir/cache` unless `--cache-dir` says
+/// otherwise (never the user's own cache).
 pub fn sim(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sim"))
         .args(args)
         .current_dir(dir)
+        .env("BOTIFY_CACHE_DIR", dir.join("cache"))
         .output()
         .expect("the sim binary runs")
 }
