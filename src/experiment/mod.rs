@@ -203,7 +203,14 @@ mod tests {
     fn specs_read_with_kind_anywhere_and_write_kind_first() {
         let e =
             parse("name: x\narms:\n  C: {k: 7, kind: top_pop}\n  T1: {kind: random}\n").unwrap();
-        assert_eq!(e.arms[0].spec, RecommenderSpec::TopPop { k: 7, file: None });
+        assert_eq!(
+            e.arms[0].spec,
+            RecommenderSpec::TopPop {
+                k: 7,
+                file: None,
+                no_repeat: false
+            }
+        );
         let json = serde_json::to_string(&e.arms[0].spec).unwrap();
         assert_eq!(json, r#"{"kind":"top_pop","k":7}"#);
         let back: RecommenderSpec = serde_json::from_str(&json).unwrap();
