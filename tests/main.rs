@@ -8,6 +8,7 @@ mod default_experiment;
 mod http_e2e;
 mod http_fault;
 mod http_fuzz;
+mod http_hostile;
 mod pipeline;
 mod report_aa;
 mod report_cli;

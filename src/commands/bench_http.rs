@@ -1,71 +1,131 @@
-//! `sim bench-http`: throughput over loopback HTTP, client and server in one process
-//! (they share the machine's cores exactly as two processes would).
+//! `sim bench-http`: throughput over loopback HTTP, clients and servers in one process
+//! (they share the machine's cores exactly as separate processes would).
 //!
 //! 1. Simulated steps per second of the `sim run --remote` path (the runner with one
-//!    `remote` arm) against the `sim serve` service, for 1 and 2 workers, logs written on
-//!    both sides.
-//! 2. `sim serve` alone under a closed-loop load generator: `--connections` keep-alive
+//!    `remote` arm) against `sim serve` with sessions in memory, for 1 and 2 workers, logs
+//!    written on both sides; with `--nginx-redis`, also against the seed's deployment:
+//!    two replicas sharing sessions in a real `redis-server`, behind a real `nginx`
+//!    (started here on free ports, deploy/nginx.conf).
+//! 2. Each setup alone under a closed-loop load generator: `--connections` keep-alive
 //!    clients sending `/next` (and a `/last` every 8th request) as fast as answered;
 //!    requests per second and the latency percentiles seen by the clients.
 
 use super::bench::timed_run;
 use super::run::REMOTE_EXPERIMENT;
-use super::serve::load_service;
+use super::serve::{connect_redis, load_service};
 use crate::cli::BenchHttpArgs;
 use crate::config::Config;
 use crate::log::writer::LogWriter;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::RemoteOptions;
 use crate::recommend::spec::BuildContext;
-use crate::serve::serve;
+use crate::serve::store::{MemoryStore, SessionStore};
+use crate::serve::{ServeOptions, Service, deploy, serve};
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+const SESSION_TTL: Duration = Duration::from_secs(1800);
+
 pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load_or_default(args.config.as_deref())?;
-    let service = load_service(
+    let service = Arc::new(load_service(
         &args.experiment,
         args.config.as_deref(),
         1,
-        std::path::Path::new("cache"),
-    )?;
+        Path::new("cache"),
+    )?);
     let dir = tempfile::tempdir()?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let stop = AtomicBool::new(false);
-    let server_log = LogWriter::create(&dir.path().join("served.jsonl"))?;
     println!(
-        "sim serve on {url}: experiment {}, {} arms, 2 session threads",
+        "experiment {}, {} arms; machine: {} cores",
         service.experiment,
-        service.arms.len()
+        service.arms.len(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let server = scope.spawn(|| serve(&service, listener, Some(server_log), 2, &stop));
-        let result = measure(args, &config, &service, &url, dir.path());
-        stop.store(true, Ordering::SeqCst);
-        let stats = server
-            .join()
-            .map_err(|_| anyhow::anyhow!("the server thread panicked"))??;
+    println!("== one sim serve, sessions in memory, 2 threads");
+    with_replicas(
+        &service,
+        vec![MemoryStore::new(SESSION_TTL)],
+        2,
+        &dir.path().join("memory"),
+        |addresses| {
+            let url = format!("http://{}", addresses[0]);
+            measure(args, &config, &service, &url, &dir.path().join("memory"), &[1, 2])
+        },
+    )?;
+    if args.nginx_redis {
+        let redis = deploy::start_redis(dir.path(), None)?;
+        let redis_url = format!("redis://{}/0", redis.address());
+        let stores = vec![
+            connect_redis(&redis_url, SESSION_TTL)?,
+            connect_redis(&redis_url, SESSION_TTL)?,
+        ];
         println!(
-            "server: {} requests, {} errors, {} sessions",
-            stats.requests.load(Ordering::Relaxed),
-            stats.errors.load(Ordering::Relaxed),
-            stats.sessions.load(Ordering::Relaxed)
+            "== two sim serve replicas (1 thread each), sessions in redis-server {redis_url}, behind nginx (round-robin)"
         );
-        result
-    })?;
+        let work = dir.path().join("deploy");
+        with_replicas(&service, stores, 1, &work, |addresses| {
+            let nginx = deploy::start_nginx(&work.join("nginx"), addresses)?;
+            let url = format!("http://{}", nginx.address());
+            measure(args, &config, &service, &url, &work, &[2])
+        })?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one `sim serve` per store on free loopback ports (logs in `dir`) while `body`
+/// runs with their addresses, then stops them.
+fn with_replicas<S: SessionStore>(
+    service: &Arc<Service>,
+    stores: Vec<S>,
+    threads: usize,
+    dir: &Path,
+    body: impl FnOnce(&[String]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let stop = AtomicBool::new(false);
+    let options = ServeOptions {
+        threads,
+        idle_timeout: Duration::from_secs(300),
+        sweep_every: Duration::from_secs(60),
+    };
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let mut addresses = Vec::new();
+        let mut servers = Vec::new();
+        for (i, store) in stores.into_iter().enumerate() {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            addresses.push(listener.local_addr()?.to_string());
+            let log = LogWriter::create(&dir.join(format!("served-{i}.jsonl")))?;
+            let (service, stop, options) = (Arc::clone(service), &stop, &options);
+            servers.push(scope.spawn(move || serve(service, store, listener, Some(log), options, stop)));
+        }
+        let result = body(&addresses);
+        stop.store(true, Ordering::SeqCst);
+        for (i, server) in servers.into_iter().enumerate() {
+            let stats = server
+                .join()
+                .map_err(|_| anyhow::anyhow!("a server thread panicked"))??;
+            println!(
+                "server {i}: {} requests, {} errors, {} sessions",
+                stats.requests.load(Ordering::Relaxed),
+                stats.errors.load(Ordering::Relaxed),
+                stats.sessions.load(Ordering::Relaxed)
+            );
+        }
+        result
+    })
 }
 
 fn measure(
     args: &BenchHttpArgs,
     config: &Config,
-    service: &crate::serve::Service,
+    service: &Service,
     url: &str,
-    dir: &std::path::Path,
+    dir: &Path,
+    worker_counts: &[usize],
 ) -> anyhow::Result<()> {
     let world = Arc::clone(&service.world);
     let ctx = BuildContext {
@@ -95,7 +155,7 @@ fn measure(
     let stop = AtomicBool::new(false);
     // A first pass fills the neighbour caches and opens the connections.
     timed_run(&setup, args.episodes, 2, &dir.join("warm.jsonl"), &stop)?;
-    for workers in [1usize, 2] {
+    for &workers in worker_counts {
         let log = dir.join(format!("run-{workers}.jsonl"));
         let (outcome, steps, seconds) = timed_run(&setup, args.episodes, workers, &log, &stop)?;
         let requests = steps + outcome.summaries.len() as u64;

@@ -120,6 +120,14 @@ impl LogWriter {
         })
     }
 
+    /// A writer to an open `file` (say, one opened to append and locked).
+    pub fn from_file(path: &Path, file: File) -> LogWriter {
+        LogWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 20, file),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -2,6 +2,9 @@
 //!
 //! * Events with a `session` id (our logs) are folded into an accumulator per
 //!   (file, session, treatment); a `"last"` event closes it. Memory: open sessions.
+//!   `sim serve`'s ids (events without `episode`) are unique across its replicas' logs,
+//!   and a session's requests may go to several replicas: for them the file is not part
+//!   of the key, so the parts of a session in several logs make one session.
 //! * Events without one (the botify service's `data.json`) are cut per (user, treatment)
 //!   in timestamp order: a session ends with, and includes, a `"last"` event. The reader
 //!   delivers events in file order (several files merged by timestamp), so as long as each
@@ -120,6 +123,9 @@ pub struct Sessionized {
     pub sorted: bool,
 }
 
+/// The "file" of the sessions of `sim serve` logs, whose ids hold across files.
+const SERVICE_WIDE: u32 = u32::MAX;
+
 /// Folds events into sessions.
 #[derive(Debug)]
 pub struct Sessionizer {
@@ -224,7 +230,8 @@ impl Sessionizer {
 
     fn push_one(&mut self, file: u32, treatment: u32, event: &ParsedEvent) {
         if let Some(session) = event.session {
-            let key = (file, session, treatment);
+            let scope = if event.episode { file } else { SERVICE_WIDE };
+            let key = (scope, session, treatment);
             let (_, acc) = self.by_id.entry(key).or_insert_with(|| {
                 // A new session: register its unit (once per session, not per event).
                 self.units.entry((treatment, event.user)).or_default();
@@ -329,6 +336,7 @@ mod tests {
             time,
             latency: 0.001,
             session,
+            episode: session.is_some(),
             last,
             experiments: 0,
         }
@@ -375,6 +383,29 @@ mod tests {
         let out = s.finish();
         let times: Vec<f64> = out.sessions.iter().map(|s| s.time).collect();
         assert_eq!(times, vec![1.25, 1.5]);
+        assert_eq!(out.unfinished_sessions, 0);
+    }
+
+    #[test]
+    fn simulator_ids_are_per_file_and_service_ids_join_across_replica_logs() {
+        let (mut s, sets) = one_treatment();
+        // Two runs' logs: episode 1 in each is its own session.
+        s.push(0, &ev(1, 7, 1.0, false, Some(1)), &sets);
+        s.push(1, &ev(2, 8, 1.0, false, Some(1)), &sets);
+        s.push(0, &ev(3, 7, 0.5, true, Some(1)), &sets);
+        s.push(1, &ev(4, 8, 0.25, true, Some(1)), &sets);
+        // Two replicas' logs of `sim serve`: one session alternating between them.
+        let served = |ts, time, last| ParsedEvent {
+            episode: false,
+            ..ev(ts, 9, time, last, Some(5_000_000))
+        };
+        s.push(0, &served(5, 1.0, false), &sets);
+        s.push(1, &served(6, 0.5, false), &sets);
+        s.push(0, &served(7, 0.25, true), &sets);
+        let out = s.finish();
+        let by_user: Vec<(u64, u64, f64)> =
+            out.sessions.iter().map(|s| (s.user, s.tracks, s.time)).collect();
+        assert_eq!(by_user, vec![(7, 2, 1.5), (8, 2, 1.25), (9, 3, 1.75)]);
         assert_eq!(out.unfinished_sessions, 0);
     }
 
