@@ -21,11 +21,21 @@ const CAP: usize = 3;
 /// rejected draws.
 fn experiment(d: &Path) -> PathBuf {
     let chain: String = (0..3000)
-        .map(|t| format!("{{\"track\": {t}, \"recommendations\": [{}]}}\n", (t * 7 + 13) % 3000))
+        .map(|t| {
+            format!(
+                "{{\"track\": {t}, \"recommendations\": [{}]}}\n",
+                (t * 7 + 13) % 3000
+            )
+        })
         .collect();
     std::fs::write(d.join("chain.jsonl"), chain).unwrap();
     let lists: String = (0..400)
-        .map(|u| format!("{{\"user\": {u}, \"tracks\": {:?}}}\n", (0..20).collect::<Vec<u32>>()))
+        .map(|u| {
+            format!(
+                "{{\"user\": {u}, \"tracks\": {:?}}}\n",
+                (0..20).collect::<Vec<u32>>()
+            )
+        })
         .collect();
     std::fs::write(d.join("lists.jsonl"), lists).unwrap();
     let path = d.join("hw2like.yml");
@@ -61,7 +71,8 @@ fn deploy(d: &Path, experiment: &Path, config: &Path) -> Deployment {
         })
         .collect();
     let upstreams: Vec<String> = replicas.iter().map(|r| r.addr.clone()).collect();
-    let nginx = start_nginx(&d.join("nginx"), &upstreams).expect("nginx starts (apt-get install nginx-light)");
+    let nginx = start_nginx(&d.join("nginx"), &upstreams)
+        .expect("nginx starts (apt-get install nginx-light)");
     let url = format!("http://{}", nginx.address());
     Deployment {
         redis,
@@ -71,10 +82,34 @@ fn deploy(d: &Path, experiment: &Path, config: &Path) -> Deployment {
     }
 }
 
-fn remote_run(d: &Path, config: &Path, url: &str, episodes: &str, out: &str) -> std::process::Child {
+/// `sim run --remote` through `url`; `workers` 1 keeps a user's sessions from overlapping
+/// (the protocol knows one session per user at a time).
+fn remote_run(
+    d: &Path,
+    config: &Path,
+    url: &str,
+    episodes: &str,
+    workers: &str,
+    out: &str,
+) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(["run", "--remote", url, "--episodes", episodes, "--seed", "5"])
-        .args(["--workers", "2", "--remote-retries", "30", "--remote-backoff-ms", "50"])
+        .args([
+            "run",
+            "--remote",
+            url,
+            "--episodes",
+            episodes,
+            "--seed",
+            "5",
+        ])
+        .args([
+            "--workers",
+            workers,
+            "--remote-retries",
+            "30",
+            "--remote-backoff-ms",
+            "50",
+        ])
         .args(["--out", out, "--config"])
         .arg(config)
         .current_dir(d)
@@ -92,12 +127,16 @@ fn finish(mut run: std::process::Child) {
 }
 
 fn lasts(path: &Path) -> usize {
-    events(path).iter().filter(|e| e["message"] == "last").count()
+    events(path)
+        .iter()
+        .filter(|e| e["message"] == "last")
+        .count()
 }
 
 /// The per-arm block of `ab.json` for `arm`, without the latency (it differs by nature).
 fn arm_table(ab: &Path, arm: &str) -> serde_json::Value {
-    let ab: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ab).unwrap()).unwrap();
+    let ab: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ab).unwrap()).unwrap();
     let mut row = ab["arms"]
         .as_array()
         .unwrap()
@@ -105,7 +144,10 @@ fn arm_table(ab: &Path, arm: &str) -> serde_json::Value {
         .find(|a| a["treatment"] == arm)
         .unwrap_or_else(|| panic!("no arm {arm} in {ab}"))
         .clone();
-    row["metrics"].as_object_mut().unwrap().remove("mean_request_latency");
+    row["metrics"]
+        .as_object_mut()
+        .unwrap()
+        .remove("mean_request_latency");
     row
 }
 
@@ -116,7 +158,14 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
     let config = small_world_config(d);
     let experiment = experiment(d);
     let mut deployment = deploy(d, &experiment, &config);
-    finish(remote_run(d, &config, &deployment.url, "2000", "remote"));
+    finish(remote_run(
+        d,
+        &config,
+        &deployment.url,
+        "2000",
+        "1",
+        "remote",
+    ));
     for replica in &mut deployment.replicas {
         assert!(replica.terminate().success());
     }
@@ -124,7 +173,10 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
 
     // Every session of T1: no repeated list track, no artist over the cap, although its
     // requests alternated between the replicas.
-    let export = sim(&["world", "export", "w", "--config", config.to_str().unwrap()], d);
+    let export = sim(
+        &["world", "export", "w", "--config", config.to_str().unwrap()],
+        d,
+    );
     assert!(export.status.success());
     let artist: Vec<String> = std::fs::read_to_string(d.join("w/tracks.json"))
         .unwrap()
@@ -139,15 +191,25 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
         for e in events(log) {
             let session = e["session"].as_u64().unwrap();
             replicas_of.entry(session).or_default().insert(i);
-            arms.insert(session, e["experiments"]["hw2like"].as_str().unwrap().into());
+            arms.insert(
+                session,
+                e["experiments"]["hw2like"].as_str().unwrap().into(),
+            );
             if let Some(r) = e["recommendation"].as_u64() {
                 answers.entry(session).or_default().push(r);
             }
         }
     }
-    assert_eq!(answers.len(), 2000, "one session id per episode across both logs");
+    assert_eq!(
+        answers.len(),
+        2000,
+        "one session id per episode across both logs"
+    );
     let split = replicas_of.values().filter(|r| r.len() == 2).count();
-    assert!(split > 1500, "requests alternate between replicas: {split} of 2000 sessions split");
+    assert!(
+        split > 1500,
+        "requests alternate between replicas: {split} of 2000 sessions split"
+    );
     let mut list_answers = 0;
     for (session, answers) in &answers {
         if arms[session] != "T1" {
@@ -156,12 +218,19 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
         let from_list: Vec<u64> = answers.iter().copied().filter(|&t| t < 20).collect();
         list_answers += from_list.len();
         let distinct: HashSet<u64> = from_list.iter().copied().collect();
-        assert_eq!(distinct.len(), from_list.len(), "a repeat in session {session}: {answers:?}");
+        assert_eq!(
+            distinct.len(),
+            from_list.len(),
+            "a repeat in session {session}: {answers:?}"
+        );
         let mut per_artist: HashMap<&String, usize> = HashMap::new();
         for t in from_list {
             *per_artist.entry(&artist[t as usize]).or_default() += 1;
         }
-        assert!(per_artist.values().all(|&n| n <= CAP), "session {session}: {answers:?}");
+        assert!(
+            per_artist.values().all(|&n| n <= CAP),
+            "session {session}: {answers:?}"
+        );
     }
     assert!(list_answers > 1000, "the lists were used: {list_answers}");
 
@@ -169,8 +238,19 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
     // deterministic arm.
     let local = sim(
         &[
-            "run", "--experiment", experiment.to_str().unwrap(), "--config", config.to_str().unwrap(),
-            "--episodes", "2000", "--seed", "5", "--workers", "2", "--out", "local",
+            "run",
+            "--experiment",
+            experiment.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--episodes",
+            "2000",
+            "--seed",
+            "5",
+            "--workers",
+            "2",
+            "--out",
+            "local",
         ],
         d,
     );
@@ -187,8 +267,14 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
     assert_eq!(served["users"], in_process["users"]);
     for (metric, value) in in_process["metrics"].as_object().unwrap() {
         for field in ["n", "mean", "var"] {
-            let (a, b) = (value[field].as_f64().unwrap(), served["metrics"][metric][field].as_f64().unwrap());
-            assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{metric}.{field}: in-process {a}, served {b}");
+            let (a, b) = (
+                value[field].as_f64().unwrap(),
+                served["metrics"][metric][field].as_f64().unwrap(),
+            );
+            assert!(
+                (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                "{metric}.{field}: in-process {a}, served {b}"
+            );
         }
     }
     drop(deployment.nginx);
@@ -203,17 +289,20 @@ fn a_replica_killed_and_redis_restarted_mid_run_lose_no_episode() {
     let d = dir.path();
     let config = small_world_config(d);
     let experiment = experiment(d);
-    let mut deployment = deploy(d, &experiment, &config);
+    let deployment = deploy(d, &experiment, &config);
     let wait_for_episodes = |out: &str, n: usize| {
         let log = d.join(out).join("events.jsonl");
         let start = Instant::now();
         while !log.exists() || lasts(&log) < n {
-            assert!(start.elapsed() < Duration::from_secs(120), "no progress in {out}");
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "no progress in {out}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     };
 
-    let run = remote_run(d, &config, &deployment.url, "3000", "killed");
+    let run = remote_run(d, &config, &deployment.url, "3000", "2", "killed");
     wait_for_episodes("killed", 200);
     deployment.replicas[1].signal("KILL");
     finish(run);
@@ -222,18 +311,26 @@ fn a_replica_killed_and_redis_restarted_mid_run_lose_no_episode() {
     // Redis goes away: a direct request to the live replica is a 503 naming Redis.
     let redis_port = deployment.redis.port;
     let redis_url = format!("redis://{}/0", deployment.redis.address());
-    let run = remote_run(d, &config, &deployment.url, "3000", "restarted");
+    let run = remote_run(d, &config, &deployment.url, "3000", "2", "restarted");
     wait_for_episodes("restarted", 200);
     drop(deployment.redis);
     let body = r#"{"track": 1, "time": 0.5}"#;
     let (status, answer) = exchange(&deployment.replicas[0].addr, &post("/next/3", body)).unwrap();
     assert_eq!(status, 503, "{answer}");
     let error: serde_json::Value = serde_json::from_str(&answer).unwrap();
-    assert!(error["error"].as_str().unwrap().contains(&redis_url), "{answer}");
+    assert!(
+        error["error"].as_str().unwrap().contains(&redis_url),
+        "{answer}"
+    );
     // Back on the same port: the run (retrying) goes on to the end.
     std::thread::sleep(Duration::from_millis(300));
     let _redis = start_redis(d, Some(redis_port)).unwrap();
     finish(run);
     assert_eq!(lasts(&d.join("restarted/events.jsonl")), 3000);
-    assert_eq!(exchange(&deployment.replicas[0].addr, &post("/next/3", body)).unwrap().0, 200);
+    assert_eq!(
+        exchange(&deployment.replicas[0].addr, &post("/next/3", body))
+            .unwrap()
+            .0,
+        200
+    );
 }

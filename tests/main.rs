@@ -5,6 +5,7 @@ mod common;
 mod http_support;
 
 mod default_experiment;
+mod http_deploy;
 mod http_e2e;
 mod http_fault;
 mod http_fuzz;

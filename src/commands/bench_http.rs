@@ -27,6 +27,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
 
 const SESSION_TTL: Duration = Duration::from_secs(1800);
 
@@ -48,26 +49,31 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
     println!("== one sim serve, sessions in memory, 2 threads");
     with_replicas(
         &service,
-        vec![MemoryStore::new(SESSION_TTL)],
+        1,
         2,
+        |_| Ok(MemoryStore::new(SESSION_TTL)),
         &dir.path().join("memory"),
         |addresses| {
             let url = format!("http://{}", addresses[0]);
-            measure(args, &config, &service, &url, &dir.path().join("memory"), &[1, 2])
+            measure(
+                args,
+                &config,
+                &service,
+                &url,
+                &dir.path().join("memory"),
+                &[1, 2],
+            )
         },
     )?;
     if args.nginx_redis {
         let redis = deploy::start_redis(dir.path(), None)?;
         let redis_url = format!("redis://{}/0", redis.address());
-        let stores = vec![
-            connect_redis(&redis_url, SESSION_TTL)?,
-            connect_redis(&redis_url, SESSION_TTL)?,
-        ];
         println!(
             "== two sim serve replicas (1 thread each), sessions in redis-server {redis_url}, behind nginx (round-robin)"
         );
         let work = dir.path().join("deploy");
-        with_replicas(&service, stores, 1, &work, |addresses| {
+        let connect = |runtime: &Runtime| connect_redis(runtime, &redis_url, SESSION_TTL);
+        with_replicas(&service, 2, 1, connect, &work, |addresses| {
             let nginx = deploy::start_nginx(&work.join("nginx"), addresses)?;
             let url = format!("http://{}", nginx.address());
             measure(args, &config, &service, &url, &work, &[2])
@@ -76,31 +82,37 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs one `sim serve` per store on free loopback ports (logs in `dir`) while `body`
-/// runs with their addresses, then stops them.
+/// Runs `replicas` servers of `threads` threads each, their stores made by `connect`, on
+/// free loopback ports (logs in `dir`) while `body` runs with their addresses.
 fn with_replicas<S: SessionStore>(
     service: &Arc<Service>,
-    stores: Vec<S>,
+    replicas: usize,
     threads: usize,
+    connect: impl Fn(&Runtime) -> anyhow::Result<S>,
     dir: &Path,
     body: impl FnOnce(&[String]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let stop = AtomicBool::new(false);
     let options = ServeOptions {
-        threads,
         idle_timeout: Duration::from_secs(300),
         sweep_every: Duration::from_secs(60),
     };
     std::thread::scope(|scope| -> anyhow::Result<()> {
         let mut addresses = Vec::new();
         let mut servers = Vec::new();
-        for (i, store) in stores.into_iter().enumerate() {
+        for i in 0..replicas {
+            let runtime = crate::serve::runtime(threads)?;
+            let store = connect(&runtime)?;
             let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
             addresses.push(listener.local_addr()?.to_string());
             let log = LogWriter::create(&dir.join(format!("served-{i}.jsonl")))?;
             let (service, stop, options) = (Arc::clone(service), &stop, &options);
-            servers.push(scope.spawn(move || serve(service, store, listener, Some(log), options, stop)));
+            servers.push(
+                scope.spawn(move || {
+                    serve(runtime, service, store, listener, Some(log), options, stop)
+                }),
+            );
         }
         let result = body(&addresses);
         stop.store(true, Ordering::SeqCst);

@@ -89,8 +89,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .workers
         .map(|w| w as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runtime = crate::serve::runtime(threads)?;
     let options = ServeOptions {
-        threads,
         idle_timeout: Duration::from_secs_f64(args.idle_timeout),
         sweep_every: (session_ttl / 8).clamp(Duration::from_millis(50), Duration::from_secs(60)),
     };
@@ -125,12 +125,29 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let stats = match state {
         StateChoice::Memory => {
             announce()?;
-            serve(service, MemoryStore::new(session_ttl), listener, Some(writer), &options, &stop)
+            let store = MemoryStore::new(session_ttl);
+            serve(
+                runtime,
+                service,
+                store,
+                listener,
+                Some(writer),
+                &options,
+                &stop,
+            )
         }
         StateChoice::Redis(url) => {
-            let store = connect_redis(&url, session_ttl)?;
+            let store = connect_redis(&runtime, &url, session_ttl)?;
             announce()?;
-            serve(service, store, listener, Some(writer), &options, &stop)
+            serve(
+                runtime,
+                service,
+                store,
+                listener,
+                Some(writer),
+                &options,
+                &stop,
+            )
         }
     }
     .with_context(|| format!("serving on http://{bound}"))?;
@@ -164,11 +181,12 @@ impl StateChoice {
     }
 }
 
-/// A Redis session store, checked to answer before the server starts.
-pub fn connect_redis(url: &str, ttl: Duration) -> anyhow::Result<RedisStore> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+/// A Redis session store on `runtime`, checked to answer before the server starts.
+pub fn connect_redis(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    ttl: Duration,
+) -> anyhow::Result<RedisStore> {
     let store = runtime
         .block_on(RedisStore::connect(url, ttl))
         .context("--state")?;

@@ -1,9 +1,7 @@
 //! `contextual`: uniformly one track of the previous track's list; a fallback when it has none.
 
 use super::lists::IdLists;
-use super::{
-    RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart, choose,
-};
+use super::{RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart, choose};
 
 pub struct Contextual {
     pub lists: IdLists,

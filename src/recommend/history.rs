@@ -6,9 +6,7 @@
 //! Session memory is dropped at the session's end (the botify "last" call).
 
 use super::lists::IdLists;
-use super::{
-    RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart, choose,
-};
+use super::{RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart, choose};
 use crate::world::ServiceCatalogue;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -194,7 +192,10 @@ mod tests {
                 })
                 .collect();
             assert_eq!(live, resumed, "seed {seed}");
-            assert!(memory.tracks.contains(&3), "the played first track is remembered");
+            assert!(
+                memory.tracks.contains(&3),
+                "the played first track is remembered"
+            );
         }
     }
 

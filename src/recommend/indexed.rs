@@ -1,9 +1,7 @@
 //! `indexed`: uniformly one track of the user's own list; users without one go to a fallback.
 
 use super::lists::IdLists;
-use super::{
-    RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart, choose,
-};
+use super::{RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart, choose};
 
 pub struct Indexed {
     pub lists: IdLists,

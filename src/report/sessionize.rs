@@ -137,6 +137,10 @@ pub struct Sessionizer {
     /// Experiment-set id -> tracked treatment indices.
     set_cache: Vec<Option<Vec<u32>>>,
     by_id: FastMap<(u32, u64, u32), (u64, Acc)>,
+    /// Closed `sim serve` sessions -> index in `id_sessions`: replicas' clocks tick in
+    /// milliseconds, so a session's `last` may sort before its previous event from the
+    /// other replica's log; that event still belongs to the closed session.
+    closed_service_wide: FastMap<(u32, u64, u32), usize>,
     units: FastMap<(u32, u64), Unit>,
     id_sessions: Vec<Session>,
     order_sessions: Vec<Session>,
@@ -156,6 +160,7 @@ impl Sessionizer {
             experiments: BTreeSet::new(),
             set_cache: Vec::new(),
             by_id: FastMap::default(),
+            closed_service_wide: FastMap::default(),
             units: FastMap::default(),
             id_sessions: Vec::new(),
             order_sessions: Vec::new(),
@@ -232,6 +237,14 @@ impl Sessionizer {
         if let Some(session) = event.session {
             let scope = if event.episode { file } else { SERVICE_WIDE };
             let key = (scope, session, treatment);
+            if let Some(&closed) = self.closed_service_wide.get(&key) {
+                let s = &mut self.id_sessions[closed];
+                s.timestamp = s.timestamp.min(event.timestamp);
+                s.tracks += 1;
+                s.time += event.time;
+                s.latency_ms += event.latency * 1000.0;
+                return;
+            }
             let (_, acc) = self.by_id.entry(key).or_insert_with(|| {
                 // A new session: register its unit (once per session, not per event).
                 self.units.entry((treatment, event.user)).or_default();
@@ -241,6 +254,9 @@ impl Sessionizer {
             if event.last
                 && let Some((user, acc)) = self.by_id.remove(&key)
             {
+                if scope == SERVICE_WIDE {
+                    self.closed_service_wide.insert(key, self.id_sessions.len());
+                }
                 self.id_sessions.push(acc.finish(treatment, user));
             }
             return;
@@ -400,11 +416,15 @@ mod tests {
             ..ev(ts, 9, time, last, Some(5_000_000))
         };
         s.push(0, &served(5, 1.0, false), &sets);
-        s.push(1, &served(6, 0.5, false), &sets);
+        // The same millisecond in both logs: the last comes first in the merge.
         s.push(0, &served(7, 0.25, true), &sets);
+        s.push(1, &served(7, 0.5, false), &sets);
         let out = s.finish();
-        let by_user: Vec<(u64, u64, f64)> =
-            out.sessions.iter().map(|s| (s.user, s.tracks, s.time)).collect();
+        let by_user: Vec<(u64, u64, f64)> = out
+            .sessions
+            .iter()
+            .map(|s| (s.user, s.tracks, s.time))
+            .collect();
         assert_eq!(by_user, vec![(7, 2, 1.5), (8, 2, 1.25), (9, 3, 1.75)]);
         assert_eq!(out.unfinished_sessions, 0);
     }

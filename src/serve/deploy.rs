@@ -45,7 +45,9 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 
 /// A port nothing listens on right now.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Waits (at most 10 s) until something accepts connections on `port`.
@@ -64,7 +66,11 @@ fn wait_listening(daemon: &mut Daemon) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    bail!("{} does not listen on port {} after 10 s", daemon.name, daemon.port)
+    bail!(
+        "{} does not listen on port {} after 10 s",
+        daemon.name,
+        daemon.port
+    )
 }
 
 /// `redis-server` on a free port (or `port`), without persistence, its files in `dir`.

@@ -4,10 +4,12 @@
 //! Requests hyper cannot parse (not HTTP, heads over [`HEAD_LIMIT`]) are answered by hyper
 //! itself: the status (400, 431) and no body. Every request that parses gets a JSON body.
 
-use hyper::body::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
 use hyper::body::Incoming;
-use hyper::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderValue, TRANSFER_ENCODING};
+use hyper::header::{
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, EXPECT, HeaderValue, TRANSFER_ENCODING,
+};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,7 +84,10 @@ pub async fn read_body(request: hyper::Request<Incoming>) -> Result<Bytes, Respo
     {
         return Err(Response::error(
             417,
-            format!("unsupported Expect {:?}", truncate(&String::from_utf8_lossy(expect.as_bytes()))),
+            format!(
+                "unsupported Expect {:?}",
+                truncate(&String::from_utf8_lossy(expect.as_bytes()))
+            ),
         )
         .closing());
     }
@@ -98,7 +103,9 @@ pub async fn read_body(request: hyper::Request<Incoming>) -> Result<Bytes, Respo
     match tokio::time::timeout(REQUEST_DEADLINE, body.collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(length)),
-        Ok(Err(e)) => Err(Response::error(400, format!("cannot read the request body: {e}")).closing()),
+        Ok(Err(e)) => {
+            Err(Response::error(400, format!("cannot read the request body: {e}")).closing())
+        }
         Err(_) => Err(Response::error(408, "request body incomplete in time").closing()),
     }
 }

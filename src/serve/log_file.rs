@@ -18,17 +18,17 @@ impl Drop for PidFile {
 
 /// `.<name>.pid` beside the log.
 pub fn pid_file(log: &Path) -> PathBuf {
-    let name = log.file_name().map_or_else(
-        || "log".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = log
+        .file_name()
+        .map_or_else(|| "log".into(), |n| n.to_string_lossy().into_owned());
     log.with_file_name(format!(".{name}.pid"))
 }
 
 /// Opens `path` to append (created if missing) and locks it for as long as the writer
 /// lives; refused, naming the log and the other server's pid, when another process holds it.
 pub fn claim(path: &Path) -> anyhow::Result<(LogWriter, PidFile)> {
-    let context = |e: std::io::Error| anyhow::anyhow!("cannot open the event log {}: {e}", path.display());
+    let context =
+        |e: std::io::Error| anyhow::anyhow!("cannot open the event log {}: {e}", path.display());
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -42,7 +42,10 @@ pub fn claim(path: &Path) -> anyhow::Result<(LogWriter, PidFile)> {
                 .ok()
                 .map(|pid| pid.trim().to_string())
                 .filter(|pid| !pid.is_empty())
-                .map_or_else(|| "another process".to_string(), |pid| format!("process {pid}"));
+                .map_or_else(
+                    || "another process".to_string(),
+                    |pid| format!("process {pid}"),
+                );
             anyhow::bail!(
                 "the event log {} is in use by {owner} (another sim serve?): stop it or pass another --log",
                 path.display()
@@ -81,7 +84,10 @@ mod tests {
         writer.flush().unwrap();
         let err = claim(&path).err().unwrap().to_string();
         assert!(err.contains(&path.display().to_string()), "{err}");
-        assert!(err.contains(&format!("process {}", std::process::id())), "{err}");
+        assert!(
+            err.contains(&format!("process {}", std::process::id())),
+            "{err}"
+        );
         drop((writer, pid));
         assert!(!pid_file(&path).exists());
         assert_eq!(

@@ -97,11 +97,18 @@ pub struct ServeStats {
     pub connections: AtomicU64,
 }
 
-/// How the server treats time and threads.
+/// The tokio runtime a server runs on, with `threads` workers (at least 1). A Redis store
+/// must be connected on it: its connection lives on the runtime that made it.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+}
+
+/// How the server treats idle connections and expired sessions.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Runtime worker threads (at least 1).
-    pub threads: usize,
     /// A connection without a byte in or out for this long is closed.
     pub idle_timeout: Duration,
     /// How often expired sessions are dropped from a store that does not expire them itself.
@@ -119,6 +126,7 @@ struct Shared<S> {
 /// Serves on `listener` until `stop` is set, then lets the requests in flight finish
 /// (at most [`http::REQUEST_DEADLINE`]), flushes the log and returns.
 pub fn serve<S: SessionStore>(
+    runtime: tokio::runtime::Runtime,
     service: Arc<Service>,
     store: S,
     listener: TcpListener,
@@ -126,10 +134,6 @@ pub fn serve<S: SessionStore>(
     options: &ServeOptions,
     stop: &AtomicBool,
 ) -> std::io::Result<ServeStats> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.threads.max(1))
-        .enable_all()
-        .build()?;
     let shared = Arc::new(Shared {
         service,
         store,
@@ -245,6 +249,8 @@ async fn connection<S: SessionStore>(
         .timer(TokioTimer::new())
         .header_read_timeout(http::REQUEST_DEADLINE)
         .max_buf_size(http::HEAD_LIMIT)
+        // A client may shut its side after the request and still read the answer.
+        .half_close(true)
         .serve_connection(io, handler);
     tokio::pin!(connection);
     let check = (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
@@ -262,7 +268,10 @@ async fn connection<S: SessionStore>(
 }
 
 /// The answer to one request.
-async fn answer<S: SessionStore>(shared: &Shared<S>, request: hyper::Request<Incoming>) -> Response {
+async fn answer<S: SessionStore>(
+    shared: &Shared<S>,
+    request: hyper::Request<Incoming>,
+) -> Response {
     let received = Instant::now();
     let stats = &shared.stats;
     stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -308,11 +317,17 @@ async fn route<S: SessionStore>(
         }
         (_, [""] | ["track", _]) => Response::error(
             405,
-            format!("{method} {} is not supported: use GET", http::truncate(&path)),
+            format!(
+                "{method} {} is not supported: use GET",
+                http::truncate(&path)
+            ),
         ),
         (_, ["next" | "last", _]) => Response::error(
             405,
-            format!("{method} {} is not supported: use POST", http::truncate(&path)),
+            format!(
+                "{method} {} is not supported: use POST",
+                http::truncate(&path)
+            ),
         ),
         _ => Response::error(
             404,
@@ -407,11 +422,17 @@ fn recommend(
     let n_tracks = service.n_tracks();
     let answer = if last {
         match session.end(track, time) {
-            Ok(()) => (Response::json(200, json!({ "user": user }).to_string()), None),
+            Ok(()) => (
+                Response::json(200, json!({ "user": user }).to_string()),
+                None,
+            ),
             Err(e) => (
                 Response::error(
                     500,
-                    format!("arm {}: recommender failed at the end of the session: {e}", served.name),
+                    format!(
+                        "arm {}: recommender failed at the end of the session: {e}",
+                        served.name
+                    ),
                 ),
                 None,
             ),

@@ -232,10 +232,15 @@ impl SessionStore for RedisStore {
             .map_err(|e| self.fail(e))?;
         match text {
             None => Ok(None),
-            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| StoreError {
-                store: self.url.clone(),
-                message: format!("{} holds no session record ({e}): {text:.100}", session_key(user)),
-            }),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| StoreError {
+                    store: self.url.clone(),
+                    message: format!(
+                        "{} holds no session record ({e}): {text:.100}",
+                        session_key(user)
+                    ),
+                }),
         }
     }
 
