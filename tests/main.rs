@@ -4,18 +4,23 @@
 mod common;
 mod http_support;
 
+mod course_table;
 mod default_experiment;
 mod http_deploy;
 mod http_e2e;
 mod http_fault;
 mod http_fuzz;
 mod http_hostile;
+mod neighbour_cache;
 mod pipeline;
 mod report_aa;
 mod report_cli;
 mod report_fixture;
 mod report_tiny;
+mod report_ux;
 mod run_determinism;
+mod shards;
 mod train_cli;
 mod train_dssm;
+mod trust_io;
 mod world_files;

@@ -95,7 +95,7 @@ fn botify_data_json_without_session_ids_writes_every_output() {
         "report.html must be self-contained"
     );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("| treatment | metric | effect |"));
+    assert!(md.contains("| arm | metric | control mean | arm mean | effect |"));
     assert!(md.contains("![") && md.contains("forest.png"));
     let csv = std::fs::read_to_string(out.join("ab.csv")).unwrap();
     assert!(csv.starts_with(
@@ -236,7 +236,7 @@ fn directories_of_replicas_and_srm_warning() {
     assert!(stdout.contains("from 2 file(s)"), "{stdout}");
     assert!(stdout.contains("520 finished sessions"), "{stdout}");
     let warning = stdout.find("SAMPLE RATIO MISMATCH").expect("SRM warning");
-    let table = stdout.find("treatment  metric").expect("table");
+    let table = stdout.find("arm  metric").expect("table");
     assert!(warning < table, "the warning comes above the table");
 }
 

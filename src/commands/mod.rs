@@ -2,7 +2,10 @@
 
 pub mod bench;
 pub mod bench_http;
+pub mod merge;
+pub mod prepare;
 pub mod run;
+pub mod run_folder;
 pub mod serve;
 pub mod setup;
 pub mod world;

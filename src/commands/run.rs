@@ -1,109 +1,138 @@
 //! `sim run`: simulate, log, summarise.
 
+use super::run_folder::{RUN_JSON, RunFolder};
 use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
 use crate::experiment::Experiment;
+use crate::interrupt;
 use crate::pipeline::simulate;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::{Remote, RemoteOptions};
 use crate::report::{self, AnalysisOptions};
-use crate::sim::runner::{RunOptions, RunOutcome};
-use crate::sim::summary::{ArmSummary, summarize};
+use crate::sim::runner::{RunEnd, RunOptions, RunOutcome};
+use crate::sim::summary::{ArmSummary, RunTotals, summarize};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// Exit code of a run stopped by Ctrl-C (the shell's 128 + SIGINT).
-const INTERRUPTED: u8 = 130;
+/// The run's event log, in its output folder.
+const EVENTS: &str = "events.jsonl";
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let workers = args
         .workers
         .map(|w| w as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let stop = stop_on_ctrl_c();
+    let shard = args
+        .shard
+        .map(|choice| choice.resolve(args.shards))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
         rebuild: args.rebuild,
         workers,
-        stop: Arc::clone(&stop),
+        stop: std::sync::Arc::clone(&stop),
     };
     let prepared = match &args.remote {
         None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&prepared.experiment.name));
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let dir = PathBuf::from("reports").join(&prepared.experiment.name);
+        match shard {
+            Some(s) => dir.join(format!("shard-{}-of-{}", s.index, s.count)),
+            None => dir,
+        }
+    });
+    let folder = RunFolder::begin(&out_dir)?;
     let options = RunOptions {
         episodes: args.episodes,
         seed: args.seed,
         workers,
+        shard,
     };
     let clock = Instant::now();
-    let log_path = out_dir.join("events.jsonl");
     let outcome = simulate(
         &prepared.world,
         &prepared.experiment,
         &prepared.arms,
         &prepared.config,
         &options,
-        &log_path,
+        &folder.staged(EVENTS),
         &stop,
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "{e:#}\nthe log {} holds every finished episode",
-            log_path.display()
-        )
-    })?;
+    )?;
     let wall = clock.elapsed().as_secs_f64();
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
-    let summary = summarize(&arm_names, &outcome.summaries);
-    print_summary(&prepared, &summary, &outcome, wall);
-    write_run_json(
-        &out_dir, args, &prepared, &options, &outcome, &summary, wall,
-    )?;
-    eprintln!("log: {}", log_path.display());
-    if prepared.arms.len() > 1 {
-        report_ab_table(&prepared, &log_path, &out_dir);
-    }
-    if outcome.interrupted {
-        eprintln!(
-            "interrupted: {} of {} episodes finished and logged",
-            outcome.summaries.len(),
-            args.episodes
+    let summary = summarize(&arm_names, &outcome.totals);
+    print_summary(&prepared, &summary, &outcome.totals, wall);
+    let failed = matches!(outcome.end, RunEnd::Failed(_));
+    let reported = !failed && prepared.arms.len() > 1 && outcome.totals.episodes() > 0 && {
+        let experiment = &prepared.experiment;
+        report_ab_table(
+            &experiment.name,
+            &experiment.control,
+            &folder.staged(EVENTS),
+            &folder.staged(""),
+        )
+    };
+    let episodes = outcome.totals.episodes();
+    if let Err(e) = write_run_json(&folder, args, &prepared, &options, &outcome, &summary, wall) {
+        // Without its record the new log does not replace the previous run.
+        let kept = folder.keep();
+        anyhow::bail!(
+            "{e:#}; the new run is left in {} (its {EVENTS} holds {episodes} whole episodes); the previous run in {} is untouched",
+            kept.display(),
+            out_dir.display()
         );
-        return Ok(ExitCode::from(INTERRUPTED));
     }
-    Ok(ExitCode::SUCCESS)
+    folder.commit()?;
+    let log_path = out_dir.join(EVENTS);
+    eprintln!("log: {}", log_path.display());
+    if reported {
+        eprintln!("report: {}", out_dir.join("report.md").display());
+    }
+    if let Some(shard) = shard {
+        eprintln!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
+    }
+    match outcome.end {
+        RunEnd::Finished => Ok(ExitCode::SUCCESS),
+        RunEnd::Interrupted => {
+            eprintln!(
+                "interrupted: {episodes} of {} episodes finished and logged",
+                args.episodes
+            );
+            Ok(ExitCode::from(interrupt::EXIT_CODE))
+        }
+        RunEnd::Failed(e) => Err(anyhow::anyhow!(
+            "{}: {e}; {} records them",
+            log_path.display(),
+            out_dir.join(RUN_JSON).display()
+        )),
+    }
 }
 
 /// Prints the run's A/B table against the experiment's control and writes the report
-/// files next to the log. A failure here is reported but does not fail the run: the log
-/// is complete and `sim report` can be run on it again.
-fn report_ab_table(prepared: &Prepared, log_path: &Path, out_dir: &Path) {
+/// files next to the log; says whether they were written. A failure here is reported
+/// but does not fail the run: the log is complete and `sim report` can be run on it again.
+pub fn report_ab_table(experiment: &str, control: &str, log: &Path, out_dir: &Path) -> bool {
     let options = AnalysisOptions {
-        experiment: Some(prepared.experiment.name.clone()),
-        control: Some(prepared.experiment.control.clone()),
+        experiment: Some(experiment.to_string()),
+        control: Some(control.to_string()),
         ..AnalysisOptions::default()
     };
-    let analysis = match report::analyze(&[log_path.to_path_buf()], &options) {
+    let analysis = match report::analyze(&[log.to_path_buf()], &options) {
         Ok(analysis) => analysis,
         Err(e) => {
             eprintln!("warning: no A/B table: {e:#}");
-            return;
+            return false;
         }
     };
     println!();
@@ -112,8 +141,11 @@ fn report_ab_table(prepared: &Prepared, log_path: &Path, out_dir: &Path) {
         report::render_terminal(&analysis, std::io::stdout().is_terminal())
     );
     match report::write_outputs(&analysis, out_dir) {
-        Ok(_) => eprintln!("report: {}", out_dir.join("report.md").display()),
-        Err(e) => eprintln!("warning: cannot write the report: {e:#}"),
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("warning: cannot write the report: {e:#}");
+            false
+        }
     }
 }
 
@@ -165,25 +197,12 @@ fn prepare_remote(
     prepare_experiment(experiment, config, artifacts)
 }
 
-/// Ctrl-C asks the runner to stop after the current block; a second Ctrl-C exits at once.
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // Fails only if a handler is already installed, and then that one stays in charge.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(INTERRUPTED as i32);
-        }
-    });
-    stop
-}
-
-fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutcome, wall: f64) {
-    let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
+fn print_summary(prepared: &Prepared, summary: &[ArmSummary], totals: &RunTotals, wall: f64) {
+    let steps = totals.steps();
     println!(
         "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)",
         prepared.experiment.name,
-        outcome.summaries.len(),
+        totals.episodes(),
         steps,
         wall,
         steps as f64 / wall.max(1e-9)
@@ -203,6 +222,10 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutco
             format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
         );
     }
+    println!(
+        "reward: per episode, without the first track's 1.0 \
+         (the report's mean_time_per_session includes it, per user)"
+    );
 }
 
 fn truncate(text: &str, width: usize) -> String {
@@ -226,8 +249,10 @@ fn git_commit() -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Writes `run.json` into the staged run: what ran, how it ended, and the files the run
+/// wrote (so the next run into the folder can remove those it does not write again).
 fn write_run_json(
-    out_dir: &Path,
+    folder: &RunFolder,
     args: &RunArgs,
     prepared: &Prepared,
     options: &RunOptions,
@@ -235,21 +260,31 @@ fn write_run_json(
     summary: &[ArmSummary],
     wall: f64,
 ) -> anyhow::Result<()> {
+    let mut outputs = folder.staged_names()?;
+    outputs.insert(RUN_JSON.to_string());
+    let error = match &outcome.end {
+        RunEnd::Failed(e) => Some(e.to_string()),
+        _ => None,
+    };
     let record = json!({
         "experiment": prepared.experiment,
         "experiment_file": if args.remote.is_some() { None } else { Some(&args.experiment) },
         "config": prepared.config,
         "seed": options.seed,
         "episodes": options.episodes,
-        "completed_episodes": outcome.summaries.len(),
-        "interrupted": outcome.interrupted,
+        "completed_episodes": outcome.totals.episodes(),
+        "interrupted": matches!(outcome.end, RunEnd::Interrupted),
+        "error": error,
         "workers": options.workers,
+        "shard": options.shard,
         "version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(),
         "wall_seconds": wall,
         "arms": summary,
+        "outputs": outputs,
     });
-    let path = out_dir.join("run.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
-        .with_context(|| format!("cannot write {}", path.display()))
+    crate::atomic_file::write(
+        &folder.staged(RUN_JSON),
+        &serde_json::to_vec_pretty(&record)?,
+    )
 }

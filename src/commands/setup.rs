@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::experiment::Experiment;
 use crate::pipeline::{Pipeline, build_arms};
 use crate::sim::episode::LiveArm;
-use crate::world::World;
+use crate::world::{World, neighbour_file};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -63,6 +63,7 @@ pub fn prepare_experiment(
     // at most as many neighbours as the top-level experiment asked for.
     let needed = experiment.arms.iter().map(|a| a.spec.neighbours_needed());
     world.ensure_neighbours(needed.max().unwrap_or(0));
+    neighbour_file::load_or_compute(&world, &artifacts.cache_dir, artifacts.rebuild)?;
     let world = Arc::new(world);
     Pipeline::new(
         Arc::clone(&world),

@@ -28,6 +28,9 @@ pub struct AnalysisOptions {
     /// Expected share (any positive weights) of users per arm, for the SRM check; default:
     /// an equal split between the arms in the log.
     pub split: Option<BTreeMap<String, f64>>,
+    /// Add `mean_time_per_session_without_first_track` to the table (the course table's
+    /// definition; see [`Metric::MeanTimePerSessionWithoutFirstTrack`]).
+    pub without_first_track: bool,
 }
 
 impl Default for AnalysisOptions {
@@ -39,6 +42,7 @@ impl Default for AnalysisOptions {
             alpha: 0.05,
             power: 0.8,
             split: None,
+            without_first_track: false,
         }
     }
 }
@@ -122,6 +126,9 @@ pub struct Row {
 pub struct ArmSessions {
     pub treatment: String,
     pub times: Vec<f64>,
+    /// The user of each session (same order as `times`): the running-mean chart draws the
+    /// user-level mean_time_per_session, as the table.
+    pub users: Vec<u64>,
 }
 
 /// Everything the outputs show.
@@ -241,22 +248,23 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
         }
     }
     // User-level metrics.
+    let metrics = Metric::of_table(opts.without_first_track);
     let totals = user_totals(&sessionized.sessions, |t| arm_of.contains_key(&t));
     let mut values: Vec<BTreeMap<Metric, Vec<f64>>> = vec![BTreeMap::new(); arm_names.len()];
     let mut sessions_per_arm = vec![0u64; arm_names.len()];
     for ((t, _), tot) in &totals {
         let Some(&a) = arm_of.get(t) else { continue };
         sessions_per_arm[a] += tot.sessions;
-        for metric in Metric::ALL {
+        for &metric in &metrics {
             values[a].entry(metric).or_default().push(tot.value(metric));
         }
     }
     let moments: Vec<BTreeMap<Metric, Moments>> = values
         .iter()
         .map(|per_metric| {
-            Metric::ALL
-                .into_iter()
-                .map(|m| (m, Moments::of(per_metric.get(&m).map_or(&[][..], |v| v))))
+            metrics
+                .iter()
+                .map(|&m| (m, Moments::of(per_metric.get(&m).map_or(&[][..], |v| v))))
                 .collect()
         })
         .collect();
@@ -277,7 +285,7 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
 
     // Comparisons, sorted by metric then treatment, both descending (string order).
     let mut rows = Vec::new();
-    for metric in Metric::ALL {
+    for &metric in &metrics {
         for (a, name) in arm_names.iter().enumerate() {
             if a == control_index {
                 continue;
@@ -335,10 +343,12 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
         .map(|n| ArmSessions {
             treatment: n.clone(),
             times: Vec::new(),
+            users: Vec::new(),
         })
         .collect();
-    for (_, _, a, time) in &ordered {
+    for (_, user, a, time) in &ordered {
         session_times[*a].times.push(*time);
+        session_times[*a].users.push(*user);
     }
 
     Ok(Analysis {

@@ -41,6 +41,11 @@ pub struct ReportArgs {
     /// Only print the table; write no files.
     #[arg(long)]
     pub no_files: bool,
+    /// Add `mean_time_per_session_without_first_track`: session time without each
+    /// session's first track, the course table's definition (the other rows' Holm
+    /// correction then counts its comparisons too).
+    #[arg(long)]
+    pub without_first_track: bool,
     /// Colour the table by significance.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -55,6 +60,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         alpha: args.alpha,
         power: args.power,
         split: None,
+        without_first_track: args.without_first_track,
     };
     let started = std::time::Instant::now();
     let analysis = analyze(&args.inputs, &opts)?;

@@ -3,4 +3,5 @@
 pub mod episode;
 pub mod listen;
 pub mod runner;
+pub mod shard;
 pub mod summary;

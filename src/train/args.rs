@@ -1,13 +1,15 @@
 //! `sim train dssm`: arguments and the command.
 
+use super::lists_args::read_training_logs;
 use super::{
     Catalogue, DssmParams, InitScheme, Interaction, Progress, TrainSummary, input, train_dssm,
     write_recommendations,
 };
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Train a two-tower (DSSM) model on event logs and write every user's top-k tracks.
@@ -112,15 +114,7 @@ struct CommandSummary<'a> {
 
 /// Runs `sim train dssm`.
 pub fn run(args: &TrainDssmArgs) -> Result<()> {
-    match args.threads {
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .context("cannot start the worker threads")?
-            .install(|| run_here(args)),
-        None => run_here(args),
-    }
+    super::lists_args::with_threads(args.threads, || run_here(args))
 }
 
 fn run_here(args: &TrainDssmArgs) -> Result<()> {
@@ -135,6 +129,7 @@ fn run_here(args: &TrainDssmArgs) -> Result<()> {
         params: args.params(),
         out: &args.out,
         summary: &args.summary_path(),
+        stop: &crate::interrupt::stop_on_ctrl_c(),
     })
 }
 
@@ -150,6 +145,8 @@ pub struct TrainJob<'a> {
     pub params: DssmParams,
     pub out: &'a Path,
     pub summary: &'a Path,
+    /// Set by Ctrl-C: training stops before its next batch, and nothing is written.
+    pub stop: &'a AtomicBool,
 }
 
 /// Reads the logs (only `user`, `track`, `time` of each event), trains, writes the top-k
@@ -157,25 +154,9 @@ pub struct TrainJob<'a> {
 pub fn train_to_files(job: &TrainJob) -> Result<()> {
     let start = Instant::now();
     let params = job.params.clone();
-    let artist_of = job.artist_of.clone();
-    let mut interactions: Vec<Interaction> = Vec::new();
-    for path in job.logs {
-        let log = input::read_log(path, artist_of.as_ref().map(Vec::len))?;
-        if log.is_empty() {
-            bail!("{}: the log has no events", path.display());
-        }
-        interactions.extend(log);
-    }
-    let artist_of = match artist_of {
-        Some(a) => a,
-        None => {
-            let n = interactions.iter().map(|i| i.track + 1).max().unwrap_or(0);
-            eprintln!(
-                "note: no --tracks given: assuming {n} tracks (largest id in the logs + 1), each its own artist"
-            );
-            (0..n).collect()
-        }
-    };
+    let (plays, artist_of) = read_training_logs(job.logs, job.artist_of.clone())?;
+    let interactions: Vec<Interaction> = plays.iter().map(|p| p.interaction).collect();
+    drop(plays);
     let catalogue = Catalogue {
         n_tracks: artist_of.len(),
         artist_of: &artist_of,
@@ -222,8 +203,9 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
         }
         Progress::Finished => bar.finish_and_clear(),
     };
-    let model = train_dssm(&interactions, &catalogue, &params, &progress)
+    let model = train_dssm(&interactions, &catalogue, &params, &progress, job.stop)
         .with_context(|| format!("training on {}", list(job.logs)))?;
+    crate::interrupt::check(job.stop)?;
 
     let t = Instant::now();
     let recs = model.recommendations(params.top_k);
@@ -242,8 +224,7 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
         total_seconds: start.elapsed().as_secs_f64(),
     };
     let text = serde_json::to_string_pretty(&summary)?;
-    std::fs::write(summary_path, text + "\n")
-        .with_context(|| format!("cannot write {}", summary_path.display()))?;
+    crate::atomic_file::write(summary_path, (text + "\n").as_bytes())?;
     let last = s.epochs.iter().find(|e| e.epoch == s.best_epoch);
     eprintln!(
         "trained on {} plays ({} positives, {} users): best epoch {}/{} (validation loss {}); \

@@ -1,4 +1,5 @@
-//! Two-tower (DSSM) training from event logs -> per-user recommendation files.
+//! Training from event logs -> recommendation files: the two-tower model (DSSM, this
+//! module), matrix factorisation ([`mf`]) and next-track lists ([`i2i`]).
 //!
 //! The input is what a real service sees and nothing else: the log's
 //! `(user, track, time)` triples ([`Interaction`]) and the catalogue's track ids and
@@ -46,7 +47,10 @@
 
 mod data;
 mod fit;
+pub mod i2i;
 pub mod input;
+pub mod lists_args;
+pub mod mf;
 mod model;
 mod optim;
 pub mod output;
@@ -189,6 +193,8 @@ impl Default for DssmParams {
 /// Why training could not run.
 #[derive(Debug, Error)]
 pub enum TrainError {
+    #[error("training stopped")]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     #[error("the log is empty: no events to train on")]
     EmptyLog,
     #[error(
@@ -306,12 +312,14 @@ impl TrainedDssm {
 
 /// Trains the two-tower model on the interactions and computes every user's vector.
 ///
-/// `progress` is called from the calling thread (steps and epochs).
+/// `progress` is called from the calling thread (steps and epochs); `stop` is checked
+/// before every batch.
 pub fn train_dssm(
     interactions: &[Interaction],
     catalogue: &Catalogue,
     params: &DssmParams,
     progress: &dyn Fn(Progress),
+    stop: &std::sync::atomic::AtomicBool,
 ) -> Result<TrainedDssm, TrainError> {
-    fit::train(interactions, catalogue, params, progress)
+    fit::train(interactions, catalogue, params, progress, stop)
 }
