@@ -67,7 +67,8 @@ pub fn claim(path: &Path) -> anyhow::Result<(LogWriter, PidFile)> {
     let pid_file = pid_file(path);
     crate::atomic_file::write(&pid_file, format!("{}\n", std::process::id()).as_bytes())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", pid_file.display()))?;
-    Ok((LogWriter::from_file(path, file), PidFile(pid_file)))
+    let writer = LogWriter::from_file(path, file).map_err(context)?;
+    Ok((writer, PidFile(pid_file)))
 }
 
 #[cfg(test)]
