@@ -219,12 +219,36 @@ pub struct ServeArgs {
     /// Seed of the recommenders' random draws (one stream per user session)
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Threads holding the user sessions [default: number of cores]
+    /// Threads answering requests [default: number of cores]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub workers: Option<u64>,
     /// Where trained artifacts of recipes are cached
     #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
     pub cache_dir: PathBuf,
+    /// Where user sessions live: `memory` (this process) or `redis://host:port/db`, shared
+    /// by replicas
+    #[arg(long, default_value = "memory")]
+    pub state: String,
+    /// Seconds after a user's last request when their session is forgotten
+    #[arg(long, default_value_t = 1800.0, value_parser = positive_seconds)]
+    pub session_ttl: f64,
+    /// Seconds after which a connection without traffic is closed
+    #[arg(long, default_value_t = 300.0, value_parser = positive_seconds)]
+    pub idle_timeout: f64,
+}
+
+/// A duration in seconds: finite, above 0, at most 30 days.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds.is_finite() && seconds > 0.0 && seconds <= 30.0 * 86_400.0 {
+        Ok(seconds)
+    } else {
+        Err(format!(
+            "{text} seconds is out of range: expected more than 0 and at most 2592000 (30 days)"
+        ))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +274,10 @@ pub struct BenchHttpArgs {
     /// Print the measurements as JSON on stdout
     #[arg(long)]
     pub json: bool,
+    /// Also measure the seed's deployment: two replicas with sessions in a `redis-server`,
+    /// behind `nginx` (both started here on free ports; both must be installed)
+    #[arg(long)]
+    pub nginx_redis: bool,
 }
 
 #[derive(Debug, Subcommand)]

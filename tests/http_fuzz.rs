@@ -79,28 +79,25 @@ fn sim_serve_answers_every_bad_request_with_a_json_error_and_never_crashes() {
             413,
         ),
         (
-            b"POST /next/1 HTTP/1.1\r\nContent-Length: 184467440737095516150\r\n\r\n".to_vec(),
-            400,
-        ),
-        (
             b"POST /next/1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
                 .to_vec(),
             411,
         ),
-        (b"GET / HTTP/9.9\r\n\r\n".to_vec(), 505),
-        (b"HELLO\r\n\r\n".to_vec(), 400),
-        (b"GET / HTTP/1.1\r\nbroken header\r\n\r\n".to_vec(), 400),
         (
-            format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "y".repeat(10_000)).into_bytes(),
-            431,
+            b"POST /next/1 HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\n{}".to_vec(),
+            417,
         ),
-        (b"\xff\xfe\r\n\r\n".to_vec(), 400),
+        (b"HEAD / HTTP/1.1\r\n\r\n".to_vec(), 200),
     ];
     for (request, expected) in &cases {
         let shown = String::from_utf8_lossy(&request[..request.len().min(80)]).into_owned();
         let (status, body) =
             exchange(&addr, request).unwrap_or_else(|| panic!("no answer to {shown:?}"));
         assert_eq!(status, *expected, "{shown:?} -> {body}");
+        if request.starts_with(b"HEAD") {
+            assert_eq!(body, "", "no body to a HEAD");
+            continue;
+        }
         let json: serde_json::Value = serde_json::from_str(&body)
             .unwrap_or_else(|e| panic!("{shown:?}: body not JSON ({e}): {body}"));
         if status >= 400 {
@@ -109,6 +106,28 @@ fn sim_serve_answers_every_bad_request_with_a_json_error_and_never_crashes() {
                 "{body}"
             );
         }
+    }
+
+    // Bytes that are not an HTTP request, or a head over 8 KiB: the HTTP layer (hyper)
+    // answers with the status alone and closes.
+    let not_http: Vec<(Vec<u8>, u16)> = vec![
+        (
+            b"POST /next/1 HTTP/1.1\r\nContent-Length: 184467440737095516150\r\n\r\n".to_vec(),
+            400,
+        ),
+        (b"GET / HTTP/9.9\r\n\r\n".to_vec(), 400),
+        (b"HELLO\r\n\r\n".to_vec(), 400),
+        (b"GET / HTTP/1.1\r\nbroken header\r\n\r\n".to_vec(), 400),
+        (
+            format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "y".repeat(10_000)).into_bytes(),
+            431,
+        ),
+        (b"\xff\xfe\r\n\r\n".to_vec(), 400),
+    ];
+    for (request, expected) in &not_http {
+        let shown = String::from_utf8_lossy(&request[..request.len().min(80)]).into_owned();
+        let answer = exchange(&addr, request).map(|a| a.0);
+        assert_eq!(answer, Some(*expected), "{shown:?}");
     }
 
     // A huge body actually sent: answered 413 without reading it all.
@@ -145,7 +164,7 @@ fn sim_serve_answers_every_bad_request_with_a_json_error_and_never_crashes() {
         }
         if let Some((status, _)) = exchange(&addr, &request) {
             assert!(
-                [200, 400, 404, 405, 408, 411, 413, 417, 431, 505].contains(&status),
+                [200, 400, 404, 405, 408, 411, 413, 417, 431].contains(&status),
                 "{status}"
             );
         }

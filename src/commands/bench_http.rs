@@ -1,76 +1,177 @@
-//! `sim bench-http`: throughput over loopback HTTP, client and server in one process
-//! (they share the machine's cores exactly as two processes would).
+//! `sim bench-http`: throughput over loopback HTTP, clients and servers in one process
+//! (they share the machine's cores exactly as separate processes would).
 //!
 //! 1. Simulated steps per second of the `sim run --remote` path (the runner with one
-//!    `remote` arm) against the `sim serve` service, for 1 and 2 workers, logs written on
-//!    both sides.
-//! 2. `sim serve` alone under a closed-loop load generator: `--connections` keep-alive
+//!    `remote` arm) against `sim serve` with sessions in memory, for 1 and 2 workers, logs
+//!    written on both sides; with `--nginx-redis`, also against the seed's deployment:
+//!    two replicas sharing sessions in a real `redis-server`, behind a real `nginx`
+//!    (started here on free ports, deploy/nginx.conf).
+//! 2. Each setup alone under a closed-loop load generator: `--connections` keep-alive
 //!    clients sending `/next` (and a `/last` every 8th request) as fast as answered;
 //!    requests per second and the latency percentiles seen by the clients.
 
 use super::bench::timed_run;
 use super::run::REMOTE_EXPERIMENT;
-use super::serve::load_service;
+use super::serve::{connect_redis, load_service};
 use crate::cli::BenchHttpArgs;
 use crate::config::Config;
 use crate::log::writer::LogWriter;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::RemoteOptions;
 use crate::recommend::spec::BuildContext;
-use crate::serve::serve;
+use crate::serve::store::{MemoryStore, SessionStore};
+use crate::serve::{ServeOptions, Service, deploy, serve};
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
-use serde_json::json;
+use serde_json::{Value, json};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+const SESSION_TTL: Duration = Duration::from_secs(1800);
 
 pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load_or_default(args.config.as_deref())?;
-    let service = load_service(&args.experiment, args.config.as_deref(), 1, &args.cache_dir)?;
+    let service = Arc::new(load_service(
+        &args.experiment,
+        args.config.as_deref(),
+        1,
+        &args.cache_dir,
+    )?);
     let dir = tempfile::tempdir()?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let stop = AtomicBool::new(false);
-    let server_log = LogWriter::create(&dir.path().join("served.jsonl"))?;
-    crate::note!(
-        "sim serve on {url}: experiment {}, {} arms, 2 session threads",
-        service.experiment,
-        service.arms.len()
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    say(
+        args,
+        format!(
+            "experiment {}, {} arms; machine: {cores} cores",
+            service.experiment,
+            service.arms.len(),
+        ),
     );
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let server = scope.spawn(|| serve(&service, listener, Some(server_log), 2, &stop));
-        let result = measure(args, &config, &service, &url, dir.path());
-        stop.store(true, Ordering::SeqCst);
-        let stats = server
-            .join()
-            .map_err(|_| anyhow::anyhow!("the server thread panicked"))??;
-        let (requests, errors, sessions) = (
-            stats.requests.load(Ordering::Relaxed),
-            stats.errors.load(Ordering::Relaxed),
-            stats.sessions.load(Ordering::Relaxed),
+    say(
+        args,
+        "== one sim serve, sessions in memory, 2 threads".into(),
+    );
+    let mut setups = Vec::new();
+    let (measured, servers) = with_replicas(
+        args,
+        &service,
+        1,
+        2,
+        |_| Ok(MemoryStore::new(SESSION_TTL)),
+        &dir.path().join("memory"),
+        |addresses| {
+            let url = format!("http://{}", addresses[0]);
+            measure(
+                args,
+                &config,
+                &service,
+                &url,
+                &dir.path().join("memory"),
+                &[1, 2],
+            )
+        },
+    )?;
+    setups.push(json!({"setup": "one replica, sessions in memory", "measured": measured, "servers": servers}));
+    if args.nginx_redis {
+        let redis = deploy::start_redis(dir.path(), None)?;
+        let redis_url = format!("redis://{}/0", redis.address());
+        say(
+            args,
+            format!(
+                "== two sim serve replicas (1 thread each), sessions in redis-server {redis_url}, behind nginx (round-robin)"
+            ),
         );
-        let mut measured = result?;
-        if args.json {
-            measured["experiment"] = json!(service.experiment);
-            measured["server"] =
-                json!({"requests": requests, "errors": errors, "sessions": sessions});
-            crate::out!("{}", serde_json::to_string_pretty(&measured)?);
-        } else {
-            crate::out!("server: {requests} requests, {errors} errors, {sessions} sessions");
-        }
-        Ok(())
-    })?;
+        let work = dir.path().join("deploy");
+        let connect = |runtime: &Runtime| connect_redis(runtime, &redis_url, SESSION_TTL);
+        let (measured, servers) =
+            with_replicas(args, &service, 2, 1, connect, &work, |addresses| {
+                let nginx = deploy::start_nginx(&work.join("nginx"), addresses)?;
+                let url = format!("http://{}", nginx.address());
+                measure(args, &config, &service, &url, &work, &[2])
+            })?;
+        setups.push(json!({"setup": "two replicas behind nginx, sessions in redis", "measured": measured, "servers": servers}));
+    }
+    if args.json {
+        let report = json!({"experiment": service.experiment, "cores": cores, "setups": setups});
+        crate::out!("{}", serde_json::to_string_pretty(&report)?);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A line of the text report; `--json` prints one document at the end instead.
+fn say(args: &BenchHttpArgs, line: String) {
+    if !args.json {
+        crate::out!("{line}");
+    }
+}
+
+/// Runs `replicas` servers of `threads` threads each, their stores made by `connect`, on
+/// free loopback ports (logs in `dir`) while `body` runs with their addresses; returns
+/// what `body` measured and each server's counters.
+fn with_replicas<S: SessionStore, T>(
+    args: &BenchHttpArgs,
+    service: &Arc<Service>,
+    replicas: usize,
+    threads: usize,
+    connect: impl Fn(&Runtime) -> anyhow::Result<S>,
+    dir: &Path,
+    body: impl FnOnce(&[String]) -> anyhow::Result<T>,
+) -> anyhow::Result<(T, Vec<Value>)> {
+    std::fs::create_dir_all(dir)?;
+    let stop = AtomicBool::new(false);
+    let options = ServeOptions {
+        idle_timeout: Duration::from_secs(300),
+        sweep_every: Duration::from_secs(60),
+    };
+    std::thread::scope(|scope| -> anyhow::Result<(T, Vec<Value>)> {
+        let mut addresses = Vec::new();
+        let mut servers = Vec::new();
+        for i in 0..replicas {
+            let runtime = crate::serve::runtime(threads)?;
+            let store = connect(&runtime)?;
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            addresses.push(listener.local_addr()?.to_string());
+            let log = LogWriter::create(&dir.join(format!("served-{i}.jsonl")))?;
+            let (service, stop, options) = (Arc::clone(service), &stop, &options);
+            servers.push(
+                scope.spawn(move || {
+                    serve(runtime, service, store, listener, Some(log), options, stop)
+                }),
+            );
+        }
+        let result = body(&addresses);
+        stop.store(true, Ordering::SeqCst);
+        let mut counters = Vec::new();
+        for (i, server) in servers.into_iter().enumerate() {
+            let stats = server
+                .join()
+                .map_err(|_| anyhow::anyhow!("a server thread panicked"))??;
+            let (requests, errors, sessions) = (
+                stats.requests.load(Ordering::Relaxed),
+                stats.errors.load(Ordering::Relaxed),
+                stats.sessions.load(Ordering::Relaxed),
+            );
+            say(
+                args,
+                format!("server {i}: {requests} requests, {errors} errors, {sessions} sessions"),
+            );
+            counters.push(json!({"requests": requests, "errors": errors, "sessions": sessions}));
+        }
+        Ok((result?, counters))
+    })
 }
 
 fn measure(
     args: &BenchHttpArgs,
     config: &Config,
-    service: &crate::serve::Service,
+    service: &Service,
     url: &str,
-    dir: &std::path::Path,
-) -> anyhow::Result<serde_json::Value> {
+    dir: &Path,
+    worker_counts: &[usize],
+) -> anyhow::Result<Value> {
     let world = Arc::clone(&service.world);
     let ctx = BuildContext {
         world: Arc::clone(&world),
@@ -100,19 +201,20 @@ fn measure(
     // A first pass fills the neighbour caches and opens the connections.
     timed_run(&setup, args.episodes, 2, &dir.join("warm.jsonl"), &stop)?;
     let mut runs = Vec::new();
-    for workers in [1usize, 2] {
+    for &workers in worker_counts {
         let log = dir.join(format!("run-{workers}.jsonl"));
         let (totals, seconds) = timed_run(&setup, args.episodes, workers, &log, &stop)?;
         let steps = totals.steps();
         let requests = steps + totals.episodes();
-        if !args.json {
-            crate::out!(
+        say(
+            args,
+            format!(
                 "sim run --remote, {workers} worker(s): {} episodes, {steps} steps ({requests} requests) in {seconds:.3} s = {:.0} steps/s, {:.0} requests/s",
                 args.episodes,
                 steps as f64 / seconds,
                 requests as f64 / seconds
-            );
-        }
+            ),
+        );
         runs.push(json!({
             "workers": workers,
             "episodes": args.episodes,
@@ -128,7 +230,7 @@ fn measure(
 }
 
 /// The closed-loop load generator: its figures, printed unless `--json`.
-fn load(args: &BenchHttpArgs, url: &str, n_tracks: u32) -> anyhow::Result<serde_json::Value> {
+fn load(args: &BenchHttpArgs, url: &str, n_tracks: u32) -> anyhow::Result<Value> {
     let deadline = Duration::from_secs_f64(args.seconds.max(0.1));
     let connections = args.connections as usize;
     let clock = Instant::now();
@@ -192,16 +294,17 @@ fn load(args: &BenchHttpArgs, url: &str, n_tracks: u32) -> anyhow::Result<serde_
             .unwrap_or(0) as f64
             / 1000.0
     };
-    if !args.json {
-        crate::out!(
+    say(
+        args,
+        format!(
             "sim serve under load, {connections} keep-alive connections, {seconds:.1} s: {} requests ({errors} errors) = {:.0} requests/s; latency p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
             all.len(),
             all.len() as f64 / seconds,
             pct(0.50),
             pct(0.99),
             pct(1.0)
-        );
-    }
+        ),
+    );
     Ok(json!({
         "connections": connections,
         "seconds": seconds,

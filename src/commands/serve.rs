@@ -5,14 +5,16 @@ use super::setup::{ArtifactOptions, prepare_experiment};
 use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::experiment::Experiment;
-use crate::log::writer::LogWriter;
-use crate::serve::{ServedArm, Service, serve};
+use crate::serve::log_file;
+use crate::serve::store::{MemoryStore, RedisStore};
+use crate::serve::{ServeOptions, ServedArm, Service, serve};
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// The service of an experiment file: world, arms (artifacts built first), routing.
 pub fn load_service(
@@ -60,12 +62,19 @@ pub fn load_service(
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let service = load_service(
+    let session_ttl = Duration::from_secs_f64(args.session_ttl);
+    let state = StateChoice::parse(&args.state)?;
+    let service = Arc::new(load_service(
         &args.experiment,
         args.config.as_deref(),
         args.seed,
         &args.cache_dir,
-    )?;
+    )?);
+    // The port first: a server that cannot listen must not touch the log.
+    let address = format!("{}:{}", args.host, args.port);
+    let listener = std::net::TcpListener::bind(&address)
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let bound = listener.local_addr()?;
     let log_path = args.log.clone().unwrap_or_else(|| {
         crate::report::default_out_dir(&service.experiment).join("served.jsonl")
     });
@@ -73,16 +82,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the log's directory {}", dir.display()))?;
     }
-    let log = LogWriter::create(&log_path)
-        .with_context(|| format!("cannot create the event log {}", log_path.display()))?;
-    let address = format!("{}:{}", args.host, args.port);
-    let listener = std::net::TcpListener::bind(&address)
-        .with_context(|| format!("cannot listen on {address}"))?;
-    let bound = listener.local_addr()?;
-    let shards = args
+    let (writer, pid_file) = log_file::claim(&log_path)?;
+    let threads = args
         .workers
         .map(|w| w as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runtime = crate::serve::runtime(threads)?;
+    let options = ServeOptions {
+        idle_timeout: Duration::from_secs_f64(args.idle_timeout),
+        sweep_every: (session_ttl / 8).clamp(Duration::from_millis(50), Duration::from_secs(60)),
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
@@ -98,17 +107,49 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("arm {}: {}", arm.name, arm.label);
     }
     eprintln!(
-        "experiment {}: {} arms; log: {}",
+        "experiment {}: {} arms; sessions: {} (forgotten {} s after a user's last request); log: {} (appended)",
         service.experiment,
         service.arms.len(),
+        args.state,
+        args.session_ttl,
         log_path.display()
     );
-    // On stdout, so scripts (and the tests) can read the port chosen for --port 0.
-    println!("listening on http://{bound}");
-    std::io::stdout().flush()?;
-
-    let stats = serve(&service, listener, Some(log), shards, &stop)
-        .with_context(|| format!("serving on http://{bound}"))?;
+    let announce = || -> anyhow::Result<()> {
+        // On stdout, so scripts (and the tests) can read the port chosen for --port 0.
+        println!("listening on http://{bound}");
+        std::io::stdout().flush()?;
+        Ok(())
+    };
+    let stats = match state {
+        StateChoice::Memory => {
+            announce()?;
+            let store = MemoryStore::new(session_ttl);
+            serve(
+                runtime,
+                service,
+                store,
+                listener,
+                Some(writer),
+                &options,
+                &stop,
+            )
+        }
+        StateChoice::Redis(url) => {
+            let store = connect_redis(&runtime, &url, session_ttl)?;
+            announce()?;
+            serve(
+                runtime,
+                service,
+                store,
+                listener,
+                Some(writer),
+                &options,
+                &stop,
+            )
+        }
+    }
+    .with_context(|| format!("serving on http://{bound}"))?;
+    drop(pid_file);
     eprintln!(
         "stopped: {} requests ({} errors), {} sessions, {} connections; log: {}",
         stats.requests.load(Ordering::Relaxed),
@@ -118,4 +159,34 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         log_path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--state` flag.
+pub enum StateChoice {
+    Memory,
+    Redis(String),
+}
+
+impl StateChoice {
+    pub fn parse(text: &str) -> anyhow::Result<StateChoice> {
+        if text == "memory" {
+            Ok(StateChoice::Memory)
+        } else if text.starts_with("redis://") {
+            Ok(StateChoice::Redis(text.to_string()))
+        } else {
+            bail!("--state {text:?}: expected `memory` or a Redis url redis://host:port/db")
+        }
+    }
+}
+
+/// A Redis session store on `runtime`, checked to answer before the server starts.
+pub fn connect_redis(
+    runtime: &tokio::runtime::Runtime,
+    url: &str,
+    ttl: Duration,
+) -> anyhow::Result<RedisStore> {
+    let store = runtime
+        .block_on(RedisStore::connect(url, ttl))
+        .context("--state")?;
+    Ok(store)
 }

@@ -101,6 +101,10 @@ pub struct ParsedEvent {
     pub latency: f64,
     /// Explicit session id (our logs); `None` in the botify service's `data.json`.
     pub session: Option<u64>,
+    /// The line has an `episode`: a simulator's log, whose session ids count the episodes
+    /// of one run (so they are unique within its file only). `sim serve` writes none: its
+    /// ids are unique across its replicas' logs and restarts.
+    pub episode: bool,
     /// A `"last"` event, which ends its session.
     pub last: bool,
     /// Id of the event's `experiments` object in [`ExperimentSets`].
@@ -555,6 +559,8 @@ struct Line<'a> {
     track: Option<&'a RawValue>,
     #[serde(default, borrow)]
     recommendation: Option<&'a RawValue>,
+    #[serde(default)]
+    episode: Option<serde::de::IgnoredAny>,
 }
 
 impl<'a> Line<'a> {
@@ -573,6 +579,7 @@ impl<'a> Line<'a> {
             latency: self.latency,
             experiments: self.experiments.get(),
             session: optional_id("session", self.session)?,
+            episode: self.episode.is_some(),
         })
     }
 }
@@ -633,6 +640,7 @@ struct FastLine<'a> {
     latency: f64,
     experiments: &'a str,
     session: Option<u64>,
+    episode: bool,
 }
 
 /// A byte cursor over one line (valid UTF-8, so token slices need no re-validation).
@@ -816,6 +824,7 @@ fn parse_fast(line: &str) -> Option<FastLine<'_>> {
         latency: 0.0,
         experiments: "",
         session: None,
+        episode: false,
     };
     c.ws();
     c.eat(b'{')?;
@@ -879,6 +888,11 @@ fn parse_fast(line: &str) -> Option<FastLine<'_>> {
                         Some(c.uint()?)
                     };
                     SESSION
+                }
+                b"episode" => {
+                    out.episode = c.peek()? != b'n';
+                    c.skip_value()?;
+                    0
                 }
                 _ => {
                     c.skip_value()?;
@@ -960,6 +974,7 @@ fn parse_piece(bytes: &[u8]) -> Piece {
             time: parsed.time,
             latency: parsed.latency,
             session: parsed.session,
+            episode: parsed.episode,
             last: parsed.last,
             experiments: id,
         });

@@ -1,7 +1,7 @@
 //! `contextual`: uniformly one track of the previous track's list; a fallback when it has none.
 
 use super::lists::IdLists;
-use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart, choose};
+use super::{RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart, choose};
 
 pub struct Contextual {
     pub lists: IdLists,
@@ -10,9 +10,13 @@ pub struct Contextual {
 
 impl Recommender for Contextual {
     fn start(&self, start: &SessionStart) -> Box<dyn RecSession + '_> {
+        self.resume(start, &SessionMemory::default())
+    }
+
+    fn resume(&self, start: &SessionStart, memory: &SessionMemory) -> Box<dyn RecSession + '_> {
         Box::new(ContextualSession {
             lists: &self.lists,
-            fallback: self.fallback.start(start),
+            fallback: self.fallback.resume(start, memory.fallback_part()),
         })
     }
 }
@@ -32,5 +36,9 @@ impl RecSession for ContextualSession<'_> {
 
     fn end(&mut self, last: u32, time: f64) -> Result<(), RecommendError> {
         self.fallback.end(last, time)
+    }
+
+    fn memory(&self) -> SessionMemory {
+        SessionMemory::of_fallback(self.fallback.memory())
     }
 }

@@ -6,7 +6,7 @@
 //! Session memory is dropped at the session's end (the botify "last" call).
 
 use super::lists::IdLists;
-use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart, choose};
+use super::{RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart, choose};
 use crate::world::ServiceCatalogue;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,15 +21,20 @@ pub struct History {
 
 impl Recommender for History {
     fn start(&self, start: &SessionStart) -> Box<dyn RecSession + '_> {
+        self.resume(start, &SessionMemory::default())
+    }
+
+    /// Users without a list are the fallback's: their memory is the fallback's own.
+    fn resume(&self, start: &SessionStart, memory: &SessionMemory) -> Box<dyn RecSession + '_> {
         match self.lists.get(start.user) {
             Some(list) => Box::new(HistorySession {
                 policy: self,
                 list,
-                used: HashSet::new(),
-                artist_recs: HashMap::new(),
-                fallback: self.fallback.start(start),
+                used: memory.tracks.iter().copied().collect(),
+                artist_recs: memory.artist_recs.iter().copied().collect(),
+                fallback: self.fallback.resume(start, memory.fallback_part()),
             }),
-            None => self.fallback.start(start),
+            None => self.fallback.resume(start, memory),
         }
     }
 }
@@ -73,6 +78,20 @@ impl RecSession for HistorySession<'_> {
 
     fn end(&mut self, last: u32, time: f64) -> Result<(), RecommendError> {
         self.fallback.end(last, time)
+    }
+
+    /// Sorted, so equal memories serialise alike.
+    fn memory(&self) -> SessionMemory {
+        let mut tracks: Vec<u32> = self.used.iter().copied().collect();
+        tracks.sort_unstable();
+        let mut artist_recs: Vec<(u32, u32)> =
+            self.artist_recs.iter().map(|(&a, &n)| (a, n)).collect();
+        artist_recs.sort_unstable();
+        SessionMemory {
+            tracks,
+            artist_recs,
+            ..SessionMemory::of_fallback(self.fallback.memory())
+        }
     }
 }
 
@@ -147,6 +166,36 @@ mod tests {
                 "one per artist: {answers:?}"
             );
             assert!(from_list.len() <= 2);
+        }
+    }
+
+    /// What `sim serve` does between requests: a session rebuilt from its memory at
+    /// every step answers exactly as one kept alive.
+    #[test]
+    fn a_session_resumed_from_its_memory_at_every_step_answers_as_a_live_one() {
+        let h = history((0..12).collect(), 2, 5);
+        let start = SessionStart {
+            user: 0,
+            hidden_taste: 0,
+        };
+        for seed in 0..10 {
+            let live = session_answers(&h, 3, 15, seed);
+            let mut rng = RecRng::seed_from_u64(seed);
+            let mut memory = SessionMemory::default();
+            let mut prev = 3;
+            let resumed: Vec<u32> = (0..15)
+                .map(|_| {
+                    let mut session = h.resume(&start, &memory);
+                    prev = session.next(prev, 0.5, &mut rng).unwrap();
+                    memory = session.memory();
+                    prev
+                })
+                .collect();
+            assert_eq!(live, resumed, "seed {seed}");
+            assert!(
+                memory.tracks.contains(&3),
+                "the played first track is remembered"
+            );
         }
     }
 

@@ -1,7 +1,7 @@
 //! `indexed`: uniformly one track of the user's own list; users without one go to a fallback.
 
 use super::lists::IdLists;
-use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart, choose};
+use super::{RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart, choose};
 
 pub struct Indexed {
     pub lists: IdLists,
@@ -10,9 +10,14 @@ pub struct Indexed {
 
 impl Recommender for Indexed {
     fn start(&self, start: &SessionStart) -> Box<dyn RecSession + '_> {
+        self.resume(start, &SessionMemory::default())
+    }
+
+    /// Users without a list are the fallback's: their memory is the fallback's own.
+    fn resume(&self, start: &SessionStart, memory: &SessionMemory) -> Box<dyn RecSession + '_> {
         match self.lists.get(start.user) {
             Some(list) => Box::new(ListSession { list }),
-            None => self.fallback.start(start),
+            None => self.fallback.resume(start, memory),
         }
     }
 }

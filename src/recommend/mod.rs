@@ -35,9 +35,54 @@ pub enum RecommendError {
     Failed(String),
 }
 
+/// What a session remembers between two requests, in a form a session store keeps
+/// (`sim serve` holds it in memory or in Redis between a user's requests, so replicas
+/// sharing a store answer as one service).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SessionMemory {
+    /// Tracks recommended or played in the session (`history`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tracks: Vec<u32>,
+    /// (artist, recommendations) in the session (`history`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artist_recs: Vec<(u32, u32)>,
+    /// The fallback's memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Box<SessionMemory>>,
+}
+
+impl SessionMemory {
+    /// Memory with only a fallback's part (`None` when that part is empty).
+    pub fn of_fallback(fallback: SessionMemory) -> SessionMemory {
+        SessionMemory {
+            fallback: (fallback != SessionMemory::default()).then(|| Box::new(fallback)),
+            ..SessionMemory::default()
+        }
+    }
+
+    /// The fallback's part (empty when there is none).
+    pub fn fallback_part(&self) -> &SessionMemory {
+        static EMPTY: SessionMemory = SessionMemory {
+            tracks: Vec::new(),
+            artist_recs: Vec::new(),
+            fallback: None,
+        };
+        self.fallback.as_deref().unwrap_or(&EMPTY)
+    }
+}
+
 /// A policy; `start` opens a session whose memory needs no locks.
+///
+/// A recommender whose sessions remember anything must implement `resume` and
+/// [`RecSession::memory`] too: `sim serve` keeps only that memory between requests.
 pub trait Recommender: Send + Sync {
     fn start(&self, start: &SessionStart) -> Box<dyn RecSession + '_>;
+
+    /// A session continued from `memory` (what [`RecSession::memory`] gave). The default
+    /// suits sessions that remember nothing.
+    fn resume(&self, start: &SessionStart, _memory: &SessionMemory) -> Box<dyn RecSession + '_> {
+        self.start(start)
+    }
 }
 
 /// One user session: `next` per request, `end` for the botify "last" call.
@@ -51,6 +96,11 @@ pub trait RecSession {
 
     fn end(&mut self, _last_track: u32, _last_time: f64) -> Result<(), RecommendError> {
         Ok(())
+    }
+
+    /// What the session remembers now, for [`Recommender::resume`].
+    fn memory(&self) -> SessionMemory {
+        SessionMemory::default()
     }
 }
 

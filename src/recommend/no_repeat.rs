@@ -14,7 +14,7 @@
 //! every `prev` it was given.
 
 use super::lists::IdLists;
-use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
+use super::{RecRng, RecSession, RecommendError, Recommender, SessionMemory, SessionStart};
 use crate::world::ServiceCatalogue;
 use rand::RngExt;
 use std::collections::HashSet;
@@ -63,11 +63,19 @@ impl NoRepeat {
 
 impl Recommender for NoRepeat {
     fn start(&self, start: &SessionStart) -> Box<dyn RecSession + '_> {
+        self.resume(start, &SessionMemory::default())
+    }
+
+    /// `sim serve` keeps the played tracks between requests (`SessionMemory::tracks`).
+    fn resume(&self, start: &SessionStart, memory: &SessionMemory) -> Box<dyn RecSession + '_> {
         Box::new(NoRepeatSession {
             policy: self,
             user: start.user,
-            played: HashSet::new(),
-            fallback: self.fallback.as_ref().map(|f| f.start(start)),
+            played: memory.tracks.iter().copied().collect(),
+            fallback: self
+                .fallback
+                .as_ref()
+                .map(|f| f.resume(start, memory.fallback_part())),
         })
     }
 }
@@ -142,6 +150,19 @@ impl RecSession for NoRepeatSession<'_> {
         match &mut self.fallback {
             Some(f) => f.end(last, time),
             None => Ok(()),
+        }
+    }
+
+    fn memory(&self) -> SessionMemory {
+        let mut tracks: Vec<u32> = self.played.iter().copied().collect();
+        tracks.sort_unstable();
+        SessionMemory {
+            tracks,
+            ..SessionMemory::of_fallback(
+                self.fallback
+                    .as_ref()
+                    .map_or_else(SessionMemory::default, |f| f.memory()),
+            )
         }
     }
 }

@@ -280,6 +280,11 @@ impl Remote {
                 .header("Content-Type", "application/json")
                 .send(body.as_str());
             match result {
+                Ok(_) if is_unavailable(&result) && attempt <= self.options.retries => {
+                    // 503: the service is up but cannot answer now (say, its session
+                    // store restarts): worth the same retries as a lost connection.
+                    std::thread::sleep(self.backoff(attempt));
+                }
                 Ok(mut response) => {
                     let status = response.status();
                     let text = response.body_mut().read_to_string();
@@ -345,6 +350,11 @@ pub fn agent(options: &RemoteOptions) -> ureq::Agent {
         .max_idle_connections_per_host(4)
         .build()
         .into()
+}
+
+/// A 503 Service Unavailable answer.
+fn is_unavailable(result: &Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> bool {
+    matches!(result, Ok(response) if response.status() == 503)
 }
 
 /// The recommended track of a `/next` answer: `{"track": <id>, ...}`.

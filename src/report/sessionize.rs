@@ -2,6 +2,9 @@
 //!
 //! * Events with a `session` id (our logs) are folded into an accumulator per
 //!   (file, session, treatment); a `"last"` event closes it. Memory: open sessions.
+//!   `sim serve`'s ids (events without `episode`) are unique across its replicas' logs,
+//!   and a session's requests may go to several replicas: for them the file is not part
+//!   of the key, so the parts of a session in several logs make one session.
 //! * Events without one (the botify service's `data.json`) are cut per (user, treatment)
 //!   in timestamp order: a session ends with, and includes, a `"last"` event. The reader
 //!   delivers events in file order (several files merged by timestamp), so as long as each
@@ -128,6 +131,9 @@ pub struct Sessionized {
     pub sorted: bool,
 }
 
+/// The "file" of the sessions of `sim serve` logs, whose ids hold across files.
+const SERVICE_WIDE: u32 = u32::MAX;
+
 /// Folds events into sessions.
 #[derive(Debug)]
 pub struct Sessionizer {
@@ -139,6 +145,10 @@ pub struct Sessionizer {
     /// Experiment-set id -> tracked treatment indices.
     set_cache: Vec<Option<Vec<u32>>>,
     by_id: FastMap<(u32, u64, u32), (u64, Acc)>,
+    /// Closed `sim serve` sessions -> index in `id_sessions`: replicas' clocks tick in
+    /// milliseconds, so a session's `last` may sort before its previous event from the
+    /// other replica's log; that event still belongs to the closed session.
+    closed_service_wide: FastMap<(u32, u64, u32), usize>,
     units: FastMap<(u32, u64), Unit>,
     id_sessions: Vec<Session>,
     order_sessions: Vec<Session>,
@@ -158,6 +168,7 @@ impl Sessionizer {
             experiments: BTreeSet::new(),
             set_cache: Vec::new(),
             by_id: FastMap::default(),
+            closed_service_wide: FastMap::default(),
             units: FastMap::default(),
             id_sessions: Vec::new(),
             order_sessions: Vec::new(),
@@ -232,7 +243,16 @@ impl Sessionizer {
 
     fn push_one(&mut self, file: u32, treatment: u32, event: &ParsedEvent) {
         if let Some(session) = event.session {
-            let key = (file, session, treatment);
+            let scope = if event.episode { file } else { SERVICE_WIDE };
+            let key = (scope, session, treatment);
+            if let Some(&closed) = self.closed_service_wide.get(&key) {
+                let s = &mut self.id_sessions[closed];
+                s.timestamp = s.timestamp.min(event.timestamp);
+                s.tracks += 1;
+                s.time += event.time;
+                s.latency_ms += event.latency * 1000.0;
+                return;
+            }
             let (_, acc) = self.by_id.entry(key).or_insert_with(|| {
                 // A new session: register its unit (once per session, not per event).
                 self.units.entry((treatment, event.user)).or_default();
@@ -242,6 +262,9 @@ impl Sessionizer {
             if event.last
                 && let Some((user, acc)) = self.by_id.remove(&key)
             {
+                if scope == SERVICE_WIDE {
+                    self.closed_service_wide.insert(key, self.id_sessions.len());
+                }
                 self.id_sessions.push(acc.finish(treatment, user));
             }
             return;
@@ -337,6 +360,7 @@ mod tests {
             time,
             latency: 0.001,
             session,
+            episode: session.is_some(),
             last,
             experiments: 0,
         }
@@ -383,6 +407,33 @@ mod tests {
         let out = s.finish();
         let times: Vec<f64> = out.sessions.iter().map(|s| s.time).collect();
         assert_eq!(times, vec![1.25, 1.5]);
+        assert_eq!(out.unfinished_sessions, 0);
+    }
+
+    #[test]
+    fn simulator_ids_are_per_file_and_service_ids_join_across_replica_logs() {
+        let (mut s, sets) = one_treatment();
+        // Two runs' logs: episode 1 in each is its own session.
+        s.push(0, &ev(1, 7, 1.0, false, Some(1)), &sets);
+        s.push(1, &ev(2, 8, 1.0, false, Some(1)), &sets);
+        s.push(0, &ev(3, 7, 0.5, true, Some(1)), &sets);
+        s.push(1, &ev(4, 8, 0.25, true, Some(1)), &sets);
+        // Two replicas' logs of `sim serve`: one session alternating between them.
+        let served = |ts, time, last| ParsedEvent {
+            episode: false,
+            ..ev(ts, 9, time, last, Some(5_000_000))
+        };
+        s.push(0, &served(5, 1.0, false), &sets);
+        // The same millisecond in both logs: the last comes first in the merge.
+        s.push(0, &served(7, 0.25, true), &sets);
+        s.push(1, &served(7, 0.5, false), &sets);
+        let out = s.finish();
+        let by_user: Vec<(u64, u64, f64)> = out
+            .sessions
+            .iter()
+            .map(|s| (s.user, s.tracks, s.time))
+            .collect();
+        assert_eq!(by_user, vec![(7, 2, 1.5), (8, 2, 1.25), (9, 3, 1.75)]);
         assert_eq!(out.unfinished_sessions, 0);
     }
 

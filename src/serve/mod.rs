@@ -1,34 +1,35 @@
 //! `sim serve`: a botify-compatible HTTP service over any in-process recommender.
 //!
-//! Routes (SIMULATOR.md §4): `GET /`, `GET /track/<id>`, `POST /next/<user>`,
+//! Routes (SIMULATOR.md §4): `GET /` (and `HEAD`), `GET /track/<id>`, `POST /next/<user>`,
 //! `POST /last/<user>`. Each user goes to an arm by the experiment's murmur3 assignment.
 //!
-//! Threads: one per client connection reads and parses requests; user sessions live on
-//! `shards` session threads, user `u` on shard `u % shards`. A session (the recommender's
-//! `RecSession`, with its memory) is opened by a user's first `/next`, used by every
-//! further `/next` and ended and dropped by `/last`; it never leaves its thread, so
-//! recommenders need no locks and a user's requests are answered in order. The service
-//! writes the botify event log itself, with `experiments` and a `session` id.
+//! hyper on a tokio runtime: one task per connection ([`http`]). A user's session lives in
+//! a [`store::SessionStore`] between requests, never in a connection or a thread: each
+//! `/next` loads it, resumes the arm's recommender from its memory and its random stream
+//! from where it stopped, answers, and saves it back; `/last` ends and deletes it. So
+//! replicas sharing a Redis store answer as one process would. The service writes the
+//! botify event log itself, with `experiments` and a `session` id.
 
+pub mod deploy;
 pub mod http;
+pub mod log_file;
+pub mod store;
 
 use crate::experiment::assign;
 use crate::log::Message;
 use crate::log::writer::{EventRecord, LogWriter, append_event, render_treatments};
-use crate::recommend::{RecRng, RecSession, Recommender, SessionStart};
+use crate::recommend::{RecRng, Recommender, SessionStart};
 use crate::world::World;
-use http::{Connection, Incoming, Request, Responder, Response};
+use http::{Activity, Response, Watched};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use rand::SeedableRng;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// Connections served at once; more are answered 503 and closed.
-const MAX_CONNECTIONS: usize = 512;
+use store::{SessionRecord, SessionStore, StoreError};
 
 /// An arm as the service sees it.
 pub struct ServedArm {
@@ -96,106 +97,131 @@ pub struct ServeStats {
     pub connections: AtomicU64,
 }
 
-/// A protocol call handed to a session thread.
-struct Job {
-    last: bool,
-    user: u32,
-    track: u32,
-    time: f64,
-    received: Instant,
-    /// Where and in which place of the connection's order the answer goes.
-    responder: Arc<Responder>,
-    seq: u64,
-    close: bool,
+/// The tokio runtime a server runs on, with `threads` workers (at least 1). A Redis store
+/// must be connected on it: its connection lives on the runtime that made it.
+pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
 }
 
-/// Answers a connection may have in flight (pipelined) before its reader waits.
-const MAX_IN_FLIGHT: u64 = 32;
+/// How the server treats idle connections and expired sessions.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// A connection without a byte in or out for this long is closed.
+    pub idle_timeout: Duration,
+    /// How often expired sessions are dropped from a store that does not expire them itself.
+    pub sweep_every: Duration,
+}
 
-/// Serves on `listener` until `stop` is set, then finishes the requests in flight,
-/// flushes the log and returns. `shards` session threads (at least 1).
-pub fn serve(
-    service: &Service,
+/// Everything a request handler needs.
+struct Shared<S> {
+    service: Arc<Service>,
+    store: S,
+    log: Option<Mutex<LogWriter>>,
+    stats: ServeStats,
+}
+
+/// Serves on `listener` until `stop` is set, then lets the requests in flight finish
+/// (at most [`http::REQUEST_DEADLINE`]), flushes the log and returns.
+pub fn serve<S: SessionStore>(
+    runtime: tokio::runtime::Runtime,
+    service: Arc<Service>,
+    store: S,
     listener: TcpListener,
     log: Option<LogWriter>,
-    shards: usize,
+    options: &ServeOptions,
     stop: &AtomicBool,
 ) -> std::io::Result<ServeStats> {
-    listener.set_nonblocking(true)?;
-    let stats = ServeStats::default();
-    let log = log.map(Mutex::new);
-    let next_session = AtomicU64::new(0);
-    let shards = shards.max(1);
-    let mut accept_error = None;
-    std::thread::scope(|outer| {
-        let mut senders = Vec::with_capacity(shards);
-        for _ in 0..shards {
-            let (tx, rx) = mpsc::channel::<Job>();
-            senders.push(tx);
-            let (log, stats, next_session) = (&log, &stats, &next_session);
-            outer.spawn(move || session_thread(service, rx, log.as_ref(), stats, next_session));
-        }
-        let active = AtomicUsize::new(0);
-        std::thread::scope(|inner| {
-            let mut last_flush = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        stats.connections.fetch_add(1, Ordering::Relaxed);
-                        let Ok(mut conn) = Connection::new(stream) else {
-                            continue;
-                        };
-                        if active.load(Ordering::Relaxed) >= MAX_CONNECTIONS {
-                            let busy = Response::error(503, "too many connections");
-                            let _ = conn.respond(&busy, true);
-                            continue;
-                        }
-                        active.fetch_add(1, Ordering::Relaxed);
-                        let (senders, active, stats) = (&senders, &active, &stats);
-                        inner.spawn(move || {
-                            connection_thread(service, conn, senders, stats, stop);
-                            active.fetch_sub(1, Ordering::Relaxed);
-                        });
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(5));
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) if is_transient_accept_error(&e) => {
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    Err(e) => {
-                        accept_error = Some(e);
-                        break;
-                    }
-                }
-                if last_flush.elapsed() > Duration::from_secs(1) {
-                    if let Some(log) = &log {
-                        let _ = lock(log).flush();
-                    }
-                    last_flush = Instant::now();
-                }
-            }
-        });
-        // Every connection thread has ended: the session threads drain and stop.
-        drop(senders);
+    let shared = Arc::new(Shared {
+        service,
+        store,
+        log: log.map(Mutex::new),
+        stats: ServeStats::default(),
     });
-    if let Some(log) = log {
-        let mut log = log
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        log.flush()?;
+    let result = runtime.block_on(accept_loop(&shared, listener, options, stop));
+    // Connections still open after the grace period are dropped with the runtime.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Some(log) = &shared.log {
+        lock(log).flush()?;
+    }
+    result?;
+    let counted = |n: &AtomicU64| AtomicU64::new(n.load(Ordering::Relaxed));
+    let stats = &shared.stats;
+    Ok(ServeStats {
+        requests: counted(&stats.requests),
+        errors: counted(&stats.errors),
+        sessions: counted(&stats.sessions),
+        connections: counted(&stats.connections),
+    })
+}
+
+async fn accept_loop<S: SessionStore>(
+    shared: &Arc<Shared<S>>,
+    listener: TcpListener,
+    options: &ServeOptions,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let (closing, closed) = tokio::sync::watch::channel(false);
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let mut last_flush = Instant::now();
+    let mut last_sweep = Instant::now();
+    let mut accept_error = None;
+    while !stop.load(Ordering::Relaxed) {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    shared.stats.connections.fetch_add(1, Ordering::Relaxed);
+                    active.fetch_add(1, Ordering::Relaxed);
+                    let (shared, closed, active) = (Arc::clone(shared), closed.clone(), Arc::clone(&active));
+                    let idle_timeout = options.idle_timeout;
+                    tokio::spawn(async move {
+                        connection(shared, stream, closed, idle_timeout).await;
+                        active.fetch_sub(1, Ordering::Relaxed);
+                    });
+                }
+                Err(e) if is_transient_accept_error(&e) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => {
+                    accept_error = Some(e);
+                    break;
+                }
+            },
+            _ = tick.tick() => {}
+        }
+        if last_flush.elapsed() > Duration::from_secs(1) {
+            if let Some(log) = &shared.log {
+                let _ = lock(log).flush();
+            }
+            last_flush = Instant::now();
+        }
+        if last_sweep.elapsed() > options.sweep_every {
+            shared.store.expire();
+            last_sweep = Instant::now();
+        }
+    }
+    drop(listener);
+    let _ = closing.send(true);
+    let deadline = Instant::now() + http::REQUEST_DEADLINE;
+    while active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     match accept_error {
         Some(e) => Err(e),
-        None => Ok(stats),
+        None => Ok(()),
     }
 }
 
 /// Errors of `accept` that concern one connection or a passing shortage, not the listener.
 fn is_transient_accept_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(e.kind(), ConnectionAborted | ConnectionReset | TimedOut) || e.raw_os_error() == Some(24) // EMFILE
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | TimedOut | Interrupted)
+        || e.raw_os_error() == Some(24) // EMFILE
         || e.raw_os_error() == Some(23) // ENFILE
         || e.raw_os_error() == Some(12) // ENOMEM
         || e.raw_os_error() == Some(105) // ENOBUFS
@@ -205,62 +231,68 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn connection_thread(
-    service: &Service,
-    mut conn: Connection,
-    shards: &[Sender<Job>],
-    stats: &ServeStats,
-    stop: &AtomicBool,
+/// One client connection, until it closes, idles past `idle_timeout` or the server stops.
+async fn connection<S: SessionStore>(
+    shared: Arc<Shared<S>>,
+    stream: tokio::net::TcpStream,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+    idle_timeout: Duration,
 ) {
-    let responder = match conn.responder() {
-        Ok(r) => Arc::new(r),
-        Err(_) => return,
-    };
-    let mut seq = 0u64;
+    let _ = stream.set_nodelay(true);
+    let activity = Activity::new();
+    let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity)));
+    let handler = hyper::service::service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, std::convert::Infallible>(answer(&shared, request).await.into_hyper()) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(http::REQUEST_DEADLINE)
+        .max_buf_size(http::HEAD_LIMIT)
+        // A client may shut its side after the request and still read the answer.
+        .half_close(true)
+        .serve_connection(io, handler);
+    tokio::pin!(connection);
+    let check = (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
     loop {
-        responder.wait_below(seq, MAX_IN_FLIGHT);
-        if responder.is_closed() {
-            return;
-        }
-        match conn.next_request(stop) {
-            Incoming::Closed => return,
-            Incoming::Reject(response) => {
-                stats.requests.fetch_add(1, Ordering::Relaxed);
-                stats.errors.fetch_add(1, Ordering::Relaxed);
-                responder.send(seq, response, true);
-                return;
-            }
-            Incoming::Request(request) => {
-                stats.requests.fetch_add(1, Ordering::Relaxed);
-                let close = request.close || stop.load(Ordering::Relaxed);
-                let ticket = (&responder, seq, close);
-                // `None`: handed to a session thread, which writes the answer.
-                if let Some(response) = route(service, &request, shards, ticket) {
-                    if response.status >= 400 {
-                        stats.errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    responder.send(seq, response, close);
-                }
-                seq += 1;
-                if close {
-                    return;
-                }
-            }
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            _ = closing.changed() => break,
+            _ = tokio::time::sleep(check) => if activity.idle() > idle_timeout {
+                break;
+            },
         }
     }
+    connection.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(http::REQUEST_DEADLINE, connection).await;
 }
 
-fn route(
-    service: &Service,
-    request: &Request,
-    shards: &[Sender<Job>],
-    (responder, seq, close): (&Arc<Responder>, u64, bool),
-) -> Option<Response> {
+/// The answer to one request.
+async fn answer<S: SessionStore>(
+    shared: &Shared<S>,
+    request: hyper::Request<Incoming>,
+) -> Response {
     let received = Instant::now();
-    let segments: Vec<&str> = request.path[1..].split('/').collect();
-    let method = request.method.as_str();
-    Some(match (method, &segments[..]) {
-        ("GET", [""]) => Response::json(
+    let stats = &shared.stats;
+    stats.requests.fetch_add(1, Ordering::Relaxed);
+    let response = route(shared, request, received).await;
+    if response.status >= 400 {
+        stats.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    response
+}
+
+async fn route<S: SessionStore>(
+    shared: &Shared<S>,
+    request: hyper::Request<Incoming>,
+    received: Instant,
+) -> Response {
+    let service = &shared.service;
+    let path = request.uri().path().to_string();
+    let method = request.method().as_str().to_string();
+    let segments: Vec<&str> = path.get(1..).unwrap_or("").split('/').collect();
+    match (method.as_str(), &segments[..]) {
+        ("GET" | "HEAD", [""]) => Response::json(
             200,
             json!({
                 "status": "alive",
@@ -271,53 +303,175 @@ fn route(
             })
             .to_string(),
         ),
-        ("GET", ["track", id]) => track_info(service, id),
+        ("GET" | "HEAD", ["track", id]) => track_info(service, id),
         ("POST", [kind @ ("next" | "last"), user]) => {
-            let call = match parse_call(service, user, &request.body) {
-                Ok(call) => call,
-                Err(response) => return Some(response),
+            let last = *kind == "last";
+            let body = match http::read_body(request).await {
+                Ok(body) => body,
+                Err(refused) => return refused,
             };
-            let (user, track, time) = call;
-            let job = Job {
-                last: *kind == "last",
-                user,
-                track,
-                time,
-                received,
-                responder: Arc::clone(responder),
-                seq,
-                close,
-            };
-            match shards[user as usize % shards.len()].send(job) {
-                Ok(()) => return None,
-                Err(_) => Response::error(503, "the service is stopping"),
+            match parse_call(service, user, &body) {
+                Ok((user, track, time)) => step(shared, last, user, track, time, received).await,
+                Err(response) => response,
             }
         }
         (_, [""] | ["track", _]) => Response::error(
             405,
             format!(
-                "{} {} is not supported: use GET",
-                method,
-                http::truncate(&request.path)
+                "{method} {} is not supported: use GET",
+                http::truncate(&path)
             ),
         ),
         (_, ["next" | "last", _]) => Response::error(
             405,
             format!(
-                "{} {} is not supported: use POST",
-                method,
-                http::truncate(&request.path)
+                "{method} {} is not supported: use POST",
+                http::truncate(&path)
             ),
         ),
         _ => Response::error(
             404,
             format!(
-                "no route {} {}: the service answers GET /, GET /track/<id>, POST /next/<user>, POST /last/<user>",
-                method,
-                http::truncate(&request.path)
+                "no route {method} {}: the service answers GET /, GET /track/<id>, POST /next/<user>, POST /last/<user>",
+                http::truncate(&path)
             ),
         ),
-    })
+    }
+}
+
+/// A `/next` or `/last` of `user`: the session from the store, one step of its
+/// recommender, the session back to the store, the event in the log.
+async fn step<S: SessionStore>(
+    shared: &Shared<S>,
+    last: bool,
+    user: u32,
+    track: u32,
+    time: f64,
+    received: Instant,
+) -> Response {
+    let unavailable = |e: StoreError| Response::error(503, e.to_string());
+    let mut record = match shared.store.load(user).await {
+        Ok(Some(record)) => record,
+        Ok(None) => match shared.store.open(user).await {
+            Ok((counter, id)) => {
+                shared.stats.sessions.fetch_add(1, Ordering::Relaxed);
+                SessionRecord {
+                    id,
+                    counter,
+                    rng_words: 0,
+                    memory: Default::default(),
+                }
+            }
+            Err(e) => return unavailable(e),
+        },
+        Err(e) => return unavailable(e),
+    };
+    let service = &shared.service;
+    let arm = service.arm_of(user);
+    let (response, recommendation) = recommend(service, arm, user, last, track, time, &mut record);
+    // Stored before the answer leaves: the user's next request may reach another replica.
+    let stored = if last {
+        shared.store.close(user).await
+    } else {
+        shared.store.save(user, &record).await
+    };
+    if let Err(e) = stored {
+        return unavailable(e);
+    }
+    if let Some(log) = &shared.log
+        && (last || recommendation.is_some())
+    {
+        let mut line = Vec::with_capacity(256);
+        append_event(
+            &mut line,
+            &EventRecord {
+                message: if last { Message::Last } else { Message::Next },
+                timestamp: now_ms(),
+                user: user as u64,
+                track: track as u64,
+                time,
+                latency: received.elapsed().as_secs_f64(),
+                recommendation: recommendation.map(u64::from),
+                experiments: &service.treatments[arm],
+                session: Some(record.id),
+                episode: None,
+            },
+        );
+        let _ = lock(log).write_lines(&line);
+    }
+    response
+}
+
+/// One step of the arm's recommender on the session `record`, which it updates.
+fn recommend(
+    service: &Service,
+    arm: usize,
+    user: u32,
+    last: bool,
+    track: u32,
+    time: f64,
+    record: &mut SessionRecord,
+) -> (Response, Option<u32>) {
+    let served = &service.arms[arm];
+    let start = SessionStart {
+        user,
+        // The service cannot know the simulator's hidden taste (no oracle here).
+        hidden_taste: 0,
+    };
+    let mut session = served.recommender.resume(&start, &record.memory);
+    let n_tracks = service.n_tracks();
+    let answer = if last {
+        match session.end(track, time) {
+            Ok(()) => (
+                Response::json(200, json!({ "user": user }).to_string()),
+                None,
+            ),
+            Err(e) => (
+                Response::error(
+                    500,
+                    format!(
+                        "arm {}: recommender failed at the end of the session: {e}",
+                        served.name
+                    ),
+                ),
+                None,
+            ),
+        }
+    } else {
+        let mut rng = session_rng(service.seed, user, record.counter);
+        rng.set_word_pos(record.rng_words as u128);
+        let answer = match session.next(track, time, &mut rng) {
+            Ok(t) if (t as usize) < n_tracks => (
+                Response::json(200, json!({ "user": user, "track": t }).to_string()),
+                Some(t),
+            ),
+            Ok(t) => (
+                Response::error(
+                    500,
+                    format!(
+                        "arm {}: recommender answered track {t}, outside the catalogue 0..{}",
+                        served.name,
+                        n_tracks.saturating_sub(1)
+                    ),
+                ),
+                None,
+            ),
+            Err(e) => (
+                Response::error(500, format!("arm {}: recommender failed: {e}", served.name)),
+                None,
+            ),
+        };
+        record.rng_words = rng.get_word_pos() as u64;
+        answer
+    };
+    record.memory = session.memory();
+    answer
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn track_info(service: &Service, id: &str) -> Response {
@@ -398,133 +552,6 @@ fn parse_call(service: &Service, user: &str, body: &[u8]) -> Result<(u32, u32, f
         })?,
     };
     Ok((user, track as u32, time))
-}
-
-/// An open session of a user.
-struct OpenSession<'a> {
-    session: Box<dyn RecSession + 'a>,
-    rng: RecRng,
-    arm: usize,
-    id: u64,
-}
-
-#[derive(Default)]
-struct UserState<'a> {
-    /// Sessions this user has opened so far (their random streams' index).
-    opened: u64,
-    open: Option<OpenSession<'a>>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Owns the sessions of its users; answers jobs in the order they arrive.
-fn session_thread(
-    service: &Service,
-    jobs: Receiver<Job>,
-    log: Option<&Mutex<LogWriter>>,
-    stats: &ServeStats,
-    next_session: &AtomicU64,
-) {
-    let mut users: HashMap<u32, UserState<'_>> = HashMap::new();
-    let mut line = Vec::with_capacity(256);
-    let n_tracks = service.n_tracks();
-    while let Ok(job) = jobs.recv() {
-        let state = users.entry(job.user).or_default();
-        if state.open.is_none() {
-            let arm = service.arm_of(job.user);
-            let counter = state.opened;
-            state.opened += 1;
-            stats.sessions.fetch_add(1, Ordering::Relaxed);
-            state.open = Some(OpenSession {
-                session: service.arms[arm].recommender.start(&SessionStart {
-                    user: job.user,
-                    // The service cannot know the simulator's hidden taste (no oracle here).
-                    hidden_taste: 0,
-                }),
-                rng: session_rng(service.seed, job.user, counter),
-                arm,
-                id: next_session.fetch_add(1, Ordering::Relaxed),
-            });
-        }
-        let Some(open) = state.open.as_mut() else {
-            continue;
-        };
-        let arm = &service.arms[open.arm];
-        let (response, recommendation) = if job.last {
-            let result = open.session.end(job.track, job.time);
-            let response = match result {
-                Ok(()) => Response::json(200, json!({ "user": job.user }).to_string()),
-                Err(e) => Response::error(
-                    500,
-                    format!(
-                        "arm {}: recommender failed at the end of the session: {e}",
-                        arm.name
-                    ),
-                ),
-            };
-            (response, None)
-        } else {
-            match open.session.next(job.track, job.time, &mut open.rng) {
-                Ok(t) if (t as usize) < n_tracks => (
-                    Response::json(200, json!({ "user": job.user, "track": t }).to_string()),
-                    Some(t),
-                ),
-                Ok(t) => (
-                    Response::error(
-                        500,
-                        format!(
-                            "arm {}: recommender answered track {t}, outside the catalogue 0..{}",
-                            arm.name,
-                            n_tracks.saturating_sub(1)
-                        ),
-                    ),
-                    None,
-                ),
-                Err(e) => (
-                    Response::error(500, format!("arm {}: recommender failed: {e}", arm.name)),
-                    None,
-                ),
-            }
-        };
-        let latency = job.received.elapsed().as_secs_f64();
-        let (arm_index, session_id) = (open.arm, open.id);
-        if job.last {
-            state.open = None;
-        }
-        if let Some(log) = log
-            && (job.last || recommendation.is_some())
-        {
-            line.clear();
-            append_event(
-                &mut line,
-                &EventRecord {
-                    message: if job.last {
-                        Message::Last
-                    } else {
-                        Message::Next
-                    },
-                    timestamp: now_ms(),
-                    user: job.user as u64,
-                    track: job.track as u64,
-                    time: job.time,
-                    latency,
-                    recommendation: recommendation.map(u64::from),
-                    experiments: &service.treatments[arm_index],
-                    session: Some(session_id),
-                    episode: None,
-                },
-            );
-            let _ = lock(log).write_lines(&line);
-        }
-        if response.status >= 400 {
-            stats.errors.fetch_add(1, Ordering::Relaxed);
-        }
-        job.responder.send(job.seq, response, job.close);
-    }
 }
 
 #[cfg(test)]

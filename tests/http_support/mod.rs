@@ -18,6 +18,17 @@ pub struct Server {
 impl Server {
     /// Starts `sim serve --port 0` in `dir` and waits (at most 30 s) for its address.
     pub fn start(dir: &Path, experiment: &Path, config: &Path, log: &str) -> Server {
+        Server::start_with(dir, experiment, config, log, &[])
+    }
+
+    /// As [`Server::start`], with `extra` flags.
+    pub fn start_with(
+        dir: &Path,
+        experiment: &Path,
+        config: &Path,
+        log: &str,
+        extra: &[&str],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
             .args([
                 "serve",
@@ -34,6 +45,7 @@ impl Server {
             .arg(config)
             .arg("--log")
             .arg(log)
+            .args(extra)
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

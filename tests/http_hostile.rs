@@ -1,0 +1,262 @@
+//! `sim serve` against hostile or odd clients, and its log against a second server:
+//! every case here stalled, locked out or destroyed something before the hyper server.
+
+use crate::common::*;
+use crate::http_support::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn seminar() -> std::path::PathBuf {
+    root().join("experiments/seminar.yml")
+}
+
+fn connect(addr: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+}
+
+/// Reads one answer (head and its Content-Length body) from a keep-alive connection.
+fn read_answer(stream: &mut TcpStream, head_only: bool) -> (String, String) {
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while !bytes.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).expect("an answer within 5 s");
+        assert!(n == 1, "closed after {:?}", String::from_utf8_lossy(&bytes));
+        bytes.push(byte[0]);
+    }
+    let head = String::from_utf8(bytes).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; if head_only { 0 } else { length }];
+    stream.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+fn next_request(user: u32, keep_alive_10: bool) -> Vec<u8> {
+    let body = r#"{"track": 5, "time": 0.5}"#;
+    let version = if keep_alive_10 {
+        "HTTP/1.0\r\nConnection: keep-alive"
+    } else {
+        "HTTP/1.1\r\nHost: x"
+    };
+    format!(
+        "POST /next/{user} {version}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn head_http10_keep_alive_and_bare_lf_requests_are_answered_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let server = Server::start(d, &seminar(), &small_world_config(d), "s.jsonl");
+
+    // HEAD: the GET's status and headers, no body; the connection stays usable.
+    let mut stream = connect(&server.addr);
+    stream
+        .write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /track/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (head, _) = read_answer(&mut stream, true);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let (head, body) = read_answer(&mut stream, false);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        body.contains("\"track\":1"),
+        "the GET after the HEAD: {body}"
+    );
+
+    // HTTP/1.0 with keep-alive (`ab -k`): two requests on one connection.
+    let mut stream = connect(&server.addr);
+    for _ in 0..2 {
+        stream.write_all(&next_request(7, true)).unwrap();
+        let (head, body) = read_answer(&mut stream, false);
+        assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains("connection: keep-alive"),
+            "{head}"
+        );
+        assert!(body.contains("\"track\""), "{body}");
+    }
+
+    // Bare LF line ends: answered (not a 408 after 10 s; the read times out after 5).
+    let mut stream = connect(&server.addr);
+    stream.write_all(b"GET / HTTP/1.1\nHost: x\n\n").unwrap();
+    let (head, body) = read_answer(&mut stream, false);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(body.contains("alive"), "{body}");
+}
+
+/// 1,000 idle connections and a client that pipelines requests and never reads its
+/// answers: other clients are still answered, each within the 5-s read timeout.
+#[test]
+fn an_idle_flood_and_a_never_reading_client_lock_nobody_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let server = Server::start(d, &seminar(), &small_world_config(d), "s.jsonl");
+    let idle: Vec<TcpStream> = (0..1000).map(|_| connect(&server.addr)).collect();
+    let mut greedy = TcpStream::connect(&server.addr).unwrap();
+    greedy
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // Pipelined /next requests until the server's answers fill both socket buffers and
+    // the server stops reading (the write times out), at most 64 MiB.
+    let mut burst = Vec::new();
+    for i in 0..256 {
+        burst.extend(next_request(10_000 + i % 16, false));
+    }
+    let mut sent = 0usize;
+    while sent < 64 << 20 {
+        match greedy.write(&burst) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    assert!(
+        sent < 64 << 20,
+        "the server kept reading a client that never reads"
+    );
+
+    let mut stream = connect(&server.addr);
+    for i in 0..200 {
+        stream.write_all(&next_request(i % 50, false)).unwrap();
+        let (head, body) = read_answer(&mut stream, false);
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "request {i}: {head} {body}"
+        );
+    }
+    assert_eq!(
+        exchange(&server.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").map(|a| a.0),
+        Some(200)
+    );
+    drop(idle);
+}
+
+/// Starts `sim serve` with extra flags, returning it once it listens.
+fn serve_with(d: &Path, log: &str, extra: &[&str]) -> Server {
+    Server::start_with(d, &seminar(), &small_world_config(d), log, extra)
+}
+
+#[test]
+fn idle_connections_close_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let server = serve_with(d, "s.jsonl", &["--idle-timeout", "0.3"]);
+    let mut stream = connect(&server.addr);
+    stream.write_all(&next_request(1, false)).unwrap();
+    read_answer(&mut stream, false);
+    // Then silence: the server closes (EOF) well before the 5-s read timeout.
+    let mut rest = Vec::new();
+    assert_eq!(
+        stream
+            .read_to_end(&mut rest)
+            .expect("closed, not timed out"),
+        0
+    );
+}
+
+/// A session never ended by `/last` is forgotten after `--session-ttl`: the user's next
+/// request opens a new session (a new id in the log).
+#[test]
+fn abandoned_sessions_expire_with_the_session_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut server = serve_with(d, "s.jsonl", &["--session-ttl", "0.2"]);
+    let call = |user: u32| {
+        let answer = exchange(&server.addr, &next_request(user, false)).unwrap();
+        assert_eq!(answer.0, 200, "{}", answer.1);
+    };
+    call(1);
+    call(1);
+    std::thread::sleep(Duration::from_millis(600));
+    call(1);
+    server.terminate();
+    let ids: Vec<u64> = events(&server.log)
+        .iter()
+        .map(|e| e["session"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert_eq!(ids[0], ids[1], "one session while the user is active");
+    assert_ne!(ids[1], ids[2], "a new session after the TTL");
+}
+
+#[test]
+fn a_second_server_on_a_busy_port_or_a_held_log_is_refused_and_the_log_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = small_world_config(d);
+    let mut first = Server::start(d, &seminar(), &config, "s.jsonl");
+    for user in 0..20 {
+        assert_eq!(
+            exchange(&first.addr, &next_request(user, false)).unwrap().0,
+            200
+        );
+    }
+    // Flushed at least once a second.
+    std::thread::sleep(Duration::from_millis(1500));
+    let logged = std::fs::read(&first.log).unwrap();
+    assert!(!logged.is_empty());
+    let second = |port: &str, log: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+            .args(["serve", "--port", port, "--log", log, "--config"])
+            .arg(&config)
+            .arg("--experiment")
+            .arg(seminar())
+            .current_dir(d)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        stderr(&out)
+    };
+    let port = first.addr.rsplit(':').next().unwrap().to_string();
+    let err = second(&port, "s.jsonl");
+    assert!(err.contains("cannot listen"), "{err}");
+    let err = second("0", "s.jsonl");
+    assert!(
+        err.contains("s.jsonl") && err.contains(&format!("process {}", first.child.id())),
+        "names the log and the other server: {err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("Error")).count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&first.log).unwrap(),
+        logged,
+        "the log is untouched"
+    );
+
+    // A restart appends: the earlier events stay, the new sessions have new ids.
+    assert!(first.terminate().success());
+    let before = events(&first.log);
+    let mut again = Server::start(d, &seminar(), &config, "s.jsonl");
+    assert_eq!(
+        exchange(&again.addr, &next_request(0, false)).unwrap().0,
+        200
+    );
+    assert!(again.terminate().success());
+    let after = events(&again.log);
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(after[..before.len()], before[..]);
+    let old_ids: std::collections::HashSet<u64> = before
+        .iter()
+        .map(|e| e["session"].as_u64().unwrap())
+        .collect();
+    let new_id = after.last().unwrap()["session"].as_u64().unwrap();
+    assert!(!old_ids.contains(&new_id), "appended runs stay separable");
+}
