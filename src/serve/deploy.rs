@@ -121,8 +121,9 @@ pub fn start_nginx(dir: &Path, upstreams: &[String]) -> anyhow::Result<Daemon> {
     let site = dir.join("site.conf");
     std::fs::write(&site, render_nginx_site(port, upstreams))?;
     let d = dir.display();
+    // One process (no master): killing the child stops nginx whole, no orphaned workers.
     let main = format!(
-        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+        "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
          events {{ worker_connections 4096; }}\n\
          http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
            fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
