@@ -354,6 +354,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
             &name,
             &control,
             &log_path,
+            &log_path,
             &args.out,
             Some(crate::terminal::ColorChoice::Auto.for_stdout()),
         );

@@ -81,6 +81,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             &experiment.name,
             &experiment.control,
             &folder.staged(EVENTS),
+            &out_dir.join(EVENTS),
             &folder.staged(""),
             (!args.json).then(|| args.color.for_stdout()),
         )
@@ -138,10 +139,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 /// so; not at all without it, as under `--json`) and writes the report files next to the
 /// log; says whether they were written. A failure here is reported but does not fail the
 /// run: the log is complete and `sim report` can be run on it again.
+///
+/// `log` is the file read; `shown_log` is where it will be once the run is in place
+/// (the path the report names).
 pub fn report_ab_table(
     experiment: &str,
     control: &str,
     log: &Path,
+    shown_log: &Path,
     out_dir: &Path,
     color: Option<bool>,
 ) -> bool {
@@ -150,13 +155,18 @@ pub fn report_ab_table(
         control: Some(control.to_string()),
         ..AnalysisOptions::default()
     };
-    let analysis = match report::analyze(&[log.to_path_buf()], &options) {
+    let mut analysis = match report::analyze(&[log.to_path_buf()], &options) {
         Ok(analysis) => analysis,
         Err(e) => {
             crate::note!("warning: no A/B table: {e:#}");
             return false;
         }
     };
+    for file in &mut analysis.log.files {
+        if file.path == log {
+            file.path = shown_log.to_path_buf();
+        }
+    }
     if let Some(color) = color {
         crate::out!("");
         crate::out!(
