@@ -23,6 +23,7 @@ pub fn timed_run(
 ) -> anyhow::Result<(RunOutcome, u64, f64)> {
     let mut writer = LogWriter::create(log)?;
     let options = RunOptions {
+        first_episode: 0,
         episodes,
         seed: 1,
         workers,

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_http;
+pub mod days;
 pub mod run;
 pub mod serve;
 pub mod setup;

@@ -1,15 +1,17 @@
 //! `sim run`: simulate, log, summarise.
 
+use super::days::{DaysOutcome, run_days};
 use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
 use crate::experiment::Experiment;
-use crate::pipeline::simulate;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::{Remote, RemoteOptions};
 use crate::report::{self, AnalysisOptions};
-use crate::sim::runner::{RunOptions, RunOutcome};
-use crate::sim::summary::{ArmSummary, summarize};
+use crate::sim::days::Days;
+use crate::sim::episode::EpisodeSummary;
+use crate::sim::runner::RunOptions;
+use crate::sim::summary::{ArmSummary, summarize as summarize_arms};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -24,6 +26,11 @@ use std::time::Instant;
 const INTERRUPTED: u8 = 130;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if args.days == Days::Ask && !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "--days ask asks after each day whether to start a new one, but standard input is not a terminal; give a number of days instead (e.g. --days 3)"
+        );
+    }
     let workers = args
         .workers
         .map(|w| w as usize)
@@ -36,9 +43,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         stop: Arc::clone(&stop),
     };
     let prepared = match &args.remote {
+        None if args.console => prepare_console(args, &artifacts)?,
         None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
+    // A person answers one session at a time.
+    let console = prepared
+        .experiment
+        .arms
+        .iter()
+        .any(|a| a.spec.uses_console());
+    let workers = if console { 1 } else { workers };
     let out_dir = args
         .out
         .clone()
@@ -46,42 +61,48 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
     let options = RunOptions {
+        first_episode: 0,
         episodes: args.episodes,
         seed: args.seed,
         workers,
     };
     let clock = Instant::now();
-    let log_path = out_dir.join("events.jsonl");
-    let outcome = simulate(
-        &prepared.world,
-        &prepared.experiment,
-        &prepared.arms,
-        &prepared.config,
-        &options,
-        &log_path,
-        &stop,
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "{e:#}\nthe log {} holds every finished episode",
-            log_path.display()
-        )
-    })?;
+    let mut outcome = run_days(&prepared, args, &artifacts, &options, &out_dir, &stop);
     let wall = clock.elapsed().as_secs_f64();
+    let logs: Vec<PathBuf> = outcome.days.iter().map(|d| d.log.clone()).collect();
+    if let Some(failure) = outcome.failure.take() {
+        if !outcome.days.is_empty() {
+            let summary = summarize(&prepared, &outcome.summaries);
+            write_run_json(
+                &out_dir, args, &prepared, &options, &outcome, &summary, wall,
+            )?;
+        }
+        return Err(failure);
+    }
 
-    let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
-    let summary = summarize(&arm_names, &outcome.summaries);
+    let summary = summarize(&prepared, &outcome.summaries);
     print_summary(&prepared, &summary, &outcome, wall);
     write_run_json(
         &out_dir, args, &prepared, &options, &outcome, &summary, wall,
     )?;
-    eprintln!("log: {}", log_path.display());
+    for log in &logs {
+        eprintln!("log: {}", log.display());
+    }
     if prepared.arms.len() > 1 {
-        report_ab_table(&prepared, &log_path, &out_dir);
+        report_ab_table(&prepared, &logs, &out_dir);
+        if outcome.days.len() > 1 {
+            report_by_day(&prepared, &logs, &out_dir);
+        }
+    }
+    if outcome.quit {
+        eprintln!(
+            "ended at the console: {} finished episodes logged",
+            outcome.summaries.len()
+        );
     }
     if outcome.interrupted {
         eprintln!(
-            "interrupted: {} of {} episodes finished and logged",
+            "interrupted: {} finished episodes logged ({} per day asked)",
             outcome.summaries.len(),
             args.episodes
         );
@@ -90,16 +111,37 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the run's A/B table against the experiment's control and writes the report
-/// files next to the log. A failure here is reported but does not fail the run: the log
-/// is complete and `sim report` can be run on it again.
-fn report_ab_table(prepared: &Prepared, log_path: &Path, out_dir: &Path) {
+/// The per-arm summary of `episodes`, in arm order.
+fn summarize(prepared: &Prepared, episodes: &[EpisodeSummary]) -> Vec<ArmSummary> {
+    let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
+    summarize_arms(&arm_names, episodes)
+}
+
+/// Writes one A/B table per day and the metrics-by-day charts next to the log.
+fn report_by_day(prepared: &Prepared, logs: &[PathBuf], out_dir: &Path) {
     let options = AnalysisOptions {
         experiment: Some(prepared.experiment.name.clone()),
         control: Some(prepared.experiment.control.clone()),
         ..AnalysisOptions::default()
     };
-    let analysis = match report::analyze(&[log_path.to_path_buf()], &options) {
+    match report::analyze_by_day(logs, &options)
+        .and_then(|days| report::write_by_day(&days, out_dir))
+    {
+        Ok(path) => eprintln!("report by day: {}", path.display()),
+        Err(e) => eprintln!("warning: no report by day: {e:#}"),
+    }
+}
+
+/// Prints the run's A/B table against the experiment's control and writes the report
+/// files next to the log. A failure here is reported but does not fail the run: the log
+/// is complete and `sim report` can be run on it again.
+fn report_ab_table(prepared: &Prepared, logs: &[PathBuf], out_dir: &Path) {
+    let options = AnalysisOptions {
+        experiment: Some(prepared.experiment.name.clone()),
+        control: Some(prepared.experiment.control.clone()),
+        ..AnalysisOptions::default()
+    };
+    let analysis = match report::analyze(logs, &options) {
         Ok(analysis) => analysis,
         Err(e) => {
             eprintln!("warning: no A/B table: {e:#}");
@@ -165,6 +207,21 @@ fn prepare_remote(
     prepare_experiment(experiment, config, artifacts)
 }
 
+/// Name of the one-arm experiment of `sim run --console`.
+pub const CONSOLE_EXPERIMENT: &str = "console";
+
+/// `sim run --console`: one arm `C`, the person at the terminal.
+fn prepare_console(args: &RunArgs, artifacts: &ArtifactOptions) -> anyhow::Result<Prepared> {
+    let config = Config::load_or_default(args.config.as_deref())?;
+    let experiment = Experiment::new(
+        CONSOLE_EXPERIMENT.to_string(),
+        None,
+        BTreeMap::from([("C".to_string(), RecommenderSpec::Console)]),
+        PathBuf::from("."),
+    )?;
+    prepare_experiment(experiment, config, artifacts)
+}
+
 /// Ctrl-C asks the runner to stop after the current block; a second Ctrl-C exits at once.
 fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -178,25 +235,59 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     stop
 }
 
-fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &RunOutcome, wall: f64) {
+fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutcome, wall: f64) {
     let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
+    let days = match outcome.days.len() {
+        1 => String::new(),
+        n => format!(" over {n} days"),
+    };
     println!(
-        "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)",
+        "experiment {}: {} episodes{days}, {} steps in {:.2} s ({:.0} steps/s)",
         prepared.experiment.name,
         outcome.summaries.len(),
         steps,
         wall,
         steps as f64 / wall.max(1e-9)
     );
+    let per_day = outcome.days.len() > 1;
+    let rows: Vec<(Option<u32>, &ArmSummary)> = if per_day {
+        outcome
+            .days
+            .iter()
+            .flat_map(|d| d.arms.iter().map(move |s| (Some(d.day), s)))
+            .collect()
+    } else {
+        summary.iter().map(|s| (None, s)).collect()
+    };
+    let day_column = |day: &str| {
+        if per_day {
+            format!("{day:<4} ")
+        } else {
+            String::new()
+        }
+    };
     println!(
-        "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
-        "arm", "recommender", "episodes", "users", "reward mean±sem", "steps mean±sem"
+        "{}{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+        day_column("day"),
+        "arm",
+        "recommender",
+        "episodes",
+        "users",
+        "reward mean±sem",
+        "steps mean±sem"
     );
-    for (arm, s) in prepared.experiment.arms.iter().zip(summary) {
+    for (day, s) in rows {
+        let label = prepared
+            .experiment
+            .arms
+            .iter()
+            .find(|a| a.name == s.arm)
+            .map_or_else(String::new, |a| a.spec.label());
         println!(
-            "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+            "{}{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+            day_column(&day.map_or_else(String::new, |d| d.to_string())),
             s.arm,
-            truncate(&arm.spec.label(), 32),
+            truncate(&label, 32),
             s.episodes,
             s.users,
             format!("{:.3} ± {:.3}", s.reward.mean, s.reward.sem),
@@ -231,7 +322,7 @@ fn write_run_json(
     args: &RunArgs,
     prepared: &Prepared,
     options: &RunOptions,
-    outcome: &RunOutcome,
+    outcome: &DaysOutcome,
     summary: &[ArmSummary],
     wall: f64,
 ) -> anyhow::Result<()> {
@@ -243,13 +334,17 @@ fn write_run_json(
         "episodes": options.episodes,
         "completed_episodes": outcome.summaries.len(),
         "interrupted": outcome.interrupted,
+        "ended_at_console": outcome.quit,
+        "days_asked": args.days.to_string(),
+        "days": outcome.days,
         "workers": options.workers,
         "version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(),
         "wall_seconds": wall,
         "arms": summary,
     });
-    let path = out_dir.join("run.json");
-    std::fs::write(&path, serde_json::to_vec_pretty(&record)?)
-        .with_context(|| format!("cannot write {}", path.display()))
+    crate::atomic_file::write(
+        &out_dir.join("run.json"),
+        &serde_json::to_vec_pretty(&record)?,
+    )
 }

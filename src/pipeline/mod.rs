@@ -7,6 +7,7 @@
 //! key reuses them, `--rebuild` makes them again. A build happens in a temporary folder
 //! renamed into place at the end, so an interrupted build never leaves a half artifact.
 
+pub mod daily;
 pub mod recipe;
 
 use crate::config::{Config, WorldKind};
@@ -103,6 +104,17 @@ impl<'a> Pipeline<'a> {
         stack: &mut Vec<PathBuf>,
     ) -> anyhow::Result<PathBuf> {
         let key = self.key(recipe, base, stack)?;
+        self.stored(&key, |tmp| self.build(recipe, base, stack, tmp))
+    }
+
+    /// The recommendation file of the artifact `key`: found in the cache, or made by
+    /// `build` in a temporary folder renamed into place.
+    fn stored(
+        &self,
+        key: &str,
+        build: impl FnOnce(&Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<PathBuf> {
+        let key = key.to_string();
         let dir = self.cache_dir.join(&key);
         let recs = dir.join("recs.jsonl");
         if let Some(path) = self.resolved.borrow().get(&key) {
@@ -117,7 +129,7 @@ impl<'a> Pipeline<'a> {
         let tmp = self
             .cache_dir
             .join(format!("{key}.tmp-{}", std::process::id()));
-        let built = self.build(recipe, base, stack, &tmp);
+        let built = build(&tmp);
         if let Err(e) = built {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e.context(format!("cannot build artifact {key}")));
@@ -156,6 +168,7 @@ impl<'a> Pipeline<'a> {
                 source.seed
             );
             let options = RunOptions {
+                first_episode: 0,
                 episodes: source.episodes,
                 seed: source.seed,
                 workers: self.workers,
@@ -174,6 +187,16 @@ impl<'a> Pipeline<'a> {
             }
             logs.push(log);
         }
+        self.train(recipe, &logs, dir)?;
+        std::fs::write(
+            dir.join("recipe.json"),
+            serde_json::to_vec_pretty(&json!({"recipe": recipe, "base_dir": base}))?,
+        )?;
+        Ok(())
+    }
+
+    /// Trains `recipe`'s model on `logs` into `dir/recs.jsonl` (and its summary).
+    fn train(&self, recipe: &TrainRecipe, logs: &[PathBuf], dir: &Path) -> anyhow::Result<()> {
         let TrainKind::Dssm = recipe.train;
         let defaults = DssmParams::default();
         let init = match &recipe.init {
@@ -192,17 +215,13 @@ impl<'a> Pipeline<'a> {
         };
         eprintln!("  training a two-tower model on {} logs", logs.len());
         train_to_files(&TrainJob {
-            logs: &logs,
+            logs,
             artist_of: Some(artists_by_first_appearance(&self.world.service.artist_of)),
             tracks_file: None,
             params,
             out: &dir.join("recs.jsonl"),
             summary: &dir.join("recs.summary.json"),
         })?;
-        std::fs::write(
-            dir.join("recipe.json"),
-            serde_json::to_vec_pretty(&json!({"recipe": recipe, "base_dir": base}))?,
-        )?;
         Ok(())
     }
 
@@ -260,6 +279,11 @@ impl<'a> Pipeline<'a> {
                 "seed": source.seed,
             }));
         }
+        // Day 1 of a daily-retrained recipe is the recipe's ordinary artifact.
+        let recipe = TrainRecipe {
+            retrain: None,
+            ..recipe.clone()
+        };
         let text = json!({
             "version": ARTIFACT_VERSION,
             "world": self.world_fingerprint,
@@ -353,7 +377,12 @@ pub fn simulate(
         simulation: &config.simulation,
         seed: options.seed,
     };
-    let progress = progress_bar(options.episodes);
+    // A console draws its own prompts on the terminal: no bar over them.
+    let progress = if experiment.arms.iter().any(|a| a.spec.uses_console()) {
+        ProgressBar::hidden()
+    } else {
+        progress_bar(options.episodes)
+    };
     let outcome = runner::run(&setup, options, &mut log, &progress, stop);
     progress.finish_and_clear();
     Ok(outcome?)

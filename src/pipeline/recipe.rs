@@ -8,6 +8,7 @@
 //!   top_k: 100
 //!   seed: 1
 //!   init: "normal:7"                   # optional, xavier by default
+//!   retrain: daily                     # optional: retrain between the days of a run
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,18 @@ pub struct TrainRecipe {
     pub dim: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
+    /// `daily`: in a multi-day run (`sim run --days`), the artifact of day d + 1 is trained
+    /// on `logs_from` plus the run's logs of days 1..d (see `daily.rs`). Day 1's artifact
+    /// is the recipe's ordinary one, so this key is left out of the artifact key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrain: Option<Retrain>,
+}
+
+/// When a recipe's artifact is trained again during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retrain {
+    Daily,
 }
 
 /// Logs of `episodes` episodes of an experiment (path relative to the file naming it).

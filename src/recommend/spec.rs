@@ -2,6 +2,7 @@
 //! becomes a live recommender.
 
 use super::Recommender;
+use super::console::{Console, Terminal};
 use super::contextual::Contextual;
 use super::history::History;
 use super::indexed::Indexed;
@@ -68,6 +69,8 @@ pub enum RecommenderSpec {
         #[serde(default = "default_oracle_candidates")]
         candidates: usize,
     },
+    /// A person at the terminal picks each track (see `console.rs`).
+    Console,
     /// A service speaking the botify protocol at `url` (see `remote.rs`).
     Remote {
         url: String,
@@ -173,6 +176,7 @@ impl RecommenderSpec {
             RecommenderSpec::Contextual { file, .. } => format!("contextual({})", file.display()),
             RecommenderSpec::Oracle { .. } => "oracle (reads hidden state)".into(),
             RecommenderSpec::Remote { url, .. } => format!("remote({url})"),
+            RecommenderSpec::Console => "console (you)".into(),
         }
     }
 
@@ -184,6 +188,18 @@ impl RecommenderSpec {
             RecommenderSpec::Indexed { fallback, .. }
             | RecommenderSpec::History { fallback, .. }
             | RecommenderSpec::Contextual { fallback, .. } => fallback.reads_hidden_state(),
+            _ => false,
+        }
+    }
+
+    /// Whether this spec (or a fallback) reads from the terminal: such a run uses one
+    /// worker and no progress bar.
+    pub fn uses_console(&self) -> bool {
+        match self {
+            RecommenderSpec::Console => true,
+            RecommenderSpec::Indexed { fallback, .. }
+            | RecommenderSpec::History { fallback, .. }
+            | RecommenderSpec::Contextual { fallback, .. } => fallback.uses_console(),
             _ => false,
         }
     }
@@ -289,6 +305,10 @@ impl RecommenderSpec {
                 }
                 Box::new(Oracle::new(Arc::clone(&ctx.world), *candidates))
             }
+            RecommenderSpec::Console => Box::new(Console::new(
+                Arc::new(ctx.world.catalogue.clone()),
+                Terminal::stdio(),
+            )),
             RecommenderSpec::Remote {
                 url,
                 timeout_ms,

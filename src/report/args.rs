@@ -1,6 +1,9 @@
 //! The `sim report` command: arguments and entry point.
 
-use super::{AnalysisOptions, analyze, default_out_dir, render_terminal, write_outputs};
+use super::{
+    AnalysisOptions, analyze, analyze_by_day, default_out_dir, render_terminal, write_by_day,
+    write_outputs,
+};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -41,6 +44,10 @@ pub struct ReportArgs {
     /// Only print the table; write no files.
     #[arg(long)]
     pub no_files: bool,
+    /// One A/B table per day of the log (24 h from its first session), and a chart of each
+    /// metric by day: by_day.md, by_day.json, by_day_<metric>.svg/.png.
+    #[arg(long)]
+    pub by_day: bool,
     /// Colour the table by significance.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -56,15 +63,14 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         power: args.power,
         split: None,
     };
+    if args.by_day {
+        return run_by_day(args, &opts);
+    }
     let started = std::time::Instant::now();
     let analysis = analyze(&args.inputs, &opts)?;
     let elapsed = started.elapsed().as_secs_f64();
     let stdout = std::io::stdout();
-    let color = match args.color {
-        ColorChoice::Auto => stdout.is_terminal(),
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-    };
+    let color = use_color(args.color);
     let table = render_terminal(&analysis, color);
     let mut out = stdout.lock();
     out.write_all(table.as_bytes())?;
@@ -84,4 +90,40 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         eprintln!("wrote {} files to {}", written.len(), dir.display());
     }
     Ok(())
+}
+
+/// `sim report --by-day`: prints each day's table, writes the report by day.
+fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
+    let days = analyze_by_day(&args.inputs, opts)?;
+    let color = use_color(args.color);
+    let mut out = std::io::stdout().lock();
+    for (day, analysis) in &days {
+        writeln!(out, "day {day}")?;
+        out.write_all(render_terminal(analysis, color).as_bytes())?;
+        writeln!(out)?;
+    }
+    out.flush()?;
+    if !args.no_files
+        && let Some((_, first)) = days.first()
+    {
+        let dir = args
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out_dir(&first.experiment));
+        let path = write_by_day(&days, &dir)?;
+        eprintln!(
+            "wrote the report by day ({} days): {}",
+            days.len(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Auto => std::io::stdout().is_terminal(),
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+    }
 }

@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
+    /// Index of the first episode: episodes `first_episode..first_episode + episodes` run
+    /// (their index is their session id and picks their random streams). 0 but for days
+    /// after the first of a multi-day run.
+    pub first_episode: u64,
     pub episodes: u64,
     pub seed: u64,
     pub workers: usize,
@@ -27,6 +31,8 @@ pub struct RunOptions {
 pub struct RunOutcome {
     pub summaries: Vec<EpisodeSummary>,
     pub interrupted: bool,
+    /// A recommender ended the run (the console's `q`): a clean, early end.
+    pub quit: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,15 +110,17 @@ fn simulate_blocks(
 ) -> Result<RunOutcome, RunError> {
     let block = (options.workers.max(1) as u64 * 512).max(1024);
     let mut summaries = Vec::with_capacity(options.episodes as usize);
-    let mut start = 0;
-    while start < options.episodes {
+    let last = options.first_episode + options.episodes;
+    let mut start = options.first_episode;
+    while start < last {
         if stop.load(Ordering::Relaxed) {
             return Ok(RunOutcome {
                 summaries,
                 interrupted: true,
+                quit: false,
             });
         }
-        let end = (start + block).min(options.episodes);
+        let end = (start + block).min(last);
         let (groups, interests) = group_by_user(setup, options.seed, start..end);
         pool.install(|| {
             setup
@@ -147,6 +155,15 @@ fn simulate_blocks(
                 None => {}
             }
         }
+        // The console's `q`: the block's finished episodes are logged, the run ends cleanly.
+        if matches!(failure, Some((_, EpisodeError::Quit))) {
+            let _ = lines_tx.send(lines);
+            return Ok(RunOutcome {
+                summaries,
+                interrupted: false,
+                quit: true,
+            });
+        }
         let failure = failure.map(|(index, source)| RunError::Episode {
             index,
             completed: summaries.len() as u64,
@@ -166,6 +183,7 @@ fn simulate_blocks(
     Ok(RunOutcome {
         summaries,
         interrupted: false,
+        quit: false,
     })
 }
 
