@@ -4,6 +4,8 @@
 mod common;
 mod http_support;
 
+mod console;
+mod days;
 mod default_experiment;
 mod http_e2e;
 mod http_fault;

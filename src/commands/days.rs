@@ -236,12 +236,14 @@ const OUTPUT_TAIL_LINES: usize = 20;
 /// the command, the day, the exit status and the end of its output.
 fn between_days(command: &str, day: u32, log: &Path, out_dir: &Path) -> anyhow::Result<()> {
     eprintln!("between days {day} and {}: {command}", day + 1);
+    // Absolute, so the command may change directory.
+    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let output = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
         .env("BOTIFY_DAY", day.to_string())
-        .env("BOTIFY_LOG", log)
-        .env("BOTIFY_OUT", out_dir)
+        .env("BOTIFY_LOG", absolute(log))
+        .env("BOTIFY_OUT", absolute(out_dir))
         .stdin(std::process::Stdio::null())
         .output()
         .with_context(|| format!("--between-days: cannot start `sh -c {command:?}`"))?;

@@ -10,6 +10,7 @@
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
 use crate::world::Catalogue;
 use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// At most this many search matches are listed to pick from.
@@ -34,6 +35,8 @@ impl Terminal {
 pub struct Console {
     catalogue: Arc<Catalogue>,
     terminal: Mutex<Terminal>,
+    /// Set at `q`: sessions still queued in the runner's block end at once, silently.
+    quit: AtomicBool,
 }
 
 impl Console {
@@ -41,6 +44,7 @@ impl Console {
         Console {
             catalogue,
             terminal: Mutex::new(terminal),
+            quit: AtomicBool::new(false),
         }
     }
 
@@ -213,6 +217,9 @@ impl RecSession for ConsoleSession<'_> {
         prev_time: f64,
         _rng: &mut RecRng,
     ) -> Result<u32, RecommendError> {
+        if self.console.quit.load(Ordering::Relaxed) {
+            return Err(RecommendError::Quit);
+        }
         // A poisoned lock only means another session panicked: the terminal is still usable.
         let mut terminal = self
             .console
@@ -244,7 +251,10 @@ impl RecSession for ConsoleSession<'_> {
                 self.steps += 1;
                 Ok(track)
             }
-            None => Err(RecommendError::Quit),
+            None => {
+                self.console.quit.store(true, Ordering::Relaxed);
+                Err(RecommendError::Quit)
+            }
         }
     }
 
@@ -359,9 +369,14 @@ mod tests {
             hidden_taste: 0,
         };
         for input in ["q\n", "", "moon\nq\n", "Q\n"] {
-            let (console, _) = console(input);
+            let (console, out) = console(input);
             let answer = console.start(&start).next(0, 1.0, &mut rng);
             assert!(matches!(answer, Err(RecommendError::Quit)), "{input:?}");
+            // Every later session ends at once, without a word.
+            let shown = printed(&out).len();
+            let later = console.start(&start).next(0, 1.0, &mut rng);
+            assert!(matches!(later, Err(RecommendError::Quit)));
+            assert_eq!(printed(&out).len(), shown);
         }
     }
 }
