@@ -9,7 +9,7 @@
 
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
 use crate::world::Catalogue;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +20,9 @@ const MAX_MATCHES: usize = 10;
 pub struct Terminal {
     pub input: Box<dyn BufRead + Send>,
     pub output: Box<dyn Write + Send>,
+    /// Write each line read after its prompt: piped input is not echoed by a terminal, and
+    /// a scripted lesson's transcript should read like a typed one.
+    pub echo: bool,
 }
 
 impl Terminal {
@@ -28,6 +31,7 @@ impl Terminal {
         Terminal {
             input: Box::new(std::io::BufReader::new(std::io::stdin())),
             output: Box::new(std::io::stderr()),
+            echo: !std::io::stdin().is_terminal(),
         }
     }
 }
@@ -203,7 +207,13 @@ impl ConsoleSession<'_> {
 /// One line of input; `None` at the end of the input.
 fn read_line(terminal: &mut Terminal) -> std::io::Result<Option<String>> {
     let mut line = String::new();
-    Ok((terminal.input.read_line(&mut line)? > 0).then_some(line))
+    if terminal.input.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    if terminal.echo {
+        writeln!(terminal.output, "{}", line.trim_end())?;
+    }
+    Ok(Some(line))
 }
 
 fn io_failed(e: std::io::Error) -> RecommendError {
@@ -310,6 +320,7 @@ mod tests {
         let terminal = Terminal {
             input: Box::new(std::io::Cursor::new(input.to_string().into_bytes())),
             output: Box::new(out.clone()),
+            echo: true,
         };
         (Console::new(Arc::new(catalogue), terminal), out)
     }
@@ -337,6 +348,8 @@ mod tests {
         assert!(text.contains("2 \"Sunny\" by Bob listened 0.50, session total 0.50"));
         assert!(text.contains("session total 0.75"), "{text}");
         assert!(text.contains("  1. 0 \"Blue Moon\" by Ella\n  2. 1 \"Moonlight\" by Ella"));
+        // Piped input is echoed after its prompt.
+        assert!(text.contains("q quits)> moon\n"), "{text}");
     }
 
     #[test]
