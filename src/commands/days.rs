@@ -65,8 +65,7 @@ pub fn run_days(
         quit: false,
         failure: None,
     };
-    let mut retrained: Option<(Experiment, Vec<LiveArm>)> = None;
-    let mut new_artifacts = Vec::new();
+    let mut retrained: Option<Retrained> = None;
     for day in 1.. {
         let plan = match day_plan(
             day,
@@ -96,7 +95,7 @@ pub fn run_days(
             ..*options
         };
         let (experiment, arms) = match &retrained {
-            Some((experiment, arms)) => (experiment, arms.as_slice()),
+            Some(r) => (&r.experiment, r.arms.as_slice()),
             None => (&prepared.experiment, prepared.arms.as_slice()),
         };
         if multi_day {
@@ -113,6 +112,13 @@ pub fn run_days(
         );
         let day_outcome = match simulated {
             Ok(day_outcome) => day_outcome,
+            Err(e) if !multi_day => {
+                outcome.failure = Some(anyhow::anyhow!(
+                    "{e:#}\nthe log {} holds every finished episode",
+                    log.display()
+                ));
+                break;
+            }
             Err(e) => {
                 outcome.failure = Some(anyhow::anyhow!(
                     "day {day}: {e:#}\nthe log {} holds every finished episode of the day{}",
@@ -130,7 +136,10 @@ pub fn run_days(
             start_timestamp_ms: plan.start_timestamp_ms,
             end_timestamp_ms: plan.end_timestamp_ms,
             arms: summarize(&arm_names, &day_outcome.summaries),
-            artifacts: std::mem::take(&mut new_artifacts),
+            artifacts: retrained
+                .as_mut()
+                .map(|r| std::mem::take(&mut r.artifacts))
+                .unwrap_or_default(),
         });
         outcome.summaries.extend(day_outcome.summaries);
         outcome.interrupted = day_outcome.interrupted;
@@ -149,10 +158,7 @@ pub fn run_days(
         }
         let logs: Vec<PathBuf> = outcome.days.iter().map(|d| d.log.clone()).collect();
         match retrain(prepared, artifacts, &logs) {
-            Ok(Some((experiment, arms, made))) => {
-                retrained = Some((experiment, arms));
-                new_artifacts = made;
-            }
+            Ok(Some(next)) => retrained = Some(next),
             Ok(None) => {}
             Err(e) => {
                 outcome.failure = Some(e.context(format!(
@@ -175,12 +181,20 @@ fn earlier_days(day: u32) -> String {
     }
 }
 
+/// What the arms of the coming day are, after daily retraining.
+struct Retrained {
+    experiment: Experiment,
+    arms: Vec<LiveArm>,
+    /// The artifacts made for the day, until its record takes them.
+    artifacts: Vec<DailyArtifact>,
+}
+
 /// The experiment and arms for the day after `logs`, when any recipe says `retrain: daily`.
 fn retrain(
     prepared: &Prepared,
     artifacts: &ArtifactOptions,
     logs: &[PathBuf],
-) -> anyhow::Result<Option<(Experiment, Vec<LiveArm>, Vec<DailyArtifact>)>> {
+) -> anyhow::Result<Option<Retrained>> {
     let mut daily = false;
     let mut probe = prepared.experiment.clone();
     for arm in &mut probe.arms {
@@ -202,7 +216,11 @@ fn retrain(
     )?;
     let (experiment, made) = pipeline.retrain_daily(&prepared.experiment, logs)?;
     let arms = build_arms(&experiment, &prepared.world)?;
-    Ok(Some((experiment, arms, made)))
+    Ok(Some(Retrained {
+        experiment,
+        arms,
+        artifacts: made,
+    }))
 }
 
 /// The course's question after each day; `false` on "n" or the end of the input.

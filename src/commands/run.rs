@@ -102,7 +102,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     if outcome.interrupted {
         eprintln!(
-            "interrupted: {} finished episodes logged ({} per day asked)",
+            "interrupted on day {}: {} finished episodes logged ({} per day asked)",
+            outcome.days.len(),
             outcome.summaries.len(),
             args.episodes
         );
