@@ -60,6 +60,36 @@ impl Default for UserDefaults {
     }
 }
 
+impl UserDefaults {
+    /// Refuses values no user can have; `prefix` names where the keys live
+    /// (`user_defaults.` in env.yml, `user 7: ` in users.json).
+    pub fn validate(&self, prefix: &str) -> Result<(), String> {
+        if self.interest_neighbours == 0 {
+            return Err(format!(
+                "{prefix}interest_neighbours must be at least 1, got 0"
+            ));
+        }
+        if self.session_budget < 1 {
+            return Err(format!(
+                "{prefix}session_budget must be at least 1, got {}",
+                self.session_budget
+            ));
+        }
+        for (key, value) in [
+            ("consume_bias", self.consume_bias),
+            ("consume_sharpness", self.consume_sharpness),
+            ("artist_discount_gamma", self.artist_discount_gamma),
+        ] {
+            if !value.is_finite() {
+                return Err(format!(
+                    "{prefix}{key} must be a finite number, got {value}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Knobs of the runner that are not part of the user model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -117,13 +147,19 @@ impl Config {
                 path.display()
             );
         }
-        if config.simulation.max_session_steps == 0 {
-            anyhow::bail!(
-                "invalid config {}: simulation.max_session_steps must be at least 1",
-                path.display()
-            );
-        }
+        config
+            .validate()
+            .map_err(|message| anyhow::anyhow!("invalid config {}: {message}", path.display()))?;
         Ok(config)
+    }
+
+    /// Refuses impossible values; the message names the key (`section.key`) and the value.
+    pub fn validate(&self) -> Result<(), String> {
+        self.user_defaults.validate("user_defaults.")?;
+        if self.simulation.max_session_steps == 0 {
+            return Err("simulation.max_session_steps must be at least 1, got 0".into());
+        }
+        self.world.synthetic.validate()
     }
 
     /// `config/env.yml` when it exists, the built-in defaults otherwise.
@@ -139,5 +175,57 @@ impl Config {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> anyhow::Result<Config> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("env.yml");
+        std::fs::write(&path, yaml)?;
+        Config::load(&path)
+    }
+
+    #[test]
+    fn impossible_user_defaults_and_sizes_are_refused_naming_the_key() {
+        let cases = [
+            (
+                "user_defaults: {interest_neighbours: 0}",
+                "user_defaults.interest_neighbours must be at least 1, got 0",
+            ),
+            (
+                "user_defaults: {session_budget: 0}",
+                "user_defaults.session_budget must be at least 1, got 0",
+            ),
+            (
+                "user_defaults: {session_budget: -4}",
+                "user_defaults.session_budget must be at least 1, got -4",
+            ),
+            (
+                "user_defaults: {consume_bias: .nan}",
+                "user_defaults.consume_bias must be a finite number, got NaN",
+            ),
+            (
+                "simulation: {max_session_steps: 0}",
+                "simulation.max_session_steps must be at least 1, got 0",
+            ),
+            (
+                "world: {synthetic: {tracks: 0}}",
+                "world.synthetic.tracks must be at least 1, got 0",
+            ),
+            (
+                "world: {synthetic: {consume_sharpness: [2.0, 1.0]}}",
+                "world.synthetic.consume_sharpness must be a range [lo, hi]",
+            ),
+        ];
+        for (yaml, expected) in cases {
+            let err = load(yaml).unwrap_err().to_string();
+            assert!(err.contains(expected), "{yaml}: {err}");
+            assert!(err.contains("env.yml"), "{yaml}: {err}");
+        }
+        assert!(load("user_defaults: {interest_neighbours: 1, session_budget: 1}").is_ok());
     }
 }

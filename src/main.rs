@@ -21,6 +21,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if botify_sim::interrupt::is_interrupted(&e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::from(botify_sim::interrupt::EXIT_CODE)
+        }
         Err(e) => {
             eprintln!("Error: {e:#}");
             ExitCode::FAILURE

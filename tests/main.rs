@@ -18,4 +18,5 @@ mod report_tiny;
 mod run_determinism;
 mod train_cli;
 mod train_dssm;
+mod trust_io;
 mod world_files;

@@ -59,11 +59,12 @@ fn failed_run(dir: &Path, experiment: &str) -> String {
     stderr(&out)
 }
 
-/// The single artifact folder in `cache/`.
+/// The single artifact folder in `cache/` (lock files aside).
 fn artifact(dir: &Path) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir.join("cache"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
         .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs.pop().unwrap()
@@ -105,10 +106,11 @@ fn a_changed_recipe_gets_a_new_artifact() {
     .unwrap();
     let again = run_trained(dir.path(), &[]);
     assert!(again.contains("building"), "{again}");
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("cache")).unwrap().count(),
-        2
-    );
+    let artifacts = std::fs::read_dir(dir.path().join("cache"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(artifacts, 2);
 }
 
 /// Honesty: `sim train dssm` given only the artifact's logs and the exported `tracks.json`

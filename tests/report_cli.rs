@@ -95,7 +95,7 @@ fn botify_data_json_without_session_ids_writes_every_output() {
         "report.html must be self-contained"
     );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("| treatment | metric | effect |"));
+    assert!(md.contains("| arm | metric | control mean | arm mean | effect |"));
     assert!(md.contains("![") && md.contains("forest.png"));
     let csv = std::fs::read_to_string(out.join("ab.csv")).unwrap();
     assert!(csv.starts_with(

@@ -6,6 +6,7 @@ use botify_sim::train::{
     Catalogue, DssmParams, Interaction, TrainError, interactions_from_events, train_dssm,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::AtomicBool;
 
 fn config(seed: u64) -> SyntheticConfig {
     SyntheticConfig {
@@ -60,7 +61,14 @@ fn top_k_hits_held_out_positives_far_more_often_than_random() {
         artist_of: &log.artist_of,
     };
     let k = 50;
-    let model = train_dssm(&train, &catalogue, &small_params(), &|_| {}).unwrap();
+    let model = train_dssm(
+        &train,
+        &catalogue,
+        &small_params(),
+        &|_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     let recs: BTreeMap<u32, Vec<u32>> = model.recommendations(k).into_iter().collect();
 
     let n = held_out.len() as f64;
@@ -108,7 +116,14 @@ fn same_seed_same_model_whatever_the_thread_count() {
             .build()
             .unwrap();
         pool.install(|| {
-            let m = train_dssm(&interactions, &catalogue, params, &|_| {}).unwrap();
+            let m = train_dssm(
+                &interactions,
+                &catalogue,
+                params,
+                &|_| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap();
             let losses: Vec<(f64, Option<f64>)> = m
                 .summary()
                 .epochs
@@ -140,7 +155,9 @@ fn bad_input_is_an_error_not_a_panic() {
     };
     let p = small_params();
     let it = |user, track, time| Interaction { user, track, time };
-    let err = |log: &[Interaction]| train_dssm(log, &catalogue, &p, &|_| {}).unwrap_err();
+    let err = |log: &[Interaction]| {
+        train_dssm(log, &catalogue, &p, &|_| {}, &AtomicBool::new(false)).unwrap_err()
+    };
     assert!(matches!(err(&[]), TrainError::EmptyLog));
     assert!(matches!(
         err(&[it(1, 0, 0.2), it(1, 1, 0.8)]),
@@ -156,9 +173,43 @@ fn bad_input_is_an_error_not_a_panic() {
         ..p.clone()
     };
     assert!(matches!(
-        train_dssm(&[it(1, 0, 0.9), it(1, 1, 0.9)], &catalogue, &bad, &|_| {}),
+        train_dssm(
+            &[it(1, 0, 0.9), it(1, 1, 0.9)],
+            &catalogue,
+            &bad,
+            &|_| {},
+            &AtomicBool::new(false)
+        ),
         Err(TrainError::InvalidParams(_))
     ));
+}
+
+/// Ctrl-C is checked before every batch: a set stop flag ends training before its first.
+#[test]
+fn a_set_stop_flag_stops_training() {
+    let log = SyntheticLog::generate(&SyntheticConfig {
+        events: 2000,
+        ..config(3)
+    });
+    let catalogue = Catalogue {
+        n_tracks: log.artist_of.len(),
+        artist_of: &log.artist_of,
+    };
+    let steps = std::cell::Cell::new(0);
+    let counted = |p: botify_sim::train::Progress| {
+        if let botify_sim::train::Progress::Step { .. } = p {
+            steps.set(steps.get() + 1);
+        }
+    };
+    let stopped = train_dssm(
+        &log.interactions(),
+        &catalogue,
+        &small_params(),
+        &counted,
+        &AtomicBool::new(true),
+    );
+    assert!(matches!(stopped, Err(TrainError::Interrupted(_))));
+    assert_eq!(steps.get(), 0, "no batch ran after the stop");
 }
 
 #[test]

@@ -5,7 +5,8 @@ use crate::cli::BenchArgs;
 use crate::log::writer::LogWriter;
 use crate::pipeline::progress_bar;
 use crate::sim::episode::{EpisodeSetup, arm_treatments};
-use crate::sim::runner::{self, RunOptions, RunOutcome};
+use crate::sim::runner::{self, RunEnd, RunOptions};
+use crate::sim::summary::RunTotals;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,15 +14,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Runs `episodes` episodes (seed 1) into `log`, without a progress bar: the episodes'
-/// outcomes, the steps simulated and the wall time in seconds.
+/// totals and the wall time in seconds.
 pub fn timed_run(
     setup: &EpisodeSetup,
     episodes: u64,
     workers: usize,
     log: &Path,
     stop: &AtomicBool,
-) -> anyhow::Result<(RunOutcome, u64, f64)> {
-    let mut writer = LogWriter::create(log)?;
+) -> anyhow::Result<(RunTotals, f64)> {
+    let writer = LogWriter::create(log)?;
     let options = RunOptions {
         first_episode: 0,
         episodes,
@@ -29,10 +30,12 @@ pub fn timed_run(
         workers,
     };
     let clock = Instant::now();
-    let outcome = runner::run(setup, &options, &mut writer, &progress_bar(0), stop)?;
+    let outcome = runner::run(setup, &options, writer, &progress_bar(0), stop)?;
     let seconds = clock.elapsed().as_secs_f64();
-    let steps = outcome.summaries.iter().map(|e| e.steps as u64).sum();
-    Ok((outcome, steps, seconds))
+    if let RunEnd::Failed(e) = outcome.end {
+        return Err(e.into());
+    }
+    Ok((outcome.totals, seconds))
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
@@ -75,7 +78,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let mut rates = Vec::new();
         for _ in 0..args.repeats {
             let path = dir.path().join(format!("bench-{workers}.jsonl"));
-            let (_, steps, seconds) = timed_run(&setup, args.episodes, workers, &path, &stop)?;
+            let (totals, seconds) = timed_run(&setup, args.episodes, workers, &path, &stop)?;
+            let steps = totals.steps();
             let bytes = std::fs::metadata(&path)?.len();
             rates.push(steps as f64 / seconds);
             println!(

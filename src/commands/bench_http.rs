@@ -97,8 +97,9 @@ fn measure(
     timed_run(&setup, args.episodes, 2, &dir.join("warm.jsonl"), &stop)?;
     for workers in [1usize, 2] {
         let log = dir.join(format!("run-{workers}.jsonl"));
-        let (outcome, steps, seconds) = timed_run(&setup, args.episodes, workers, &log, &stop)?;
-        let requests = steps + outcome.summaries.len() as u64;
+        let (totals, seconds) = timed_run(&setup, args.episodes, workers, &log, &stop)?;
+        let steps = totals.steps();
+        let requests = steps + totals.episodes();
         println!(
             "sim run --remote, {workers} worker(s): {} episodes, {steps} steps ({requests} requests) in {seconds:.3} s = {:.0} steps/s, {:.0} requests/s",
             args.episodes,

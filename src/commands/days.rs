@@ -2,6 +2,7 @@
 //! `retrain: daily` recipes on the logs so far, ask or go on. A one-day run is one
 //! simulation into `events.jsonl`, as it always was.
 
+use super::run_folder::RunFolder;
 use super::setup::{ArtifactOptions, Prepared};
 use crate::cli::RunArgs;
 use crate::config::Config;
@@ -10,9 +11,9 @@ use crate::pipeline::daily::DailyArtifact;
 use crate::pipeline::recipe::Retrain;
 use crate::pipeline::{Pipeline, build_arms, simulate};
 use crate::sim::days::{Days, day_plan};
-use crate::sim::episode::{EpisodeSummary, LiveArm};
-use crate::sim::runner::RunOptions;
-use crate::sim::summary::{ArmSummary, summarize};
+use crate::sim::episode::LiveArm;
+use crate::sim::runner::{RunEnd, RunOptions};
+use crate::sim::summary::{ArmSummary, RunTotals, summarize};
 use anyhow::Context;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -23,10 +24,11 @@ use std::sync::atomic::AtomicBool;
 #[derive(Debug, serde::Serialize)]
 pub struct DayRecord {
     pub day: u32,
-    pub log: PathBuf,
+    /// The day's log, in the output folder.
+    pub log: String,
     /// The day's episodes are `first_episode..first_episode + episodes` (session ids).
     pub first_episode: u64,
-    pub episodes: usize,
+    pub episodes: u64,
     /// The day's virtual time: `[start, end)` in ms (`end` = start of the next day).
     pub start_timestamp_ms: u64,
     pub end_timestamp_ms: u64,
@@ -35,16 +37,21 @@ pub struct DayRecord {
     pub artifacts: Vec<DailyArtifact>,
 }
 
-/// The finished days, every finished episode, and why the run ended early if it did.
+/// The finished days, the totals of every logged episode, and how the run ended.
 pub struct DaysOutcome {
     pub days: Vec<DayRecord>,
-    pub summaries: Vec<EpisodeSummary>,
+    pub totals: RunTotals,
+    pub end: DaysEnd,
+}
+
+pub enum DaysEnd {
+    Finished,
     /// Ctrl-C.
-    pub interrupted: bool,
+    Interrupted,
     /// `q` at the console.
-    pub quit: bool,
-    /// A day failed, or `--between-days` did: every finished day's log is kept.
-    pub failure: Option<anyhow::Error>,
+    Quit,
+    /// A day failed, or `--between-days` or retraining did: every finished day's log is kept.
+    Failed(anyhow::Error),
 }
 
 /// Runs the days of `args.days` (`options.episodes` episodes each).
@@ -53,17 +60,15 @@ pub fn run_days(
     args: &RunArgs,
     artifacts: &ArtifactOptions,
     options: &RunOptions,
-    out_dir: &Path,
+    folder: &RunFolder,
     stop: &Arc<AtomicBool>,
 ) -> DaysOutcome {
     let multi_day = args.days != Days::Count(1);
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
     let mut outcome = DaysOutcome {
         days: Vec::new(),
-        summaries: Vec::new(),
-        interrupted: false,
-        quit: false,
-        failure: None,
+        totals: RunTotals::new(arm_names.len()),
+        end: DaysEnd::Finished,
     };
     let mut retrained: Option<Retrained> = None;
     for day in 1.. {
@@ -76,15 +81,17 @@ pub fn run_days(
         ) {
             Ok(plan) => plan,
             Err(e) => {
-                outcome.failure = Some(anyhow::anyhow!(e));
+                outcome.end = DaysEnd::Failed(anyhow::anyhow!(e));
                 break;
             }
         };
-        let log = if multi_day {
-            out_dir.join(format!("events-day{day}.jsonl"))
+        let name = if multi_day {
+            format!("events-day{day}.jsonl")
         } else {
-            out_dir.join("events.jsonl")
+            "events.jsonl".to_string()
         };
+        let log = folder.staged(&name);
+        let final_log = folder.final_path(&name);
         let config = Config {
             simulation: plan.simulation,
             ..prepared.config.clone()
@@ -112,56 +119,67 @@ pub fn run_days(
         );
         let day_outcome = match simulated {
             Ok(day_outcome) => day_outcome,
-            Err(e) if !multi_day => {
-                outcome.failure = Some(anyhow::anyhow!(
-                    "{e:#}\nthe log {} holds every finished episode",
-                    log.display()
-                ));
-                break;
-            }
             Err(e) => {
-                outcome.failure = Some(anyhow::anyhow!(
-                    "day {day}: {e:#}\nthe log {} holds every finished episode of the day{}",
-                    log.display(),
-                    earlier_days(day)
-                ));
+                outcome.end = DaysEnd::Failed(e.context(format!("day {day}")));
                 break;
             }
         };
+        outcome.totals.merge(&day_outcome.totals);
         outcome.days.push(DayRecord {
             day,
-            log: log.clone(),
+            log: name,
             first_episode: plan.first_episode,
-            episodes: day_outcome.summaries.len(),
+            episodes: day_outcome.totals.episodes(),
             start_timestamp_ms: plan.start_timestamp_ms,
             end_timestamp_ms: plan.end_timestamp_ms,
-            arms: summarize(&arm_names, &day_outcome.summaries),
+            arms: summarize(&arm_names, &day_outcome.totals),
             artifacts: retrained
                 .as_mut()
                 .map(|r| std::mem::take(&mut r.artifacts))
                 .unwrap_or_default(),
         });
-        outcome.summaries.extend(day_outcome.summaries);
-        outcome.interrupted = day_outcome.interrupted;
-        outcome.quit = day_outcome.quit;
-        if day_outcome.interrupted || day_outcome.quit || args.days.is_last(day) {
+        match day_outcome.end {
+            RunEnd::Finished => {}
+            RunEnd::Interrupted => {
+                outcome.end = DaysEnd::Interrupted;
+                break;
+            }
+            RunEnd::Quit => {
+                outcome.end = DaysEnd::Quit;
+                break;
+            }
+            RunEnd::Failed(e) => {
+                let days = if multi_day {
+                    format!("day {day}: ")
+                } else {
+                    String::new()
+                };
+                outcome.end = DaysEnd::Failed(anyhow::anyhow!(
+                    "{days}{}: {e}{}",
+                    final_log.display(),
+                    earlier_days(day)
+                ));
+                break;
+            }
+        }
+        if args.days.is_last(day) {
             break;
         }
         if args.days == Days::Ask && !ask_new_day(day) {
             break;
         }
         if let Some(command) = &args.between_days
-            && let Err(e) = between_days(command, day, &log, out_dir)
+            && let Err(e) = between_days(command, day, &log, folder.final_path("").as_path())
         {
-            outcome.failure = Some(e);
+            outcome.end = DaysEnd::Failed(e);
             break;
         }
-        let logs: Vec<PathBuf> = outcome.days.iter().map(|d| d.log.clone()).collect();
+        let logs: Vec<PathBuf> = outcome.days.iter().map(|d| folder.staged(&d.log)).collect();
         match retrain(prepared, artifacts, &logs) {
             Ok(Some(next)) => retrained = Some(next),
             Ok(None) => {}
             Err(e) => {
-                outcome.failure = Some(e.context(format!(
+                outcome.end = DaysEnd::Failed(e.context(format!(
                     "cannot retrain after day {day}{}",
                     earlier_days(day + 1)
                 )));

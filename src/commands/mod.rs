@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_http;
 pub mod days;
 pub mod run;
+pub mod run_folder;
 pub mod serve;
 pub mod setup;
 pub mod world;

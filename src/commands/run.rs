@@ -1,29 +1,25 @@
 //! `sim run`: simulate, log, summarise.
 
-use super::days::{DaysOutcome, run_days};
+use super::days::{DaysEnd, DaysOutcome, run_days};
+use super::run_folder::{RUN_JSON, RunFolder};
 use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
 use crate::experiment::Experiment;
+use crate::interrupt;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::{Remote, RemoteOptions};
 use crate::report::{self, AnalysisOptions};
 use crate::sim::days::Days;
-use crate::sim::episode::EpisodeSummary;
 use crate::sim::runner::RunOptions;
-use crate::sim::summary::{ArmSummary, summarize as summarize_arms};
+use crate::sim::summary::{ArmSummary, summarize};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-
-/// Exit code of a run stopped by Ctrl-C (the shell's 128 + SIGINT).
-const INTERRUPTED: u8 = 130;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if args.days == Days::Ask && !std::io::stdin().is_terminal() {
@@ -35,12 +31,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .workers
         .map(|w| w as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let stop = stop_on_ctrl_c();
+    let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
         rebuild: args.rebuild,
         workers,
-        stop: Arc::clone(&stop),
+        stop: std::sync::Arc::clone(&stop),
     };
     let prepared = match &args.remote {
         None if args.console => prepare_console(args, &artifacts)?,
@@ -58,8 +54,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(&prepared.experiment.name));
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("cannot create output directory {}", out_dir.display()))?;
+    let folder = RunFolder::begin(&out_dir)?;
     let options = RunOptions {
         first_episode: 0,
         episodes: args.episodes,
@@ -67,76 +62,78 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         workers,
     };
     let clock = Instant::now();
-    let mut outcome = run_days(&prepared, args, &artifacts, &options, &out_dir, &stop);
+    let outcome = run_days(&prepared, args, &artifacts, &options, &folder, &stop);
     let wall = clock.elapsed().as_secs_f64();
-    let logs: Vec<PathBuf> = outcome.days.iter().map(|d| d.log.clone()).collect();
-    if let Some(failure) = outcome.failure.take() {
-        if !outcome.days.is_empty() {
-            let summary = summarize(&prepared, &outcome.summaries);
-            write_run_json(
-                &out_dir, args, &prepared, &options, &outcome, &summary, wall,
-            )?;
-        }
-        return Err(failure);
-    }
 
-    let summary = summarize(&prepared, &outcome.summaries);
-    print_summary(&prepared, &summary, &outcome, wall);
-    write_run_json(
-        &out_dir, args, &prepared, &options, &outcome, &summary, wall,
-    )?;
-    for log in &logs {
-        eprintln!("log: {}", log.display());
-    }
-    if prepared.arms.len() > 1 {
-        report_ab_table(&prepared, &logs, &out_dir);
-        if outcome.days.len() > 1 {
-            report_by_day(&prepared, &logs, &out_dir);
-        }
-    }
-    if outcome.quit {
-        eprintln!(
-            "ended at the console: {} finished episodes logged",
-            outcome.summaries.len()
-        );
-    }
-    if outcome.interrupted {
-        eprintln!(
-            "interrupted on day {}: {} finished episodes logged ({} per day asked)",
-            outcome.days.len(),
-            outcome.summaries.len(),
-            args.episodes
-        );
-        return Ok(ExitCode::from(INTERRUPTED));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The per-arm summary of `episodes`, in arm order.
-fn summarize(prepared: &Prepared, episodes: &[EpisodeSummary]) -> Vec<ArmSummary> {
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
-    summarize_arms(&arm_names, episodes)
+    let summary = summarize(&arm_names, &outcome.totals);
+    print_summary(&prepared, &summary, &outcome, wall);
+    let failed = matches!(outcome.end, DaysEnd::Failed(_));
+    let episodes = outcome.totals.episodes();
+    let logs: Vec<PathBuf> = outcome.days.iter().map(|d| folder.staged(&d.log)).collect();
+    let reported = !failed
+        && prepared.arms.len() > 1
+        && episodes > 0
+        && report_ab_table(&prepared, &folder, &logs);
+    if reported && outcome.days.len() > 1 {
+        report_by_day(&prepared, &folder, &logs);
+    }
+    if let Err(e) = write_run_json(&folder, args, &prepared, &options, &outcome, &summary, wall) {
+        // Without its record the new logs do not replace the previous run.
+        let kept = folder.keep();
+        anyhow::bail!(
+            "{e:#}\nthe new run is left in {} (its logs hold {episodes} whole episodes); the previous run in {} is untouched",
+            kept.display(),
+            out_dir.display()
+        );
+    }
+    folder.commit()?;
+    for day in &outcome.days {
+        eprintln!("log: {}", out_dir.join(&day.log).display());
+    }
+    if reported {
+        eprintln!("report: {}", out_dir.join("report.md").display());
+    }
+    let record = out_dir.join(RUN_JSON);
+    match outcome.end {
+        DaysEnd::Finished => Ok(ExitCode::SUCCESS),
+        DaysEnd::Quit => {
+            eprintln!("ended at the console: {episodes} finished episodes logged");
+            Ok(ExitCode::SUCCESS)
+        }
+        DaysEnd::Interrupted => {
+            eprintln!(
+                "interrupted: {episodes} finished episodes logged ({} per day asked)",
+                args.episodes
+            );
+            Ok(ExitCode::from(interrupt::EXIT_CODE))
+        }
+        DaysEnd::Failed(e) => Err(anyhow::anyhow!("{e:#}; {} records them", record.display())),
+    }
 }
 
-/// Writes one A/B table per day and the metrics-by-day charts next to the log.
-fn report_by_day(prepared: &Prepared, logs: &[PathBuf], out_dir: &Path) {
+/// Writes one A/B table per day and the metrics-by-day charts next to the logs.
+fn report_by_day(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) {
     let options = AnalysisOptions {
         experiment: Some(prepared.experiment.name.clone()),
         control: Some(prepared.experiment.control.clone()),
         ..AnalysisOptions::default()
     };
     match report::analyze_by_day(logs, &options)
-        .and_then(|days| report::write_by_day(&days, out_dir))
+        .and_then(|days| report::write_by_day(&days, &folder.staged("")))
     {
-        Ok(path) => eprintln!("report by day: {}", path.display()),
+        Ok(_) => eprintln!(
+            "report by day: {}",
+            folder.final_path("by_day.md").display()
+        ),
         Err(e) => eprintln!("warning: no report by day: {e:#}"),
     }
 }
 
 /// Prints the run's A/B table against the experiment's control and writes the report
-/// files next to the log. A failure here is reported but does not fail the run: the log
-/// is complete and `sim report` can be run on it again.
-fn report_ab_table(prepared: &Prepared, logs: &[PathBuf], out_dir: &Path) {
+/// files next to the log; says whether they were written. A failure here is reported
+/// but does not fail the run: the log is complete and `sim report` can be run on it again.
+fn report_ab_table(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) -> bool {
     let options = AnalysisOptions {
         experiment: Some(prepared.experiment.name.clone()),
         control: Some(prepared.experiment.control.clone()),
@@ -146,7 +143,7 @@ fn report_ab_table(prepared: &Prepared, logs: &[PathBuf], out_dir: &Path) {
         Ok(analysis) => analysis,
         Err(e) => {
             eprintln!("warning: no A/B table: {e:#}");
-            return;
+            return false;
         }
     };
     println!();
@@ -154,9 +151,12 @@ fn report_ab_table(prepared: &Prepared, logs: &[PathBuf], out_dir: &Path) {
         "{}",
         report::render_terminal(&analysis, std::io::stdout().is_terminal())
     );
-    match report::write_outputs(&analysis, out_dir) {
-        Ok(_) => eprintln!("report: {}", out_dir.join("report.md").display()),
-        Err(e) => eprintln!("warning: cannot write the report: {e:#}"),
+    match report::write_outputs(&analysis, &folder.staged("")) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("warning: cannot write the report: {e:#}");
+            false
+        }
     }
 }
 
@@ -223,21 +223,10 @@ fn prepare_console(args: &RunArgs, artifacts: &ArtifactOptions) -> anyhow::Resul
     prepare_experiment(experiment, config, artifacts)
 }
 
-/// Ctrl-C asks the runner to stop after the current block; a second Ctrl-C exits at once.
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // Fails only if a handler is already installed, and then that one stays in charge.
-    let _ = ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            std::process::exit(INTERRUPTED as i32);
-        }
-    });
-    stop
-}
-
+/// The run's summary: one row per arm, or per day and arm for a multi-day run.
 fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutcome, wall: f64) {
-    let steps: u64 = outcome.summaries.iter().map(|e| e.steps as u64).sum();
+    let totals = &outcome.totals;
+    let steps = totals.steps();
     let days = match outcome.days.len() {
         1 => String::new(),
         n => format!(" over {n} days"),
@@ -245,7 +234,7 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutc
     println!(
         "experiment {}: {} episodes{days}, {} steps in {:.2} s ({:.0} steps/s)",
         prepared.experiment.name,
-        outcome.summaries.len(),
+        totals.episodes(),
         steps,
         wall,
         steps as f64 / wall.max(1e-9)
@@ -295,6 +284,10 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutc
             format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
         );
     }
+    println!(
+        "reward: per episode, without the first track's 1.0 \
+         (the report's mean_time_per_session includes it, per user)"
+    );
 }
 
 fn truncate(text: &str, width: usize) -> String {
@@ -318,8 +311,10 @@ fn git_commit() -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Writes `run.json` into the staged run: what ran, how it ended, and the files the run
+/// wrote (so the next run into the folder can remove those it does not write again).
 fn write_run_json(
-    out_dir: &Path,
+    folder: &RunFolder,
     args: &RunArgs,
     prepared: &Prepared,
     options: &RunOptions,
@@ -327,25 +322,33 @@ fn write_run_json(
     summary: &[ArmSummary],
     wall: f64,
 ) -> anyhow::Result<()> {
+    let mut outputs = folder.staged_names()?;
+    outputs.insert(RUN_JSON.to_string());
+    let error = match &outcome.end {
+        DaysEnd::Failed(e) => Some(format!("{e:#}")),
+        _ => None,
+    };
     let record = json!({
         "experiment": prepared.experiment,
         "experiment_file": if args.remote.is_some() { None } else { Some(&args.experiment) },
         "config": prepared.config,
         "seed": options.seed,
         "episodes": options.episodes,
-        "completed_episodes": outcome.summaries.len(),
-        "interrupted": outcome.interrupted,
-        "ended_at_console": outcome.quit,
+        "completed_episodes": outcome.totals.episodes(),
+        "interrupted": matches!(outcome.end, DaysEnd::Interrupted),
+        "ended_at_console": matches!(outcome.end, DaysEnd::Quit),
         "days_asked": args.days.to_string(),
         "days": outcome.days,
+        "error": error,
         "workers": options.workers,
         "version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(),
         "wall_seconds": wall,
         "arms": summary,
+        "outputs": outputs,
     });
     crate::atomic_file::write(
-        &out_dir.join("run.json"),
+        &folder.staged(RUN_JSON),
         &serde_json::to_vec_pretty(&record)?,
     )
 }

@@ -477,18 +477,80 @@ fn split_pieces(block: &[u8], n: usize) -> Vec<(usize, usize)> {
     pieces
 }
 
-/// The fields the report reads, borrowed from the line.
+/// The fields the report reads (and the ids it checks), borrowed from the line. Ids are
+/// read raw so that a bad one is reported by name.
 #[derive(Deserialize)]
 struct Line<'a> {
     message: Message,
-    timestamp: u64,
-    user: u64,
+    #[serde(borrow)]
+    timestamp: &'a RawValue,
+    #[serde(borrow)]
+    user: &'a RawValue,
     time: f64,
     latency: f64,
     #[serde(borrow)]
     experiments: &'a RawValue,
-    #[serde(default)]
-    session: Option<u64>,
+    #[serde(default, borrow)]
+    session: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    track: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    recommendation: Option<&'a RawValue>,
+}
+
+impl<'a> Line<'a> {
+    fn into_fast(self) -> Result<FastLine<'a>, String> {
+        for (name, raw) in [
+            ("track", self.track),
+            ("recommendation", self.recommendation),
+        ] {
+            optional_id(name, raw)?;
+        }
+        Ok(FastLine {
+            last: self.message == Message::Last,
+            timestamp: id("timestamp", self.timestamp)?,
+            user: id("user", self.user)?,
+            time: self.time,
+            latency: self.latency,
+            experiments: self.experiments.get(),
+            session: optional_id("session", self.session)?,
+        })
+    }
+}
+
+/// A JSON non-negative integer (ids and millisecond timestamps).
+fn id(name: &str, raw: &RawValue) -> Result<u64, String> {
+    let text = raw.get();
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    match text.parse::<u64>() {
+        Ok(v) if digits => Ok(v),
+        _ => Err(format!(
+            "`{name}` must be a non-negative integer, got {text}"
+        )),
+    }
+}
+
+/// [`id`], or `null` / absent.
+fn optional_id(name: &str, raw: Option<&RawValue>) -> Result<Option<u64>, String> {
+    match raw {
+        Some(raw) if raw.get() != "null" => id(name, raw).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The values no event can hold: a listened share outside [0, 1], a negative or
+/// infinite latency.
+fn check_values(line: &FastLine) -> Result<(), String> {
+    if !(0.0..=1.0).contains(&line.time) {
+        return Err(format!("`time` must be in [0, 1], got {:?}", line.time));
+    }
+    if !(line.latency.is_finite() && line.latency >= 0.0) {
+        return Err(format!(
+            "`latency` must be a finite number of seconds >= 0, got {:?}",
+            line.latency
+        ));
+    }
+    Ok(())
 }
 
 /// The result of parsing a range of lines.
@@ -672,19 +734,21 @@ impl<'a> Cursor<'a> {
 /// Parses the common, well-formed line quickly; `None` means "let serde_json decide" (it
 /// gives the error message, or handles what the fast path does not, such as escapes).
 fn parse_fast(line: &str) -> Option<FastLine<'_>> {
-    const MESSAGE: u8 = 1;
-    const TIMESTAMP: u8 = 2;
-    const USER: u8 = 4;
-    const TIME: u8 = 8;
-    const LATENCY: u8 = 16;
-    const EXPERIMENTS: u8 = 32;
-    const SESSION: u8 = 64;
+    const MESSAGE: u16 = 1;
+    const TIMESTAMP: u16 = 2;
+    const USER: u16 = 4;
+    const TIME: u16 = 8;
+    const LATENCY: u16 = 16;
+    const EXPERIMENTS: u16 = 32;
+    const SESSION: u16 = 64;
+    const TRACK: u16 = 128;
+    const RECOMMENDATION: u16 = 256;
     let mut c = Cursor {
         s: line,
         b: line.as_bytes(),
         i: 0,
     };
-    let mut seen = 0u8;
+    let mut seen = 0u16;
     let mut out = FastLine {
         last: false,
         timestamp: 0,
@@ -735,6 +799,18 @@ fn parse_fast(line: &str) -> Option<FastLine<'_>> {
                     }
                     out.experiments = c.raw_container()?;
                     EXPERIMENTS
+                }
+                b"track" => {
+                    c.uint()?;
+                    TRACK
+                }
+                b"recommendation" => {
+                    if c.peek()? == b'n' {
+                        c.literal(b"null")?;
+                    } else {
+                        c.uint()?;
+                    }
+                    RECOMMENDATION
                 }
                 b"session" => {
                     out.session = if c.peek()? == b'n' {
@@ -793,22 +869,17 @@ fn parse_piece(bytes: &[u8]) -> Piece {
             .and_then(|t| t.get(line_start..end))
             .and_then(parse_fast);
         let parsed = match fast {
-            Some(fast) => fast,
-            None => match serde_json::from_slice::<Line>(line) {
-                Ok(p) => FastLine {
-                    last: p.message == Message::Last,
-                    timestamp: p.timestamp,
-                    user: p.user,
-                    time: p.time,
-                    latency: p.latency,
-                    experiments: p.experiments.get(),
-                    session: p.session,
-                },
-                Err(e) => {
-                    bad.push((line_no, e.to_string()));
-                    continue;
-                }
-            },
+            Some(fast) => Ok(fast),
+            None => serde_json::from_slice::<Line>(line)
+                .map_err(|e| e.to_string())
+                .and_then(Line::into_fast),
+        };
+        let parsed = match parsed.and_then(|p| check_values(&p).map(|()| p)) {
+            Ok(parsed) => parsed,
+            Err(message) => {
+                bad.push((line_no, message));
+                continue;
+            }
         };
         let raw = parsed.experiments;
         let id = match local.get(raw) {
@@ -930,13 +1001,16 @@ mod tests {
         ];
         for line in accepted {
             let fast = parse_fast(line).unwrap_or_else(|| panic!("fast path gave up: {line}"));
-            let slow: Line = serde_json::from_str(line).unwrap();
-            assert_eq!(fast.last, slow.message == Message::Last, "{line}");
+            let slow = serde_json::from_str::<Line>(line)
+                .unwrap()
+                .into_fast()
+                .unwrap();
+            assert_eq!(fast.last, slow.last, "{line}");
             assert_eq!(fast.timestamp, slow.timestamp);
             assert_eq!(fast.user, slow.user);
             assert_eq!(fast.time.to_bits(), slow.time.to_bits(), "{line}");
             assert_eq!(fast.latency.to_bits(), slow.latency.to_bits(), "{line}");
-            assert_eq!(fast.experiments, slow.experiments.get());
+            assert_eq!(fast.experiments, slow.experiments);
             assert_eq!(fast.session, slow.session);
         }
         let declined = [
@@ -949,6 +1023,8 @@ mod tests {
             r#"{"message":"next","timestamp":01,"user":2,"time":1,"latency":1,"experiments":{}}"#,
             r#"{"message":"next","timestamp":1,"user":2,"time":.5,"latency":1,"experiments":{}}"#,
             r#"{"message":"next","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{"#,
+            r#"{"message":"next","timestamp":1,"user":2,"track":-1,"time":1,"latency":1,"experiments":{}}"#,
+            r#"{"message":"next","timestamp":1,"user":2,"recommendation":2.5,"time":1,"latency":1,"experiments":{}}"#,
         ];
         for line in declined {
             assert!(parse_fast(line).is_none(), "fast path accepted: {line}");
@@ -974,5 +1050,82 @@ mod tests {
         assert_eq!(stats.events, 2);
         assert_eq!(stats.bad_lines, 1);
         assert!(stats.bad_line_examples[0].contains("a.jsonl:2:"));
+    }
+
+    #[test]
+    fn impossible_values_and_ids_are_malformed_lines_naming_the_field() {
+        let base = r#""message":"next","timestamp":1,"user":2,"track":3,"recommendation":4,"experiments":{"e":"C"}"#;
+        let cases = [
+            (
+                r#""time":1e308,"latency":0.1"#,
+                "`time` must be in [0, 1], got 1e308",
+            ),
+            (
+                r#""time":-0.25,"latency":0.1"#,
+                "`time` must be in [0, 1], got -0.25",
+            ),
+            (
+                r#""time":0.5,"latency":-1"#,
+                "`latency` must be a finite number of seconds >= 0, got -1.0",
+            ),
+            (
+                r#""time":0.5,"latency":1e999"#,
+                "`latency` must be a finite number of seconds >= 0, got inf",
+            ),
+            (
+                r#""time":0.5,"latency":0.1,"session":-3"#,
+                "`session` must be a non-negative integer, got -3",
+            ),
+            (
+                r#""time":0.5,"latency":0.1,"session":"7""#,
+                r#"`session` must be a non-negative integer, got "7""#,
+            ),
+        ];
+        for (fields, expected) in cases {
+            let text = format!("{{{base},{fields}}}\n");
+            let parsed = parse_piece(text.as_bytes());
+            assert_eq!(parsed.events.len(), 0, "{fields}");
+            assert!(
+                parsed.bad[0].1.contains(expected),
+                "{fields}: {:?}",
+                parsed.bad
+            );
+        }
+        let ids = [
+            (
+                r#""user":-2"#,
+                "`user` must be a non-negative integer, got -2",
+            ),
+            (
+                r#""user":2.0"#,
+                "`user` must be a non-negative integer, got 2.0",
+            ),
+            (
+                r#""user":2,"track":1e2"#,
+                "`track` must be a non-negative integer, got 1e2",
+            ),
+            (
+                r#""user":2,"recommendation":-9"#,
+                "`recommendation` must be a non-negative integer, got -9",
+            ),
+        ];
+        for (fields, expected) in ids {
+            let text = format!(
+                r#"{{"message":"next","timestamp":1,{fields},"time":0.5,"latency":0.1,"experiments":{{}}}}"#
+            );
+            let parsed = parse_piece(text.as_bytes());
+            assert_eq!(parsed.events.len(), 0, "{fields}");
+            assert!(
+                parsed.bad[0].1.contains(expected),
+                "{fields}: {:?}",
+                parsed.bad
+            );
+        }
+        let edges = concat!(
+            r#"{"message":"next","timestamp":0,"user":0,"track":0,"recommendation":null,"time":0,"latency":0,"experiments":{}}"#,
+            "\n",
+            r#"{"message":"last","timestamp":1,"user":0,"track":0,"recommendation":0,"time":1.0,"latency":0.0,"experiments":{}}"#,
+        );
+        assert_eq!(parse_piece(edges.as_bytes()).events.len(), 2);
     }
 }

@@ -107,9 +107,16 @@ fn push_latency(buf: &mut Vec<u8>, seconds: f64) {
 }
 
 /// A buffered JSON Lines file; callers hand it whole lines only.
+///
+/// [`LogWriter::commit`] marks a point where the file holds whole episodes; after a
+/// failed write (a full disk) [`LogWriter::cut_to_commit`] cuts the file back to it.
 pub struct LogWriter {
     path: PathBuf,
     out: BufWriter<File>,
+    /// Bytes of the file known to be written whole (the last commit).
+    committed: u64,
+    /// Bytes handed to `write_lines` so far.
+    written: u64,
 }
 
 impl LogWriter {
@@ -117,6 +124,8 @@ impl LogWriter {
         Ok(LogWriter {
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(1 << 20, File::create(path)?),
+            committed: 0,
+            written: 0,
         })
     }
 
@@ -125,11 +134,27 @@ impl LogWriter {
     }
 
     pub fn write_lines(&mut self, lines: &[u8]) -> std::io::Result<()> {
-        self.out.write_all(lines)
+        self.out.write_all(lines)?;
+        self.written += lines.len() as u64;
+        Ok(())
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+
+    /// Flushes; on success everything written so far is whole on disk.
+    pub fn commit(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        self.committed = self.written;
+        Ok(())
+    }
+
+    /// After a failed write: drops what was not committed and cuts the file back to the
+    /// last commit, so that it ends with a whole line.
+    pub fn cut_to_commit(self) -> std::io::Result<()> {
+        let (file, _unwritten) = self.out.into_parts();
+        file.set_len(self.committed)
     }
 }
 

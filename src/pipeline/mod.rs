@@ -6,16 +6,23 @@
 //! every experiment it (transitively) simulates, and the world; a later run with the same
 //! key reuses them, `--rebuild` makes them again. A build happens in a temporary folder
 //! renamed into place at the end, so an interrupted build never leaves a half artifact.
+//!
+//! Each artifact folder holds a manifest (size and hash of every file), checked before
+//! use: a damaged artifact is rebuilt with a warning. Builds of a key hold the lock file
+//! `<cache>/<key>.lock`: a second process building the same artifact waits and reuses it,
+//! and a temporary folder whose key is not locked belongs to a dead build and is removed.
 
 pub mod daily;
+pub mod manifest;
 pub mod recipe;
 
 use crate::config::{Config, WorldKind};
 use crate::experiment::Experiment;
+use crate::interrupt::Interrupted;
 use crate::log::writer::LogWriter;
 use crate::recommend::spec::BuildContext;
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
-use crate::sim::runner::{self, RunOptions, RunOutcome};
+use crate::sim::runner::{self, RunEnd, RunOptions, RunOutcome};
 use crate::train::args::{TrainJob, train_to_files};
 use crate::train::{DssmParams, InitScheme};
 use crate::world::World;
@@ -25,9 +32,11 @@ use recipe::{TrainKind, TrainRecipe};
 use serde_json::json;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// Bumped when the artifact format or the way artifacts are made changes.
 const ARTIFACT_VERSION: u32 = 1;
@@ -62,6 +71,7 @@ impl<'a> Pipeline<'a> {
         let cache_dir = cache_dir
             .canonicalize()
             .with_context(|| format!("cannot find the cache {}", cache_dir.display()))?;
+        remove_dead_builds(&cache_dir)?;
         Ok(Pipeline {
             world,
             config,
@@ -108,28 +118,38 @@ impl<'a> Pipeline<'a> {
     }
 
     /// The recommendation file of the artifact `key`: found in the cache, or made by
-    /// `build` in a temporary folder renamed into place.
+    /// `build` in a temporary folder renamed into place (with its manifest).
     fn stored(
         &self,
         key: &str,
         build: impl FnOnce(&Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<PathBuf> {
         let key = key.to_string();
-        let dir = self.cache_dir.join(&key);
-        let recs = dir.join("recs.jsonl");
         if let Some(path) = self.resolved.borrow().get(&key) {
             return Ok(path.clone());
         }
-        if recs.exists() && !self.rebuild {
-            eprintln!("artifact {key}: cached ({})", dir.display());
-            self.resolved.borrow_mut().insert(key, recs.clone());
-            return Ok(recs);
+        let dir = self.cache_dir.join(&key);
+        let recs = dir.join("recs.jsonl");
+        let (_lock, waited) = self.lock(&key)?;
+        // An artifact another process just built is reused, even under --rebuild.
+        if !self.rebuild || waited {
+            match manifest::check(&dir) {
+                manifest::Check::Valid => {
+                    eprintln!("artifact {key}: cached ({})", dir.display());
+                    self.resolved.borrow_mut().insert(key, recs.clone());
+                    return Ok(recs);
+                }
+                manifest::Check::Absent => {}
+                manifest::Check::Damaged(why) => {
+                    eprintln!("warning: artifact {key} is damaged ({why}): rebuilding it");
+                }
+            }
         }
         eprintln!("artifact {key}: building in {}", dir.display());
         let tmp = self
             .cache_dir
-            .join(format!("{key}.tmp-{}", std::process::id()));
-        let built = build(&tmp);
+            .join(format!("{key}{BUILD_MARK}{}", std::process::id()));
+        let built = build(&tmp).and_then(|()| manifest::write(&tmp));
         if let Err(e) = built {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e.context(format!("cannot build artifact {key}")));
@@ -142,6 +162,32 @@ impl<'a> Pipeline<'a> {
             .with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
         self.resolved.borrow_mut().insert(key, recs.clone());
         Ok(recs)
+    }
+
+    /// Takes the build lock of `key`, waiting (Ctrl-C aside) while another process holds
+    /// it; says whether it had to wait.
+    fn lock(&self, key: &str) -> anyhow::Result<(File, bool)> {
+        let path = lock_path(&self.cache_dir, key);
+        let file = open_lock(&path)?;
+        let mut waited = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok((file, waited)),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("{}: cannot lock", path.display()));
+                }
+            }
+            if !waited {
+                eprintln!(
+                    "artifact {key}: another process is building it; waiting for it ({} is locked)",
+                    path.display()
+                );
+                waited = true;
+            }
+            crate::interrupt::check(&self.stop)?;
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     fn build(
@@ -182,17 +228,33 @@ impl<'a> Pipeline<'a> {
                 &log,
                 &self.stop,
             )?;
-            if outcome.interrupted {
-                bail!("interrupted while simulating {}", path.display());
+            match outcome.end {
+                RunEnd::Finished => {}
+                RunEnd::Interrupted => {
+                    return Err(anyhow::Error::new(Interrupted)
+                        .context(format!("simulating {}", path.display())));
+                }
+                RunEnd::Quit => {
+                    bail!(
+                        "simulating {}: ended at the console, but an artifact needs every episode",
+                        path.display()
+                    );
+                }
+                RunEnd::Failed(e) => {
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "simulating {} into {}",
+                        path.display(),
+                        log.display()
+                    )));
+                }
             }
             logs.push(log);
         }
         self.train(recipe, &logs, dir)?;
-        std::fs::write(
-            dir.join("recipe.json"),
-            serde_json::to_vec_pretty(&json!({"recipe": recipe, "base_dir": base}))?,
-        )?;
-        Ok(())
+        crate::atomic_file::write(
+            &dir.join("recipe.json"),
+            &serde_json::to_vec_pretty(&json!({"recipe": recipe, "base_dir": base}))?,
+        )
     }
 
     /// Trains `recipe`'s model on `logs` into `dir/recs.jsonl` (and its summary).
@@ -221,6 +283,7 @@ impl<'a> Pipeline<'a> {
             params,
             out: &dir.join("recs.jsonl"),
             summary: &dir.join("recs.summary.json"),
+            stop: &self.stop,
         })?;
         Ok(())
     }
@@ -297,6 +360,46 @@ impl<'a> Pipeline<'a> {
     }
 }
 
+/// Marks a build's temporary folder: `<key>.tmp-<pid>`.
+const BUILD_MARK: &str = ".tmp-";
+
+fn lock_path(cache_dir: &Path, key: &str) -> PathBuf {
+    cache_dir.join(format!("{key}.lock"))
+}
+
+fn open_lock(path: &Path) -> anyhow::Result<File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot open the lock file", path.display()))
+}
+
+/// Removes the temporary folders of builds that died (a kill, a crash): those whose
+/// key's lock no process holds.
+fn remove_dead_builds(cache_dir: &Path) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(cache_dir)
+        .with_context(|| format!("{}: cannot list", cache_dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((key, _pid)) = name.split_once(BUILD_MARK) else {
+            continue;
+        };
+        let lock = open_lock(&lock_path(cache_dir, key))?;
+        if lock.try_lock().is_ok() {
+            std::fs::remove_dir_all(entry.path()).with_context(|| {
+                format!(
+                    "{}: cannot remove the unfinished build",
+                    entry.path().display()
+                )
+            })?;
+            eprintln!("removed the unfinished build {}", entry.path().display());
+        }
+    }
+    Ok(())
+}
+
 /// What the world and the user model are made of, as a string to hash.
 fn world_fingerprint(config: &Config) -> anyhow::Result<String> {
     let mut files = Vec::new();
@@ -366,7 +469,7 @@ pub fn simulate(
     log_path: &Path,
     stop: &AtomicBool,
 ) -> anyhow::Result<RunOutcome> {
-    let mut log = LogWriter::create(log_path)
+    let log = LogWriter::create(log_path)
         .with_context(|| format!("cannot create {}", log_path.display()))?;
     let user_arm = experiment.assign_users(world.users.len());
     let setup = EpisodeSetup {
@@ -383,7 +486,7 @@ pub fn simulate(
     } else {
         progress_bar(options.episodes)
     };
-    let outcome = runner::run(&setup, options, &mut log, &progress, stop);
+    let outcome = runner::run(&setup, options, log, &progress, stop);
     progress.finish_and_clear();
     Ok(outcome?)
 }

@@ -11,6 +11,7 @@
 //!   retrain: daily                     # optional: retrain between the days of a run
 //! ```
 
+use crate::at_least_one;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -27,7 +28,7 @@ pub enum TrainKind {
 pub struct TrainRecipe {
     pub train: TrainKind,
     pub logs_from: Vec<LogSource>,
-    #[serde(default = "default_top_k")]
+    #[serde(default = "default_top_k", deserialize_with = "at_least_one::required")]
     pub top_k: usize,
     #[serde(default)]
     pub seed: u64,
@@ -35,9 +36,17 @@ pub struct TrainRecipe {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<String>,
     /// Overrides of the trainer's defaults.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "at_least_one::optional"
+    )]
     pub dim: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "at_least_one::optional"
+    )]
     pub epochs: Option<usize>,
     /// `daily`: in a multi-day run (`sim run --days`), the artifact of day d + 1 is trained
     /// on `logs_from` plus the run's logs of days 1..d (see `daily.rs`). Day 1's artifact
@@ -58,6 +67,7 @@ pub enum Retrain {
 #[serde(deny_unknown_fields)]
 pub struct LogSource {
     pub experiment: PathBuf,
+    #[serde(deserialize_with = "at_least_one::required")]
     pub episodes: u64,
     #[serde(default)]
     pub seed: u64,

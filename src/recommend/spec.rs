@@ -10,23 +10,31 @@ use super::lists::IdLists;
 use super::oracle::Oracle;
 use super::remote::{Remote, RemoteOptions};
 use super::simple::{RandomTrack, StickyArtist, TopPop};
+use crate::at_least_one;
 use crate::pipeline::recipe::TrainRecipe;
 use crate::world::{World, course_format::read_top_tracks};
 use anyhow::{Context, bail};
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// One arm's policy. Relative file paths are relative to the experiment file.
+///
+/// Written `{kind: top_pop, k: 10}`. The derived (de)serializers are externally tagged
+/// (`remote = "Self"` makes them inherent functions); the trait impls below turn `kind`
+/// into the tag. Reading is streamed when `kind` comes first, so an error in an arm names
+/// its line, not the line where the arm starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(remote = "Self", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RecommenderSpec {
     /// A uniformly random track.
     Random,
     /// Uniformly one of the `k` most popular tracks: from `file` (a course
     /// `top_tracks.json` JSON array) or the world's popularity ranking.
     TopPop {
-        #[serde(default = "default_top_k")]
+        #[serde(default = "default_top_k", deserialize_with = "at_least_one::required")]
         k: usize,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file: Option<PathBuf>,
@@ -51,9 +59,15 @@ pub enum RecommenderSpec {
         file: Option<PathBuf>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         source: Option<TrainRecipe>,
-        #[serde(default = "default_max_artist_recs")]
+        #[serde(
+            default = "default_max_artist_recs",
+            deserialize_with = "at_least_one::required"
+        )]
         max_artist_recs: u32,
-        #[serde(default = "default_attempts")]
+        #[serde(
+            default = "default_attempts",
+            deserialize_with = "at_least_one::required"
+        )]
         attempts: u32,
         #[serde(default = "default_fallback")]
         fallback: Box<RecommenderSpec>,
@@ -66,7 +80,10 @@ pub enum RecommenderSpec {
     },
     /// The ceiling: reads the hidden session taste (see `oracle.rs`).
     Oracle {
-        #[serde(default = "default_oracle_candidates")]
+        #[serde(
+            default = "default_oracle_candidates",
+            deserialize_with = "at_least_one::required"
+        )]
         candidates: usize,
     },
     /// A person at the terminal picks each track (see `console.rs`).
@@ -74,13 +91,166 @@ pub enum RecommenderSpec {
     /// A service speaking the botify protocol at `url` (see `remote.rs`).
     Remote {
         url: String,
-        #[serde(default = "default_remote_timeout_ms")]
+        #[serde(
+            default = "default_remote_timeout_ms",
+            deserialize_with = "at_least_one::required"
+        )]
         timeout_ms: u64,
         #[serde(default = "default_remote_retries")]
         retries: u32,
         #[serde(default = "default_remote_backoff_ms")]
         backoff_ms: u64,
     },
+}
+
+impl Serialize for RecommenderSpec {
+    /// `{kind: <variant>, <fields>...}`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap};
+        let tagged = RecommenderSpec::serialize(self, serde_json::value::Serializer)
+            .map_err(S::Error::custom)?;
+        let (kind, fields) = match tagged {
+            serde_json::Value::Object(outer) => match outer.into_iter().next() {
+                Some((kind, serde_json::Value::Object(fields))) => (kind, fields),
+                _ => return Err(S::Error::custom("a recommender spec is a struct variant")),
+            },
+            serde_json::Value::String(kind) => (kind, serde_json::Map::new()),
+            _ => return Err(S::Error::custom("a recommender spec is a variant")),
+        };
+        let mut map = serializer.serialize_map(Some(fields.len() + 1))?;
+        map.serialize_entry("kind", &kind)?;
+        for (key, value) in &fields {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for RecommenderSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(KindFirst)
+    }
+}
+
+/// Reads a `{kind: ..., ...}` map: streamed when `kind` is the first key; otherwise
+/// buffered (error positions are then those of the map).
+struct KindFirst;
+
+impl<'de> Visitor<'de> for KindFirst {
+    type Value = RecommenderSpec;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a recommender: a map with `kind` and its options")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RecommenderSpec, A::Error> {
+        let Some(first) = map.next_key::<String>()? else {
+            return Err(de::Error::missing_field("kind"));
+        };
+        if first == "kind" {
+            return RecommenderSpec::deserialize(KindThenFields(map));
+        }
+        let mut fields = serde_json::Map::new();
+        let mut kind = None;
+        let mut key = Some(first);
+        while let Some(k) = key {
+            let value: serde_json::Value = map.next_value()?;
+            if k == "kind" {
+                kind = Some(value);
+            } else {
+                fields.insert(k, value);
+            }
+            key = map.next_key()?;
+        }
+        let Some(serde_json::Value::String(kind)) = kind else {
+            return Err(de::Error::custom(
+                "`kind` must be given, as a name such as top_pop",
+            ));
+        };
+        let tagged = if fields.is_empty() {
+            serde_json::Value::String(kind)
+        } else {
+            serde_json::json!({ kind: fields })
+        };
+        RecommenderSpec::deserialize(tagged).map_err(de::Error::custom)
+    }
+}
+
+/// The rest of a map whose `kind` key was just read, seen as an externally tagged enum:
+/// the variant is `kind`'s value, the variant's fields are the remaining keys.
+struct KindThenFields<A>(A);
+
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for KindThenFields<A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, A::Error> {
+        Err(de::Error::custom("a recommender spec is read as an enum"))
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        visitor.visit_enum(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+        ignored_any
+    }
+}
+
+impl<'de, A: MapAccess<'de>> de::EnumAccess<'de> for KindThenFields<A> {
+    type Error = A::Error;
+    type Variant = Self;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        mut self,
+        seed: V,
+    ) -> Result<(V::Value, Self), A::Error> {
+        let variant = self.0.next_value_seed(seed)?;
+        Ok((variant, self))
+    }
+}
+
+impl<'de, A: MapAccess<'de>> de::VariantAccess<'de> for KindThenFields<A> {
+    type Error = A::Error;
+
+    fn unit_variant(mut self) -> Result<(), A::Error> {
+        match self.0.next_key::<String>()? {
+            None => Ok(()),
+            Some(key) => Err(de::Error::custom(format!(
+                "unknown field `{key}`: this kind takes no options"
+            ))),
+        }
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value, A::Error> {
+        Err(de::Error::custom(
+            "every recommender kind takes named options",
+        ))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        _visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        Err(de::Error::custom(
+            "every recommender kind takes named options",
+        ))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self.0)
+    }
 }
 
 fn default_remote_timeout_ms() -> u64 {

@@ -122,6 +122,9 @@ pub struct Row {
 pub struct ArmSessions {
     pub treatment: String,
     pub times: Vec<f64>,
+    /// The user of each session (same order as `times`): the running-mean chart draws the
+    /// user-level mean_time_per_session, as the table.
+    pub users: Vec<u64>,
 }
 
 /// Everything the outputs show.
@@ -396,10 +399,12 @@ fn tabulate(
         .map(|n| ArmSessions {
             treatment: n.clone(),
             times: Vec::new(),
+            users: Vec::new(),
         })
         .collect();
-    for (_, _, a, time) in &ordered {
+    for (_, user, a, time) in &ordered {
         session_times[*a].times.push(*time);
+        session_times[*a].users.push(*user);
     }
 
     Ok(Analysis {

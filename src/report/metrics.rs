@@ -40,6 +40,13 @@ impl Metric {
         }
     }
 
+    /// Guardrails are metrics that must not get worse, where an increase is bad (latency);
+    /// the others are the primary metrics, where an increase is good. Reports keep the two
+    /// apart so a guardrail never reads as a win nor shares an axis with the primary ones.
+    pub fn is_guardrail(self) -> bool {
+        matches!(self, Metric::MeanRequestLatency)
+    }
+
     pub fn from_name(name: &str) -> Option<Metric> {
         Metric::ALL.into_iter().find(|m| m.name() == name)
     }

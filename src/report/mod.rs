@@ -60,8 +60,7 @@ pub fn write_outputs(analysis: &Analysis, out_dir: &Path) -> anyhow::Result<Vec<
     for renderer in renderers {
         let path = out_dir.join(renderer.file_name());
         let bytes = renderer.render(&content)?;
-        std::fs::write(&path, bytes)
-            .with_context(|| format!("{}: cannot write", path.display()))?;
+        crate::atomic_file::write(&path, &bytes)?;
         written.push(path);
     }
     Ok(written)

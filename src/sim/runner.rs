@@ -9,6 +9,7 @@ use super::episode::{
     EpisodeError, EpisodeSetup, EpisodeSummary, draw_user_and_interest, episode_streams,
     run_episode,
 };
+use super::summary::RunTotals;
 use crate::log::writer::LogWriter;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
@@ -26,13 +27,25 @@ pub struct RunOptions {
     pub workers: usize,
 }
 
-/// The finished episodes, in order, and whether Ctrl-C cut the run short.
+/// What the log holds and why the run ended. Memory does not grow with the number of
+/// episodes: finished episodes are added to per-arm totals, not kept.
 #[derive(Debug)]
 pub struct RunOutcome {
-    pub summaries: Vec<EpisodeSummary>,
-    pub interrupted: bool,
-    /// A recommender ended the run (the console's `q`): a clean, early end.
-    pub quit: bool,
+    /// Totals of exactly the episodes in the log.
+    pub totals: RunTotals,
+    pub end: RunEnd,
+}
+
+#[derive(Debug)]
+pub enum RunEnd {
+    Finished,
+    /// Ctrl-C: the log holds every episode of the blocks before it.
+    Interrupted,
+    /// An episode or the log failed; the log holds the episodes of `totals`, whole.
+    Failed(RunError),
+    /// A recommender ended the run (the console's `q`): a clean, early end; the log holds
+    /// every finished episode.
+    Quit,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,26 +56,50 @@ pub enum RunError {
         completed: u64,
         source: EpisodeError,
     },
-    #[error("cannot write the event log {path}: {source}")]
+    #[error("cannot write the event log: {source}; {}", cut_note(*.completed, .cut.as_ref()))]
     Log {
-        path: String,
+        completed: u64,
         source: std::io::Error,
+        /// Why the log could not be cut back to its last whole episode, if it could not.
+        cut: Option<std::io::Error>,
     },
     #[error("cannot start {workers} workers: {message}")]
     Pool { workers: usize, message: String },
 }
 
+fn cut_note(completed: u64, cut: Option<&std::io::Error>) -> String {
+    match cut {
+        None => format!("the log was cut back to the {completed} episodes written whole"),
+        Some(e) => format!(
+            "{completed} episodes were written whole, but the log could not be cut back \
+             to them and may end with a cut line: {e}"
+        ),
+    }
+}
+
 /// A finished episode's summary and log lines, or why it failed.
 type EpisodeOutput = Result<(EpisodeSummary, Vec<u8>), EpisodeError>;
 type EpisodeResult = (u64, EpisodeOutput);
+/// A block's finished episodes, in episode order.
+type Block = Vec<(EpisodeSummary, Vec<u8>)>;
+
+/// How the simulation side stopped.
+enum Simulated {
+    Finished,
+    Interrupted,
+    Quit,
+    Failed { index: u64, source: EpisodeError },
+}
 
 /// Runs `options.episodes` episodes; every finished one is in the log even on error or stop.
 ///
-/// A writer thread takes each block's lines while the workers simulate the next block.
+/// A writer thread takes each block's lines while the workers simulate the next block; it
+/// commits the log after each block, so a failed write (a full disk) leaves the log cut
+/// at a block's end, with the totals of exactly the episodes it holds.
 pub fn run(
     setup: &EpisodeSetup,
     options: &RunOptions,
-    log: &mut LogWriter,
+    mut log: LogWriter,
     progress: &ProgressBar,
     stop: &AtomicBool,
 ) -> Result<RunOutcome, RunError> {
@@ -74,53 +111,71 @@ pub fn run(
             workers,
             message: e.to_string(),
         })?;
-    let path = log.path().display().to_string();
+    let arms = setup.arms.len();
     std::thread::scope(|scope| {
-        let (lines_tx, lines_rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(2);
-        let writer = scope.spawn(move || -> std::io::Result<()> {
-            for block in lines_rx {
-                for lines in block {
-                    log.write_lines(&lines)?;
+        let (blocks_tx, blocks_rx) = std::sync::mpsc::sync_channel::<Block>(2);
+        let writer = scope.spawn(move || {
+            let mut totals = RunTotals::new(arms);
+            for block in blocks_rx {
+                let written = block
+                    .iter()
+                    .try_for_each(|(_, lines)| log.write_lines(lines))
+                    .and_then(|()| log.commit());
+                if let Err(source) = written {
+                    let cut = log.cut_to_commit().err();
+                    let completed = totals.episodes();
+                    return (
+                        totals,
+                        Some(RunError::Log {
+                            completed,
+                            source,
+                            cut,
+                        }),
+                    );
                 }
+                block.iter().for_each(|(summary, _)| totals.add(summary));
             }
-            log.flush()
+            (totals, None)
         });
-        let simulated = simulate_blocks(setup, options, &pool, progress, stop, &lines_tx);
-        drop(lines_tx);
-        let written = writer
+        let simulated = simulate_blocks(setup, options, &pool, progress, stop, &blocks_tx);
+        drop(blocks_tx);
+        let (totals, log_error) = writer
             .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("the log writer panicked")));
-        // A write error stops the simulation too (its sends fail), so report it first.
-        written.map_err(|source| RunError::Log {
-            path: path.clone(),
-            source,
-        })?;
-        simulated
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A write error stops the simulation too (its sends fail), so it comes first.
+        let end = match (log_error, simulated) {
+            (Some(error), _) => RunEnd::Failed(error),
+            (None, Simulated::Failed { index, source }) => RunEnd::Failed(RunError::Episode {
+                index,
+                completed: totals.episodes(),
+                source,
+            }),
+            (None, Simulated::Interrupted) => RunEnd::Interrupted,
+            (None, Simulated::Quit) => RunEnd::Quit,
+            (None, Simulated::Finished) => RunEnd::Finished,
+        };
+        Ok(RunOutcome { totals, end })
     })
 }
 
-/// Simulates block after block, sending each block's lines, in episode order, to the writer.
+/// Simulates block after block, sending each block's finished episodes, in episode
+/// order, to the writer. Nothing is allocated per episode of the whole run.
 fn simulate_blocks(
     setup: &EpisodeSetup,
     options: &RunOptions,
     pool: &rayon::ThreadPool,
     progress: &ProgressBar,
     stop: &AtomicBool,
-    lines_tx: &std::sync::mpsc::SyncSender<Vec<Vec<u8>>>,
-) -> Result<RunOutcome, RunError> {
+    blocks_tx: &std::sync::mpsc::SyncSender<Block>,
+) -> Simulated {
     let block = (options.workers.max(1) as u64 * 512).max(1024);
-    let mut summaries = Vec::with_capacity(options.episodes as usize);
-    let last = options.first_episode + options.episodes;
+    let last = options.first_episode.saturating_add(options.episodes);
     let mut start = options.first_episode;
     while start < last {
         if stop.load(Ordering::Relaxed) {
-            return Ok(RunOutcome {
-                summaries,
-                interrupted: true,
-                quit: false,
-            });
+            return Simulated::Interrupted;
         }
-        let end = (start + block).min(last);
+        let end = start.saturating_add(block).min(last);
         let (groups, interests) = group_by_user(setup, options.seed, start..end);
         pool.install(|| {
             setup
@@ -140,14 +195,11 @@ fn simulate_blocks(
         }
         // Every finished episode is logged, even those after a failure in this block
         // (other users' episodes); the first failure in episode order is reported.
-        let mut lines = Vec::with_capacity(slots.len());
+        let mut finished = Vec::with_capacity(slots.len());
         let mut failure = None;
         for (offset, slot) in slots.into_iter().enumerate() {
             match slot {
-                Some(Ok((summary, episode_lines))) => {
-                    lines.push(episode_lines);
-                    summaries.push(summary);
-                }
+                Some(Ok(episode)) => finished.push(episode),
                 Some(Err(source)) => {
                     failure.get_or_insert((start + offset as u64, source));
                 }
@@ -155,24 +207,14 @@ fn simulate_blocks(
                 None => {}
             }
         }
-        // The console's `q`: the block's finished episodes are logged, the run ends cleanly.
-        if matches!(failure, Some((_, EpisodeError::Quit))) {
-            let _ = lines_tx.send(lines);
-            return Ok(RunOutcome {
-                summaries,
-                interrupted: false,
-                quit: true,
-            });
-        }
-        let failure = failure.map(|(index, source)| RunError::Episode {
-            index,
-            completed: summaries.len() as u64,
-            source,
-        });
         // A failed send means the writer stopped on an error, which `run` reports.
-        let sent = lines_tx.send(lines);
-        if let Some(failure) = failure {
-            return Err(failure);
+        let sent = blocks_tx.send(finished);
+        // The console's `q`: the block's finished episodes are logged, the run ends cleanly.
+        if let Some((_, EpisodeError::Quit)) = failure {
+            return Simulated::Quit;
+        }
+        if let Some((index, source)) = failure {
+            return Simulated::Failed { index, source };
         }
         if sent.is_err() {
             break;
@@ -180,11 +222,7 @@ fn simulate_blocks(
         progress.inc(end - start);
         start = end;
     }
-    Ok(RunOutcome {
-        summaries,
-        interrupted: false,
-        quit: false,
-    })
+    Simulated::Finished
 }
 
 /// The block's episodes grouped by user, each group in episode order, and the

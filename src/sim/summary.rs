@@ -1,4 +1,5 @@
-//! The end-of-run per-arm summary: episodes, users, mean ± standard error of reward and steps.
+//! The end-of-run per-arm summary: episodes, users, mean ± standard error of reward and
+//! steps, aggregated as episodes finish so that memory does not grow with `--episodes`.
 
 use super::episode::EpisodeSummary;
 use std::collections::HashSet;
@@ -10,30 +11,108 @@ pub struct MeanSem {
     pub sem: f64,
 }
 
-impl MeanSem {
-    pub fn of(values: &[f64]) -> MeanSem {
-        let n = values.len() as f64;
-        if values.is_empty() {
-            return MeanSem {
-                mean: 0.0,
-                sem: 0.0,
-            };
+/// Count, mean and sum of squared deviations of a stream of values (Welford's update:
+/// stable where the naive sum of squares cancels).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Running {
+    pub count: u64,
+    mean: f64,
+    squares: f64,
+}
+
+impl Running {
+    pub fn push(&mut self, value: f64) {
+        self.count += 1;
+        let delta = value - self.mean;
+        self.mean += delta / self.count as f64;
+        self.squares += delta * (value - self.mean);
+    }
+
+    /// Adds the values of another stream (Chan et al.'s pairwise update).
+    pub fn merge(&mut self, other: &Running) {
+        if other.count == 0 {
+            return;
         }
-        let mean = values.iter().sum::<f64>() / n;
-        let sem = if values.len() < 2 {
+        let (a, b) = (self.count as f64, other.count as f64);
+        let delta = other.mean - self.mean;
+        self.mean += delta * b / (a + b);
+        self.squares += other.squares + delta * delta * a * b / (a + b);
+        self.count += other.count;
+    }
+
+    pub fn mean_sem(&self) -> MeanSem {
+        let n = self.count as f64;
+        let sem = if self.count < 2 {
             0.0
         } else {
-            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-            (var / n).sqrt()
+            (self.squares / (n - 1.0) / n).sqrt()
         };
-        MeanSem { mean, sem }
+        MeanSem {
+            mean: if self.count == 0 { 0.0 } else { self.mean },
+            sem,
+        }
+    }
+}
+
+/// What the finished episodes of one arm add up to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArmTotals {
+    pub users: HashSet<u32>,
+    pub reward: Running,
+    pub steps: Running,
+    pub total_steps: u64,
+}
+
+impl ArmTotals {
+    pub fn episodes(&self) -> u64 {
+        self.reward.count
+    }
+}
+
+/// Per-arm totals of a run's finished episodes, in arm order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunTotals {
+    pub arms: Vec<ArmTotals>,
+}
+
+impl RunTotals {
+    pub fn new(arms: usize) -> RunTotals {
+        RunTotals {
+            arms: vec![ArmTotals::default(); arms],
+        }
+    }
+
+    pub fn add(&mut self, episode: &EpisodeSummary) {
+        let arm = &mut self.arms[episode.arm as usize];
+        arm.users.insert(episode.user);
+        arm.reward.push(episode.reward);
+        arm.steps.push(f64::from(episode.steps));
+        arm.total_steps += u64::from(episode.steps);
+    }
+
+    pub fn episodes(&self) -> u64 {
+        self.arms.iter().map(ArmTotals::episodes).sum()
+    }
+
+    /// Adds another run's totals of the same arms (the days of a multi-day run).
+    pub fn merge(&mut self, other: &RunTotals) {
+        for (mine, theirs) in self.arms.iter_mut().zip(&other.arms) {
+            mine.users.extend(&theirs.users);
+            mine.reward.merge(&theirs.reward);
+            mine.steps.merge(&theirs.steps);
+            mine.total_steps += theirs.total_steps;
+        }
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.arms.iter().map(|a| a.total_steps).sum()
     }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ArmSummary {
     pub arm: String,
-    pub episodes: usize,
+    pub episodes: u64,
     pub users: usize,
     /// Per episode, without the first track's 1.0 (as the course reports it).
     pub reward: MeanSem,
@@ -41,23 +120,16 @@ pub struct ArmSummary {
 }
 
 /// One summary per arm, in arm order.
-pub fn summarize(arm_names: &[String], episodes: &[EpisodeSummary]) -> Vec<ArmSummary> {
+pub fn summarize(arm_names: &[String], totals: &RunTotals) -> Vec<ArmSummary> {
     arm_names
         .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let mine: Vec<&EpisodeSummary> =
-                episodes.iter().filter(|e| e.arm as usize == i).collect();
-            let users: HashSet<u32> = mine.iter().map(|e| e.user).collect();
-            let rewards: Vec<f64> = mine.iter().map(|e| e.reward).collect();
-            let steps: Vec<f64> = mine.iter().map(|e| e.steps as f64).collect();
-            ArmSummary {
-                arm: name.clone(),
-                episodes: mine.len(),
-                users: users.len(),
-                reward: MeanSem::of(&rewards),
-                steps: MeanSem::of(&steps),
-            }
+        .zip(&totals.arms)
+        .map(|(name, arm)| ArmSummary {
+            arm: name.clone(),
+            episodes: arm.episodes(),
+            users: arm.users.len(),
+            reward: arm.reward.mean_sem(),
+            steps: arm.steps.mean_sem(),
         })
         .collect()
 }
@@ -66,13 +138,45 @@ pub fn summarize(arm_names: &[String], episodes: &[EpisodeSummary]) -> Vec<ArmSu
 mod tests {
     use super::*;
 
+    fn running(values: &[f64]) -> MeanSem {
+        let mut r = Running::default();
+        values.iter().for_each(|&v| r.push(v));
+        r.mean_sem()
+    }
+
     #[test]
     fn mean_and_standard_error() {
-        let m = MeanSem::of(&[1.0, 2.0, 3.0, 4.0]);
+        let m = running(&[1.0, 2.0, 3.0, 4.0]);
         assert_eq!(m.mean, 2.5);
         // sample variance 5/3, sem = sqrt(5/3 / 4)
         assert!((m.sem - (5.0f64 / 12.0).sqrt()).abs() < 1e-15);
-        assert_eq!(MeanSem::of(&[7.0]).sem, 0.0);
+        assert_eq!(running(&[7.0]).sem, 0.0);
+        assert_eq!(
+            running(&[]),
+            MeanSem {
+                mean: 0.0,
+                sem: 0.0
+            }
+        );
+    }
+
+    /// Values near 1e9 apart by 1e-3: a running sum of squares would cancel to noise.
+    /// The reference is two passes over the values shifted by 1e9 (exact at this scale).
+    #[test]
+    fn streaming_is_accurate_far_from_zero() {
+        let values: Vec<f64> = (0..10_000).map(|i| 1e9 + (i % 7) as f64 * 1e-3).collect();
+        let shifted: Vec<f64> = values.iter().map(|v| v - 1e9).collect();
+        let n = values.len() as f64;
+        let mean = shifted.iter().sum::<f64>() / n;
+        let var = shifted.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let sem = (var / n).sqrt();
+        let m = running(&values);
+        assert!(
+            (m.mean - 1e9 - mean).abs() < 1e-6,
+            "{} vs {mean}",
+            m.mean - 1e9
+        );
+        assert!((m.sem - sem).abs() < 1e-6 * sem, "{} vs {sem}", m.sem);
     }
 
     #[test]
@@ -84,11 +188,29 @@ mod tests {
             reward,
             steps,
         };
-        let s = summarize(
-            &["C".into(), "T1".into()],
-            &[e(0, 1, 1.0, 2), e(0, 1, 3.0, 4), e(1, 2, 5.0, 6)],
-        );
+        let mut totals = RunTotals::new(2);
+        for episode in [e(0, 1, 1.0, 2), e(0, 1, 3.0, 4), e(1, 2, 5.0, 6)] {
+            totals.add(&episode);
+        }
+        let s = summarize(&["C".into(), "T1".into()], &totals);
         assert_eq!((s[0].episodes, s[0].users, s[0].reward.mean), (2, 1, 2.0));
         assert_eq!((s[1].episodes, s[1].steps.mean), (1, 6.0));
+        assert_eq!((totals.episodes(), totals.steps()), (3, 12));
+    }
+
+    #[test]
+    fn merged_streams_equal_one_stream() {
+        let values = [1.0, 4.0, 2.5, 7.0, 0.0, 3.25, 9.5];
+        for split in 0..=values.len() {
+            let mut whole = Running::default();
+            values.iter().for_each(|v| whole.push(*v));
+            let (mut left, mut right) = (Running::default(), Running::default());
+            values[..split].iter().for_each(|v| left.push(*v));
+            values[split..].iter().for_each(|v| right.push(*v));
+            left.merge(&right);
+            assert_eq!(left.count, whole.count);
+            let (m, w) = (left.mean_sem(), whole.mean_sem());
+            assert!((m.mean - w.mean).abs() < 1e-12 && (m.sem - w.sem).abs() < 1e-12);
+        }
     }
 }

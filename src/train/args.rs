@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Train a two-tower (DSSM) model on event logs and write every user's top-k tracks.
@@ -135,6 +136,7 @@ fn run_here(args: &TrainDssmArgs) -> Result<()> {
         params: args.params(),
         out: &args.out,
         summary: &args.summary_path(),
+        stop: &crate::interrupt::stop_on_ctrl_c(),
     })
 }
 
@@ -150,6 +152,8 @@ pub struct TrainJob<'a> {
     pub params: DssmParams,
     pub out: &'a Path,
     pub summary: &'a Path,
+    /// Set by Ctrl-C: training stops before its next batch, and nothing is written.
+    pub stop: &'a AtomicBool,
 }
 
 /// Reads the logs (only `user`, `track`, `time` of each event), trains, writes the top-k
@@ -222,8 +226,9 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
         }
         Progress::Finished => bar.finish_and_clear(),
     };
-    let model = train_dssm(&interactions, &catalogue, &params, &progress)
+    let model = train_dssm(&interactions, &catalogue, &params, &progress, job.stop)
         .with_context(|| format!("training on {}", list(job.logs)))?;
+    crate::interrupt::check(job.stop)?;
 
     let t = Instant::now();
     let recs = model.recommendations(params.top_k);
@@ -242,8 +247,7 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
         total_seconds: start.elapsed().as_secs_f64(),
     };
     let text = serde_json::to_string_pretty(&summary)?;
-    std::fs::write(summary_path, text + "\n")
-        .with_context(|| format!("cannot write {}", summary_path.display()))?;
+    crate::atomic_file::write(summary_path, (text + "\n").as_bytes())?;
     let last = s.epochs.iter().find(|e| e.epoch == s.best_epoch);
     eprintln!(
         "trained on {} plays ({} positives, {} users): best epoch {}/{} (validation loss {}); \

@@ -8,6 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Examples per chunk: the unit of parallel work whose gradients are summed in order.
@@ -79,6 +80,7 @@ pub(crate) fn train(
     catalogue: &Catalogue,
     params: &DssmParams,
     progress: &dyn Fn(Progress),
+    stop: &AtomicBool,
 ) -> Result<TrainedDssm, TrainError> {
     validate(params)?;
     let start = Instant::now();
@@ -111,6 +113,7 @@ pub(crate) fn train(
         data::shuffle(&mut order, &mut rng);
         let mut loss_sum = 0.0;
         for (step, examples) in order.chunks(params.batch_size).enumerate() {
+            crate::interrupt::check(stop)?;
             let batch = Batch::draw(&data, examples, params, &mut rng);
             let loss = batch.step(&data, &weights, &mut opt, params);
             opt.step(&mut weights);

@@ -189,6 +189,8 @@ impl Default for DssmParams {
 /// Why training could not run.
 #[derive(Debug, Error)]
 pub enum TrainError {
+    #[error("training stopped")]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     #[error("the log is empty: no events to train on")]
     EmptyLog,
     #[error(
@@ -306,12 +308,14 @@ impl TrainedDssm {
 
 /// Trains the two-tower model on the interactions and computes every user's vector.
 ///
-/// `progress` is called from the calling thread (steps and epochs).
+/// `progress` is called from the calling thread (steps and epochs); `stop` is checked
+/// before every batch.
 pub fn train_dssm(
     interactions: &[Interaction],
     catalogue: &Catalogue,
     params: &DssmParams,
     progress: &dyn Fn(Progress),
+    stop: &std::sync::atomic::AtomicBool,
 ) -> Result<TrainedDssm, TrainError> {
-    fit::train(interactions, catalogue, params, progress)
+    fit::train(interactions, catalogue, params, progress, stop)
 }

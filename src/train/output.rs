@@ -2,15 +2,13 @@
 //! [...]}` per line, as read by the `indexed` recommender) and the training summary.
 
 use super::TrainSummary;
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
-/// One `{"user": u, "tracks": [...]}` JSON line per user, in the given order.
-pub fn write_recommendations(path: &Path, recs: &[(u32, Vec<u32>)]) -> io::Result<()> {
-    let mut w = BufWriter::new(File::create(path)?);
-    write_recommendations_to(&mut w, recs)?;
-    w.flush()
+/// One `{"user": u, "tracks": [...]}` JSON line per user, in the given order, written
+/// whole or not at all.
+pub fn write_recommendations(path: &Path, recs: &[(u32, Vec<u32>)]) -> anyhow::Result<()> {
+    crate::atomic_file::write_with(path, |w| write_recommendations_to(w, recs))
 }
 
 /// As [`write_recommendations`], to any writer.
@@ -34,11 +32,11 @@ pub fn write_recommendations_to(w: &mut impl Write, recs: &[(u32, Vec<u32>)]) ->
 }
 
 /// The summary as pretty-printed JSON.
-pub fn write_summary(path: &Path, summary: &TrainSummary) -> io::Result<()> {
-    let mut w = BufWriter::new(File::create(path)?);
-    serde_json::to_writer_pretty(&mut w, summary)?;
-    w.write_all(b"\n")?;
-    w.flush()
+pub fn write_summary(path: &Path, summary: &TrainSummary) -> anyhow::Result<()> {
+    crate::atomic_file::write_with(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, summary)?;
+        w.write_all(b"\n")
+    })
 }
 
 #[cfg(test)]

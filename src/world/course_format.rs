@@ -6,7 +6,7 @@ use crate::config::UserDefaults;
 use npyz::WriterBuilder;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 #[derive(Deserialize)]
@@ -99,8 +99,7 @@ fn user_from_line(
         }
         interests.push(i as u32);
     }
-    let user = User {
-        interests,
+    let params = UserDefaults {
         interest_neighbours: line
             .interest_neighbours
             .unwrap_or(defaults.interest_neighbours),
@@ -111,15 +110,15 @@ fn user_from_line(
             .artist_discount_gamma
             .unwrap_or(defaults.artist_discount_gamma),
     };
-    if user.interest_neighbours == 0 {
-        return Err(bad("interest_neighbours must be at least 1".into()));
-    }
-    if !(user.consume_bias.is_finite()
-        && user.consume_sharpness.is_finite()
-        && user.artist_discount_gamma.is_finite())
-    {
-        return Err(bad("parameters must be finite numbers".into()));
-    }
+    params.validate("").map_err(bad)?;
+    let user = User {
+        interests,
+        interest_neighbours: params.interest_neighbours,
+        consume_bias: params.consume_bias,
+        consume_sharpness: params.consume_sharpness,
+        session_budget: params.session_budget,
+        artist_discount_gamma: params.artist_discount_gamma,
+    };
     Ok(user)
 }
 
@@ -273,50 +272,52 @@ pub fn read_top_tracks(path: &Path, n_tracks: usize) -> Result<Vec<u32>, WorldEr
         .collect()
 }
 
-/// Writes `world` in the course format (plus `top_tracks.json`) into `dir`.
-pub fn export(world: &World, dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+/// Writes `world` in the course format (plus `top_tracks.json`) into `dir`; each file
+/// whole or not at all.
+pub fn export(world: &World, dir: &Path) -> anyhow::Result<()> {
+    use crate::atomic_file::{write, write_with};
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
     let cat = &world.catalogue;
-    let mut tracks = BufWriter::new(std::fs::File::create(dir.join("tracks.json"))?);
-    for t in 0..cat.len() {
-        let line = TrackLineOut {
-            track: t,
-            artist: cat.artist_name(t as u32),
-            title: &cat.titles[t],
-        };
-        serde_json::to_writer(&mut tracks, &line)?;
-        tracks.write_all(b"\n")?;
-    }
-    tracks.flush()?;
-
-    let mut npy = npyz::WriteOptions::new()
-        .default_dtype()
-        .shape(&[cat.len() as u64, cat.dim as u64])
-        .writer(BufWriter::new(std::fs::File::create(
-            dir.join("tracks.npy"),
-        )?))
-        .begin_nd()?;
-    npy.extend(cat.embeddings.iter().copied())?;
-    npy.finish()?;
-
-    let mut users = BufWriter::new(std::fs::File::create(dir.join("users.json"))?);
-    for (id, u) in world.users.iter().enumerate() {
-        let line = UserLineOut {
-            user: id,
-            interests: &u.interests,
-            interest_neighbours: u.interest_neighbours,
-            consume_bias: u.consume_bias,
-            consume_sharpness: u.consume_sharpness,
-            session_budget: u.session_budget,
-            artist_discount_gamma: u.artist_discount_gamma,
-        };
-        serde_json::to_writer(&mut users, &line)?;
-        users.write_all(b"\n")?;
-    }
-    users.flush()?;
-
-    std::fs::write(
-        dir.join("top_tracks.json"),
-        serde_json::to_vec(&cat.popularity)?,
+    write_with(&dir.join("tracks.json"), |tracks| {
+        for t in 0..cat.len() {
+            let line = TrackLineOut {
+                track: t,
+                artist: cat.artist_name(t as u32),
+                title: &cat.titles[t],
+            };
+            serde_json::to_writer(&mut *tracks, &line)?;
+            tracks.write_all(b"\n")?;
+        }
+        Ok(())
+    })?;
+    write_with(&dir.join("tracks.npy"), |out| {
+        let mut npy = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&[cat.len() as u64, cat.dim as u64])
+            .writer(out)
+            .begin_nd()?;
+        npy.extend(cat.embeddings.iter().copied())?;
+        npy.finish()
+    })?;
+    write_with(&dir.join("users.json"), |users| {
+        for (id, u) in world.users.iter().enumerate() {
+            let line = UserLineOut {
+                user: id,
+                interests: &u.interests,
+                interest_neighbours: u.interest_neighbours,
+                consume_bias: u.consume_bias,
+                consume_sharpness: u.consume_sharpness,
+                session_budget: u.session_budget,
+                artist_discount_gamma: u.artist_discount_gamma,
+            };
+            serde_json::to_writer(&mut *users, &line)?;
+            users.write_all(b"\n")?;
+        }
+        Ok(())
+    })?;
+    write(
+        &dir.join("top_tracks.json"),
+        &serde_json::to_vec(&cat.popularity)?,
     )
 }

@@ -74,39 +74,74 @@ impl Default for SyntheticWorldConfig {
 }
 
 impl SyntheticWorldConfig {
-    fn validate(&self) -> Result<(), WorldError> {
-        let fail = |m: &str| Err(WorldError::Config(m.to_string()));
-        if self.tracks == 0 || self.users == 0 || self.dim == 0 || self.genres == 0 {
-            return fail("tracks, users, dim and genres must be at least 1");
+    /// Refuses impossible sizes and scales; the message names the one key at fault as
+    /// `world.synthetic.<key>` (the message is all the user sees of the cause).
+    pub fn validate(&self) -> Result<(), String> {
+        let at_least_one = [
+            ("tracks", self.tracks),
+            ("artists", self.artists),
+            ("users", self.users),
+            ("dim", self.dim),
+            ("genres", self.genres),
+            ("interests_per_user", self.interests_per_user),
+        ];
+        for (key, value) in at_least_one {
+            if value == 0 {
+                return Err(format!("world.synthetic.{key} must be at least 1, got 0"));
+            }
         }
-        if self.artists == 0 || self.artists > self.tracks {
-            return fail("artists must be between 1 and tracks");
+        if self.artists > self.tracks {
+            return Err(format!(
+                "world.synthetic.artists must be at most world.synthetic.tracks ({}), got {}",
+                self.tracks, self.artists
+            ));
+        }
+        if self.interests_per_user > self.tracks {
+            return Err(format!(
+                "world.synthetic.interests_per_user must be at most world.synthetic.tracks ({}), got {}",
+                self.tracks, self.interests_per_user
+            ));
         }
         if self.max_artist_tracks < 2 && self.artists < self.tracks {
-            return fail("max_artist_tracks must be at least 2 when artists < tracks");
+            return Err(format!(
+                "world.synthetic.max_artist_tracks must be at least 2 when artists ({}) < tracks ({}), got {}",
+                self.artists, self.tracks, self.max_artist_tracks
+            ));
         }
-        if self.artists * self.max_artist_tracks < self.tracks {
-            return fail("artists * max_artist_tracks must be at least tracks");
+        if self.artists.saturating_mul(self.max_artist_tracks) < self.tracks {
+            return Err(format!(
+                "world.synthetic.max_artist_tracks ({}) times artists ({}) must be at least tracks ({})",
+                self.max_artist_tracks, self.artists, self.tracks
+            ));
         }
-        if !(0.0..=1.0).contains(&self.multi_track_artist_share) {
-            return fail("multi_track_artist_share must be in [0, 1]");
+        let share = self.multi_track_artist_share;
+        if !(0.0..=1.0).contains(&share) {
+            return Err(format!(
+                "world.synthetic.multi_track_artist_share must be in [0, 1], got {share}"
+            ));
         }
-        if self.interests_per_user == 0 || self.interests_per_user > self.tracks {
-            return fail("interests_per_user must be between 1 and tracks");
-        }
-        let norms = [
-            self.shared_norm2,
-            self.genre_norm2,
-            self.artist_norm2,
-            self.track_norm2,
-            self.popularity_noise,
+        let scales = [
+            ("shared_norm2", self.shared_norm2),
+            ("genre_norm2", self.genre_norm2),
+            ("artist_norm2", self.artist_norm2),
+            ("track_norm2", self.track_norm2),
+            ("popularity_noise", self.popularity_noise),
         ];
-        if norms.iter().any(|x| !x.is_finite() || *x < 0.0) {
-            return fail("norms and popularity_noise must be finite and >= 0");
+        for (key, value) in scales {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(format!(
+                    "world.synthetic.{key} must be a finite number >= 0, got {value}"
+                ));
+            }
         }
-        for [lo, hi] in [self.consume_bias, self.consume_sharpness] {
+        for (key, [lo, hi]) in [
+            ("consume_bias", self.consume_bias),
+            ("consume_sharpness", self.consume_sharpness),
+        ] {
             if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-                return fail("consume ranges must be [lo, hi] with lo <= hi");
+                return Err(format!(
+                    "world.synthetic.{key} must be a range [lo, hi] of finite numbers with lo <= hi, got [{lo}, {hi}]"
+                ));
             }
         }
         Ok(())
@@ -115,7 +150,7 @@ impl SyntheticWorldConfig {
 
 /// Generates the world; the same config gives the same world bit for bit.
 pub fn generate(cfg: &SyntheticWorldConfig, defaults: &UserDefaults) -> Result<World, WorldError> {
-    cfg.validate()?;
+    cfg.validate().map_err(WorldError::Config)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let sizes = artist_sizes(cfg);
 
@@ -397,5 +432,53 @@ mod tests {
             ..small()
         };
         assert!(generate(&cfg, &UserDefaults::default()).is_err());
+    }
+
+    #[test]
+    fn each_impossible_value_names_its_own_key() {
+        let cases: [(SyntheticWorldConfig, &str); 6] = [
+            (
+                SyntheticWorldConfig { dim: 0, ..small() },
+                "world.synthetic.dim must be at least 1, got 0",
+            ),
+            (
+                SyntheticWorldConfig {
+                    genres: 0,
+                    ..small()
+                },
+                "world.synthetic.genres must be at least 1, got 0",
+            ),
+            (
+                SyntheticWorldConfig {
+                    users: 0,
+                    ..small()
+                },
+                "world.synthetic.users must be at least 1, got 0",
+            ),
+            (
+                SyntheticWorldConfig {
+                    track_norm2: f64::NAN,
+                    ..small()
+                },
+                "world.synthetic.track_norm2 must be a finite number >= 0, got NaN",
+            ),
+            (
+                SyntheticWorldConfig {
+                    consume_bias: [3.0, 1.0],
+                    ..small()
+                },
+                "world.synthetic.consume_bias must be a range [lo, hi] of finite numbers with lo <= hi, got [3, 1]",
+            ),
+            (
+                SyntheticWorldConfig {
+                    multi_track_artist_share: 1.5,
+                    ..small()
+                },
+                "world.synthetic.multi_track_artist_share must be in [0, 1], got 1.5",
+            ),
+        ];
+        for (cfg, expected) in cases {
+            assert_eq!(cfg.validate().unwrap_err(), expected);
+        }
     }
 }

@@ -1,12 +1,19 @@
-//! Forest plot: effect (percent of control) with its interval per metric and arm;
-//! significant rows highlighted, a line at zero.
+//! Forest plot: effect (percent of control) with its interval, one panel per metric with
+//! its own scale (a large effect on one metric cannot squash the others), the primary
+//! metrics first, the guardrails last and labelled so. Colours follow the tables: green
+//! better, red worse (Holm-adjusted p, in the metric's direction), grey not significant.
 
 use super::{Chart, bold, font, padded, plot_err};
-use crate::report::Analysis;
+use crate::report::render::Verdict;
+use crate::report::{Analysis, Metric, Row};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-const ROW_HEIGHT: u32 = 30;
+const ROW_HEIGHT: u32 = 34;
+/// Height of a panel besides its rows: caption and x axis.
+const PANEL_CHROME: u32 = 80;
+/// Height of the chart's title and colour key.
+const HEADER: u32 = 70;
 
 pub struct ForestPlot<'a> {
     analysis: &'a Analysis,
@@ -17,19 +24,45 @@ impl<'a> ForestPlot<'a> {
         Self { analysis }
     }
 
-    /// Rows with a finite interval, in table order.
-    fn rows(&self) -> Vec<&'a crate::report::Row> {
-        self.analysis
-            .rows
-            .iter()
-            .filter(|r| r.lower.is_finite() && r.upper.is_finite() && r.effect.is_finite())
-            .collect()
+    /// One panel per metric (primary metrics first, in table order, then guardrails) with
+    /// its rows of finite interval.
+    fn panels(&self) -> Vec<(Metric, Vec<&'a Row>)> {
+        let mut panels: Vec<(Metric, Vec<&'a Row>)> = Vec::new();
+        let finite = |r: &&Row| r.lower.is_finite() && r.upper.is_finite() && r.effect.is_finite();
+        for guardrails in [false, true] {
+            for r in self.analysis.rows.iter().filter(finite) {
+                if r.metric.is_guardrail() != guardrails {
+                    continue;
+                }
+                match panels.iter_mut().find(|(m, _)| *m == r.metric) {
+                    Some((_, rows)) => rows.push(r),
+                    None => panels.push((r.metric, vec![r])),
+                }
+            }
+        }
+        panels
+    }
+
+    fn panel_height(rows: usize) -> u32 {
+        PANEL_CHROME + ROW_HEIGHT * rows as u32
     }
 }
 
-const POSITIVE: RGBColor = RGBColor(0, 140, 60);
-const NEGATIVE: RGBColor = RGBColor(200, 30, 30);
+const BETTER: RGBColor = RGBColor(0, 140, 60);
+const WORSE: RGBColor = RGBColor(200, 30, 30);
 const NEUTRAL: RGBColor = RGBColor(120, 120, 120);
+
+/// Tick labels with as many decimals as the span of the axis needs.
+fn tick(x: f64, span: f64) -> String {
+    let decimals = if span >= 20.0 {
+        0
+    } else if span >= 2.0 {
+        1
+    } else {
+        2
+    };
+    format!("{x:+.decimals$}%")
+}
 
 impl Chart for ForestPlot<'_> {
     fn stem(&self) -> &'static str {
@@ -38,86 +71,175 @@ impl Chart for ForestPlot<'_> {
 
     fn title(&self) -> String {
         format!(
-            "Effect vs {} (% of control mean, {:.0}% interval)",
+            "Effect vs {} (% of control mean, {:.0}% interval), one scale per metric",
             self.analysis.control,
             (1.0 - self.analysis.alpha) * 100.0
         )
     }
 
     fn size(&self) -> (u32, u32) {
-        (1000, 140 + ROW_HEIGHT * self.rows().len().max(1) as u32)
+        let panels = self.panels();
+        let body: u32 = panels
+            .iter()
+            .map(|(_, r)| Self::panel_height(r.len()))
+            .sum();
+        (1000, HEADER + body.max(Self::panel_height(1)))
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
         area.fill(&WHITE).map_err(plot_err)?;
-        let rows = self.rows();
-        let n = rows.len().max(1) as i32;
-        let (lo, hi) = rows.iter().fold((0.0f64, 0.0f64), |(lo, hi), r| {
-            (lo.min(r.lower), hi.max(r.upper))
-        });
-        let (lo, hi) = padded(lo, hi);
-        let labels: Vec<String> = rows
-            .iter()
-            .map(|r| format!("{}  {}", r.metric.name(), r.treatment))
-            .collect();
-        let mut chart = ChartBuilder::on(area)
-            .caption(self.title(), bold(22.0))
-            .margin(15)
-            .x_label_area_size(50)
-            .y_label_area_size(260)
-            .build_cartesian_2d(lo..hi, (0..n).into_segmented())
+        let (header, body) = area.split_vertically(HEADER);
+        header
+            .draw_text(&self.title(), &bold(20.0).into(), (15, 10))
             .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n as usize)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels
-                    .get((n - 1 - *i) as usize)
-                    .cloned()
-                    .unwrap_or_default(),
-                _ => String::new(),
-            })
-            .x_desc("effect, % of control mean")
-            .x_label_formatter(&|x| format!("{x:+.0}%"))
-            .label_style(font(16.0))
-            .axis_desc_style(font(16.0))
-            .draw()
+        header
+            .draw_text(
+                &format!(
+                    "green: better, red: worse (Holm-adjusted p < {}, in the metric's direction); \
+                     grey: not significant",
+                    self.analysis.alpha
+                ),
+                &font(15.0).into(),
+                (15, 40),
+            )
             .map_err(plot_err)?;
-        // Zero line.
-        chart
-            .draw_series(LineSeries::new(
-                [(0.0, SegmentValue::Exact(0)), (0.0, SegmentValue::Exact(n))],
-                BLACK.stroke_width(2),
-            ))
-            .map_err(plot_err)?;
-        for (k, r) in rows.iter().enumerate() {
-            // Top row first.
-            let y = SegmentValue::CenterOf(n - 1 - k as i32);
-            let colour = match (r.significant, r.effect > 0.0) {
-                (true, true) => POSITIVE,
-                (true, false) => NEGATIVE,
-                _ => NEUTRAL,
+        let panels = self.panels();
+        let mut breaks = Vec::new();
+        let mut y = 0;
+        for (_, rows) in panels.iter().take(panels.len().saturating_sub(1)) {
+            y += Self::panel_height(rows.len()) as i32;
+            breaks.push(y);
+        }
+        let areas = body.split_by_breakpoints(Vec::<i32>::new(), breaks);
+        for ((metric, rows), panel) in panels.iter().zip(&areas) {
+            let caption = if metric.is_guardrail() {
+                format!("{metric}: guardrail, an increase is bad (measured wall time)")
+            } else {
+                format!("{metric}")
             };
-            let width = if r.significant { 3 } else { 1 };
-            chart
-                .draw_series(std::iter::once(ErrorBar::new_horizontal(
-                    y.clone(),
-                    r.lower,
-                    r.effect,
-                    r.upper,
-                    colour.stroke_width(width),
-                    12,
-                )))
-                .map_err(plot_err)?;
-            chart
-                .draw_series(std::iter::once(Circle::new(
-                    (r.effect, y),
-                    if r.significant { 6 } else { 4 },
-                    colour.filled(),
-                )))
-                .map_err(plot_err)?;
+            draw_panel(panel, &caption, rows)?;
         }
         Ok(())
+    }
+}
+
+/// One metric: a row per arm, its own x scale, a line at zero.
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    caption: &str,
+    rows: &[&Row],
+) -> anyhow::Result<()> {
+    let n = rows.len() as i32;
+    let (lo, hi) = rows.iter().fold((0.0f64, 0.0f64), |(lo, hi), r| {
+        (lo.min(r.lower), hi.max(r.upper))
+    });
+    let (lo, hi) = padded(lo, hi);
+    let labels: Vec<String> = rows.iter().map(|r| r.treatment.clone()).collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, bold(16.0))
+        .margin(8)
+        .margin_right(30)
+        .x_label_area_size(28)
+        .y_label_area_size(120)
+        .build_cartesian_2d(lo..hi, (0..n).into_segmented())
+        .map_err(plot_err)?;
+    let span = hi - lo;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n as usize)
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => labels
+                .get((n - 1 - *i) as usize)
+                .cloned()
+                .unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_labels(8)
+        .x_label_formatter(&|x| tick(*x, span))
+        .label_style(font(14.0))
+        .draw()
+        .map_err(plot_err)?;
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, SegmentValue::Exact(0)), (0.0, SegmentValue::Exact(n))],
+            BLACK.stroke_width(2),
+        ))
+        .map_err(plot_err)?;
+    for (k, r) in rows.iter().enumerate() {
+        // First row on top.
+        let y = SegmentValue::CenterOf(n - 1 - k as i32);
+        let verdict = Verdict::of(r);
+        let colour = match verdict {
+            Verdict::Better => BETTER,
+            Verdict::Worse => WORSE,
+            Verdict::NotSignificant => NEUTRAL,
+        };
+        let significant = verdict != Verdict::NotSignificant;
+        chart
+            .draw_series(std::iter::once(ErrorBar::new_horizontal(
+                y.clone(),
+                r.lower,
+                r.effect,
+                r.upper,
+                colour.stroke_width(if significant { 3 } else { 1 }),
+                12,
+            )))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (r.effect, y),
+                if significant { 6 } else { 4 },
+                colour.filled(),
+            )))
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::charts::render_svg;
+    use crate::report::render::tests::{analysis, row};
+
+    #[test]
+    fn one_panel_per_metric_guardrails_last_coloured_by_holm_and_direction() {
+        let a = analysis(vec![
+            row("T1", Metric::MeanRequestLatency, 234.0, true, true),
+            row("T2", Metric::MeanTimePerSession, 9.5, true, false),
+            row("T1", Metric::MeanTimePerSession, -3.0, false, false),
+            row("T1", Metric::Sessions, 1.0, false, false),
+        ]);
+        let plot = ForestPlot::new(&a);
+        let panels: Vec<(Metric, usize)> =
+            plot.panels().iter().map(|(m, r)| (*m, r.len())).collect();
+        assert_eq!(
+            panels,
+            [
+                (Metric::MeanTimePerSession, 2),
+                (Metric::Sessions, 1),
+                (Metric::MeanRequestLatency, 1)
+            ]
+        );
+        let svg = render_svg(&plot).unwrap();
+        assert!(svg.contains("guardrail, an increase is bad"));
+        // The latency increase is worse (red); raw-only significance stays grey.
+        let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        assert!(
+            svg.contains(&hex(WORSE)),
+            "significant latency increase is red"
+        );
+        assert!(
+            !svg.contains(&hex(BETTER)),
+            "nothing is better by Holm here"
+        );
+    }
+
+    #[test]
+    fn ticks_keep_the_decimals_the_span_needs() {
+        assert_eq!(tick(250.0, 1000.0), "+250%");
+        assert_eq!(tick(-1.5, 6.0), "-1.5%");
+        assert_eq!(tick(0.25, 0.8), "+0.25%");
     }
 }

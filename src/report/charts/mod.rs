@@ -49,20 +49,32 @@ impl ImageFormat {
         }
     }
 
-    /// Renders `chart` to `path`.
+    /// Renders `chart` to `path`, whole or not at all (see [`crate::atomic_file`]).
     pub fn render<C: Chart>(self, chart: &C, path: &Path) -> anyhow::Result<()> {
         register_fonts()?;
         match self {
-            ImageFormat::Svg => {
-                let svg = render_svg(chart)?;
-                std::fs::write(path, svg)
-                    .map_err(|e| anyhow!("{}: cannot write chart: {e}", path.display()))
-            }
+            ImageFormat::Svg => crate::atomic_file::write(path, render_svg(chart)?.as_bytes()),
             ImageFormat::Png => {
-                let root = BitMapBackend::new(path, chart.size()).into_drawing_area();
+                // plotters writes the file itself: into a temporary `.png` renamed at the end.
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let tmp = tempfile::Builder::new()
+                    .prefix(".chart.")
+                    .suffix(".tmp.png")
+                    .tempfile_in(dir)
+                    .map_err(|e| {
+                        anyhow!("{}: cannot create a temporary file: {e}", dir.display())
+                    })?;
+                let root = BitMapBackend::new(tmp.path(), chart.size()).into_drawing_area();
                 chart.draw(&root)?;
                 root.present()
-                    .map_err(|e| anyhow!("{}: cannot write chart: {e:?}", path.display()))
+                    .map_err(|e| anyhow!("{}: cannot write chart: {e:?}", path.display()))?;
+                drop(root);
+                tmp.as_file()
+                    .sync_all()
+                    .map_err(|e| anyhow!("{}: cannot write chart: {e}", path.display()))?;
+                tmp.persist(path)
+                    .map_err(|e| anyhow!("{}: cannot write chart: {}", path.display(), e.error))?;
+                Ok(())
             }
         }
     }

@@ -1,10 +1,13 @@
-//! Running mean of session time per arm as sessions accumulate (in time order): shows
-//! whether the arms' means have settled.
+//! Running mean per arm as sessions accumulate (in time order) of the table's
+//! mean_time_per_session: the mean over the users seen so far of each user's time per
+//! session, so the last point of a line is the arm's mean in the table. Shows whether the
+//! arms' means have settled. The y axis spans every point: no line is clipped.
 
 use super::{Chart, arm_colour, bold, font, padded, plot_err};
 use crate::report::Analysis;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use std::collections::HashMap;
 
 /// At most this many points per line: more adds nothing at this width, and plotters
 /// leaves gaps in wide polylines made of many sub-pixel segments.
@@ -14,29 +17,42 @@ pub struct RunningMean<'a> {
     analysis: &'a Analysis,
 }
 
+/// (sessions so far, mean over users so far of time / sessions) after each session,
+/// thinned to about `max_points` (the first and the last always kept).
+fn user_level_running_mean(times: &[f64], users: &[u64], max_points: usize) -> Vec<(f64, f64)> {
+    let n = times.len();
+    let step = n.div_ceil(max_points).max(1);
+    let mut per_user: HashMap<u64, (f64, u64)> = HashMap::new();
+    // Sum over users of each user's time per session, updated by the changed user only.
+    let mut sum_of_means = 0.0;
+    let mut points = Vec::with_capacity(n / step + 2);
+    for (k, (&t, &u)) in times.iter().zip(users).enumerate() {
+        let (time, sessions) = per_user.entry(u).or_insert((0.0, 0));
+        let before = if *sessions > 0 {
+            *time / *sessions as f64
+        } else {
+            0.0
+        };
+        *time += t;
+        *sessions += 1;
+        sum_of_means += *time / *sessions as f64 - before;
+        if k % step == 0 || k + 1 == n {
+            points.push(((k + 1) as f64, sum_of_means / per_user.len() as f64));
+        }
+    }
+    points
+}
+
 impl<'a> RunningMean<'a> {
     pub fn new(analysis: &'a Analysis) -> Self {
         Self { analysis }
     }
 
-    /// (sessions so far, running mean) per arm, thinned to `MAX_POINTS`.
     fn lines(&self) -> Vec<Vec<(f64, f64)>> {
         self.analysis
             .session_times
             .iter()
-            .map(|arm| {
-                let n = arm.times.len();
-                let step = n.div_ceil(MAX_POINTS).max(1);
-                let mut sum = 0.0;
-                let mut points = Vec::with_capacity(n / step + 2);
-                for (k, t) in arm.times.iter().enumerate() {
-                    sum += t;
-                    if k % step == 0 || k + 1 == n {
-                        points.push(((k + 1) as f64, sum / (k + 1) as f64));
-                    }
-                }
-                points
-            })
+            .map(|arm| user_level_running_mean(&arm.times, &arm.users, MAX_POINTS))
             .collect()
     }
 }
@@ -47,7 +63,7 @@ impl Chart for RunningMean<'_> {
     }
 
     fn title(&self) -> String {
-        "Running mean of session time per arm".to_string()
+        "Running mean_time_per_session per arm (users so far)".to_string()
     }
 
     fn size(&self) -> (u32, u32) {
@@ -61,20 +77,28 @@ impl Chart for RunningMean<'_> {
             .iter()
             .filter_map(|l| l.last().map(|p| p.0))
             .fold(1.0f64, f64::max);
-        // Skip the first few noisy sessions when scaling the y axis.
         let (lo, hi) = lines
             .iter()
-            .flat_map(|l| {
-                let skip = (l.len() / 20).min(l.len().saturating_sub(1));
-                l.iter().skip(skip)
-            })
+            .flatten()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
                 (lo.min(p.1), hi.max(p.1))
             });
         let (lo, hi) = padded(lo, hi);
+        // The legend (about 25 px per arm of a 480 px plot) goes in the right-hand corner
+        // with fewer line ends in its band.
+        let ends: Vec<f64> = lines.iter().filter_map(|l| l.last().map(|p| p.1)).collect();
+        let band = ((ends.len() as f64 * 25.0 + 20.0) / 480.0).min(0.5) * (hi - lo);
+        let near_top = ends.iter().filter(|&&y| y > hi - band).count();
+        let near_bottom = ends.iter().filter(|&&y| y < lo + band).count();
+        let legend = if near_top > near_bottom {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        };
         let mut chart = ChartBuilder::on(area)
             .caption(self.title(), bold(22.0))
             .margin(15)
+            .margin_right(30)
             .x_label_area_size(50)
             .y_label_area_size(70)
             .build_cartesian_2d(0.0..x_max, lo..hi)
@@ -82,7 +106,7 @@ impl Chart for RunningMean<'_> {
         chart
             .configure_mesh()
             .x_desc("sessions of the arm so far (time order)")
-            .y_desc("mean session time")
+            .y_desc("mean_time_per_session (first track included)")
             .x_label_formatter(&|x| format!("{x:.0}"))
             .label_style(font(16.0))
             .axis_desc_style(font(16.0))
@@ -93,23 +117,38 @@ impl Chart for RunningMean<'_> {
             let name = self.analysis.session_times[i].treatment.clone();
             let last = points.last().map_or(f64::NAN, |p| p.1);
             chart
-                // Points outside the y range are clipped by the plotting area, not dropped,
-                // so no segment joins across them.
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))
                 .map_err(plot_err)?
-                .label(format!("{name} (final {last:.3})"))
+                .label(format!("{name} (final {last:.4})"))
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(3))
                 });
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend)
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .label_font(font(16.0))
             .draw()
             .map_err(plot_err)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_level_running_mean;
+
+    #[test]
+    fn running_mean_is_the_user_level_mean_so_far() {
+        // User 1: sessions 1.0 and 3.0 (mean 2.0); user 2: one session 5.0.
+        let points = user_level_running_mean(&[1.0, 5.0, 3.0], &[1, 2, 1], 10);
+        assert_eq!(points, vec![(1.0, 1.0), (2.0, 3.0), (3.0, 3.5)]);
+        // Pooled over sessions it would be 3.0: the chart must not draw that.
+        let thinned = user_level_running_mean(&[1.0; 10], &[7; 10], 3);
+        assert_eq!(thinned.first(), Some(&(1.0, 1.0)));
+        assert_eq!(thinned.last(), Some(&(10.0, 1.0)));
+        assert!(thinned.len() <= 5);
     }
 }

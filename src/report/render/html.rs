@@ -1,6 +1,9 @@
-//! `report.html`: one self-contained file, the table and the charts as inline SVG.
+//! `report.html`: one self-contained page, the tables (primary metrics, then guardrails)
+//! and the charts as inline SVG. Rows are classed `better`, `worse` or `ns` by the
+//! Holm-adjusted p in the metric's direction; cells do not wrap, and the table fits a
+//! 1280 px window (a narrower one scrolls the table, not the page).
 
-use super::{HEADERS, Renderer, ReportContent, cells, preamble};
+use super::{COLUMNS, Column, Renderer, ReportContent, Verdict, cells, preamble, sections};
 
 pub struct Html;
 
@@ -11,11 +14,15 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;margin:2em;color:#222}\
-table{border-collapse:collapse;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px}\
-td.n{text-align:right;font-variant-numeric:tabular-nums}tr.pos td{background:#e6f4ea}\
-tr.neg td{background:#fce8e6}tr.ns td{color:#777}.srm{background:#fce8e6;border:2px solid #c5221f;\
-padding:1em;font-weight:bold}figure{margin:2em 0}";
+const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;margin:1.5em auto;\
+max-width:1200px;padding:0 1em;color:#222;line-height:1.4}\
+.table{overflow-x:auto}table{border-collapse:collapse;font-size:13px}\
+th,td{border:1px solid #ccc;padding:3px 6px}th{background:#f3f3f3;vertical-align:bottom}\
+td{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+tr.better td{background:#e6f4ea}tr.worse td{background:#fce8e6}tr.ns td{color:#666}\
+tr.better td.result{color:#0b6b2b;font-weight:bold}tr.worse td.result{color:#b3261e;font-weight:bold}\
+.note{color:#444}.srm{background:#fce8e6;border:2px solid #c5221f;padding:1em;font-weight:bold}\
+figure{margin:2em 0}svg{max-width:100%;height:auto}";
 
 impl Renderer for Html {
     fn file_name(&self) -> &'static str {
@@ -27,36 +34,50 @@ impl Renderer for Html {
         let title = format!("A/B report: {}", a.experiment);
         let mut out = format!(
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width\">\
              <title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n",
             esc(&title),
             esc(&title)
         );
-        let (srm, lines) = preamble(a);
+        let columns: Vec<&Column> = COLUMNS.iter().collect();
+        let (srm, lines) = preamble(a, &columns);
         if let Some(srm) = srm {
             out.push_str(&format!("<p class=\"srm\">WARNING: {}</p>\n", esc(&srm)));
         }
         for line in lines {
-            out.push_str(&format!("<p>{}</p>\n", esc(&line)));
+            out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(&line)));
         }
-        out.push_str("<table>\n<tr>");
-        for h in HEADERS {
-            out.push_str(&format!("<th>{}</th>", esc(h)));
-        }
-        out.push_str("</tr>\n");
-        for row in &a.rows {
-            let class = match (row.significant, row.effect > 0.0) {
-                (true, true) => "pos",
-                (true, false) => "neg",
-                _ => "ns",
-            };
-            out.push_str(&format!("<tr class=\"{class}\">"));
-            for (i, c) in cells(row).iter().enumerate() {
-                let cls = if i < 2 { "" } else { " class=\"n\"" };
-                out.push_str(&format!("<td{cls}>{}</td>", esc(c)));
+        for section in sections(a) {
+            out.push_str(&format!(
+                "<section id=\"{}\">\n<h2>{}</h2>\n",
+                section.id,
+                esc(section.title)
+            ));
+            for note in &section.notes {
+                out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(note)));
+            }
+            out.push_str("<div class=\"table\"><table>\n<tr>");
+            for c in &COLUMNS {
+                out.push_str(&format!("<th>{}</th>", esc(c.header)));
             }
             out.push_str("</tr>\n");
+            for row in &section.rows {
+                out.push_str(&format!("<tr class=\"{}\">", Verdict::of(row).class()));
+                for (c, cell) in COLUMNS.iter().zip(cells(row)) {
+                    let class = match (c.numeric, c.header) {
+                        (_, "result") => " class=\"result\"",
+                        (true, _) => " class=\"n\"",
+                        _ => "",
+                    };
+                    out.push_str(&format!("<td{class}>{}</td>", esc(&cell)));
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</table></div>\n</section>\n");
         }
-        out.push_str("</table>\n");
+        if a.rows.is_empty() {
+            out.push_str("<p>(no treatment besides the control)</p>\n");
+        }
         for (_, title, svg) in &content.charts {
             // The SVG document without its XML declaration, if any.
             let body = svg.find("<svg").map_or(svg.as_str(), |start| &svg[start..]);

@@ -31,22 +31,176 @@ pub trait Renderer {
     fn render(&self, content: &ReportContent<'_>) -> anyhow::Result<Vec<u8>>;
 }
 
-/// The column headers of the human-readable tables (terminal, Markdown, HTML).
-pub(crate) const HEADERS: [&str; 13] = [
-    "treatment",
-    "metric",
-    "effect",
-    "lower",
-    "upper",
-    "delta interval",
-    "control_mean",
-    "treatment_mean",
-    "p",
-    "significant",
-    "p_holm",
-    "significant_holm",
-    "mde",
+/// How a row reads for a decision: significant by the Holm-adjusted p (the table corrects
+/// for every comparison, so raw p would overstate), in the metric's direction (a
+/// guardrail's increase is bad). Every human-readable output and the forest chart use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Better,
+    Worse,
+    NotSignificant,
+}
+
+impl Verdict {
+    pub(crate) fn of(row: &Row) -> Verdict {
+        if !row.significant_holm || !row.effect.is_finite() || row.effect == 0.0 {
+            Verdict::NotSignificant
+        } else if (row.effect > 0.0) != row.metric.is_guardrail() {
+            Verdict::Better
+        } else {
+            Verdict::Worse
+        }
+    }
+
+    /// The `result` cell.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::NotSignificant => "n.s.",
+        }
+    }
+
+    /// The HTML class of the row.
+    pub(crate) fn class(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::NotSignificant => "ns",
+        }
+    }
+}
+
+/// A column of the human-readable tables (terminal, Markdown, HTML).
+pub(crate) struct Column {
+    pub header: &'static str,
+    /// What the column means, for the legend above the table.
+    pub meaning: &'static str,
+    /// Right-aligned.
+    pub numeric: bool,
+    /// Shown in the terminal too; the terminal leaves out the detail columns to fit 120
+    /// columns (the files have them all).
+    pub in_terminal: bool,
+}
+
+const fn column(
+    header: &'static str,
+    meaning: &'static str,
+    numeric: bool,
+    in_terminal: bool,
+) -> Column {
+    Column {
+        header,
+        meaning,
+        numeric,
+        in_terminal,
+    }
+}
+
+/// The columns of the human-readable tables, in order; [`cells`] fills them. The CSV and
+/// JSON keep the course's columns at full precision.
+pub(crate) const COLUMNS: [Column; 12] = [
+    column("arm", "", false, true),
+    column("metric", "", false, true),
+    column("control mean", "", true, true),
+    column("arm mean", "", true, true),
+    column(
+        "effect",
+        "(arm mean - control mean) / control mean, %",
+        true,
+        true,
+    ),
+    column(
+        "interval",
+        "the course's Welch interval of effect, the control mean taken as exact",
+        true,
+        true,
+    ),
+    column(
+        "delta interval",
+        "delta-method interval of arm mean / control mean - 1",
+        true,
+        false,
+    ),
+    column("p", "Welch two-sided p-value", true, true),
+    column("p_holm", "p Holm-adjusted across every row", true, true),
+    column(
+        "significant",
+        "the course's rule: the interval excludes 0",
+        true,
+        false,
+    ),
+    column("mde", "minimum detectable effect", true, true),
+    column(
+        "result",
+        "better / worse when p_holm < alpha, in the metric's direction; n.s. otherwise",
+        false,
+        true,
+    ),
 ];
+
+/// The human-readable cells of a row, in [`COLUMNS`] order.
+pub(crate) fn cells(row: &Row) -> [String; 12] {
+    [
+        row.treatment.clone(),
+        row.metric.name().to_string(),
+        num(row.control_mean),
+        num(row.treatment_mean),
+        pct(row.effect),
+        interval(row.lower, row.upper),
+        interval(row.delta_lower, row.delta_upper),
+        pval(row.p_value),
+        pval(row.p_holm),
+        yes_no(row.significant),
+        if row.mde.is_nan() {
+            "–".to_string()
+        } else {
+            format!("{}%", sig3(row.mde))
+        },
+        Verdict::of(row).word().to_string(),
+    ]
+}
+
+/// The rows of a report, split for reading: the primary metrics, then the guardrails in a
+/// section of their own (never mixed with the primary ones).
+pub(crate) struct Section<'a> {
+    pub title: &'static str,
+    /// HTML id of the section.
+    pub id: &'static str,
+    pub notes: Vec<String>,
+    pub rows: Vec<&'a Row>,
+}
+
+/// Why latency moves between runs of the same recommenders.
+const LATENCY_NOTE: &str = "mean_request_latency is measured wall time (the `latency` \
+logged with each request, here in ms per request): it depends on the machine, its load and \
+the number of workers, not only on the recommender, so it changes from run to run and can \
+flip sign between a run with `--workers 1` and one with `--workers 2`. Compare arms within \
+one run, on a quiet machine, before acting on it.";
+
+/// The sections with rows: primary metrics, then guardrails.
+pub(crate) fn sections(a: &Analysis) -> Vec<Section<'_>> {
+    let (guardrails, primary): (Vec<&Row>, Vec<&Row>) =
+        a.rows.iter().partition(|r| r.metric.is_guardrail());
+    let sections = [
+        Section {
+            title: "Primary metrics (an increase is good)",
+            id: "primary",
+            notes: Vec::new(),
+            rows: primary,
+        },
+        Section {
+            title: "Guardrails (an increase is bad)",
+            id: "guardrails",
+            notes: vec![LATENCY_NOTE.to_string()],
+            rows: guardrails,
+        },
+    ];
+    sections
+        .into_iter()
+        .filter(|s| !s.rows.is_empty())
+        .collect()
+}
 
 /// A number for people: 4 significant digits, or scientific when tiny/huge.
 pub(crate) fn num(x: f64) -> String {
@@ -64,16 +218,36 @@ pub(crate) fn num(x: f64) -> String {
     format!("{x:.decimals$}")
 }
 
-/// A percentage for people.
+/// 3 significant digits (at most 3 decimals; none lost left of the point), for percents.
+fn sig3(x: f64) -> String {
+    let a = x.abs();
+    if a != 0.0 && a < 1e-3 {
+        return format!("{x:.1e}");
+    }
+    let decimals = if a == 0.0 {
+        0
+    } else {
+        (2 - a.log10().floor() as i32).clamp(0, 3) as usize
+    };
+    format!("{x:.decimals$}")
+}
+
+/// A signed percentage for people.
 pub(crate) fn pct(x: f64) -> String {
     if x.is_nan() {
         "–".to_string()
+    } else if x > 0.0 {
+        format!("+{}%", sig3(x))
     } else {
-        format!("{x:+.2}%")
+        format!("{}%", sig3(x))
     }
 }
 
-/// A p-value for people.
+fn interval(lower: f64, upper: f64) -> String {
+    format!("[{}, {}]", pct(lower), pct(upper))
+}
+
+/// A p-value for people: `0.0123`, or `1.4e-13` below 1e-4.
 pub(crate) fn pval(p: f64) -> String {
     if p.is_nan() {
         "–".to_string()
@@ -84,36 +258,22 @@ pub(crate) fn pval(p: f64) -> String {
     }
 }
 
-/// The human-readable cells of a row, in [`HEADERS`] order.
-pub(crate) fn cells(row: &Row) -> [String; 13] {
-    [
-        row.treatment.clone(),
-        row.metric.name().to_string(),
-        pct(row.effect),
-        pct(row.lower),
-        pct(row.upper),
-        format!("[{}, {}]", pct(row.delta_lower), pct(row.delta_upper)),
-        num(row.control_mean),
-        num(row.treatment_mean),
-        pval(row.p_value),
-        yes_no(row.significant),
-        pval(row.p_holm),
-        yes_no(row.significant_holm),
-        if row.mde.is_nan() {
-            "–".to_string()
-        } else {
-            format!("{:.2}%", row.mde)
-        },
-    ]
-}
-
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
-/// Lines shown above the table in every human-readable format: what was read, what was
-/// dropped, the SRM check and what the intervals mean.
-pub(crate) fn preamble(a: &Analysis) -> (Option<String>, Vec<String>) {
+/// What "session time" means here, and how it relates to `sim run`'s reward: one measure
+/// of mean session time in the whole report, and the other figures named for what they are.
+const SESSION_TIME_NOTE: &str = "Session time is the sum of a session's listen times, the \
+first track's 1.0 included (as the botify log records it). mean_time_per_session, the mean \
+over users of each user's time per session, is this report's one mean session time: the \
+running-mean chart draws it too. `sim run`'s reward per episode leaves the first track out \
+and averages over episodes, so it is lower (by about 1) and not the same measure. A measure \
+that leaves the first track out says so in its name.";
+
+/// Lines shown above the tables in every human-readable format: what was read, what was
+/// dropped, the SRM check, what the shown `columns` mean and what session time is.
+pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> (Option<String>, Vec<String>) {
     let srm_warning = a.srm.mismatch.then(|| {
         let counts: Vec<String> = a
             .srm
@@ -173,16 +333,216 @@ pub(crate) fn preamble(a: &Analysis) -> (Option<String>, Vec<String>) {
                 .to_string(),
         );
     }
+    let legend: Vec<String> = columns
+        .iter()
+        .filter(|c| !c.meaning.is_empty())
+        .map(|c| format!("{}: {}", c.header, c.meaning))
+        .collect();
     lines.push(format!(
-        "effect/lower/upper: % of the control mean, Welch {:.0}% interval with the control mean \
-         taken as exact (the course's); delta interval: delta-method {:.0}% interval of \
-         mean_T/mean_C - 1. Holm correction across {} comparisons; mde: minimum detectable \
-         effect at {:.0}% power. SRM check p = {}.",
+        "Users are the unit; {:.0}% intervals, {:.0}% power, {} comparisons. {}. SRM check p = {}.",
         (1.0 - a.alpha) * 100.0,
-        (1.0 - a.alpha) * 100.0,
-        a.comparisons,
         a.power * 100.0,
+        a.comparisons,
+        legend.join("; "),
         pval(a.srm.p_value)
     ));
+    lines.push(SESSION_TIME_NOTE.to_string());
     (srm_warning, lines)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::report::{ArmSessions, LogSummary, Metric, Srm};
+    use std::collections::BTreeMap;
+
+    /// A row against control `C` with the given significance: `raw` is the course's
+    /// interval rule, `holm` the Holm-adjusted one.
+    pub(crate) fn row(arm: &str, metric: Metric, effect: f64, raw: bool, holm: bool) -> Row {
+        Row {
+            treatment: arm.to_string(),
+            metric,
+            effect,
+            upper: effect + 5.0,
+            lower: effect - 5.0,
+            control_mean: 5.3812e-5,
+            treatment_mean: 2.50312,
+            significant: raw,
+            control_n: 1000,
+            treatment_n: 1000,
+            dof: 1998.0,
+            p_value: if raw { 1.4e-13 } else { 0.5 },
+            p_holm: if holm { 8.04e-103 } else { 0.0628 },
+            significant_holm: holm,
+            delta_lower: effect - 1106.44,
+            delta_upper: effect + 1106.44,
+            mde: 712.74,
+        }
+    }
+
+    pub(crate) fn analysis(rows: Vec<Row>) -> Analysis {
+        Analysis {
+            experiment: "ux".to_string(),
+            control: "C".to_string(),
+            alpha: 0.05,
+            power: 0.8,
+            log: LogSummary::default(),
+            arms: Vec::new(),
+            srm: Srm {
+                observed: BTreeMap::new(),
+                expected_shares: BTreeMap::new(),
+                chi2: 0.5,
+                dof: 1,
+                p_value: 0.48,
+                mismatch: false,
+            },
+            comparisons: rows.len(),
+            rows,
+            session_times: vec![ArmSessions {
+                treatment: "C".to_string(),
+                times: vec![1.0, 2.5, 3.0],
+                users: vec![1, 2, 1],
+            }],
+        }
+    }
+
+    fn render(renderer: &dyn Renderer, a: &Analysis) -> String {
+        let content = ReportContent {
+            analysis: a,
+            charts: Vec::new(),
+        };
+        String::from_utf8(renderer.render(&content).unwrap()).unwrap()
+    }
+
+    /// The part of `text` from `start` up to the next `end` (or its end).
+    fn between<'t>(text: &'t str, start: &str, end: &str) -> &'t str {
+        let from = text
+            .find(start)
+            .unwrap_or_else(|| panic!("no {start} in {text}"));
+        let rest = &text[from..];
+        rest[start.len()..]
+            .find(end)
+            .map_or(rest, |to| &rest[..start.len() + to])
+    }
+
+    /// Raw-significant only (T2), Holm-significant (T1), on a primary metric; a latency
+    /// increase, significant by Holm.
+    fn mixed() -> Analysis {
+        analysis(vec![
+            row("T2", Metric::MeanTimePerSession, 9.5, true, false),
+            row("T1", Metric::MeanTimePerSession, 60.5, true, true),
+            row("T1", Metric::MeanRequestLatency, 234.0, true, true),
+        ])
+    }
+
+    #[test]
+    fn verdict_follows_holm_and_the_metric_direction() {
+        let v = |effect, raw, holm, metric| Verdict::of(&row("T", metric, effect, raw, holm));
+        assert_eq!(v(9.5, true, false, Metric::Time), Verdict::NotSignificant);
+        assert_eq!(v(9.5, true, true, Metric::Time), Verdict::Better);
+        assert_eq!(v(-9.5, true, true, Metric::Time), Verdict::Worse);
+        assert_eq!(
+            v(234.0, true, true, Metric::MeanRequestLatency),
+            Verdict::Worse
+        );
+        assert_eq!(
+            v(-30.0, true, true, Metric::MeanRequestLatency),
+            Verdict::Better
+        );
+        assert_eq!(
+            v(f64::NAN, false, true, Metric::Time),
+            Verdict::NotSignificant
+        );
+    }
+
+    #[test]
+    fn html_sections_and_classes_follow_holm_and_direction() {
+        let html = render(&Html, &mixed());
+        let primary = between(&html, "<section id=\"primary\">", "</section>");
+        let guardrails = between(&html, "<section id=\"guardrails\">", "</section>");
+        assert!(!primary.contains("mean_request_latency"), "{primary}");
+        assert!(guardrails.contains("mean_request_latency"), "{guardrails}");
+        assert!(guardrails.contains("an increase is bad"), "{guardrails}");
+        assert!(guardrails.contains("wall time") && guardrails.contains("--workers 1"));
+        let tr = |s: &str, arm: &str| {
+            s.split("<tr")
+                .find(|r| r.contains(&format!("<td>{arm}</td>")))
+                .map(str::to_string)
+        };
+        assert!(tr(primary, "T2").unwrap().starts_with(" class=\"ns\""));
+        assert!(tr(primary, "T1").unwrap().starts_with(" class=\"better\""));
+        assert!(
+            tr(guardrails, "T1")
+                .unwrap()
+                .starts_with(" class=\"worse\"")
+        );
+        assert!(
+            html.contains("td{white-space:nowrap}"),
+            "cells must not wrap"
+        );
+    }
+
+    #[test]
+    fn markdown_bolds_by_holm_and_keeps_guardrails_apart() {
+        let md = render(&Markdown, &mixed());
+        let primary = between(&md, "## Primary metrics", "## Guardrails");
+        let guardrails = between(&md, "## Guardrails (an increase is bad)", "\n\n![");
+        let line = |s: &str, arm: &str| {
+            s.lines()
+                .find(|l| l.starts_with(&format!("| {arm} |")))
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            !line(primary, "T2").contains("**"),
+            "raw p alone is not bold"
+        );
+        assert!(line(primary, "T2").ends_with("| n.s. |"));
+        assert!(line(primary, "T1").contains("| **+60.5%** |"));
+        assert!(line(guardrails, "T1").contains("| **+234%** |"));
+        assert!(line(guardrails, "T1").ends_with("| worse |"));
+        assert!(!primary.contains("mean_request_latency"));
+    }
+
+    #[test]
+    fn terminal_colours_by_holm_and_fits_120_columns() {
+        let a = analysis(vec![
+            row("T2", Metric::MeanTracksPerSession, 9.5, true, false),
+            row("T1", Metric::MeanTimePerSession, -60.5, true, true),
+            row("T1", Metric::MeanRequestLatency, 607.72, true, true),
+        ]);
+        let plain = render(&Terminal { color: false }, &a);
+        for line in plain.lines() {
+            assert!(line.chars().count() <= 120, "{} wide: {line}", line.len());
+        }
+        assert!(!plain.contains('\x1b'));
+        let guardrails = between(&plain, "Guardrails (an increase is bad)", "\n\n");
+        assert!(guardrails.contains("mean_request_latency"));
+        assert!(guardrails.contains("+608%") && guardrails.trim_end().ends_with("worse"));
+        let colour = render(&Terminal { color: true }, &a);
+        let line_of = |arm: &str, metric: &str| {
+            colour
+                .lines()
+                .find(|l| l.contains(metric) && l.contains(&format!("{arm} ")))
+                .unwrap()
+                .to_string()
+        };
+        assert!(line_of("T2", "mean_tracks_per_session").starts_with("\x1b[2m"));
+        assert!(line_of("T1", "mean_time_per_session").starts_with("\x1b[31m"));
+        assert!(line_of("T1", "mean_request_latency").starts_with("\x1b[31m"));
+    }
+
+    #[test]
+    fn numbers_for_people_have_3_to_4_significant_digits() {
+        assert_eq!(pct(607.72), "+608%");
+        assert_eq!(pct(1106.44), "+1106%");
+        assert_eq!(pct(58.514), "+58.5%");
+        assert_eq!(pct(-8.4412), "-8.44%");
+        assert_eq!(pct(0.2346), "+0.235%");
+        assert_eq!(pct(0.0), "0%");
+        assert_eq!(num(2.50312), "2.503");
+        assert_eq!(num(5.3812e-5), "5.381e-5");
+        assert_eq!(pval(1.4e-13), "1.4e-13");
+        assert_eq!(pval(0.0506), "0.0506");
+    }
 }

@@ -1,11 +1,17 @@
-//! The table for a terminal: aligned columns; with colour, significant effects are green
-//! (positive) or red (negative) and non-significant rows dim.
+//! The tables for a terminal: primary metrics, then guardrails, aligned columns, at most
+//! about 120 characters wide (prose wrapped at [`WIDTH`], detail columns left to the
+//! files). With colour, a row is green when better, red when worse (by the Holm-adjusted
+//! p, in the metric's direction) and dim when not significant; without colour the
+//! `result` column says the same.
 
-use super::{HEADERS, Renderer, ReportContent, cells, preamble};
+use super::{COLUMNS, Column, Renderer, ReportContent, Verdict, cells, preamble, sections};
 
 pub struct Terminal {
     pub color: bool,
 }
+
+/// Prose is wrapped at this many characters.
+const WIDTH: usize = 100;
 
 const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
@@ -14,6 +20,36 @@ const BOLD_RED: &str = "\x1b[1;31m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
+/// `text` with its spaces turned into line breaks where a line would pass `width`
+/// (a word longer than `width` stays whole).
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut line_len = 0;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let len = word.chars().count();
+        if line_len > 0 && line_len + 1 + len > width {
+            out.push('\n');
+            line_len = 0;
+        } else if line_len > 0 {
+            out.push(' ');
+            line_len += 1;
+        }
+        out.push_str(word);
+        line_len += len;
+    }
+    out
+}
+
+impl Terminal {
+    fn paint(&self, colour: &str, text: &str) -> String {
+        if self.color {
+            format!("{colour}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
 impl Renderer for Terminal {
     fn file_name(&self) -> &'static str {
         "report.txt"
@@ -21,24 +57,34 @@ impl Renderer for Terminal {
 
     fn render(&self, content: &ReportContent<'_>) -> anyhow::Result<Vec<u8>> {
         let a = content.analysis;
+        let shown: Vec<usize> = (0..COLUMNS.len())
+            .filter(|&i| COLUMNS[i].in_terminal)
+            .collect();
+        let columns: Vec<&Column> = shown.iter().map(|&i| &COLUMNS[i]).collect();
         let mut out = String::new();
-        let (srm, lines) = preamble(a);
+        let (srm, lines) = preamble(a, &columns);
         if let Some(srm) = srm {
-            if self.color {
-                out.push_str(&format!("{BOLD_RED}WARNING: {srm}{RESET}\n\n"));
-            } else {
-                out.push_str(&format!("WARNING: {srm}\n\n"));
-            }
+            let warning = wrap(&format!("WARNING: {srm}"), WIDTH);
+            out.push_str(&self.paint(BOLD_RED, &warning));
+            out.push_str("\n\n");
         }
         for line in lines {
-            out.push_str(&line);
+            out.push_str(&wrap(&line, WIDTH));
             out.push('\n');
         }
-        out.push('\n');
-        let rows: Vec<[String; 13]> = a.rows.iter().map(cells).collect();
-        let mut widths: Vec<usize> = HEADERS.iter().map(|h| h.chars().count()).collect();
+        let sections = sections(a);
+        // One set of column widths for every section, so the tables line up.
+        let rows: Vec<Vec<String>> = sections
+            .iter()
+            .flat_map(|s| &s.rows)
+            .map(|r| {
+                let all = cells(r);
+                shown.iter().map(|&i| all[i].clone()).collect()
+            })
+            .collect();
+        let mut widths: Vec<usize> = columns.iter().map(|c| c.header.chars().count()).collect();
         for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r.iter()) {
+            for (w, c) in widths.iter_mut().zip(r) {
                 *w = (*w).max(c.chars().count());
             }
         }
@@ -46,45 +92,61 @@ impl Renderer for Terminal {
             cells
                 .iter()
                 .zip(&widths)
-                .enumerate()
-                .map(|(i, (c, w))| {
-                    let pad = w - c.chars().count();
-                    if i < 2 {
-                        format!("{c}{}", " ".repeat(pad))
+                .zip(&columns)
+                .map(|((c, w), col)| {
+                    let pad = " ".repeat(w - c.chars().count());
+                    if col.numeric {
+                        format!("{pad}{c}")
                     } else {
-                        format!("{}{c}", " ".repeat(pad))
+                        format!("{c}{pad}")
                     }
                 })
                 .collect::<Vec<_>>()
                 .join("  ")
+                .trim_end()
+                .to_string()
         };
-        let header: Vec<String> = HEADERS.iter().map(|h| h.to_string()).collect();
+        let header: Vec<String> = columns.iter().map(|c| c.header.to_string()).collect();
         let head = fmt_line(&header);
-        if self.color {
-            out.push_str(&format!("{BOLD}{head}{RESET}\n"));
-        } else {
-            out.push_str(&head);
+        let rule = "-".repeat(head.chars().count());
+        let mut rows = rows.iter();
+        for section in &sections {
             out.push('\n');
-        }
-        out.push_str(&"-".repeat(head.chars().count()));
-        out.push('\n');
-        for (row, cells) in a.rows.iter().zip(&rows) {
-            let line = fmt_line(cells);
-            if self.color {
-                let colour = match (row.significant, row.effect > 0.0) {
-                    (true, true) => GREEN,
-                    (true, false) => RED,
-                    _ => DIM,
+            out.push_str(&self.paint(BOLD, section.title));
+            out.push('\n');
+            for note in &section.notes {
+                out.push_str(&wrap(note, WIDTH));
+                out.push('\n');
+            }
+            out.push_str(&self.paint(BOLD, &head));
+            out.push('\n');
+            out.push_str(&rule);
+            out.push('\n');
+            for (row, cells) in section.rows.iter().zip(rows.by_ref()) {
+                let colour = match Verdict::of(row) {
+                    Verdict::Better => GREEN,
+                    Verdict::Worse => RED,
+                    Verdict::NotSignificant => DIM,
                 };
-                out.push_str(&format!("{colour}{line}{RESET}\n"));
-            } else {
-                out.push_str(&line);
+                out.push_str(&self.paint(colour, &fmt_line(cells)));
                 out.push('\n');
             }
         }
-        if a.rows.is_empty() {
-            out.push_str("(no treatment besides the control)\n");
+        if sections.is_empty() {
+            out.push_str("\n(no treatment besides the control)\n");
         }
         Ok(out.into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrap_breaks_at_spaces_within_the_width() {
+        assert_eq!(wrap("aa bb cc dd", 5), "aa bb\ncc dd");
+        assert_eq!(wrap("a verylongword b", 4), "a\nverylongword\nb");
+        assert_eq!(wrap("", 10), "");
     }
 }

@@ -1,0 +1,80 @@
+//! `#[serde(deserialize_with = ...)]` helpers for counts and sizes that must be >= 1.
+//!
+//! The check runs while the number itself is read, so a YAML error points at the line of
+//! the faulty value and names its key path (e.g. `arms.T1.source.top_k`), not at the map
+//! around it.
+
+use serde::Deserializer;
+use serde::de::{Error, Unexpected, Visitor};
+use std::fmt;
+use std::marker::PhantomData;
+
+struct AtLeastOne<T>(PhantomData<T>);
+
+impl<T: TryFrom<u64>> Visitor<'_> for AtLeastOne<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an integer >= 1")
+    }
+
+    fn visit_u64<E: Error>(self, v: u64) -> Result<T, E> {
+        if v == 0 {
+            return Err(E::invalid_value(Unexpected::Unsigned(0), &self));
+        }
+        T::try_from(v).map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &"a smaller integer"))
+    }
+
+    fn visit_i64<E: Error>(self, v: i64) -> Result<T, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(E::invalid_value(Unexpected::Signed(v), &self)),
+        }
+    }
+}
+
+/// An integer >= 1.
+pub fn required<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
+    d.deserialize_u64(AtLeastOne(PhantomData))
+}
+
+/// An optional integer >= 1 (for fields with `#[serde(default)]`: absent is `None`).
+pub fn optional<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<Option<T>, D::Error> {
+    required(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, serde::Deserialize)]
+    struct Sizes {
+        #[serde(deserialize_with = "super::required")]
+        k: u32,
+        #[serde(default, deserialize_with = "super::optional")]
+        dim: Option<usize>,
+    }
+
+    fn parse(yaml: &str) -> Result<Sizes, String> {
+        serde_norway::from_str(yaml).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn zero_negative_and_too_large_are_refused_at_the_value() {
+        let sizes = parse("k: 3\ndim: 7").unwrap();
+        assert_eq!((sizes.k, sizes.dim), (3, Some(7)));
+        assert_eq!(parse("k: 1").unwrap().dim, None);
+        let err = parse("k: 2\ndim: 0").unwrap_err();
+        assert!(
+            err.contains("dim: invalid value: integer `0`, expected an integer >= 1 at line 2"),
+            "{err}"
+        );
+        let err = parse("k: -1").unwrap_err();
+        assert!(
+            err.contains("k: invalid type: integer `-1`, expected an integer >= 1 at line 1"),
+            "{err}"
+        );
+        let err = parse("k: 99999999999").unwrap_err();
+        assert!(err.contains("expected a smaller integer"), "{err}");
+        let err = parse("k: two").unwrap_err();
+        assert!(err.contains("expected an integer >= 1"), "{err}");
+    }
+}

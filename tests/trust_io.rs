@@ -1,0 +1,461 @@
+//! Nothing lost, nothing silent: `sim run --out` is replaced only by a run that ended
+//! cleanly, a full disk cuts the log at an episode boundary, any `--episodes` runs and
+//! stops on Ctrl-C, damaged artifacts are rebuilt, builds take a lock, and Ctrl-C stops
+//! builds and training with exit 130.
+
+use crate::common::*;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// Generous: the machine is shared and slow; only a hang reaches it.
+const PATIENCE: Duration = Duration::from_secs(300);
+
+/// A `sim` process whose stderr lines arrive on a channel.
+struct Running {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[&str], dir: &Path) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until a stderr line contains `needle`.
+    fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    self.seen.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    let _ = self.child.kill();
+                    panic!("no {needle:?} on stderr: {:#?}", self.seen);
+                }
+            }
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Exit code and the whole stderr.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("sim did not stop: {:#?}", self.seen);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        self.seen.extend(self.lines.iter());
+        (status.code(), self.seen.join("\n"))
+    }
+}
+
+fn run_args<'a>(episodes: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--experiment",
+        "ab.yml",
+        "--config",
+        "env.yml",
+        "--episodes",
+        episodes,
+        "--workers",
+        "1",
+        "--out",
+        out,
+    ]
+}
+
+/// A small world and a two-arm experiment.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    small_world_config(dir.path());
+    std::fs::write(
+        dir.path().join("ab.yml"),
+        "name: ab\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The folders in `out`: the hidden temporary `.run-<pid>.tmp` of runs.
+fn run_folders(out: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Vec::new();
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// The episode numbers of the log's lines, each episode once, in order.
+fn episodes_of(log: &Path) -> Vec<u64> {
+    let mut episodes: Vec<u64> = Vec::new();
+    for line in std::fs::read_to_string(log).unwrap().lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        let episode = event["episode"].as_u64().unwrap();
+        if episodes.last() != Some(&episode) {
+            episodes.push(episode);
+        }
+    }
+    episodes
+}
+
+#[test]
+fn a_killed_run_leaves_the_previous_run_whole_and_the_next_run_cleans_up() {
+    let dir = project();
+    let first = sim(&run_args("300", "out"), dir.path());
+    assert!(first.status.success(), "{}", stderr(&first));
+    let out = dir.path().join("out");
+    let before: Vec<Vec<u8>> = ["events.jsonl", "run.json", "report.md"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+
+    // 10^9 episodes: allocated up front, this aborted before its first episode.
+    let mut killed = Running::start(&run_args("1000000000", "out"), dir.path());
+    killed.wait_for("world:");
+    let deadline = Instant::now() + PATIENCE;
+    while !run_folders(&out)
+        .iter()
+        .any(|f| f.join("events.jsonl").metadata().is_ok_and(|m| m.len() > 0))
+    {
+        assert!(Instant::now() < deadline, "no events were written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    killed.signal("-KILL");
+    killed.finish();
+    for (file, bytes) in ["events.jsonl", "run.json", "report.md"]
+        .iter()
+        .zip(&before)
+    {
+        assert_eq!(
+            &std::fs::read(out.join(file)).unwrap(),
+            bytes,
+            "{file} changed"
+        );
+    }
+    assert_eq!(run_folders(&out).len(), 1, "the dead run's folder is there");
+
+    let next = sim(&run_args("200", "out"), dir.path());
+    assert!(next.status.success(), "{}", stderr(&next));
+    assert!(
+        stderr(&next).contains("removed the unfinished run"),
+        "{}",
+        stderr(&next)
+    );
+    assert!(run_folders(&out).is_empty());
+    assert_eq!(read_json(&out.join("run.json"))["completed_episodes"], 200);
+    assert_eq!(episodes_of(&out.join("events.jsonl")).len(), 200);
+}
+
+#[test]
+fn the_largest_episode_count_runs_until_ctrl_c() {
+    let dir = project();
+    let max = u64::MAX.to_string();
+    let mut run = Running::start(&run_args(&max, "out"), dir.path());
+    run.wait_for("world:");
+    let out = dir.path().join("out");
+    let deadline = Instant::now() + PATIENCE;
+    while !run_folders(&out)
+        .iter()
+        .any(|f| f.join("events.jsonl").metadata().is_ok_and(|m| m.len() > 0))
+    {
+        assert!(Instant::now() < deadline, "no events were written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.signal("-INT");
+    let (code, err) = run.finish();
+    assert_eq!(code, Some(130), "{err}");
+    let record = read_json(&out.join("run.json"));
+    assert_eq!(record["episodes"], u64::MAX);
+    assert_eq!(record["interrupted"], true);
+    let logged = episodes_of(&out.join("events.jsonl"));
+    assert!(!logged.is_empty());
+    assert_eq!(record["completed_episodes"], logged.len() as u64);
+    assert_eq!(logged, (0..logged.len() as u64).collect::<Vec<_>>());
+    assert!(
+        err.contains(&format!("interrupted: {} of {max} episodes", logged.len())),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_full_disk_cuts_the_log_at_an_episode_boundary_and_says_so() {
+    let dir = project();
+    // Two blocks of 1024 episodes (one worker) for their size.
+    let whole = sim(&run_args("2048", "whole"), dir.path());
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let whole_log = dir.path().join("whole/events.jsonl");
+    let size = std::fs::metadata(&whole_log).unwrap().len();
+    // Room for the first block but not the second: files stop at 3/4 of the size.
+    let blocks_of_512_bytes = size * 3 / 4 / 512;
+    let command = format!("ulimit -f {blocks_of_512_bytes}; trap '' XFSZ; exec \"$0\" \"$@\"",);
+    let mut args = vec!["-c", &command, env!("CARGO_BIN_EXE_sim")];
+    args.extend(run_args("10000", "full"));
+    let full = Command::new("sh")
+        .args(&args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = stderr(&full);
+    assert_eq!(full.status.code(), Some(1), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    assert!(
+        err.contains("cut back to the 1024 episodes written whole"),
+        "{err}"
+    );
+    assert!(err.contains("run.json records them"), "{err}");
+    assert_eq!(err.matches("Error:").count(), 1, "one line of error: {err}");
+    let log = dir.path().join("full/events.jsonl");
+    let record = read_json(&dir.path().join("full/run.json"));
+    assert_eq!(record["completed_episodes"], 1024);
+    assert!(record["error"].as_str().unwrap().contains("File too large"));
+    // The cut log is the first block of the uncut one, line for line.
+    let cut = log_without_latency(&log);
+    let uncut = log_without_latency(&whole_log);
+    assert_eq!(cut[..], uncut[..cut.len()]);
+    assert_eq!(episodes_of(&log), (0..1024).collect::<Vec<_>>());
+    assert!(std::fs::read(&log).unwrap().ends_with(b"\n"));
+}
+
+#[test]
+fn a_second_run_into_a_busy_folder_is_refused() {
+    let dir = project();
+    let mut first = Running::start(&run_args("1000000000", "out"), dir.path());
+    first.wait_for("world:");
+    let lock = dir.path().join("out/.sim-run.lock");
+    let deadline = Instant::now() + PATIENCE;
+    while std::fs::read_to_string(&lock).map_or(true, |s| s.is_empty()) {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = sim(&run_args("10", "out"), dir.path());
+    first.signal("-INT");
+    let (code, _) = first.finish();
+    assert_eq!(code, Some(130));
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("another `sim run` (pid {})", locked_by(&lock))),
+        "{err}"
+    );
+}
+
+/// The pid the lock file names.
+fn locked_by(lock: &Path) -> String {
+    std::fs::read_to_string(lock).unwrap().trim().to_string()
+}
+
+/// A seminar experiment and one whose control is trained on `episodes` of its logs.
+fn recipe_project(episodes: &str) -> tempfile::TempDir {
+    let dir = project();
+    std::fs::write(
+        dir.path().join("trained.yml"),
+        format!(
+            "name: trained\narms:\n  C:\n    kind: indexed\n    source:\n      train: dssm\n      logs_from:\n        - {{experiment: ab.yml, episodes: {episodes}, seed: 1}}\n      top_k: 20\n      seed: 1\n      dim: 16\n      epochs: 3\n  T1: {{kind: random}}\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn run_trained(dir: &Path, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec![
+        "run",
+        "--experiment",
+        "trained.yml",
+        "--config",
+        "env.yml",
+        "--episodes",
+        "50",
+        "--out",
+        "out",
+    ];
+    args.extend(extra);
+    let out = sim(&args, dir);
+    (out.status.code(), stderr(&out))
+}
+
+/// The artifact folders of `cache/` (lock files aside).
+fn artifacts(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir.join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+#[test]
+fn a_damaged_artifact_is_rebuilt_with_a_warning_naming_the_file() {
+    let dir = recipe_project("600");
+    let (code, err) = run_trained(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let [artifact] = &artifacts(dir.path())[..] else {
+        panic!("one artifact expected")
+    };
+    let recs = artifact.join("recs.jsonl");
+    let good = std::fs::read_to_string(&recs).unwrap();
+    let results = log_without_latency(&dir.path().join("out/events.jsonl"));
+
+    let cut: String = good.lines().take(100).map(|l| format!("{l}\n")).collect();
+    for damage in [cut, String::new()] {
+        std::fs::write(&recs, damage).unwrap();
+        let (code, err) = run_trained(dir.path(), &[]);
+        assert_eq!(code, Some(0), "{err}");
+        let warning: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+        assert_eq!(warning.len(), 1, "{err}");
+        assert!(
+            warning[0].contains("recs.jsonl is") && warning[0].contains("rebuilding"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&recs).unwrap(), good);
+        let rerun = log_without_latency(&dir.path().join("out/events.jsonl"));
+        assert!(rerun == results, "the same run on the rebuilt artifact");
+    }
+    let (_, err) = run_trained(dir.path(), &[]);
+    assert!(err.contains("cached") && !err.contains("warning"), "{err}");
+}
+
+#[test]
+fn a_second_build_of_an_artifact_waits_for_the_first_and_reuses_it() {
+    let dir = recipe_project("300");
+    let (code, err) = run_trained(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let [artifact] = &artifacts(dir.path())[..] else {
+        panic!("one artifact expected")
+    };
+    // The test plays the first builder: it holds the artifact's lock.
+    let lock = std::fs::File::open(artifact.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    let mut args = vec!["run", "--experiment", "trained.yml", "--config", "env.yml"];
+    args.extend(["--episodes", "20", "--out", "out2", "--rebuild"]);
+    let mut second = Running::start(&args, dir.path());
+    second.wait_for("another process is building it; waiting");
+    lock.unlock().unwrap();
+    let (code, err) = second.finish();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("cached"), "{err}");
+    assert!(!err.contains("building in"), "built again: {err}");
+}
+
+#[test]
+fn ctrl_c_stops_an_artifact_build_and_leaves_no_temporary_folder() {
+    let dir = recipe_project("1000000000");
+    let args = [
+        "run",
+        "--experiment",
+        "trained.yml",
+        "--config",
+        "env.yml",
+        "--out",
+        "out",
+    ];
+    let mut build = Running::start(&args, dir.path());
+    build.wait_for("simulating");
+    let cache = dir.path().join("cache");
+    let deadline = Instant::now() + PATIENCE;
+    while !artifacts(dir.path()).iter().any(|a| {
+        a.join("logs")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some())
+    }) {
+        assert!(Instant::now() < deadline, "the build wrote no log");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    build.signal("-INT");
+    let (code, err) = build.finish();
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted by Ctrl-C"), "{err}");
+    assert!(
+        artifacts(dir.path()).is_empty(),
+        "{:?}",
+        std::fs::read_dir(&cache)
+    );
+    assert!(!dir.path().join("out/events.jsonl").exists());
+}
+
+#[test]
+fn a_dead_builds_temporary_folder_is_removed() {
+    let dir = recipe_project("300");
+    let dead = dir.path().join("cache/0123abcd.tmp-999999");
+    std::fs::create_dir_all(dead.join("logs")).unwrap();
+    let (code, err) = run_trained(dir.path(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!dead.exists());
+    assert!(err.contains("removed the unfinished build"), "{err}");
+}
+
+#[test]
+fn ctrl_c_stops_training_without_writing() {
+    let dir = project();
+    let run = sim(&run_args("300", "out"), dir.path());
+    assert!(run.status.success(), "{}", stderr(&run));
+    let args = [
+        "train",
+        "dssm",
+        "--logs",
+        "out/events.jsonl",
+        "--out",
+        "recs.jsonl",
+        "--epochs",
+        "1000000",
+        "--patience",
+        "1000000",
+    ];
+    let mut train = Running::start(&args, dir.path());
+    train.wait_for("no --tracks given");
+    train.signal("-INT");
+    let (code, err) = train.finish();
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("interrupted by Ctrl-C"), "{err}");
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("recs"))
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
+}
