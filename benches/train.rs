@@ -17,6 +17,7 @@ use criterion::Criterion;
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 fn epoch(c: &mut Criterion) {
@@ -40,9 +41,25 @@ fn epoch(c: &mut Criterion) {
     let mut g = c.benchmark_group("dssm");
     g.sample_size(10);
     g.bench_function("one epoch, 100k events", |b| {
-        b.iter(|| train_dssm(black_box(&interactions), &catalogue, &params, &|_| {}).unwrap())
+        b.iter(|| {
+            train_dssm(
+                black_box(&interactions),
+                &catalogue,
+                &params,
+                &|_| {},
+                &AtomicBool::new(false),
+            )
+            .unwrap()
+        })
     });
-    let model = train_dssm(&interactions, &catalogue, &params, &|_| {}).unwrap();
+    let model = train_dssm(
+        &interactions,
+        &catalogue,
+        &params,
+        &|_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
     g.bench_function("top-100, 2k users x 10k tracks", |b| {
         b.iter(|| model.recommendations(black_box(100)))
     });
@@ -104,7 +121,7 @@ fn full() {
         params.batch_size = v.parse().unwrap();
     }
     let t = Instant::now();
-    let model = train_dssm(&interactions, &catalogue, &params, &|p| {
+    let epochs = |p| {
         if let Progress::Epoch(r) = p {
             println!(
                 "  epoch {:>2}: train {:.4} validation {:.4}{} {:.2} s ({:.0} steps/s)",
@@ -116,7 +133,14 @@ fn full() {
                 r.steps as f64 / r.seconds
             )
         }
-    })
+    };
+    let model = train_dssm(
+        &interactions,
+        &catalogue,
+        &params,
+        &epochs,
+        &AtomicBool::new(false),
+    )
     .unwrap();
     let train = t.elapsed().as_secs_f64();
     let t = Instant::now();

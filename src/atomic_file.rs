@@ -10,6 +10,7 @@ use anyhow::Context;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
+use tempfile::NamedTempFile;
 
 /// Writes `path` through `fill`, atomically: the file is replaced only if `fill` and
 /// every flush succeed.
@@ -17,19 +18,7 @@ pub fn write_with(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<&File>) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    let tmp = temporary_beside(path, ".tmp")?;
     let written = (|| {
         let mut out = BufWriter::with_capacity(1 << 16, tmp.as_file());
         fill(&mut out)?;
@@ -45,6 +34,28 @@ pub fn write_with(
         )
     })?;
     Ok(())
+}
+
+/// A temporary file in `path`'s folder named `.<name>.<random><suffix>`, to be renamed
+/// over `path`. It gets the permissions of any new file (0666 less the umask), not the
+/// owner-only 0600 of temporary files, since it becomes an output.
+pub fn temporary_beside(path: &Path, suffix: &str) -> anyhow::Result<NamedTempFile> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(suffix);
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    builder
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))
 }
 
 /// Writes `bytes` to `path` atomically.
@@ -83,5 +94,18 @@ mod tests {
         );
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// Outputs are readable as any new file is, not private like temporary files.
+    #[cfg(unix)]
+    #[test]
+    fn an_output_gets_the_permissions_of_a_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (written, created) = (dir.path().join("a"), dir.path().join("b"));
+        write(&written, b"x").unwrap();
+        std::fs::write(&created, b"x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(mode(&written), mode(&created));
     }
 }

@@ -34,12 +34,49 @@ pub enum Command {
     Serve(ServeArgs),
     /// Measure `sim run --remote` against `sim serve` on loopback, and `sim serve` under load
     BenchHttp(BenchHttpArgs),
+    /// Merge the logs and run.json files of `sim run --shard K/N` into the single-machine run
+    Merge(MergeArgs),
+    /// Build every artifact and the neighbour cache of an experiment once, for shards to read
+    Prepare(PrepareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard run folders (events.jsonl and run.json), or their events.jsonl files
+    #[arg(required = true, value_name = "SHARD_RUN")]
+    pub inputs: Vec<PathBuf>,
+    /// Folder of the merged events.jsonl, run.json and report
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// Experiment whose artifacts are built
+    #[arg(long, default_value = "experiments/default.yml")]
+    pub experiment: PathBuf,
+    /// Config file [default: config/env.yml if present, else built-in defaults]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Cache folder to fill (the shards' --cache-dir)
+    #[arg(long, default_value = "cache")]
+    pub cache_dir: PathBuf,
+    /// Build every artifact and the neighbour cache again, even when cached
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Parallel workers [default: number of cores]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
     /// Two-tower (DSSM) model -> per-user top-k recommendation file
     Dssm(crate::train::args::TrainDssmArgs),
+    /// Implicit-feedback matrix factorisation (weighted ALS) -> per-user top-k recommendation file
+    Mf(crate::train::lists_args::TrainMfArgs),
+    /// Next-track lists per track from the logs' sessions -> `contextual` recommendation file
+    I2i(crate::train::lists_args::TrainI2iArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +123,15 @@ pub struct RunArgs {
     pub between_days: Option<String>,
     #[command(flatten)]
     pub remote_options: RemoteArgs,
+    /// Simulate only the episodes of the users in shard K of N (K from 0; merge the shards
+    /// with `sim merge`), or `auto`: K and N from a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX, with --shards N) or a Slurm job array (SLURM_ARRAY_TASK_ID,
+    /// SLURM_ARRAY_TASK_COUNT)
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<crate::sim::shard::ShardChoice>,
+    /// Number of shards, for `--shard auto` in a Kubernetes Indexed Job (its completions)
+    #[arg(long, requires = "shard", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
 }
 
 /// How `--remote` talks to its service.
@@ -100,6 +146,10 @@ pub struct RemoteArgs {
     /// Wait before the first retry, in milliseconds; doubled for each further one
     #[arg(long, default_value_t = 100)]
     pub remote_backoff_ms: u64,
+    /// Skip the check that the service serves the simulated catalogue (`GET /track/<id>`
+    /// of a seeded sample of tracks), for services without that route
+    #[arg(long)]
+    pub no_catalogue_check: bool,
 }
 
 #[derive(Debug, Args)]
@@ -184,4 +234,8 @@ pub struct BenchArgs {
     /// Where trained artifacts of recipes are cached
     #[arg(long, default_value = "cache")]
     pub cache_dir: PathBuf,
+    /// Time whole `sim run` processes instead (start to exit, report included), with a
+    /// cold (empty) and then a warm cache
+    #[arg(long)]
+    pub end_to_end: bool,
 }

@@ -5,6 +5,7 @@ pub mod atomic_file;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod experiment;
 pub mod interrupt;
 pub mod log;

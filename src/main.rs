@@ -16,17 +16,25 @@ fn main() -> ExitCode {
         Command::Train(TrainCommand::Dssm(args)) => {
             botify_sim::train::args::run(args).map(|()| ExitCode::SUCCESS)
         }
+        Command::Train(TrainCommand::Mf(args)) => {
+            botify_sim::train::lists_args::run_mf(args).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Train(TrainCommand::I2i(args)) => {
+            botify_sim::train::lists_args::run_i2i(args).map(|()| ExitCode::SUCCESS)
+        }
         Command::Serve(args) => commands::serve::run(args),
         Command::BenchHttp(args) => commands::bench_http::run(args),
+        Command::Merge(args) => commands::merge::run(args),
+        Command::Prepare(args) => commands::prepare::run(args),
     };
     match result {
         Ok(code) => code,
         Err(e) if botify_sim::interrupt::is_interrupted(&e) => {
-            eprintln!("Error: {e:#}");
+            botify_sim::note!("Error: {e:#}");
             ExitCode::from(botify_sim::interrupt::EXIT_CODE)
         }
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            botify_sim::note!("Error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -1,125 +1,185 @@
 //! Exact top-k by inner product, parallel over blocks of queries: the first-track
 //! neighbourhoods of the world and the two-tower model's recommendations both use it.
 //!
-//! Queries are processed in blocks of [`USER_BLOCK`] against tiles of [`ITEM_TILE`] items so
-//! that a tile stays in cache while the block's queries are scored against it; the kernel
-//! scores [`GROUP`] queries against [`LANES`] items (transposed) at once, which the compiler
-//! turns into SIMD without horizontal sums. Each score is a sum over the dimensions in
-//! order ([`score`]), whatever the blocking. Each query
-//! keeps a min-heap of its `k` best `(score, track)`; ties go to the lower track id, so the
-//! result does not depend on the blocking, the number of threads or the CPU's SIMD width
-//! (the AVX2 build of the same code does the same float operations in the same order).
+//! Two passes per block of [`QUERY_BLOCK`] queries. First, the block times tiles of
+//! [`ITEM_TILE`] items through `matrixmultiply::sgemm` (a blocked, SIMD, FMA matrix
+//! product) gives approximate scores; a query keeps every item whose approximate score is
+//! within `2 * margin` of its k-th best, where `margin` bounds the rounding error of any
+//! f32 summation order (|error| <= gamma_d * sum |q_i x_i| <= gamma_d * |q| * |x|, with
+//! gamma_d = d u / (1 - d u), u = 2^-24). No item of the exact top k can fall outside that
+//! band. Second, the kept items are scored again with the reference sum ([`score`]: the
+//! dimensions in order, no FMA) and ranked by it, ties to the lower id. So the result is
+//! the exact top k of [`score`], whatever the blocking, the number of threads, or the
+//! SIMD width and FMA support of the CPU.
+//!
+//! Why `matrixmultiply`: it is already in the build (nalgebra, through statrs, uses it),
+//! so it costs no build time; `gemm` and `faer` would add their own dependency trees.
+//! Measured GFLOP/s: `sim bench` prints them (README, Benchmarks).
 
 use rayon::prelude::*;
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-const USER_BLOCK: usize = 64;
-/// Items per cache tile (`ITEM_TILE x dim` floats, 64 KiB at dim 64).
-const ITEM_TILE: usize = 256;
-/// Items scored at once by the kernel (one SIMD-friendly row of lanes).
-const LANES: usize = 8;
-/// Users scored at once by the kernel.
-const GROUP: usize = 4;
-const _: () = assert!(GROUP == 4, "the kernel is written for 4 users");
+const QUERY_BLOCK: usize = 64;
+/// Items per tile: the block's scores of a tile (`QUERY_BLOCK x ITEM_TILE` floats,
+/// 128 KiB) stay in the L2 cache between the product and the scan.
+const ITEM_TILE: usize = 512;
 
-/// A candidate ordered so that the heap's top is the *worst* kept one.
-#[derive(Clone, Copy, PartialEq)]
-struct Cand {
-    score: f32,
-    track: u32,
-}
-
-impl Eq for Cand {}
-
-impl Ord for Cand {
-    /// Greater = worse: lower score, or equal score and higher id.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .score
-            .total_cmp(&self.score)
-            .then(self.track.cmp(&other.track))
-    }
-}
-
-impl PartialOrd for Cand {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// The inner product exactly as the search computes it: a plain sum over `k` in order.
-#[cfg(test)]
-fn score(u: &[f32], v: &[f32]) -> f32 {
+/// The inner product exactly as the search ranks it: a plain sum over the dimensions in
+/// order (the same float operations as the search always did).
+pub fn score(u: &[f32], v: &[f32]) -> f32 {
     u.iter().zip(v).fold(0.0, |acc, (a, b)| acc + a * b)
 }
 
-/// Items regrouped in blocks of [`LANES`], transposed within a block
-/// (`block[k * LANES + lane]`), the last block padded with zeros.
-fn transpose(items: &[f32], dim: usize) -> Vec<f32> {
-    let n = items.len() / dim;
-    let mut out = vec![0.0; n.div_ceil(LANES) * LANES * dim];
-    for t in 0..n {
-        let (b, lane) = (t / LANES, t % LANES);
-        for k in 0..dim {
-            out[b * LANES * dim + k * LANES + lane] = items[t * dim + k];
-        }
-    }
-    out
+/// An f32 as an integer of the same total order (`f32::total_cmp`).
+fn order_key(x: f32) -> i32 {
+    let bits = x.to_bits() as i32;
+    bits ^ (((bits >> 31) as u32) >> 1) as i32
 }
 
-/// Scores of `GROUP` users against one transposed block of `LANES` items.
-#[inline(always)]
-fn kernel(users: &[&[f32]; GROUP], block: &[f32]) -> [[f32; LANES]; GROUP] {
-    let mut acc = [[0.0f32; LANES]; GROUP];
-    let rows = block.chunks_exact(LANES);
-    for ((((row, &x0), &x1), &x2), &x3) in
-        rows.zip(users[0]).zip(users[1]).zip(users[2]).zip(users[3])
-    {
-        for l in 0..LANES {
-            let r = row[l];
-            acc[0][l] += x0 * r;
-            acc[1][l] += x1 * r;
-            acc[2][l] += x2 * r;
-            acc[3][l] += x3 * r;
-        }
-    }
-    acc
-}
-
-/// Items laid out for the kernel, built once and searched many times.
+/// Items laid out for the search, built once and searched many times.
 #[derive(Debug)]
 pub struct InnerProductIndex {
-    blocks: Vec<f32>,
+    /// Row-major, `dim` floats per item.
+    items: Vec<f32>,
     n_items: usize,
     dim: usize,
+    /// The largest Euclidean norm of an item (for the rounding bound).
+    max_norm: f64,
 }
 
 impl InnerProductIndex {
     /// `items`: row-major, `dim` floats per item.
     pub fn new(items: &[f32], dim: usize) -> InnerProductIndex {
         let n_items = items.len().checked_div(dim).unwrap_or(0);
+        let max_norm = items.chunks_exact(dim.max(1)).map(norm).fold(0.0, f64::max);
         InnerProductIndex {
-            blocks: if dim == 0 {
-                Vec::new()
-            } else {
-                transpose(items, dim)
-            },
+            items: items[..n_items * dim].to_vec(),
             n_items,
             dim,
+            max_norm,
         }
     }
 
     /// For each query row of `queries` (`dim` wide), the `k` items with the largest
-    /// inner product ([`score`]), best first.
+    /// inner product ([`score`]), best first, ties to the lower id.
     pub fn top_k(&self, queries: &[f32], k: usize) -> Vec<Vec<u32>> {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { top_k_avx2(&self.blocks, self.n_items, queries, self.dim, k) };
+        if self.dim == 0 {
+            return Vec::new();
         }
-        top_k_blocks(&self.blocks, self.n_items, queries, self.dim, k)
+        let k = k.min(self.n_items);
+        let mut out: Vec<Vec<u32>> = vec![Vec::new(); queries.len() / self.dim];
+        if k == 0 {
+            return out;
+        }
+        out.par_chunks_mut(QUERY_BLOCK)
+            .zip(queries.par_chunks(QUERY_BLOCK * self.dim))
+            .for_each(|(out, block)| self.search_block(block, k, out));
+        out
     }
+
+    /// A bound on |approximate - reference| score of `query` against any item, doubled.
+    fn band(&self, query: &[f32]) -> f64 {
+        let u = f32::EPSILON as f64 / 2.0;
+        let d = self.dim as f64;
+        let gamma = d * u / (1.0 - d * u);
+        // The norms' own rounding and underflow, generously.
+        let band = 2.0 * gamma * norm(query) * self.max_norm * (1.0 + 1e-6)
+            + 2.0 * d * f32::MIN_POSITIVE as f64;
+        if band.is_finite() {
+            band
+        } else {
+            f64::INFINITY
+        }
+    }
+
+    fn search_block(&self, block: &[f32], k: usize, out: &mut [Vec<u32>]) {
+        let dim = self.dim;
+        let rows = block.len() / dim;
+        let bands: Vec<f64> = block.chunks_exact(dim).map(|q| self.band(q)).collect();
+        // Per query: the k best approximate scores so far (a min-heap of order keys),
+        // the band's floor below the k-th, and the items above that floor.
+        let mut best: Vec<BinaryHeap<Reverse<i32>>> = (0..rows)
+            .map(|_| BinaryHeap::with_capacity(k + 1))
+            .collect();
+        let mut floor = vec![f32::NEG_INFINITY; rows];
+        let mut kept: Vec<Vec<(f32, u32)>> = (0..rows).map(|_| Vec::new()).collect();
+        let mut scores = vec![0.0f32; rows * ITEM_TILE];
+        for start in (0..self.n_items).step_by(ITEM_TILE) {
+            let tile = ITEM_TILE.min(self.n_items - start);
+            let items = &self.items[start * dim..(start + tile) * dim];
+            // SAFETY: `block` is rows x dim, `items` tile x dim (read transposed as
+            // dim x tile), `scores` holds rows x tile; the strides say exactly that.
+            unsafe {
+                matrixmultiply::sgemm(
+                    rows,
+                    dim,
+                    tile,
+                    1.0,
+                    block.as_ptr(),
+                    dim as isize,
+                    1,
+                    items.as_ptr(),
+                    1,
+                    dim as isize,
+                    0.0,
+                    scores.as_mut_ptr(),
+                    tile as isize,
+                    1,
+                );
+            }
+            for q in 0..rows {
+                let (best, floor, kept) = (&mut best[q], &mut floor[q], &mut kept[q]);
+                for (j, &s) in scores[q * tile..(q + 1) * tile].iter().enumerate() {
+                    if s < *floor {
+                        continue;
+                    }
+                    kept.push((s, (start + j) as u32));
+                    if best.len() < k {
+                        best.push(Reverse(order_key(s)));
+                    } else if let Some(mut worst) = best.peek_mut()
+                        && order_key(s) > worst.0
+                    {
+                        *worst = Reverse(order_key(s));
+                    }
+                    if best.len() == k
+                        && let Some(&Reverse(kth)) = best.peek()
+                    {
+                        *floor = band_floor(kth, bands[q]);
+                    }
+                }
+                if kept.len() > 4 * k + 256 {
+                    let f = *floor;
+                    kept.retain(|c| c.0 >= f);
+                }
+            }
+        }
+        for (q, (out, kept)) in out.iter_mut().zip(kept).enumerate() {
+            let query = &block[q * dim..(q + 1) * dim];
+            let mut exact: Vec<(f32, u32)> = kept
+                .into_iter()
+                .filter(|c| c.0 >= floor[q])
+                .map(|(_, t)| {
+                    let t0 = t as usize * dim;
+                    (score(query, &self.items[t0..t0 + dim]), t)
+                })
+                .collect();
+            exact.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            *out = exact.into_iter().take(k).map(|(_, t)| t).collect();
+        }
+    }
+}
+
+/// The floor of the band below the k-th best approximate score (given as its order key),
+/// rounded down so that no item within `band` of it is dropped.
+fn band_floor(kth: i32, band: f64) -> f32 {
+    let bits = kth ^ (((kth >> 31) as u32) >> 1) as i32;
+    let kth = f32::from_bits(bits as u32);
+    ((kth as f64 - band) as f32).next_down()
+}
+
+fn norm(v: &[f32]) -> f64 {
+    v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt()
 }
 
 /// For each user row of `users` (`dim` wide), the `k` tracks (rows of `items`) with the
@@ -128,97 +188,27 @@ pub fn top_k(users: &[f32], items: &[f32], dim: usize, k: usize) -> Vec<Vec<u32>
     InnerProductIndex::new(items, dim).top_k(users, k)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn top_k_avx2(
-    blocks: &[f32],
-    n_items: usize,
-    users: &[f32],
-    dim: usize,
-    k: usize,
-) -> Vec<Vec<u32>> {
-    top_k_blocks(blocks, n_items, users, dim, k)
-}
-
-#[inline(always)]
-fn top_k_blocks(
-    blocks: &[f32],
-    n_items: usize,
-    users: &[f32],
-    dim: usize,
-    k: usize,
-) -> Vec<Vec<u32>> {
-    if dim == 0 {
-        return Vec::new();
-    }
-    let k = k.min(n_items);
-    let mut out: Vec<Vec<u32>> = vec![Vec::new(); users.len() / dim];
-    if k == 0 {
-        return out;
-    }
-    let zero = vec![0.0f32; dim];
-    out.par_chunks_mut(USER_BLOCK)
-        .zip(users.par_chunks(USER_BLOCK * dim))
-        .for_each(|(out, block_users)| {
-            let rows: Vec<&[f32]> = block_users.chunks_exact(dim).collect();
-            let mut heaps: Vec<BinaryHeap<Cand>> = (0..rows.len())
-                .map(|_| BinaryHeap::with_capacity(k + 1))
-                .collect();
-            // The worst kept score once a heap is full: items come in increasing id order,
-            // so a score not above it cannot enter (ties go to the lower id).
-            let mut floor = vec![f32::NEG_INFINITY; rows.len()];
-            for tile in (0..n_items.div_ceil(LANES)).step_by(ITEM_TILE / LANES) {
-                let tile_end = (tile + ITEM_TILE / LANES).min(n_items.div_ceil(LANES));
-                for g0 in (0..rows.len()).step_by(GROUP) {
-                    let group: [&[f32]; GROUP] =
-                        std::array::from_fn(|g| rows.get(g0 + g).copied().unwrap_or(&zero));
-                    for b in tile..tile_end {
-                        let block = &blocks[b * LANES * dim..(b + 1) * LANES * dim];
-                        let scores = kernel(&group, block);
-                        for (g, scores) in scores.iter().enumerate() {
-                            let Some(heap) = heaps.get_mut(g0 + g) else {
-                                break;
-                            };
-                            let floor = &mut floor[g0 + g];
-                            for (l, &score) in scores.iter().enumerate() {
-                                if score <= *floor {
-                                    continue;
-                                }
-                                let track = (b * LANES + l) as u32;
-                                if track as usize >= n_items {
-                                    break;
-                                }
-                                let c = Cand { score, track };
-                                if heap.len() < k {
-                                    heap.push(c);
-                                } else if let Some(mut worst) = heap.peek_mut()
-                                    && c < *worst
-                                {
-                                    *worst = c;
-                                }
-                                if heap.len() == k {
-                                    *floor = heap.peek().map_or(f32::NEG_INFINITY, |c| c.score);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            for (o, heap) in out.iter_mut().zip(heaps) {
-                *o = heap
-                    .into_sorted_vec()
-                    .into_iter()
-                    .map(|c| c.track)
-                    .collect();
-            }
-        });
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};
+
+    /// The reference: every item scored with [`score`], sorted, ties to the lower id.
+    fn full_sort(users: &[f32], items: &[f32], dim: usize, k: usize) -> Vec<Vec<u32>> {
+        users
+            .chunks_exact(dim)
+            .map(|uv| {
+                let mut all: Vec<u32> = (0..(items.len() / dim) as u32).collect();
+                all.sort_by(|&a, &b| {
+                    let sa = score(uv, &items[a as usize * dim..(a as usize + 1) * dim]);
+                    let sb = score(uv, &items[b as usize * dim..(b as usize + 1) * dim]);
+                    sb.total_cmp(&sa).then(a.cmp(&b))
+                });
+                all.truncate(k);
+                all
+            })
+            .collect()
+    }
 
     #[test]
     fn matches_a_full_sort() {
@@ -230,17 +220,64 @@ mod tests {
         // A tie: item 7 duplicates item 3, so item 3 must come first.
         let dup: Vec<f32> = items[3 * dim..4 * dim].to_vec();
         items[7 * dim..8 * dim].copy_from_slice(&dup);
-        let got = top_k(&users, &items, dim, 10);
-        for (u, got) in got.iter().enumerate() {
-            let uv = &users[u * dim..(u + 1) * dim];
-            let mut all: Vec<u32> = (0..ni as u32).collect();
-            all.sort_by(|&a, &b| {
-                let sa = score(uv, &items[a as usize * dim..(a as usize + 1) * dim]);
-                let sb = score(uv, &items[b as usize * dim..(b as usize + 1) * dim]);
-                sb.total_cmp(&sa).then(a.cmp(&b))
-            });
-            assert_eq!(got, &all[..10], "user {u}");
-        }
+        assert_eq!(
+            top_k(&users, &items, dim, 10),
+            full_sort(&users, &items, dim, 10)
+        );
         assert_eq!(top_k(&users, &items, dim, 10_000)[0].len(), ni);
+    }
+
+    /// Near-ties (items one ulp apart, exact duplicates, sums whose FMA and plain
+    /// rounding differ) over several tiles, for 1, 2 and 3 threads: always the reference.
+    #[test]
+    fn near_ties_resolve_as_the_reference_for_any_thread_count() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let dim = 32;
+        let (nu, ni) = (150, 2 * ITEM_TILE + 77);
+        let users: Vec<f32> = (0..nu * dim)
+            .map(|_| rng.random::<f32>() * 2.0 - 1.0)
+            .collect();
+        let mut items: Vec<f32> = (0..ni * dim)
+            .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * 3.0)
+            .collect();
+        for copy in (1..ni).step_by(3) {
+            let source = rng.random_range(0..copy);
+            for d in 0..dim {
+                let x = items[source * dim + d];
+                items[copy * dim + d] = match rng.random_range(0..3) {
+                    0 => x,
+                    1 => x.next_up(),
+                    _ => x.next_down(),
+                };
+            }
+        }
+        let reference = full_sort(&users, &items, dim, 12);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let got = pool.install(|| top_k(&users, &items, dim, 12));
+            assert_eq!(got, reference, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn order_keys_follow_total_cmp() {
+        let xs = [
+            f32::NEG_INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-40,
+            3.0,
+            f32::INFINITY,
+        ];
+        for w in xs.windows(2) {
+            assert!(order_key(w[0]) < order_key(w[1]), "{w:?}");
+        }
+        for x in xs {
+            assert!(band_floor(order_key(x), 0.0) <= x, "{x}");
+        }
     }
 }

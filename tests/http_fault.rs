@@ -35,10 +35,18 @@ fn long_remote_run(d: &Path, config: &Path, url: &str) -> std::process::Child {
         .expect("sim run starts")
 }
 
-/// Waits (at most 60 s) until the run has logged some finished episodes.
-fn wait_for_log(path: &Path) {
+/// Waits (at most 60 s) until the run writing into `out` has logged some finished
+/// episodes (in its temporary folder `out/.run-<pid>.tmp/` until it ends).
+fn wait_for_log(out: &Path) {
     let start = Instant::now();
-    while std::fs::metadata(path).map_or(0, |m| m.len()) == 0 {
+    let logged = || {
+        std::fs::read_dir(out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| std::fs::metadata(e.path().join("events.jsonl")).is_ok_and(|m| m.len() > 0))
+    };
+    while !logged() {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "nothing logged in 60 s"
@@ -80,7 +88,7 @@ fn the_service_killed_mid_run_stops_the_run_with_a_valid_partial_log() {
         "s.jsonl",
     );
     let mut run = long_remote_run(d, &config, &server.url);
-    wait_for_log(&d.join("o/events.jsonl"));
+    wait_for_log(&d.join("o"));
     server.signal("KILL");
     let status = wait_for(&mut run, Duration::from_secs(60)).expect("the run stops by itself");
     assert!(!status.success());
@@ -107,7 +115,7 @@ fn ctrl_c_stops_a_remote_run_cleanly_with_a_valid_log() {
         "s.jsonl",
     );
     let mut run = long_remote_run(d, &config, &server.url);
-    wait_for_log(&d.join("o/events.jsonl"));
+    wait_for_log(&d.join("o"));
     signal(run.id(), "INT");
     let status = wait_for(&mut run, Duration::from_secs(60)).expect("the run stops by itself");
     assert_eq!(status.code(), Some(130));

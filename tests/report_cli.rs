@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// A botify-style log (no session ids): `users` users per arm, 2 finished sessions each
 /// (3 events), `experiments` given as a JSON object body per arm.
-fn botify_log(arms: &[(&str, u64)], experiments: impl Fn(&str) -> String) -> String {
+pub fn botify_log(arms: &[(&str, u64)], experiments: impl Fn(&str) -> String) -> String {
     let mut out = String::new();
     let mut user = 0u64;
     for (arm, users) in arms {
@@ -34,7 +34,7 @@ fn botify_log(arms: &[(&str, u64)], experiments: impl Fn(&str) -> String) -> Str
     out
 }
 
-fn simple(arm: &str) -> String {
+pub fn simple(arm: &str) -> String {
     format!(r#""ab":"{arm}""#)
 }
 
@@ -236,7 +236,7 @@ fn directories_of_replicas_and_srm_warning() {
     assert!(stdout.contains("from 2 file(s)"), "{stdout}");
     assert!(stdout.contains("520 finished sessions"), "{stdout}");
     let warning = stdout.find("SAMPLE RATIO MISMATCH").expect("SRM warning");
-    let table = stdout.find("treatment  metric").expect("table");
+    let table = stdout.find("arm  metric").expect("table");
     assert!(warning < table, "the warning comes above the table");
 }
 

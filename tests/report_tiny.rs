@@ -235,3 +235,40 @@ fn tiny_log_every_number() {
         "{table}"
     );
 }
+
+/// `--without-first-track` (the course table's session time): each session's first
+/// event's time is left out; the five course metrics keep their numbers.
+///   (1, C): A 1.75 - 1.0 = 0.75, B 1.0 - 1.0 = 0 -> 0.375;  (3, C): D 0.5
+///   (2, T): C 3.0 - 1.0 = 2.0;  (3, T): E 2.0 - 1.0 = 1.0
+///   C [0.375, 0.5] mean 0.4375 var 2 * 0.0625^2 = 0.0078125; T [2, 1] mean 1.5 var 0.5
+#[test]
+fn tiny_log_without_first_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = write_log(dir.path());
+    let default = analyze(std::slice::from_ref(&log), &AnalysisOptions::default()).unwrap();
+    assert!(
+        default
+            .rows
+            .iter()
+            .all(|r| r.metric != Metric::MeanTimePerSessionWithoutFirstTrack),
+        "opt-in only"
+    );
+    let opts = AnalysisOptions {
+        without_first_track: true,
+        ..AnalysisOptions::default()
+    };
+    let a = analyze(&[log], &opts).unwrap();
+    let metric = Metric::MeanTimePerSessionWithoutFirstTrack;
+    let c = &a.arm("C").unwrap().metrics[metric.name()];
+    let t = &a.arm("T").unwrap().metrics[metric.name()];
+    assert_eq!((c.n, c.mean, c.var), (2, 0.4375, 0.0078125));
+    assert_eq!((t.n, t.mean, t.var), (2, 1.5, 0.5));
+    let row = a.rows.iter().find(|r| r.metric == metric).unwrap();
+    close(row.effect, (1.5 - 0.4375) / 0.4375 * 100.0, EXACT);
+    let same = |m: Metric| {
+        let x = default.rows.iter().find(|r| r.metric == m).unwrap();
+        let y = a.rows.iter().find(|r| r.metric == m).unwrap();
+        (x.effect, x.p_value) == (y.effect, y.p_value)
+    };
+    assert!(same(Metric::MeanTimePerSession) && same(Metric::Time));
+}

@@ -131,6 +131,18 @@ fn run_folders(out: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Waits until a run's temporary folder in `out` holds events.
+fn wait_for_staged_events(out: &Path) {
+    let deadline = Instant::now() + PATIENCE;
+    while !run_folders(out)
+        .iter()
+        .any(|f| f.join("events.jsonl").metadata().is_ok_and(|m| m.len() > 0))
+    {
+        assert!(Instant::now() < deadline, "no events were written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The episode numbers of the log's lines, each episode once, in order.
 fn episodes_of(log: &Path) -> Vec<u64> {
     let mut episodes: Vec<u64> = Vec::new();
@@ -158,14 +170,7 @@ fn a_killed_run_leaves_the_previous_run_whole_and_the_next_run_cleans_up() {
     // 10^9 episodes: allocated up front, this aborted before its first episode.
     let mut killed = Running::start(&run_args("1000000000", "out"), dir.path());
     killed.wait_for("world:");
-    let deadline = Instant::now() + PATIENCE;
-    while !run_folders(&out)
-        .iter()
-        .any(|f| f.join("events.jsonl").metadata().is_ok_and(|m| m.len() > 0))
-    {
-        assert!(Instant::now() < deadline, "no events were written");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_staged_events(&out);
     killed.signal("-KILL");
     killed.finish();
     for (file, bytes) in ["events.jsonl", "run.json", "report.md"]
@@ -199,14 +204,7 @@ fn the_largest_episode_count_runs_until_ctrl_c() {
     let mut run = Running::start(&run_args(&max, "out"), dir.path());
     run.wait_for("world:");
     let out = dir.path().join("out");
-    let deadline = Instant::now() + PATIENCE;
-    while !run_folders(&out)
-        .iter()
-        .any(|f| f.join("events.jsonl").metadata().is_ok_and(|m| m.len() > 0))
-    {
-        assert!(Instant::now() < deadline, "no events were written");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_staged_events(&out);
     run.signal("-INT");
     let (code, err) = run.finish();
     assert_eq!(code, Some(130), "{err}");
@@ -304,28 +302,16 @@ fn recipe_project(episodes: &str) -> tempfile::TempDir {
 }
 
 fn run_trained(dir: &Path, extra: &[&str]) -> (Option<i32>, String) {
-    let mut args = vec![
-        "run",
-        "--experiment",
-        "trained.yml",
-        "--config",
-        "env.yml",
-        "--episodes",
-        "50",
-        "--out",
-        "out",
-    ];
-    args.extend(extra);
-    let out = sim(&args, dir);
+    let out = sim(&trained_run_args(extra), dir);
     (out.status.code(), stderr(&out))
 }
 
-/// The artifact folders of `cache/` (lock files aside).
+/// The artifact folders of `cache/` (lock files and the neighbour cache aside).
 fn artifacts(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir.join("cache"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
+        .filter(|p| p.is_dir() && !p.ends_with("neighbours"))
         .collect()
 }
 

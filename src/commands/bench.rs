@@ -1,4 +1,5 @@
-//! `sim bench`: logged steps per second for 1 and 2 workers, and start-up time.
+//! `sim bench`: logged steps per second for 1 and 2 workers, and start-up time; with
+//! `--end-to-end`, whole `sim run` processes with a cold and a warm cache.
 
 use super::setup::{ArtifactOptions, prepare};
 use crate::cli::BenchArgs;
@@ -7,8 +8,11 @@ use crate::pipeline::progress_bar;
 use crate::sim::episode::{EpisodeSetup, arm_treatments};
 use crate::sim::runner::{self, RunEnd, RunOptions};
 use crate::sim::summary::RunTotals;
+use crate::topk::InnerProductIndex;
+use crate::world::{World, neighbour_file};
+use anyhow::{Context, bail};
 use std::path::Path;
-use std::process::ExitCode;
+use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -28,6 +32,7 @@ pub fn timed_run(
         episodes,
         seed: 1,
         workers,
+        shard: None,
     };
     let clock = Instant::now();
     let outcome = runner::run(setup, &options, writer, &progress_bar(0), stop)?;
@@ -39,6 +44,9 @@ pub fn timed_run(
 }
 
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.end_to_end {
+        return end_to_end(args);
+    }
     let clock = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let artifacts = ArtifactOptions {
@@ -50,6 +58,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let prepared = prepare(&args.experiment, args.config.as_deref(), &artifacts)?;
     let startup = clock.elapsed().as_secs_f64();
     println!("start-up (config, world generation, recommenders): {startup:.3} s");
+    neighbour_search_rate(&prepared.world);
     let dir = tempfile::tempdir()?;
     let user_arm = prepared.experiment.assign_users(prepared.world.users.len());
     let setup = EpisodeSetup {
@@ -96,6 +105,110 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         best[0],
         best[1],
         best[1] / best[0]
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Times the exact neighbour search of every interest track (what a cold cache costs),
+/// in GFLOP/s of the scores' product.
+fn neighbour_search_rate(world: &World) {
+    let cat = &world.catalogue;
+    let tracks = neighbour_file::interest_tracks(world);
+    let queries: Vec<f32> = tracks
+        .iter()
+        .flat_map(|&t| cat.embedding(t).iter().copied())
+        .collect();
+    let k = world.neighbours.k();
+    let clock = Instant::now();
+    let found = InnerProductIndex::new(&cat.embeddings, cat.dim).top_k(&queries, k);
+    let seconds = clock.elapsed().as_secs_f64();
+    let gflop = 2.0 * (found.len() * cat.len() * cat.dim) as f64 / 1e9;
+    println!(
+        "exact neighbour search: {} interests x {} tracks x {} dims = {gflop:.1} GFLOP in {seconds:.2} s = {:.1} GFLOP/s (top {k})",
+        found.len(),
+        cat.len(),
+        cat.dim,
+        gflop / seconds
+    );
+}
+
+/// Runs this binary with `args` to its exit: the wall time in seconds.
+fn timed_process(args: &[&std::ffi::OsStr]) -> anyhow::Result<f64> {
+    let exe = std::env::current_exe().context("cannot find the sim binary")?;
+    let clock = Instant::now();
+    let out = std::process::Command::new(&exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot start {}", exe.display()))?;
+    let seconds = clock.elapsed().as_secs_f64();
+    if !out.status.success() {
+        bail!(
+            "{} failed ({}): {}",
+            exe.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(seconds)
+}
+
+/// Recommendations in a log: its `"message":"next"` lines.
+fn count_steps(log: &Path) -> anyhow::Result<u64> {
+    let bytes = std::fs::read(log).with_context(|| format!("cannot read {}", log.display()))?;
+    Ok(memchr::memmem::find_iter(&bytes, b"{\"message\":\"next\"").count() as u64)
+}
+
+/// `sim bench --end-to-end`: whole `sim run` processes, as a user waits for them, first
+/// with an empty cache folder (neighbour sets and artifacts computed), then with the
+/// cache it left; then `sim report` of the same log, for the report step's share.
+fn end_to_end(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let dir = tempfile::tempdir()?;
+    let cache = dir.path().join("cache");
+    let episodes = args.episodes.to_string();
+    let mut warm = Vec::new();
+    for (label, repeats) in [("cold", 1), ("warm", args.repeats)] {
+        for _ in 0..repeats {
+            let out = dir.path().join(label);
+            let mut run: Vec<&std::ffi::OsStr> = vec![
+                "run".as_ref(),
+                "--experiment".as_ref(),
+                args.experiment.as_os_str(),
+                "--episodes".as_ref(),
+                episodes.as_ref(),
+                "--out".as_ref(),
+                out.as_os_str(),
+                "--cache-dir".as_ref(),
+                cache.as_os_str(),
+            ];
+            if let Some(config) = &args.config {
+                run.extend(["--config".as_ref(), config.as_os_str()]);
+            }
+            let seconds = timed_process(&run)?;
+            let steps = count_steps(&out.join("events.jsonl"))?;
+            println!(
+                "{label} cache: sim run {episodes} episodes, {steps} steps in {seconds:.2} s end to end = {:.0} steps/s",
+                steps as f64 / seconds
+            );
+            if label == "warm" {
+                warm.push((seconds, out));
+            }
+        }
+    }
+    let Some((best, out)) = warm.into_iter().min_by(|a, b| a.0.total_cmp(&b.0)) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let log = out.join("events.jsonl");
+    let report_dir = dir.path().join("report");
+    let report = timed_process(&[
+        "report".as_ref(),
+        log.as_os_str(),
+        "--out".as_ref(),
+        report_dir.as_os_str(),
+    ])?;
+    println!(
+        "report step (sim report of that log, charts included): {report:.2} s = {:.0} % of the best warm run ({best:.2} s)",
+        100.0 * report / best
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -106,7 +106,7 @@ pub fn run_days(
             None => (&prepared.experiment, prepared.arms.as_slice()),
         };
         if multi_day {
-            eprintln!("day {day}: {} episodes", options.episodes);
+            crate::note!("day {day}: {} episodes", options.episodes);
         }
         let simulated = simulate(
             &prepared.world,
@@ -271,7 +271,7 @@ const OUTPUT_TAIL_LINES: usize = 20;
 /// Runs `command` with `sh -c` after `day`; its output goes to stderr. A failure names
 /// the command, the day, the exit status and the end of its output.
 fn between_days(command: &str, day: u32, log: &Path, out_dir: &Path) -> anyhow::Result<()> {
-    eprintln!("between days {day} and {}: {command}", day + 1);
+    crate::note!("between days {day} and {}: {command}", day + 1);
     // Absolute, so the command may change directory.
     let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let output = std::process::Command::new("sh")

@@ -3,6 +3,8 @@
 pub mod bench;
 pub mod bench_http;
 pub mod days;
+pub mod merge;
+pub mod prepare;
 pub mod run;
 pub mod run_folder;
 pub mod serve;

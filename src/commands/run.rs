@@ -17,7 +17,7 @@ use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -31,6 +31,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .workers
         .map(|w| w as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let shard = args
+        .shard
+        .map(|choice| choice.resolve(args.shards))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    if shard.is_some() && args.days != Days::Count(1) {
+        // `sim merge` joins one events.jsonl per shard folder.
+        anyhow::bail!(
+            "--shard runs one day: `sim merge` joins one log per shard; run --days {} without --shard",
+            args.days
+        );
+    }
     let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
@@ -50,16 +62,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|a| a.spec.uses_console());
     let workers = if console { 1 } else { workers };
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&prepared.experiment.name));
+    let out_dir = args.out.clone().unwrap_or_else(|| {
+        let dir = PathBuf::from("reports").join(&prepared.experiment.name);
+        match shard {
+            Some(s) => dir.join(format!("shard-{}-of-{}", s.index, s.count)),
+            None => dir,
+        }
+    });
     let folder = RunFolder::begin(&out_dir)?;
     let options = RunOptions {
         first_episode: 0,
         episodes: args.episodes,
         seed: args.seed,
         workers,
+        shard,
     };
     let clock = Instant::now();
     let outcome = run_days(&prepared, args, &artifacts, &options, &folder, &stop);
@@ -74,7 +90,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let reported = !failed
         && prepared.arms.len() > 1
         && episodes > 0
-        && report_ab_table(&prepared, &folder, &logs);
+        && report_ab_table(
+            &prepared.experiment.name,
+            &prepared.experiment.control,
+            &logs,
+            &folder.staged(""),
+        );
     if reported && outcome.days.len() > 1 {
         report_by_day(&prepared, &folder, &logs);
     }
@@ -82,30 +103,40 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         // Without its record the new logs do not replace the previous run.
         let kept = folder.keep();
         anyhow::bail!(
-            "{e:#}\nthe new run is left in {} (its logs hold {episodes} whole episodes); the previous run in {} is untouched",
+            "{e:#}; the new run is left in {} (its logs hold {episodes} whole episodes); the previous run in {} is untouched",
             kept.display(),
             out_dir.display()
         );
     }
     folder.commit()?;
     for day in &outcome.days {
-        eprintln!("log: {}", out_dir.join(&day.log).display());
+        crate::note!("log: {}", out_dir.join(&day.log).display());
     }
     if reported {
-        eprintln!("report: {}", out_dir.join("report.md").display());
+        crate::note!("report: {}", out_dir.join("report.md").display());
+    }
+    if let Some(shard) = shard {
+        crate::note!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
     }
     let record = out_dir.join(RUN_JSON);
     match outcome.end {
         DaysEnd::Finished => Ok(ExitCode::SUCCESS),
         DaysEnd::Quit => {
-            eprintln!("ended at the console: {episodes} finished episodes logged");
+            crate::note!("ended at the console: {episodes} finished episodes logged");
             Ok(ExitCode::SUCCESS)
         }
         DaysEnd::Interrupted => {
-            eprintln!(
-                "interrupted: {episodes} finished episodes logged ({} per day asked)",
-                args.episodes
-            );
+            if args.days != Days::Count(1) {
+                crate::note!(
+                    "interrupted: {episodes} finished episodes logged ({} per day asked)",
+                    args.episodes
+                );
+            } else {
+                crate::note!(
+                    "interrupted: {episodes} of {} episodes finished and logged",
+                    args.episodes
+                );
+            }
             Ok(ExitCode::from(interrupt::EXIT_CODE))
         }
         DaysEnd::Failed(e) => Err(anyhow::anyhow!("{e:#}; {} records them", record.display())),
@@ -122,39 +153,38 @@ fn report_by_day(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) {
     match report::analyze_by_day(logs, &options)
         .and_then(|days| report::write_by_day(&days, &folder.staged("")))
     {
-        Ok(_) => eprintln!(
+        Ok(_) => crate::note!(
             "report by day: {}",
             folder.final_path("by_day.md").display()
         ),
-        Err(e) => eprintln!("warning: no report by day: {e:#}"),
+        Err(e) => crate::note!("warning: no report by day: {e:#}"),
     }
 }
 
 /// Prints the run's A/B table against the experiment's control and writes the report
 /// files next to the log; says whether they were written. A failure here is reported
 /// but does not fail the run: the log is complete and `sim report` can be run on it again.
-fn report_ab_table(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) -> bool {
+pub fn report_ab_table(experiment: &str, control: &str, logs: &[PathBuf], out_dir: &Path) -> bool {
     let options = AnalysisOptions {
-        experiment: Some(prepared.experiment.name.clone()),
-        control: Some(prepared.experiment.control.clone()),
+        experiment: Some(experiment.to_string()),
+        control: Some(control.to_string()),
         ..AnalysisOptions::default()
     };
     let analysis = match report::analyze(logs, &options) {
         Ok(analysis) => analysis,
         Err(e) => {
-            eprintln!("warning: no A/B table: {e:#}");
+            crate::note!("warning: no A/B table: {e:#}");
             return false;
         }
     };
-    println!();
-    print!(
-        "{}",
-        report::render_terminal(&analysis, std::io::stdout().is_terminal())
-    );
-    match report::write_outputs(&analysis, &folder.staged("")) {
+    let table = report::render_terminal(&analysis, std::io::stdout().is_terminal());
+    if let Err(e) = crate::console::print(&format!("\n{table}")) {
+        crate::note!("warning: cannot print the A/B table: {e}");
+    }
+    match report::write_outputs(&analysis, out_dir) {
         Ok(_) => true,
         Err(e) => {
-            eprintln!("warning: cannot write the report: {e:#}");
+            crate::note!("warning: cannot write the report: {e:#}");
             false
         }
     }
@@ -205,7 +235,11 @@ fn prepare_remote(
         BTreeMap::from([("C".to_string(), spec)]),
         PathBuf::from("."),
     )?;
-    prepare_experiment(experiment, config, artifacts)
+    let prepared = prepare_experiment(experiment, config, artifacts)?;
+    if !o.no_catalogue_check {
+        remote.check_catalogue(&prepared.world.catalogue, args.seed)?;
+    }
+    Ok(prepared)
 }
 
 /// Name of the one-arm experiment of `sim run --console`.
@@ -231,8 +265,8 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutc
         1 => String::new(),
         n => format!(" over {n} days"),
     };
-    println!(
-        "experiment {}: {} episodes{days}, {} steps in {:.2} s ({:.0} steps/s)",
+    let mut text = format!(
+        "experiment {}: {} episodes{days}, {} steps in {:.2} s ({:.0} steps/s)\n",
         prepared.experiment.name,
         totals.episodes(),
         steps,
@@ -256,8 +290,8 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutc
             String::new()
         }
     };
-    println!(
-        "{}{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+    text.push_str(&format!(
+        "{}{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}\n",
         day_column("day"),
         "arm",
         "recommender",
@@ -265,7 +299,7 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutc
         "users",
         "reward mean±sem",
         "steps mean±sem"
-    );
+    ));
     for (day, s) in rows {
         let label = prepared
             .experiment
@@ -273,8 +307,8 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutc
             .iter()
             .find(|a| a.name == s.arm)
             .map_or_else(String::new, |a| a.spec.label());
-        println!(
-            "{}{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+        text.push_str(&format!(
+            "{}{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}\n",
             day_column(&day.map_or_else(String::new, |d| d.to_string())),
             s.arm,
             truncate(&label, 32),
@@ -282,12 +316,15 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutc
             s.users,
             format!("{:.3} ± {:.3}", s.reward.mean, s.reward.sem),
             format!("{:.2} ± {:.2}", s.steps.mean, s.steps.sem),
-        );
+        ));
     }
-    println!(
+    text.push_str(
         "reward: per episode, without the first track's 1.0 \
-         (the report's mean_time_per_session includes it, per user)"
+         (the report's mean_time_per_session includes it, per user)\n",
     );
+    if let Err(e) = crate::console::print(&text) {
+        crate::note!("warning: cannot print the summary: {e}");
+    }
 }
 
 fn truncate(text: &str, width: usize) -> String {
@@ -341,6 +378,7 @@ fn write_run_json(
         "days": outcome.days,
         "error": error,
         "workers": options.workers,
+        "shard": options.shard,
         "version": env!("CARGO_PKG_VERSION"),
         "git_commit": git_commit(),
         "wall_seconds": wall,

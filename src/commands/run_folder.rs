@@ -73,7 +73,7 @@ impl RunFolder {
                         entry.path().display()
                     )
                 })?;
-                eprintln!("removed the unfinished run {}", entry.path().display());
+                crate::note!("removed the unfinished run {}", entry.path().display());
             }
         }
         let staging = out.join(format!(

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::experiment::Experiment;
 use crate::pipeline::{Pipeline, build_arms};
 use crate::sim::episode::LiveArm;
-use crate::world::World;
+use crate::world::{World, neighbour_file};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub struct ArtifactOptions {
 pub fn load_world(config: &Config) -> anyhow::Result<World> {
     let clock = Instant::now();
     let world = World::from_config(config).context("cannot load the world")?;
-    eprintln!(
+    crate::note!(
         "world: {} tracks, {} artists, {} users ({:.2} s)",
         world.catalogue.len(),
         world.catalogue.artist_names.len(),
@@ -63,6 +63,7 @@ pub fn prepare_experiment(
     // at most as many neighbours as the top-level experiment asked for.
     let needed = experiment.arms.iter().map(|a| a.spec.neighbours_needed());
     world.ensure_neighbours(needed.max().unwrap_or(0));
+    neighbour_file::load_or_compute(&world, &artifacts.cache_dir, artifacts.rebuild)?;
     let world = Arc::new(world);
     Pipeline::new(
         Arc::clone(&world),

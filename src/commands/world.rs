@@ -12,10 +12,10 @@ pub fn export(dir: &Path, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let world = load_world(&config)?;
     course_format::export(&world, dir)
         .with_context(|| format!("cannot export the world to {}", dir.display()))?;
-    println!(
-        "wrote tracks.json, tracks.npy, users.json, top_tracks.json to {}",
+    crate::console::print(&format!(
+        "wrote tracks.json, tracks.npy, users.json, top_tracks.json to {}\n",
         dir.display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -25,17 +25,17 @@ pub fn info(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let cat = &world.catalogue;
     let mut sizes: Vec<usize> = cat.tracks_by_artist.iter().map(Vec::len).collect();
     sizes.sort_unstable();
-    println!(
-        "tracks {}  artists {}  users {}  dim {}",
+    crate::console::print(&format!(
+        "tracks {}  artists {}  users {}  dim {}\n",
         cat.len(),
         sizes.len(),
         world.users.len(),
         cat.dim
-    );
-    println!(
-        "tracks per artist: median {}  largest {}",
+    ))?;
+    crate::console::print(&format!(
+        "tracks per artist: median {}  largest {}\n",
         sizes.get(sizes.len() / 2).copied().unwrap_or(0),
         sizes.last().copied().unwrap_or(0)
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

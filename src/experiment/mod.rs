@@ -109,7 +109,10 @@ mod tests {
         let e =
             parse("name: x\narms:\n  T1: {kind: sticky_artist}\n  C: {kind: random}\n").unwrap();
         assert_eq!(e.arms[0].name, "C");
-        assert_eq!(e.arms[1].spec, RecommenderSpec::StickyArtist);
+        assert_eq!(
+            e.arms[1].spec,
+            RecommenderSpec::StickyArtist { no_repeat: false }
+        );
         assert_eq!(e.control, "C");
     }
 
@@ -128,7 +131,11 @@ mod tests {
         let e = parse("name: x\narms:\n  C: {kind: top_pop}\n").unwrap();
         assert_eq!(
             e.arms[0].spec,
-            RecommenderSpec::TopPop { k: 100, file: None }
+            RecommenderSpec::TopPop {
+                k: 100,
+                file: None,
+                no_repeat: false
+            }
         );
     }
 
@@ -154,7 +161,7 @@ mod tests {
             ),
             (
                 "  T1:\n    kind: history\n    file: a.jsonl\n    fallback:\n      kind: top_pop\n      kk: 3\n",
-                "arms.T1.fallback: unknown field `kk`, expected `k` or `file` at line 9",
+                "arms.T1.fallback: unknown field `kk`, expected one of `k`, `file`, `no_repeat` at line 9",
             ),
             (
                 "  T1:\n    kind: indexed\n    source:\n      train: dssm\n      logs_from: [{experiment: a.yml, episodes: 0}]\n",
@@ -178,7 +185,7 @@ mod tests {
             ),
             (
                 "  T1:\n    kind: sticky_artist\n    k: 3\n",
-                "unknown field `k`: this kind takes no options",
+                "arms.T1: unknown field `k`, expected `no_repeat` at line 6",
             ),
             // `kind` not first: read buffered, the error still names the arm.
             (
@@ -196,7 +203,14 @@ mod tests {
     fn specs_read_with_kind_anywhere_and_write_kind_first() {
         let e =
             parse("name: x\narms:\n  C: {k: 7, kind: top_pop}\n  T1: {kind: random}\n").unwrap();
-        assert_eq!(e.arms[0].spec, RecommenderSpec::TopPop { k: 7, file: None });
+        assert_eq!(
+            e.arms[0].spec,
+            RecommenderSpec::TopPop {
+                k: 7,
+                file: None,
+                no_repeat: false
+            }
+        );
         let json = serde_json::to_string(&e.arms[0].spec).unwrap();
         assert_eq!(json, r#"{"kind":"top_pop","k":7}"#);
         let back: RecommenderSpec = serde_json::from_str(&json).unwrap();

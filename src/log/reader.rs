@@ -86,7 +86,7 @@ pub enum ReadError {
         line: u64,
         message: String,
     },
-    #[error("{path}: no log files (*.jsonl, *.json) in this directory")]
+    #[error("{path}: no event logs (*.jsonl, *.json, *.json.N) in this directory")]
     EmptyDirectory { path: PathBuf },
 }
 
@@ -150,6 +150,8 @@ fn parse_experiments(raw: &str) -> Result<BTreeMap<String, String>, String> {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct ReadStats {
     pub files: usize,
+    /// Events taken from each file, in the order of the files given.
+    pub events_per_file: Vec<u64>,
     pub bytes: u64,
     pub events: u64,
     pub bad_lines: u64,
@@ -183,43 +185,97 @@ impl Default for ReaderOptions {
     }
 }
 
-/// Expands directories into the log files they hold (`*.jsonl`, `*.json`, sorted by name);
-/// files are kept as given.
-pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ReadError> {
-    let mut files = Vec::new();
+/// Files `sim` writes beside its logs (`sim run`, `sim report`, `sim train`): never logs.
+const OWN_OUTPUTS: [&str; 2] = ["ab.json", "run.json"];
+
+/// The log files that inputs name: files as given, directories expanded.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Inputs {
+    pub files: Vec<PathBuf>,
+    /// Files in the directories that are not event logs, with the reason.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Expands directories into the event logs they hold: `*.jsonl`, `*.json` and rotated
+/// logs `*.json.N` (the botify service's `data.json.1` ... `data.json.N`), oldest rotation
+/// first; files are kept as given. Files of a directory that are not event logs (a
+/// report's `ab.json`, `run.json`, a training summary, any `.json` whose first line is not
+/// one JSON object) are skipped and listed.
+pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Inputs, ReadError> {
+    let mut expanded = Inputs::default();
     for input in inputs {
-        if input.is_dir() {
-            let entries = std::fs::read_dir(input).map_err(|source| ReadError::Io {
-                path: input.clone(),
-                source,
-            })?;
-            let mut found = Vec::new();
-            for entry in entries {
-                let entry = entry.map_err(|source| ReadError::Io {
-                    path: input.clone(),
-                    source,
-                })?;
-                let path = entry.path();
-                let is_log = matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("jsonl") | Some("json")
-                );
-                if is_log && path.is_file() {
-                    found.push(path);
-                }
-            }
-            if found.is_empty() {
-                return Err(ReadError::EmptyDirectory {
-                    path: input.clone(),
-                });
-            }
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(input.clone());
+        if !input.is_dir() {
+            expanded.files.push(input.clone());
+            continue;
         }
+        let io = |source| ReadError::Io {
+            path: input.clone(),
+            source,
+        };
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(input).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            let Some(order) = log_name_order(&path) else {
+                continue;
+            };
+            if !path.is_file() {
+                continue;
+            }
+            match not_a_log(&path) {
+                Some(reason) => expanded.skipped.push((path, reason)),
+                None => found.push((order, path)),
+            }
+        }
+        if found.is_empty() {
+            return Err(ReadError::EmptyDirectory {
+                path: input.clone(),
+            });
+        }
+        found.sort();
+        expanded
+            .files
+            .extend(found.into_iter().map(|(_, path)| path));
     }
-    Ok(files)
+    Ok(expanded)
+}
+
+/// For a log file name, its sort key within a directory: the base name, then the
+/// rotation (`data.json.3` before `data.json.2` before `data.json`: oldest first, so
+/// events with equal timestamps keep their order). `None`: not a log name.
+fn log_name_order(path: &Path) -> Option<(String, Reverse<u64>)> {
+    let name = path.file_name()?.to_str()?;
+    if name.ends_with(".jsonl") || name.ends_with(".json") {
+        return Some((name.to_string(), Reverse(0)));
+    }
+    let (base, rotation) = name.rsplit_once('.')?;
+    let rotation: u64 = rotation.parse().ok().filter(|n| *n > 0)?;
+    base.ends_with(".json")
+        .then(|| (base.to_string(), Reverse(rotation)))
+}
+
+/// Why a file found in a directory is not an event log, if it is not.
+fn not_a_log(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    if OWN_OUTPUTS.contains(&name) || name.ends_with(".summary.json") {
+        return Some("an output of sim, not an event log".to_string());
+    }
+    if name.ends_with(".jsonl") {
+        return None;
+    }
+    // A pretty-printed JSON document starts with a lone `{` or `[`; an event log's first
+    // line is a whole event.
+    let mut head = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(64 << 10).read_to_end(&mut head))
+        .ok()?;
+    let first = head
+        .split(|b| *b == b'\n')
+        .map(|l| l.trim_ascii())
+        .find(|l| !l.is_empty())?;
+    let is_event = first.starts_with(b"{")
+        && first.ends_with(b"}")
+        && memchr::memmem::find(first, b"\"message\"").is_some();
+    (!is_event).then(|| "its first line is not an event".to_string())
 }
 
 /// Reads `files` and calls `visit(file_index, event, sets)` for every event.
@@ -238,6 +294,7 @@ where
 {
     let mut stats = ReadStats {
         files: files.len(),
+        events_per_file: vec![0; files.len()],
         ..ReadStats::default()
     };
     if files.len() == 1 {
@@ -262,6 +319,7 @@ where
                             for event in &events {
                                 visit(0, event, sets);
                             }
+                            stats.events_per_file[0] += events.len() as u64;
                         }
                         Err(e) => done = Err(e),
                     }
@@ -288,6 +346,7 @@ where
     while let Some(Reverse((_, i))) = heap.pop() {
         let (batch, pos) = &mut batches[i];
         visit(i, &batch[*pos], sets);
+        stats.events_per_file[i] += 1;
         *pos += 1;
         if *pos == batch.len() {
             *batch = next_nonempty(&mut streams[i], sets, &mut stats)?.unwrap_or_default();

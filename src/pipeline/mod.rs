@@ -22,8 +22,11 @@ use crate::interrupt::Interrupted;
 use crate::log::writer::LogWriter;
 use crate::recommend::spec::BuildContext;
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
-use crate::sim::runner::{self, RunEnd, RunOptions, RunOutcome};
+use crate::sim::runner::{self, RunEnd, RunError, RunOptions, RunOutcome};
 use crate::train::args::{TrainJob, train_to_files};
+use crate::train::i2i::I2iParams;
+use crate::train::lists_args::{i2i_to_files, mf_to_files};
+use crate::train::mf::MfParams;
 use crate::train::{DssmParams, InitScheme};
 use crate::world::World;
 use anyhow::{Context, bail};
@@ -135,24 +138,26 @@ impl<'a> Pipeline<'a> {
         if !self.rebuild || waited {
             match manifest::check(&dir) {
                 manifest::Check::Valid => {
-                    eprintln!("artifact {key}: cached ({})", dir.display());
+                    crate::note!("artifact {key}: cached ({})", dir.display());
                     self.resolved.borrow_mut().insert(key, recs.clone());
                     return Ok(recs);
                 }
                 manifest::Check::Absent => {}
                 manifest::Check::Damaged(why) => {
-                    eprintln!("warning: artifact {key} is damaged ({why}): rebuilding it");
+                    crate::note!("warning: artifact {key} is damaged ({why}): rebuilding it");
                 }
             }
         }
-        eprintln!("artifact {key}: building in {}", dir.display());
+        crate::note!("artifact {key}: building in {}", dir.display());
         let tmp = self
             .cache_dir
             .join(format!("{key}{BUILD_MARK}{}", std::process::id()));
         let built = build(&tmp).and_then(|()| manifest::write(&tmp));
         if let Err(e) = built {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e.context(format!("cannot build artifact {key}")));
+            return Err(e.context(format!(
+                "cannot build artifact {key} (its unfinished folder is removed)"
+            )));
         }
         if dir.exists() {
             std::fs::remove_dir_all(&dir)
@@ -179,7 +184,7 @@ impl<'a> Pipeline<'a> {
                 }
             }
             if !waited {
-                eprintln!(
+                crate::note!(
                     "artifact {key}: another process is building it; waiting for it ({} is locked)",
                     path.display()
                 );
@@ -207,7 +212,7 @@ impl<'a> Pipeline<'a> {
             let log = dir
                 .join("logs")
                 .join(format!("{i}-{}.jsonl", experiment.name));
-            eprintln!(
+            crate::note!(
                 "  simulating {} ({} episodes, seed {})",
                 path.display(),
                 source.episodes,
@@ -218,6 +223,7 @@ impl<'a> Pipeline<'a> {
                 episodes: source.episodes,
                 seed: source.seed,
                 workers: self.workers,
+                shard: None,
             };
             let outcome = simulate(
                 &self.world,
@@ -240,13 +246,21 @@ impl<'a> Pipeline<'a> {
                         path.display()
                     );
                 }
-                RunEnd::Failed(e) => {
-                    return Err(anyhow::Error::new(e).context(format!(
-                        "simulating {} into {}",
+                // The build's folder is removed, so not what its log still holds.
+                RunEnd::Failed(RunError::Log { source, .. }) => {
+                    bail!(
+                        "simulating {}: cannot write {}: {source}",
                         path.display(),
                         log.display()
-                    )));
+                    );
                 }
+                RunEnd::Failed(RunError::Episode { index, source, .. }) => {
+                    bail!(
+                        "simulating {}: episode {index} failed: {source}",
+                        path.display()
+                    );
+                }
+                RunEnd::Failed(e) => bail!("simulating {}: {e}", path.display()),
             }
             logs.push(log);
         }
@@ -259,32 +273,44 @@ impl<'a> Pipeline<'a> {
 
     /// Trains `recipe`'s model on `logs` into `dir/recs.jsonl` (and its summary).
     fn train(&self, recipe: &TrainRecipe, logs: &[PathBuf], dir: &Path) -> anyhow::Result<()> {
-        let TrainKind::Dssm = recipe.train;
-        let defaults = DssmParams::default();
-        let init = match &recipe.init {
-            Some(text) => text
-                .parse::<InitScheme>()
-                .map_err(|e| anyhow::anyhow!("recipe init {text:?}: {e}"))?,
-            None => defaults.init,
-        };
-        let params = DssmParams {
-            top_k: recipe.top_k,
-            seed: recipe.seed,
-            init,
-            dim: recipe.dim.unwrap_or(defaults.dim),
-            epochs: recipe.epochs.unwrap_or(defaults.epochs),
-            ..defaults
-        };
-        eprintln!("  training a two-tower model on {} logs", logs.len());
-        train_to_files(&TrainJob {
-            logs,
-            artist_of: Some(artists_by_first_appearance(&self.world.service.artist_of)),
-            tracks_file: None,
-            params,
-            out: &dir.join("recs.jsonl"),
-            summary: &dir.join("recs.summary.json"),
-            stop: &self.stop,
-        })?;
+        let artist_of = artists_by_first_appearance(&self.world.service.artist_of);
+        let out = dir.join("recs.jsonl");
+        match recipe.train {
+            TrainKind::Dssm => {
+                crate::note!("  training a two-tower model on {} logs", logs.len());
+                train_to_files(&TrainJob {
+                    logs,
+                    artist_of: Some(artist_of),
+                    tracks_file: None,
+                    params: dssm_params(recipe)?,
+                    out: &out,
+                    summary: &dir.join("recs.summary.json"),
+                    stop: &self.stop,
+                })?;
+            }
+            TrainKind::Mf => {
+                crate::note!("  training a matrix factorisation on {} logs", logs.len());
+                let defaults = MfParams::default();
+                let params = MfParams {
+                    top_k: recipe.top_k,
+                    seed: recipe.seed,
+                    dim: recipe.dim.unwrap_or(defaults.dim),
+                    iterations: recipe.epochs.unwrap_or(defaults.iterations),
+                    ..defaults
+                };
+                mf_to_files(logs, Some(artist_of), &params, &out)?;
+            }
+            TrainKind::I2i => {
+                crate::note!("  building next-track lists from {} logs", logs.len());
+                let defaults = I2iParams::default();
+                let params = I2iParams {
+                    top_k: recipe.top_k,
+                    one_per_artist: recipe.one_per_artist,
+                    min_time: recipe.min_time.unwrap_or(defaults.min_time),
+                };
+                i2i_to_files(logs, Some(artist_of), &params, &out)?;
+            }
+        }
         Ok(())
     }
 
@@ -360,6 +386,25 @@ impl<'a> Pipeline<'a> {
     }
 }
 
+/// The two-tower parameters of a `train: dssm` recipe.
+fn dssm_params(recipe: &TrainRecipe) -> anyhow::Result<DssmParams> {
+    let defaults = DssmParams::default();
+    let init = match &recipe.init {
+        Some(text) => text
+            .parse::<InitScheme>()
+            .map_err(|e| anyhow::anyhow!("recipe init {text:?}: {e}"))?,
+        None => defaults.init,
+    };
+    Ok(DssmParams {
+        top_k: recipe.top_k,
+        seed: recipe.seed,
+        init,
+        dim: recipe.dim.unwrap_or(defaults.dim),
+        epochs: recipe.epochs.unwrap_or(defaults.epochs),
+        ..defaults
+    })
+}
+
 /// Marks a build's temporary folder: `<key>.tmp-<pid>`.
 const BUILD_MARK: &str = ".tmp-";
 
@@ -386,6 +431,9 @@ fn remove_dead_builds(cache_dir: &Path) -> anyhow::Result<()> {
         let Some((key, _pid)) = name.split_once(BUILD_MARK) else {
             continue;
         };
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
         let lock = open_lock(&lock_path(cache_dir, key))?;
         if lock.try_lock().is_ok() {
             std::fs::remove_dir_all(entry.path()).with_context(|| {
@@ -394,7 +442,7 @@ fn remove_dead_builds(cache_dir: &Path) -> anyhow::Result<()> {
                     entry.path().display()
                 )
             })?;
-            eprintln!("removed the unfinished build {}", entry.path().display());
+            crate::note!("removed the unfinished build {}", entry.path().display());
         }
     }
     Ok(())

@@ -9,6 +9,7 @@ pub mod contextual;
 pub mod history;
 pub mod indexed;
 pub mod lists;
+pub mod no_repeat;
 pub mod oracle;
 pub mod remote;
 pub mod simple;

@@ -8,6 +8,9 @@
 //! service is taken as down and later requests fail at once, so a run stops quickly.
 
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
+use crate::world::Catalogue;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -95,6 +98,9 @@ impl From<RemoteError> for RecommendError {
     }
 }
 
+/// Random track ids `check_catalogue` asks for, besides the first, the last and one past it.
+const CATALOGUE_SAMPLE: usize = 8;
+
 /// At most this much of a body goes into an error message.
 const BODY_IN_ERRORS: usize = 300;
 
@@ -143,33 +149,96 @@ impl Remote {
     /// `GET /` once (with the retries): fails fast, naming the URL, when nothing answers.
     pub fn probe(&self) -> Result<(), RemoteError> {
         let url = format!("{}/", self.base);
+        match self.get(&url) {
+            Ok((status, _)) if (200..300).contains(&status) => Ok(()),
+            Ok((status, body)) => Err(RemoteError::Probe {
+                url,
+                message: format!("the service answered HTTP {status}: {}", clip(&body)),
+            }),
+            Err(message) => Err(RemoteError::Probe {
+                url,
+                message: format!("no botify service answers there: {message}"),
+            }),
+        }
+    }
+
+    /// Checks that the service serves the simulated catalogue: `GET /track/<id>` of the
+    /// first and last track and of `CATALOGUE_SAMPLE` seeded random ones must give the
+    /// world's artist and title, and the first id past the end must be unknown (404).
+    /// Without it, a service with another catalogue gives plausible garbage.
+    pub fn check_catalogue(&self, catalogue: &Catalogue, seed: u64) -> Result<(), RemoteError> {
+        let n = catalogue.len() as u32;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut ids = vec![0, n.saturating_sub(1)];
+        ids.extend((0..CATALOGUE_SAMPLE).map(|_| rng.random_range(0..n.max(1))));
+        let hint = "(use --no-catalogue-check for a service without GET /track/<id>)";
+        for id in ids {
+            let url = format!("{}/track/{id}", self.base);
+            let fail = |message: String| RemoteError::Probe {
+                url: url.clone(),
+                message,
+            };
+            let (status, body) = self.get(&url).map_err(&fail)?;
+            if status != 200 {
+                return Err(fail(format!(
+                    "the service answered HTTP {status} for a track of the simulated catalogue: {} {hint}",
+                    clip(&body)
+                )));
+            }
+            let answer: serde_json::Value = serde_json::from_str(&body).map_err(|e| {
+                fail(format!(
+                    "the answer is not JSON ({e}): {} {hint}",
+                    clip(&body)
+                ))
+            })?;
+            let field = |key: &str| answer.get(key).and_then(serde_json::Value::as_str);
+            let (Some(artist), Some(title)) = (field("artist"), field("title")) else {
+                return Err(fail(format!(
+                    "the answer has no \"artist\" and \"title\" strings: {} {hint}",
+                    clip(&body)
+                )));
+            };
+            let (want_artist, want_title) = (
+                catalogue.artist_name(id),
+                catalogue.titles.get(id as usize).map_or("", String::as_str),
+            );
+            if (artist, title) != (want_artist, want_title) {
+                return Err(fail(format!(
+                    "the service has another catalogue: track {id} is {artist:?} - {title:?} there, {want_artist:?} - {want_title:?} in the simulated world {hint}"
+                )));
+            }
+        }
+        let url = format!("{}/track/{n}", self.base);
+        match self.get(&url) {
+            Ok((404, _)) => Ok(()),
+            Ok((status, body)) => Err(RemoteError::Probe {
+                url,
+                message: format!(
+                    "the service has more tracks than the simulated world ({n}, ids 0..{}): HTTP {status} {} {hint}",
+                    n.saturating_sub(1),
+                    clip(&body)
+                ),
+            }),
+            Err(message) => Err(RemoteError::Probe { url, message }),
+        }
+    }
+
+    /// `GET url` with the retries after transport errors: the status and the body.
+    fn get(&self, url: &str) -> Result<(u16, String), String> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let message = match self.shared.get(&url).call() {
+            match self.shared.get(url).call() {
                 Ok(mut response) => {
                     let status = response.status().as_u16();
-                    if response.status().is_success() {
-                        return Ok(());
-                    }
                     let body = response.body_mut().read_to_string().unwrap_or_default();
-                    return Err(RemoteError::Probe {
-                        url,
-                        message: format!("the service answered HTTP {status}: {}", clip(&body)),
-                    });
+                    return Ok((status, body));
                 }
                 Err(e) if is_transport(&e) && attempt <= self.options.retries => {
                     std::thread::sleep(self.backoff(attempt));
-                    continue;
                 }
-                Err(e) => e,
-            };
-            return Err(RemoteError::Probe {
-                url,
-                message: format!(
-                    "no botify service answers there: {message} (after {attempt} attempt(s))"
-                ),
-            });
+                Err(e) => return Err(format!("{e} (after {attempt} attempt(s))")),
+            }
         }
     }
 

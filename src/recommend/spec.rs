@@ -7,6 +7,7 @@ use super::contextual::Contextual;
 use super::history::History;
 use super::indexed::Indexed;
 use super::lists::IdLists;
+use super::no_repeat::{NoRepeat, Pool};
 use super::oracle::Oracle;
 use super::remote::{Remote, RemoteOptions};
 use super::simple::{RandomTrack, StickyArtist, TopPop};
@@ -29,8 +30,13 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RecommenderSpec {
-    /// A uniformly random track.
-    Random,
+    /// A uniformly random track. `no_repeat` (here and below): never a track already
+    /// played in the session (see `no_repeat.rs`); off by default and then not written,
+    /// so experiments without it hash (and cache) as before.
+    Random {
+        #[serde(default, skip_serializing_if = "is_false")]
+        no_repeat: bool,
+    },
     /// Uniformly one of the `k` most popular tracks: from `file` (a course
     /// `top_tracks.json` JSON array) or the world's popularity ranking.
     TopPop {
@@ -38,9 +44,14 @@ pub enum RecommenderSpec {
         k: usize,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        no_repeat: bool,
     },
     /// Uniformly one of the previous track's artist's tracks.
-    StickyArtist,
+    StickyArtist {
+        #[serde(default, skip_serializing_if = "is_false")]
+        no_repeat: bool,
+    },
     /// Per-user lists from `{"user", "tracks"}` JSON Lines (`file`, or made by the `source`
     /// recipe); `fallback` for users without one.
     Indexed {
@@ -50,6 +61,8 @@ pub enum RecommenderSpec {
         source: Option<TrainRecipe>,
         #[serde(default = "default_fallback")]
         fallback: Box<RecommenderSpec>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        no_repeat: bool,
     },
     /// The reference solution over per-user lists (as `indexed`): no track twice in a
     /// session, at most `max_artist_recs` recommendations per artist, `fallback` after
@@ -72,11 +85,17 @@ pub enum RecommenderSpec {
         #[serde(default = "default_fallback")]
         fallback: Box<RecommenderSpec>,
     },
-    /// Per-track lists from `{"track", "recommendations"}` JSON Lines; `fallback` when missing.
+    /// Per-track lists from `{"track", "recommendations"}` JSON Lines (`file`, or made by
+    /// the `source` recipe, `train: i2i`); `fallback` when the previous track has none.
     Contextual {
-        file: PathBuf,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<PathBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<TrainRecipe>,
         #[serde(default = "default_fallback")]
         fallback: Box<RecommenderSpec>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        no_repeat: bool,
     },
     /// The ceiling: reads the hidden session taste (see `oracle.rs`).
     Oracle {
@@ -275,7 +294,11 @@ fn default_top_k() -> usize {
 }
 
 fn default_fallback() -> Box<RecommenderSpec> {
-    Box::new(RecommenderSpec::Random)
+    Box::new(RecommenderSpec::Random { no_repeat: false })
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_oracle_candidates() -> usize {
@@ -290,7 +313,7 @@ fn default_attempts() -> u32 {
     10
 }
 
-/// The list file of a per-user spec: `file`, which the pipeline sets for a `source`.
+/// The list file of a list spec: `file`, which the pipeline sets for a `source`.
 fn list_file<'a>(
     kind: &str,
     file: &'a Option<PathBuf>,
@@ -327,26 +350,42 @@ impl BuildContext {
 impl RecommenderSpec {
     /// A short human label, e.g. `top_pop(k=100)`.
     pub fn label(&self) -> String {
-        match self {
-            RecommenderSpec::Random => "random".into(),
+        let base = match self {
+            RecommenderSpec::Random { .. } => "random".into(),
             RecommenderSpec::TopPop { k, .. } => format!("top_pop(k={k})"),
-            RecommenderSpec::StickyArtist => "sticky_artist".into(),
+            RecommenderSpec::StickyArtist { .. } => "sticky_artist".into(),
             RecommenderSpec::Indexed {
                 source: Some(r), ..
-            } => {
-                format!("indexed(dssm top-{})", r.top_k)
-            }
+            } => format!("indexed({} top-{})", r.train.name(), r.top_k),
             RecommenderSpec::Indexed { file, .. } => format!("indexed({})", display(file)),
             RecommenderSpec::History {
                 source: Some(r), ..
-            } => {
-                format!("history(dssm top-{})", r.top_k)
-            }
+            } => format!("history({} top-{})", r.train.name(), r.top_k),
             RecommenderSpec::History { file, .. } => format!("history({})", display(file)),
-            RecommenderSpec::Contextual { file, .. } => format!("contextual({})", file.display()),
+            RecommenderSpec::Contextual {
+                source: Some(r), ..
+            } => format!("contextual({} top-{})", r.train.name(), r.top_k),
+            RecommenderSpec::Contextual { file, .. } => format!("contextual({})", display(file)),
             RecommenderSpec::Oracle { .. } => "oracle (reads hidden state)".into(),
             RecommenderSpec::Remote { url, .. } => format!("remote({url})"),
             RecommenderSpec::Console => "console (you)".into(),
+        };
+        if self.no_repeat() {
+            format!("{base}, no repeats")
+        } else {
+            base
+        }
+    }
+
+    /// Whether `no_repeat: true` is set on this spec.
+    fn no_repeat(&self) -> bool {
+        match self {
+            RecommenderSpec::Random { no_repeat }
+            | RecommenderSpec::TopPop { no_repeat, .. }
+            | RecommenderSpec::StickyArtist { no_repeat }
+            | RecommenderSpec::Indexed { no_repeat, .. }
+            | RecommenderSpec::Contextual { no_repeat, .. } => *no_repeat,
+            _ => false,
         }
     }
 
@@ -391,24 +430,32 @@ impl RecommenderSpec {
         &mut self,
         visit: &mut dyn FnMut(&TrainRecipe, &mut Option<PathBuf>) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
+        let per_track = matches!(self, RecommenderSpec::Contextual { .. });
         match self {
             RecommenderSpec::Indexed {
                 file,
                 source,
                 fallback,
+                ..
             }
             | RecommenderSpec::History {
                 file,
                 source,
                 fallback,
                 ..
+            }
+            | RecommenderSpec::Contextual {
+                file,
+                source,
+                fallback,
+                ..
             } => {
                 if let Some(recipe) = source {
+                    recipe.check(per_track)?;
                     visit(recipe, file)?;
                 }
                 fallback.visit_sources(visit)
             }
-            RecommenderSpec::Contextual { fallback, .. } => fallback.visit_sources(visit),
             _ => Ok(()),
         }
     }
@@ -416,11 +463,23 @@ impl RecommenderSpec {
     pub fn build(&self, ctx: &BuildContext) -> anyhow::Result<Box<dyn Recommender>> {
         let service = &ctx.world.service;
         let n_tracks = service.len();
+        let no_repeat = |pool: Pool, fallback: Option<Box<dyn Recommender>>| {
+            Box::new(NoRepeat {
+                pool,
+                fallback,
+                n_tracks: n_tracks as u32,
+            }) as Box<dyn Recommender>
+        };
         Ok(match self {
-            RecommenderSpec::Random => Box::new(RandomTrack {
+            RecommenderSpec::Random { no_repeat: true } => no_repeat(Pool::Catalogue, None),
+            RecommenderSpec::Random { no_repeat: false } => Box::new(RandomTrack {
                 n_tracks: n_tracks as u32,
             }),
-            RecommenderSpec::TopPop { k, file } => {
+            RecommenderSpec::TopPop {
+                k,
+                file,
+                no_repeat: unplayed,
+            } => {
                 if *k == 0 {
                     bail!("top_pop: k must be at least 1");
                 }
@@ -431,23 +490,33 @@ impl RecommenderSpec {
                 if ranking.is_empty() {
                     bail!("top_pop: the popularity list is empty");
                 }
-                Box::new(TopPop {
-                    top: ranking.into_iter().take(*k).collect(),
-                })
+                let top = ranking.into_iter().take(*k).collect();
+                if *unplayed {
+                    no_repeat(Pool::Fixed(top), None)
+                } else {
+                    Box::new(TopPop { top })
+                }
             }
-            RecommenderSpec::StickyArtist => Box::new(StickyArtist {
+            RecommenderSpec::StickyArtist { no_repeat: true } => {
+                no_repeat(Pool::SameArtist(Arc::clone(service)), None)
+            }
+            RecommenderSpec::StickyArtist { no_repeat: false } => Box::new(StickyArtist {
                 catalogue: Arc::clone(service),
             }),
             RecommenderSpec::Indexed {
                 file,
                 source,
                 fallback,
+                no_repeat: unplayed,
             } => {
                 let file = list_file("indexed", file, source)?;
-                Box::new(Indexed {
-                    lists: IdLists::read(&ctx.resolve(file), "user", "tracks", n_tracks)?,
-                    fallback: fallback.build(ctx).context("indexed: fallback")?,
-                })
+                let lists = IdLists::read(&ctx.resolve(file), "user", "tracks", n_tracks)?;
+                let fallback = fallback.build(ctx).context("indexed: fallback")?;
+                if *unplayed {
+                    no_repeat(Pool::PerUser(lists), Some(fallback))
+                } else {
+                    Box::new(Indexed { lists, fallback })
+                }
             }
             RecommenderSpec::History {
                 file,
@@ -465,10 +534,22 @@ impl RecommenderSpec {
                     fallback: fallback.build(ctx).context("history: fallback")?,
                 })
             }
-            RecommenderSpec::Contextual { file, fallback } => Box::new(Contextual {
-                lists: IdLists::read(&ctx.resolve(file), "track", "recommendations", n_tracks)?,
-                fallback: fallback.build(ctx).context("contextual: fallback")?,
-            }),
+            RecommenderSpec::Contextual {
+                file,
+                source,
+                fallback,
+                no_repeat: unplayed,
+            } => {
+                let file = list_file("contextual", file, source)?;
+                let lists =
+                    IdLists::read(&ctx.resolve(file), "track", "recommendations", n_tracks)?;
+                let fallback = fallback.build(ctx).context("contextual: fallback")?;
+                if *unplayed {
+                    no_repeat(Pool::PerPreviousTrack(lists), Some(fallback))
+                } else {
+                    Box::new(Contextual { lists, fallback })
+                }
+            }
             RecommenderSpec::Oracle { candidates } => {
                 if *candidates == 0 {
                     bail!("oracle: candidates must be at least 1");

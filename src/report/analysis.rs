@@ -28,6 +28,9 @@ pub struct AnalysisOptions {
     /// Expected share (any positive weights) of users per arm, for the SRM check; default:
     /// an equal split between the arms in the log.
     pub split: Option<BTreeMap<String, f64>>,
+    /// Add `mean_time_per_session_without_first_track` to the table (the course table's
+    /// definition; see [`Metric::MeanTimePerSessionWithoutFirstTrack`]).
+    pub without_first_track: bool,
 }
 
 impl Default for AnalysisOptions {
@@ -39,14 +42,31 @@ impl Default for AnalysisOptions {
             alpha: 0.05,
             power: 0.8,
             split: None,
+            without_first_track: false,
         }
     }
+}
+
+/// A file read, and how many events were taken from it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileRead {
+    pub path: PathBuf,
+    pub events: u64,
+}
+
+/// A file of an input directory that was not read, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileSkipped {
+    pub path: PathBuf,
+    pub reason: String,
 }
 
 /// Counters about the log itself.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LogSummary {
-    pub files: Vec<PathBuf>,
+    pub files: Vec<FileRead>,
+    /// Files of input directories that are not event logs (a report's own outputs, ...).
+    pub skipped_files: Vec<FileSkipped>,
     pub bytes: u64,
     pub events: u64,
     pub bad_lines: u64,
@@ -205,7 +225,7 @@ pub fn analyze_by_day(
 fn read_sessions(
     inputs: &[PathBuf],
     opts: &AnalysisOptions,
-) -> anyhow::Result<(Vec<PathBuf>, ReadStats, Sessionized)> {
+) -> anyhow::Result<(reader::Inputs, ReadStats, Sessionized)> {
     if inputs.is_empty() {
         bail!("no log given: pass one or more log files or directories");
     }
@@ -215,7 +235,7 @@ fn read_sessions(
     if !(opts.power > 0.0 && opts.power < 1.0) {
         bail!("power must be in (0, 1), got {}", opts.power);
     }
-    let files = reader::expand_inputs(inputs)?;
+    let reader::Inputs { files, skipped } = reader::expand_inputs(inputs)?;
     let reader_opts = ReaderOptions {
         skip_bad_lines: opts.skip_bad_lines,
         ..ReaderOptions::default()
@@ -233,12 +253,24 @@ fn read_sessions(
             sessionizer.push(f, e, sets)
         })?;
     }
-    Ok((files, read, sessionizer.finish()))
+    let sessionized = sessionizer.finish();
+    if read.events == 0 {
+        let names = list_paths(&files);
+        if read.bad_lines > 0 {
+            bail!(
+                "nothing to compare: all {} lines of {names} are malformed and were skipped (first: {})",
+                read.bad_lines,
+                read.bad_line_examples.first().map_or("", String::as_str)
+            );
+        }
+        bail!("nothing to compare: {names} hold no events");
+    }
+    Ok((reader::Inputs { files, skipped }, read, sessionized))
 }
 
 /// The A/B table of sessionized logs.
 fn tabulate(
-    files: Vec<PathBuf>,
+    reader::Inputs { files, skipped }: reader::Inputs,
     read: &ReadStats,
     sessionized: Sessionized,
     opts: &AnalysisOptions,
@@ -284,6 +316,12 @@ fn tabulate(
             arm_of.insert(i as u32, pos);
         }
     }
+    if arm_names.len() < 2 {
+        bail!(
+            "nothing to compare: experiment `{experiment}` has a single arm in the log ({}); an A/B table needs a control and at least one treatment",
+            list(arm_names.iter())
+        );
+    }
     let control = opts.control.clone().unwrap_or_else(|| "C".to_string());
     let Ok(control_index) = arm_names.binary_search(&control) else {
         bail!(
@@ -305,22 +343,23 @@ fn tabulate(
         }
     }
     // User-level metrics.
+    let metrics = Metric::of_table(opts.without_first_track);
     let totals = user_totals(&sessionized.sessions, |t| arm_of.contains_key(&t));
     let mut values: Vec<BTreeMap<Metric, Vec<f64>>> = vec![BTreeMap::new(); arm_names.len()];
     let mut sessions_per_arm = vec![0u64; arm_names.len()];
     for ((t, _), tot) in &totals {
         let Some(&a) = arm_of.get(t) else { continue };
         sessions_per_arm[a] += tot.sessions;
-        for metric in Metric::ALL {
+        for &metric in &metrics {
             values[a].entry(metric).or_default().push(tot.value(metric));
         }
     }
     let moments: Vec<BTreeMap<Metric, Moments>> = values
         .iter()
         .map(|per_metric| {
-            Metric::ALL
-                .into_iter()
-                .map(|m| (m, Moments::of(per_metric.get(&m).map_or(&[][..], |v| v))))
+            metrics
+                .iter()
+                .map(|&m| (m, Moments::of(per_metric.get(&m).map_or(&[][..], |v| v))))
                 .collect()
         })
         .collect();
@@ -339,9 +378,27 @@ fn tabulate(
         })
         .collect();
 
+    let finished = |a: &ArmSummary| a.users_with_sessions > 0;
+    if !finished(&arms[control_index]) {
+        bail!(
+            "nothing to compare: control arm `{control}` of experiment `{experiment}` has no finished session (no `last` event){}",
+            unfinished_note(&sessionized)
+        );
+    }
+    if !arms
+        .iter()
+        .enumerate()
+        .any(|(a, arm)| a != control_index && finished(arm))
+    {
+        bail!(
+            "nothing to compare: no treatment arm of experiment `{experiment}` has a finished session (no `last` event){}",
+            unfinished_note(&sessionized)
+        );
+    }
+
     // Comparisons, sorted by metric then treatment, both descending (string order).
     let mut rows = Vec::new();
-    for metric in Metric::ALL {
+    for &metric in &metrics {
         for (a, name) in arm_names.iter().enumerate() {
             if a == control_index {
                 continue;
@@ -413,7 +470,15 @@ fn tabulate(
         alpha: opts.alpha,
         power: opts.power,
         log: LogSummary {
-            files,
+            files: files
+                .into_iter()
+                .zip(read.events_per_file.iter().copied())
+                .map(|(path, events)| FileRead { path, events })
+                .collect(),
+            skipped_files: skipped
+                .into_iter()
+                .map(|(path, reason)| FileSkipped { path, reason })
+                .collect(),
             bytes: read.bytes,
             events: read.events,
             bad_lines: read.bad_lines,
@@ -480,4 +545,22 @@ fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn unfinished_note(sessionized: &super::sessionize::Sessionized) -> String {
+    if sessionized.unfinished_sessions == 0 {
+        return String::new();
+    }
+    format!(
+        "; {} unfinished sessions ({} events) were dropped",
+        sessionized.unfinished_sessions, sessionized.unfinished_events
+    )
 }

@@ -4,7 +4,8 @@ use super::{
     AnalysisOptions, analyze, analyze_by_day, default_out_dir, render_terminal, write_by_day,
     write_outputs,
 };
-use std::io::{IsTerminal, Write};
+use anyhow::Context;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// When to colour the terminal table.
@@ -48,6 +49,11 @@ pub struct ReportArgs {
     /// metric by day: by_day.md, by_day.json, by_day_<metric>.svg/.png.
     #[arg(long)]
     pub by_day: bool,
+    /// Add `mean_time_per_session_without_first_track`: session time without each
+    /// session's first track, the course table's definition (the other rows' Holm
+    /// correction then counts its comparisons too).
+    #[arg(long)]
+    pub without_first_track: bool,
     /// Colour the table by significance.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -62,6 +68,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         alpha: args.alpha,
         power: args.power,
         split: None,
+        without_first_track: args.without_first_track,
     };
     if args.by_day {
         return run_by_day(args, &opts);
@@ -69,13 +76,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let analysis = analyze(&args.inputs, &opts)?;
     let elapsed = started.elapsed().as_secs_f64();
-    let stdout = std::io::stdout();
     let color = use_color(args.color);
-    let table = render_terminal(&analysis, color);
-    let mut out = stdout.lock();
-    out.write_all(table.as_bytes())?;
-    out.flush()?;
-    eprintln!(
+    crate::console::print(&render_terminal(&analysis, color))
+        .context("cannot write the table to standard output")?;
+    crate::note!(
         "analysed {} events in {:.2} s ({:.0} events/s)",
         analysis.log.events,
         elapsed,
@@ -87,7 +91,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| default_out_dir(&analysis.experiment));
         let written = write_outputs(&analysis, &dir)?;
-        eprintln!("wrote {} files to {}", written.len(), dir.display());
+        crate::note!("wrote {} files to {}", written.len(), dir.display());
     }
     Ok(())
 }
@@ -96,13 +100,14 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
 fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
     let days = analyze_by_day(&args.inputs, opts)?;
     let color = use_color(args.color);
-    let mut out = std::io::stdout().lock();
+    let mut tables = String::new();
     for (day, analysis) in &days {
-        writeln!(out, "day {day}")?;
-        out.write_all(render_terminal(analysis, color).as_bytes())?;
-        writeln!(out)?;
+        tables.push_str(&format!(
+            "day {day}\n{}\n",
+            render_terminal(analysis, color)
+        ));
     }
-    out.flush()?;
+    crate::console::print(&tables).context("cannot write the tables to standard output")?;
     if !args.no_files
         && let Some((_, first)) = days.first()
     {
@@ -111,7 +116,7 @@ fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| default_out_dir(&first.experiment));
         let path = write_by_day(&days, &dir)?;
-        eprintln!(
+        crate::note!(
             "wrote the report by day ({} days): {}",
             days.len(),
             path.display()

@@ -87,7 +87,12 @@ pub fn write_by_day(days: &[(u64, Analysis)], out_dir: &Path) -> anyhow::Result<
         md.push_str(&format!("## Day {day}\n{body}"));
     }
     md.push_str("## Each metric by day\n\n");
-    for metric in Metric::ALL {
+    // The opt-in metric is charted when the tables hold it (`--without-first-track`).
+    let without_first_track = first.arms.iter().any(|a| {
+        a.metrics
+            .contains_key(Metric::MeanTimePerSessionWithoutFirstTrack.name())
+    });
+    for metric in Metric::of_table(without_first_track) {
         let chart = charts::MetricByDay::new(days, metric);
         for format in charts::ImageFormat::ALL {
             let path = out_dir.join(format!("{}.{}", chart.stem(), format.extension()));

@@ -30,6 +30,8 @@ pub struct Session {
     pub tracks: u64,
     /// Sum of the events' `time`.
     pub time: f64,
+    /// `time` of its first event (the simulator's first track, reported as 1.0).
+    pub first_time: f64,
     /// Sum of the events' `latency`, in milliseconds.
     pub latency_ms: f64,
 }
@@ -48,6 +50,7 @@ struct Acc {
     timestamp: u64,
     tracks: u64,
     time: f64,
+    first_time: f64,
     latency_ms: f64,
 }
 
@@ -57,12 +60,16 @@ impl Acc {
             timestamp,
             tracks: 0,
             time: 0.0,
+            first_time: 0.0,
             latency_ms: 0.0,
         }
     }
 
     fn add(&mut self, timestamp: u64, time: f64, latency: f64) {
         self.timestamp = self.timestamp.min(timestamp);
+        if self.tracks == 0 {
+            self.first_time = time;
+        }
         self.tracks += 1;
         self.time += time;
         self.latency_ms += latency * 1000.0;
@@ -75,6 +82,7 @@ impl Acc {
             timestamp: self.timestamp,
             tracks: self.tracks,
             time: self.time,
+            first_time: self.first_time,
             latency_ms: self.latency_ms,
         }
     }

@@ -4,4 +4,5 @@ pub mod days;
 pub mod episode;
 pub mod listen;
 pub mod runner;
+pub mod shard;
 pub mod summary;

@@ -9,6 +9,7 @@ use super::episode::{
     EpisodeError, EpisodeSetup, EpisodeSummary, draw_user_and_interest, episode_streams,
     run_episode,
 };
+use super::shard::Shard;
 use super::summary::RunTotals;
 use crate::log::writer::LogWriter;
 use indicatif::ProgressBar;
@@ -25,6 +26,8 @@ pub struct RunOptions {
     pub episodes: u64,
     pub seed: u64,
     pub workers: usize,
+    /// Simulate only the episodes of this shard's users (`None`: every episode).
+    pub shard: Option<Shard>,
 }
 
 /// What the log holds and why the run ended. Memory does not grow with the number of
@@ -168,7 +171,9 @@ fn simulate_blocks(
     stop: &AtomicBool,
     blocks_tx: &std::sync::mpsc::SyncSender<Block>,
 ) -> Simulated {
-    let block = (options.workers.max(1) as u64 * 512).max(1024);
+    // A shard keeps about 1/count of a block's episodes: scan count times as many.
+    let shard_count = options.shard.map_or(1, |s| u64::from(s.count));
+    let block = (options.workers.max(1) as u64 * 512).max(1024) * shard_count;
     let last = options.first_episode.saturating_add(options.episodes);
     let mut start = options.first_episode;
     while start < last {
@@ -176,7 +181,7 @@ fn simulate_blocks(
             return Simulated::Interrupted;
         }
         let end = start.saturating_add(block).min(last);
-        let (groups, interests) = group_by_user(setup, options.seed, start..end);
+        let (groups, interests) = group_by_user(setup, options, pool, start..end);
         pool.install(|| {
             setup
                 .world
@@ -189,9 +194,14 @@ fn simulate_blocks(
                 .map(|episodes| run_in_order(setup, episodes))
                 .collect()
         });
-        let mut slots: Vec<Option<EpisodeOutput>> = (start..end).map(|_| None).collect();
+        // Slots of the block's episodes in order (only this shard's when sharded).
+        let mut order: Vec<u64> = groups.iter().flatten().copied().collect();
+        order.sort_unstable();
+        let mut slots: Vec<Option<EpisodeOutput>> = order.iter().map(|_| None).collect();
         for (index, result) in results.into_iter().flatten() {
-            slots[(index - start) as usize] = Some(result);
+            if let Ok(slot) = order.binary_search(&index) {
+                slots[slot] = Some(result);
+            }
         }
         // Every finished episode is logged, even those after a failure in this block
         // (other users' episodes); the first failure in episode order is reported.
@@ -201,7 +211,7 @@ fn simulate_blocks(
             match slot {
                 Some(Ok(episode)) => finished.push(episode),
                 Some(Err(source)) => {
-                    failure.get_or_insert((start + offset as u64, source));
+                    failure.get_or_insert((order[offset], source));
                 }
                 // Episodes after a failed one of the same user did not run.
                 None => {}
@@ -225,19 +235,38 @@ fn simulate_blocks(
     Simulated::Finished
 }
 
-/// The block's episodes grouped by user, each group in episode order, and the
-/// session interests the block will need neighbours of.
+/// The block's episodes (of the shard's users) grouped by user, each group in episode
+/// order, and the session interests the block will need neighbours of.
 fn group_by_user(
     setup: &EpisodeSetup,
-    seed: u64,
+    options: &RunOptions,
+    pool: &rayon::ThreadPool,
     episodes: std::ops::Range<u64>,
 ) -> (Vec<Vec<u64>>, Vec<u32>) {
+    // Drawn in parallel: a shard of N scans N times as many episodes as it runs.
+    let draws: Vec<Option<(u32, u32)>> = pool.install(|| {
+        episodes
+            .clone()
+            .into_par_iter()
+            .map(|index| {
+                let (user, interest) = draw_user_and_interest(
+                    &mut episode_streams(options.seed, index).0,
+                    setup.world,
+                );
+                options
+                    .shard
+                    .is_none_or(|shard| shard.contains(user))
+                    .then_some((user, interest))
+            })
+            .collect()
+    });
     let mut interests = Vec::with_capacity((episodes.end - episodes.start) as usize);
     let mut group_of: HashMap<u32, usize> = HashMap::new();
     let mut groups: Vec<Vec<u64>> = Vec::new();
-    for index in episodes {
-        let (user, interest) =
-            draw_user_and_interest(&mut episode_streams(seed, index).0, setup.world);
+    for (index, (user, interest)) in episodes
+        .zip(draws)
+        .filter_map(|(index, draw)| Some((index, draw?)))
+    {
         interests.push(interest);
         let g = *group_of.entry(user).or_insert_with(|| {
             groups.push(Vec::new());

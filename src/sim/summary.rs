@@ -33,6 +33,11 @@ impl Running {
         if other.count == 0 {
             return;
         }
+        // Copied whole: a one-day run's figures stay bit for bit those of its only day.
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
         let (a, b) = (self.count as f64, other.count as f64);
         let delta = other.mean - self.mean;
         self.mean += delta * b / (a + b);

@@ -1,5 +1,6 @@
 //! `sim train dssm`: arguments and the command.
 
+use super::lists_args::read_training_logs;
 use super::{
     Catalogue, DssmParams, InitScheme, Interaction, Progress, TrainSummary, input, train_dssm,
     write_recommendations,
@@ -91,6 +92,41 @@ impl TrainDssmArgs {
         }
     }
 
+    /// Refuses impossible flag values, naming the flag, before any log is read.
+    fn check(&self) -> Result<()> {
+        let at_least_one = [
+            ("--top-k", self.top_k),
+            ("--dim", self.dim),
+            ("--epochs", self.epochs),
+            ("--negatives", self.negatives),
+            ("--batch-size", self.batch_size),
+            ("--max-history", self.max_history),
+        ];
+        for (flag, value) in at_least_one {
+            if value == 0 {
+                bail!("{flag} must be at least 1, got 0");
+            }
+        }
+        if self.threads == Some(0) {
+            bail!("--threads must be at least 1, got 0");
+        }
+        let fraction = self.validation_fraction;
+        if !(0.0..1.0).contains(&fraction) {
+            bail!("--validation-fraction must be in [0, 1), got {fraction}");
+        }
+        for (flag, value) in [
+            ("--lr", self.lr),
+            ("--weight-decay", self.weight_decay),
+            ("--margin", self.margin),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                bail!("{flag} must be a finite number >= 0, got {value}");
+            }
+        }
+        check_writable("--out", &self.out)?;
+        check_writable("--summary", &self.summary_path())
+    }
+
     pub fn summary_path(&self) -> PathBuf {
         self.summary
             .clone()
@@ -113,15 +149,8 @@ struct CommandSummary<'a> {
 
 /// Runs `sim train dssm`.
 pub fn run(args: &TrainDssmArgs) -> Result<()> {
-    match args.threads {
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build()
-            .context("cannot start the worker threads")?
-            .install(|| run_here(args)),
-        None => run_here(args),
-    }
+    args.check()?;
+    super::lists_args::with_threads(args.threads, || run_here(args))
 }
 
 fn run_here(args: &TrainDssmArgs) -> Result<()> {
@@ -161,25 +190,9 @@ pub struct TrainJob<'a> {
 pub fn train_to_files(job: &TrainJob) -> Result<()> {
     let start = Instant::now();
     let params = job.params.clone();
-    let artist_of = job.artist_of.clone();
-    let mut interactions: Vec<Interaction> = Vec::new();
-    for path in job.logs {
-        let log = input::read_log(path, artist_of.as_ref().map(Vec::len))?;
-        if log.is_empty() {
-            bail!("{}: the log has no events", path.display());
-        }
-        interactions.extend(log);
-    }
-    let artist_of = match artist_of {
-        Some(a) => a,
-        None => {
-            let n = interactions.iter().map(|i| i.track + 1).max().unwrap_or(0);
-            eprintln!(
-                "note: no --tracks given: assuming {n} tracks (largest id in the logs + 1), each its own artist"
-            );
-            (0..n).collect()
-        }
-    };
+    let (plays, artist_of) = read_training_logs(job.logs, job.artist_of.clone())?;
+    let interactions: Vec<Interaction> = plays.iter().map(|p| p.interaction).collect();
+    drop(plays);
     let catalogue = Catalogue {
         n_tracks: artist_of.len(),
         artist_of: &artist_of,
@@ -249,7 +262,7 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
     let text = serde_json::to_string_pretty(&summary)?;
     crate::atomic_file::write(summary_path, (text + "\n").as_bytes())?;
     let last = s.epochs.iter().find(|e| e.epoch == s.best_epoch);
-    eprintln!(
+    crate::note!(
         "trained on {} plays ({} positives, {} users): best epoch {}/{} (validation loss {}); \
          wrote top-{} of {} users to {} in {:.1} s",
         s.interactions,
@@ -273,4 +286,37 @@ fn list(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Fails unless a file can be created at `path` (its folder exists and takes new files),
+/// so that a typo in an output path is found before minutes of training, not after.
+fn check_writable(flag: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "{flag} {}: is a directory; give a file name",
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".sim-write-check.")
+        .tempfile_in(dir)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "{flag} {}: cannot create files in {}",
+                path.display(),
+                dir.display()
+            )
+        })
 }

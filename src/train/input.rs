@@ -73,16 +73,31 @@ pub enum InputError {
 
 #[derive(Deserialize)]
 struct LogLine {
-    #[allow(dead_code)]
     message: Message,
     user: u64,
     track: u64,
     time: f64,
 }
 
+/// One play of a log and whether its event ended the session (a `last` event): what the
+/// next-track trainer needs to know where one session stops and the next begins.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Play {
+    pub interaction: Interaction,
+    pub ends_session: bool,
+}
+
 /// Plays of one log file (both `next` and `last` events), in file order. Blank lines are
 /// skipped. With `n_tracks`, a track id outside `0..n_tracks` is an error.
 pub fn read_log(path: &Path, n_tracks: Option<usize>) -> Result<Vec<Interaction>, InputError> {
+    Ok(read_plays(path, n_tracks)?
+        .into_iter()
+        .map(|p| p.interaction)
+        .collect())
+}
+
+/// As [`read_log`], keeping which events ended a session.
+pub fn read_plays(path: &Path, n_tracks: Option<usize>) -> Result<Vec<Play>, InputError> {
     let io = |source| InputError::Io {
         path: path.to_path_buf(),
         source,
@@ -102,7 +117,7 @@ pub fn read_log(path: &Path, n_tracks: Option<usize>) -> Result<Vec<Interaction>
             }
             block.push(s);
         }
-        let parsed: Vec<Option<Interaction>> = block
+        let parsed: Vec<Option<Play>> = block
             .par_iter()
             .enumerate()
             .map(|(i, s)| parse_line(path, first_line + i, s, n_tracks))
@@ -120,7 +135,7 @@ fn parse_line(
     line: usize,
     s: &str,
     n_tracks: Option<usize>,
-) -> Result<Option<Interaction>, InputError> {
+) -> Result<Option<Play>, InputError> {
     if s.trim().is_empty() {
         return Ok(None);
     }
@@ -154,10 +169,13 @@ fn parse_line(
             time: e.time,
         });
     }
-    Ok(Some(Interaction {
-        user: id("user", e.user)?,
-        track: id("track", e.track)?,
-        time: e.time as f32,
+    Ok(Some(Play {
+        interaction: Interaction {
+            user: id("user", e.user)?,
+            track: id("track", e.track)?,
+            time: e.time as f32,
+        },
+        ends_session: e.message == Message::Last,
     }))
 }
 

@@ -1,4 +1,5 @@
-//! Two-tower (DSSM) training from event logs -> per-user recommendation files.
+//! Training from event logs -> recommendation files: the two-tower model (DSSM, this
+//! module), matrix factorisation ([`mf`]) and next-track lists ([`i2i`]).
 //!
 //! The input is what a real service sees and nothing else: the log's
 //! `(user, track, time)` triples ([`Interaction`]) and the catalogue's track ids and
@@ -46,7 +47,10 @@
 
 mod data;
 mod fit;
+pub mod i2i;
 pub mod input;
+pub mod lists_args;
+pub mod mf;
 mod model;
 mod optim;
 pub mod output;

@@ -50,6 +50,11 @@ impl NeighbourCache {
         })
     }
 
+    /// Stores `track`'s neighbours found elsewhere (the disk cache), unless already known.
+    pub fn set(&self, track: u32, nearest: &[u32]) {
+        let _ = self.slots[track as usize].set(nearest.into());
+    }
+
     /// Fills the slots of `tracks` not yet computed, in parallel blocks that share each
     /// pass over the catalogue.
     pub fn warm(&self, catalogue: &Catalogue, tracks: &[u32]) {

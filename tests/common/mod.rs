@@ -32,6 +32,24 @@ pub fn small_world_config(dir: &Path) -> PathBuf {
     path
 }
 
+/// `sim run` of `trained.yml` (an experiment with a recipe) on `env.yml`, 50 episodes
+/// into `out`, plus `extra`.
+pub fn trained_run_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--experiment",
+        "trained.yml",
+        "--config",
+        "env.yml",
+        "--episodes",
+        "50",
+        "--out",
+        "out",
+    ];
+    args.extend(extra);
+    args
+}
+
 /// The log's lines without the `latency` field (the one field that may differ between runs).
 pub fn log_without_latency(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)

@@ -70,6 +70,9 @@ impl Chart for MetricByDay<'_> {
             Metric::MeanRequestLatency => "by_day_mean_request_latency",
             Metric::MeanTracksPerSession => "by_day_mean_tracks_per_session",
             Metric::MeanTimePerSession => "by_day_mean_time_per_session",
+            Metric::MeanTimePerSessionWithoutFirstTrack => {
+                "by_day_mean_time_per_session_without_first_track"
+            }
         }
     }
 

@@ -56,14 +56,7 @@ impl ImageFormat {
             ImageFormat::Svg => crate::atomic_file::write(path, render_svg(chart)?.as_bytes()),
             ImageFormat::Png => {
                 // plotters writes the file itself: into a temporary `.png` renamed at the end.
-                let dir = path.parent().unwrap_or(Path::new("."));
-                let tmp = tempfile::Builder::new()
-                    .prefix(".chart.")
-                    .suffix(".tmp.png")
-                    .tempfile_in(dir)
-                    .map_err(|e| {
-                        anyhow!("{}: cannot create a temporary file: {e}", dir.display())
-                    })?;
+                let tmp = crate::atomic_file::temporary_beside(path, ".tmp.png")?;
                 let root = BitMapBackend::new(tmp.path(), chart.size()).into_drawing_area();
                 chart.draw(&root)?;
                 root.present()

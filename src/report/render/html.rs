@@ -40,12 +40,12 @@ impl Renderer for Html {
             esc(&title)
         );
         let columns: Vec<&Column> = COLUMNS.iter().collect();
-        let (srm, lines) = preamble(a, &columns);
-        if let Some(srm) = srm {
-            out.push_str(&format!("<p class=\"srm\">WARNING: {}</p>\n", esc(&srm)));
+        let preamble = preamble(a, &columns);
+        if let Some(srm) = &preamble.srm {
+            out.push_str(&format!("<p class=\"srm\">WARNING: {}</p>\n", esc(srm)));
         }
-        for line in lines {
-            out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(&line)));
+        for line in preamble.facts.iter().chain(&preamble.notes) {
+            out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(line)));
         }
         for section in sections(a) {
             out.push_str(&format!(

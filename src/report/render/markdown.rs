@@ -15,12 +15,12 @@ impl Renderer for Markdown {
         let a = content.analysis;
         let mut out = format!("# A/B report: `{}`\n\n", a.experiment);
         let columns: Vec<&Column> = COLUMNS.iter().collect();
-        let (srm, lines) = preamble(a, &columns);
-        if let Some(srm) = srm {
+        let preamble = preamble(a, &columns);
+        if let Some(srm) = &preamble.srm {
             out.push_str(&format!("> **WARNING:** {srm}\n\n"));
         }
-        for line in lines {
-            out.push_str(&line);
+        for line in preamble.facts.iter().chain(&preamble.notes) {
+            out.push_str(line);
             out.push_str("\n\n");
         }
         let effect = COLUMNS.iter().position(|c| c.header == "effect");

@@ -271,9 +271,18 @@ running-mean chart draws it too. `sim run`'s reward per episode leaves the first
 and averages over episodes, so it is lower (by about 1) and not the same measure. A measure \
 that leaves the first track out says so in its name.";
 
-/// Lines shown above the tables in every human-readable format: what was read, what was
-/// dropped, the SRM check, what the shown `columns` mean and what session time is.
-pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> (Option<String>, Vec<String>) {
+/// Shown above the tables in every human-readable format.
+pub(crate) struct Preamble {
+    /// The sample-ratio-mismatch warning, if any.
+    pub srm: Option<String>,
+    /// What was read and dropped, one line each (kept whole: people and scripts grep them).
+    pub facts: Vec<String>,
+    /// What the shown columns mean and what session time is (prose a terminal may wrap).
+    pub notes: Vec<String>,
+}
+
+/// The preamble of a table showing `columns`.
+pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
     let srm_warning = a.srm.mismatch.then(|| {
         let counts: Vec<String> = a
             .srm
@@ -291,7 +300,7 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> (Option<String>, Ve
             pval(a.srm.p_value)
         )
     });
-    let mut lines = Vec::new();
+    let mut facts = Vec::new();
     let arms: Vec<String> = a
         .arms
         .iter()
@@ -302,7 +311,7 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> (Option<String>, Ve
             )
         })
         .collect();
-    lines.push(format!(
+    facts.push(format!(
         "Experiment `{}`, control `{}`: {}.",
         a.experiment,
         a.control,
@@ -326,9 +335,25 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> (Option<String>, Ve
         log.push_str(&format!("; {} malformed lines skipped", a.log.bad_lines));
     }
     log.push('.');
-    lines.push(log);
+    facts.push(log);
+    let files: Vec<String> = a
+        .log
+        .files
+        .iter()
+        .map(|f| format!("{} ({} events)", f.path.display(), f.events))
+        .collect();
+    facts.push(format!("Files read: {}.", files.join(", ")));
+    if !a.log.skipped_files.is_empty() {
+        let skipped: Vec<String> = a
+            .log
+            .skipped_files
+            .iter()
+            .map(|f| format!("{} ({})", f.path.display(), f.reason))
+            .collect();
+        facts.push(format!("Files not read: {}.", skipped.join(", ")));
+    }
     if a.log.sorted_by_timestamp {
-        lines.push(
+        facts.push(
             "Note: events without session ids were not in time order and were sorted in memory."
                 .to_string(),
         );
@@ -338,7 +363,8 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> (Option<String>, Ve
         .filter(|c| !c.meaning.is_empty())
         .map(|c| format!("{}: {}", c.header, c.meaning))
         .collect();
-    lines.push(format!(
+    let mut notes = Vec::new();
+    notes.push(format!(
         "Users are the unit; {:.0}% intervals, {:.0}% power, {} comparisons. {}. SRM check p = {}.",
         (1.0 - a.alpha) * 100.0,
         a.power * 100.0,
@@ -346,8 +372,12 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> (Option<String>, Ve
         legend.join("; "),
         pval(a.srm.p_value)
     ));
-    lines.push(SESSION_TIME_NOTE.to_string());
-    (srm_warning, lines)
+    notes.push(SESSION_TIME_NOTE.to_string());
+    Preamble {
+        srm: srm_warning,
+        facts,
+        notes,
+    }
 }
 
 #[cfg(test)]

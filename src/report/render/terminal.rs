@@ -1,8 +1,8 @@
 //! The tables for a terminal: primary metrics, then guardrails, aligned columns, at most
-//! about 120 characters wide (prose wrapped at [`WIDTH`], detail columns left to the
-//! files). With colour, a row is green when better, red when worse (by the Holm-adjusted
-//! p, in the metric's direction) and dim when not significant; without colour the
-//! `result` column says the same.
+//! about 120 characters wide (explanatory prose wrapped at [`WIDTH`], detail columns left
+//! to the files; the lines saying what was read stay whole). With colour, a row is green
+//! when better, red when worse (by the Holm-adjusted p, in the metric's direction) and dim
+//! when not significant; without colour the `result` column says the same.
 
 use super::{COLUMNS, Column, Renderer, ReportContent, Verdict, cells, preamble, sections};
 
@@ -62,14 +62,17 @@ impl Renderer for Terminal {
             .collect();
         let columns: Vec<&Column> = shown.iter().map(|&i| &COLUMNS[i]).collect();
         let mut out = String::new();
-        let (srm, lines) = preamble(a, &columns);
-        if let Some(srm) = srm {
-            let warning = wrap(&format!("WARNING: {srm}"), WIDTH);
-            out.push_str(&self.paint(BOLD_RED, &warning));
+        let preamble = preamble(a, &columns);
+        if let Some(srm) = &preamble.srm {
+            out.push_str(&self.paint(BOLD_RED, &format!("WARNING: {srm}")));
             out.push_str("\n\n");
         }
-        for line in lines {
-            out.push_str(&wrap(&line, WIDTH));
+        for line in &preamble.facts {
+            out.push_str(line);
+            out.push('\n');
+        }
+        for note in &preamble.notes {
+            out.push_str(&wrap(note, WIDTH));
             out.push('\n');
         }
         let sections = sections(a);

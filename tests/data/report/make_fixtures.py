@@ -53,7 +53,7 @@ def make_sessions(rng, users, arms, n_sessions, arm_effect):
             if i == 0:
                 time = 1.0
             else:
-                time = rng.random() * arm_effect[arm] if rng.random() < 0.7 else 0.0
+                time = min(1.0, rng.random() * arm_effect[arm]) if rng.random() < 0.7 else 0.0
             events.append({
                 "message": "last" if last else "next",
                 "timestamp": ts,

@@ -1,0 +1,275 @@
+//! The neighbour sets of a world's interest tracks, cached on disk as one flat binary
+//! file: `<cache>/neighbours/<key>.bin`, where the key hashes everything the sets depend
+//! on (embeddings, the interest tracks, `k`). A warm start reads ~1 MB instead of
+//! searching the whole catalogue once per interest.
+//!
+//! Layout (little endian): magic `BSIMNBR\n`, version, tracks in the catalogue, `k`
+//! (neighbours per set, at most the catalogue), sets, a murmur3 x64-128 hash of the
+//! payload (16 bytes); payload: the interest track ids (ascending), then `k` neighbour
+//! ids per interest, best first. A file that fails any check is computed again.
+
+use super::World;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const MAGIC: &[u8; 8] = b"BSIMNBR\n";
+/// Bumped when the layout or the search's results change.
+const VERSION: u32 = 1;
+const HEADER: usize = 8 + 4 * 4 + 16;
+
+/// Where the neighbour sets came from, for the start-up line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Read,
+    Computed,
+}
+
+/// The sorted, distinct interest tracks of every user: what episodes start from.
+pub fn interest_tracks(world: &World) -> Vec<u32> {
+    let mut tracks: Vec<u32> = world
+        .users
+        .iter()
+        .flat_map(|u| u.interests.iter().copied())
+        .collect();
+    tracks.sort_unstable();
+    tracks.dedup();
+    tracks
+}
+
+/// The cache file of `world`'s neighbour sets under `cache_dir`.
+pub fn path(world: &World, cache_dir: &Path) -> anyhow::Result<PathBuf> {
+    let cat = &world.catalogue;
+    let mut bytes = Vec::with_capacity(16 + 4 * (cat.embeddings.len() + world.users.len() * 3));
+    for n in [
+        VERSION as u64,
+        cat.dim as u64,
+        cat.len() as u64,
+        world.neighbours.k() as u64,
+    ] {
+        bytes.extend_from_slice(&n.to_le_bytes());
+    }
+    bytes.extend(cat.embeddings.iter().flat_map(|x| x.to_le_bytes()));
+    bytes.extend(interest_tracks(world).iter().flat_map(|t| t.to_le_bytes()));
+    let key = murmur3::murmur3_x64_128(&mut &bytes[..], 0).context("cannot hash the world")?;
+    Ok(cache_dir.join("neighbours").join(format!("{key:032x}.bin")))
+}
+
+/// Fills `world`'s neighbour sets of every interest track from the cache file, or computes
+/// them (in parallel) and writes the file; `rebuild` ignores the file. A damaged file is
+/// reported in one warning line and replaced.
+pub fn load_or_compute(world: &World, cache_dir: &Path, rebuild: bool) -> anyhow::Result<Origin> {
+    let clock = Instant::now();
+    let file = path(world, cache_dir)?;
+    let tracks = interest_tracks(world);
+    let k = world.neighbours.k().min(world.catalogue.len());
+    if !rebuild && file.exists() {
+        let read = std::fs::read(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| decode(&bytes, world.catalogue.len(), k, &tracks));
+        match read {
+            Ok(sets) => {
+                for (&track, set) in tracks.iter().zip(sets.chunks_exact(k.max(1))) {
+                    world.neighbours.set(track, set);
+                }
+                crate::note!(
+                    "neighbours: {} interests x {k}, read from {} ({:.3} s)",
+                    tracks.len(),
+                    file.display(),
+                    clock.elapsed().as_secs_f64()
+                );
+                return Ok(Origin::Read);
+            }
+            Err(reason) => crate::note!(
+                "warning: neighbour cache {} is damaged ({reason}); computing it again",
+                file.display()
+            ),
+        }
+    }
+    world.neighbours.warm(&world.catalogue, &tracks);
+    let sets: Vec<&[u32]> = tracks.iter().map(|&t| world.nearest(t, k)).collect();
+    let bytes = encode(world.catalogue.len(), k, &tracks, &sets);
+    // A cache that cannot be written (read-only, full disk) costs the next run time only.
+    let saved = file
+        .parent()
+        .map_or(Ok(()), |dir| {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the cache {}", dir.display()))
+        })
+        .and_then(|()| crate::atomic_file::write(&file, &bytes));
+    match saved {
+        Ok(()) => crate::note!(
+            "neighbours: {} interests x {k}, computed in {:.2} s, saved to {}",
+            tracks.len(),
+            clock.elapsed().as_secs_f64(),
+            file.display()
+        ),
+        Err(e) => crate::note!("warning: neighbour cache not saved: {e:#}"),
+    }
+    Ok(Origin::Computed)
+}
+
+fn hash(payload: &[u8]) -> [u8; 16] {
+    murmur3::murmur3_x64_128(&mut &payload[..], 0)
+        .unwrap_or_default()
+        .to_le_bytes()
+}
+
+/// The file's bytes: header, then the tracks, then their `k` neighbours each.
+pub fn encode(n_tracks: usize, k: usize, tracks: &[u32], sets: &[&[u32]]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(4 * tracks.len() * (k + 1));
+    payload.extend(tracks.iter().flat_map(|t| t.to_le_bytes()));
+    payload.extend(
+        sets.iter()
+            .flat_map(|s| s.iter())
+            .flat_map(|t| t.to_le_bytes()),
+    );
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(MAGIC);
+    for n in [VERSION, n_tracks as u32, k as u32, tracks.len() as u32] {
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+    out.extend_from_slice(&hash(&payload));
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// The neighbour ids (`k` per track of `tracks`) of a file made by [`encode`] for this
+/// catalogue size, `k` and tracks, or what is wrong with it.
+pub fn decode(bytes: &[u8], n_tracks: usize, k: usize, tracks: &[u32]) -> Result<Vec<u32>, String> {
+    let word = |i: usize| -> u32 {
+        let at = 8 + 4 * i;
+        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+    };
+    if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+        return Err("not a neighbour cache file".into());
+    }
+    let (version, n, width, sets) = (word(0), word(1), word(2), word(3));
+    if version != VERSION {
+        return Err(format!("version {version}, expected {VERSION}"));
+    }
+    if (n as usize, width as usize, sets as usize) != (n_tracks, k, tracks.len()) {
+        return Err(format!(
+            "made for {n} tracks, {width} neighbours, {sets} interests; this world has {n_tracks}, {k}, {}",
+            tracks.len()
+        ));
+    }
+    let payload = &bytes[HEADER..];
+    if payload.len() != 4 * tracks.len() * (k + 1) {
+        return Err(format!(
+            "{} bytes, expected {}",
+            bytes.len(),
+            HEADER + 4 * tracks.len() * (k + 1)
+        ));
+    }
+    if hash(payload) != bytes[HEADER - 16..HEADER] {
+        return Err("content hash mismatch".into());
+    }
+    let ids: Vec<u32> = payload
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let (stored_tracks, sets) = ids.split_at(tracks.len());
+    if stored_tracks != tracks {
+        return Err("its interest tracks differ from this world's".into());
+    }
+    if let Some(bad) = sets.iter().find(|&&t| t as usize >= n_tracks) {
+        return Err(format!(
+            "neighbour {bad} is outside the catalogue 0..{n_tracks}"
+        ));
+    }
+    Ok(sets.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::{Catalogue, User};
+
+    fn world() -> World {
+        let n = 300;
+        let embeddings: Vec<f32> = (0..n * 2)
+            .map(|i| ((i * 37) % 101) as f32 / 10.0 - 5.0)
+            .collect();
+        let catalogue = Catalogue::new(
+            2,
+            embeddings,
+            vec![0; n],
+            vec!["a".into()],
+            vec![String::new(); n],
+            (0..n as u32).collect(),
+        );
+        let users = (0..40)
+            .map(|u| User {
+                interests: vec![u * 7 % 300, u * 13 % 300],
+                interest_neighbours: 6,
+                consume_bias: 5.0,
+                consume_sharpness: 1.0,
+                session_budget: 5,
+                artist_discount_gamma: 0.8,
+            })
+            .collect();
+        World::new(catalogue, users)
+    }
+
+    #[test]
+    fn the_cached_sets_equal_a_fresh_computation_and_damage_is_caught() {
+        let cache = tempfile::tempdir().unwrap();
+        let first = world();
+        assert_eq!(
+            load_or_compute(&first, cache.path(), false).unwrap(),
+            Origin::Computed
+        );
+        let file = path(&first, cache.path()).unwrap();
+        let fresh = world();
+        let loaded = world();
+        assert_eq!(
+            load_or_compute(&loaded, cache.path(), false).unwrap(),
+            Origin::Read
+        );
+        for t in interest_tracks(&fresh) {
+            // `fresh` computes lazily, one query at a time: the reference.
+            assert_eq!(loaded.nearest(t, 6), fresh.nearest(t, 6), "track {t}");
+        }
+        let good = std::fs::read(&file).unwrap();
+        let (tracks, k) = (interest_tracks(&fresh), 6);
+        assert!(decode(&good, 300, k, &tracks).is_ok());
+        // Any flipped byte, a cut file or a different world is refused.
+        for at in [0, 9, 13, 20, HEADER - 1, HEADER + 3, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x40;
+            assert!(decode(&bad, 300, k, &tracks).is_err(), "byte {at}");
+        }
+        assert!(decode(&good[..good.len() - 4], 300, k, &tracks).is_err());
+        assert!(decode(&good, 301, k, &tracks).is_err());
+        assert!(decode(&good, 300, k, &tracks[1..]).is_err());
+        // A damaged file is computed again and rewritten as it was.
+        let mut bad = good.clone();
+        bad[HEADER + 8] ^= 1;
+        std::fs::write(&file, bad).unwrap();
+        assert_eq!(
+            load_or_compute(&world(), cache.path(), false).unwrap(),
+            Origin::Computed
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), good);
+        // --rebuild recomputes a sound file.
+        assert_eq!(
+            load_or_compute(&world(), cache.path(), true).unwrap(),
+            Origin::Computed
+        );
+    }
+
+    #[test]
+    fn the_key_changes_with_the_embeddings_and_k() {
+        let dir = Path::new("c");
+        let a = world();
+        let mut b = world();
+        b.catalogue.embeddings[5] += 1.0;
+        let mut c = world();
+        c.ensure_neighbours(9);
+        let paths = [path(&a, dir), path(&b, dir), path(&c, dir)].map(Result::unwrap);
+        assert_ne!(paths[0], paths[1]);
+        assert_ne!(paths[0], paths[2]);
+        assert_eq!(paths[0], path(&world(), dir).unwrap());
+    }
+}
