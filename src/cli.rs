@@ -168,6 +168,18 @@ pub struct RunArgs {
     /// service assigns treatments itself); without URL, `remote_recommender` of the config
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "", conflicts_with = "experiment")]
     pub remote: Option<String>,
+    /// You are the recommender: each step shows the previous track and reads the next one
+    /// from standard input (one arm, like --remote; `q` or end of input ends the run)
+    #[arg(long, conflicts_with_all = ["experiment", "remote"])]
+    pub console: bool,
+    /// Days to simulate, `--episodes` each, the virtual clock one day further per day
+    /// (`ask`: ask after each day, as the course does; needs a terminal)
+    #[arg(long, default_value = "1", value_name = "N|ask")]
+    pub days: crate::sim::days::Days,
+    /// Shell command run between two days (env: BOTIFY_DAY, BOTIFY_LOG, BOTIFY_OUT); a
+    /// failure stops the run, keeping every finished day's log
+    #[arg(long, value_name = "CMD")]
+    pub between_days: Option<String>,
     #[command(flatten)]
     pub remote_options: RemoteArgs,
     /// Simulate only the episodes of the users in shard K of N (K from 0; merge the shards

@@ -4,7 +4,9 @@
 mod common;
 mod http_support;
 
+mod console;
 mod course_table;
+mod days;
 mod default_experiment;
 mod first_hour;
 mod http_deploy;

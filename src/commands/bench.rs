@@ -29,6 +29,7 @@ pub fn timed_run(
 ) -> anyhow::Result<(RunTotals, f64)> {
     let writer = LogWriter::create(log)?;
     let options = RunOptions {
+        first_episode: 0,
         episodes,
         seed: 1,
         workers,

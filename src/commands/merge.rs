@@ -332,10 +332,15 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         fields.insert("shard".into(), Value::Null);
         fields.insert("workers".into(), workers.into());
         fields.insert("wall_seconds".into(), wall.into());
-        fields.insert(
-            "arms".into(),
-            serde_json::to_value(summarize(&arm_names, &totals))?,
-        );
+        let arms = serde_json::to_value(summarize(&arm_names, &totals))?;
+        // A sharded run has one day (`--shard` refuses `--days`): its summary is the run's.
+        if let Some(Value::Array(days)) = fields.get_mut("days")
+            && let [Value::Object(day)] = days.as_mut_slice()
+        {
+            day.insert("arms".into(), arms.clone());
+            day.insert("episodes".into(), totals.episodes().into());
+        }
+        fields.insert("arms".into(), arms);
         fields.insert("merged_from".into(), merged_from.into());
     }
     crate::atomic_file::write(
@@ -353,8 +358,8 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         report_ab_table(
             &name,
             &control,
-            &log_path,
-            &log_path,
+            std::slice::from_ref(&log_path),
+            &args.out,
             &args.out,
             Some(crate::terminal::ColorChoice::Auto.for_stdout()),
         );

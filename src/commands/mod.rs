@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_http;
 pub mod cache;
+pub mod days;
 pub mod init;
 pub mod merge;
 pub mod prepare;

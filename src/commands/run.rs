@@ -1,28 +1,32 @@
 //! `sim run`: simulate, log, summarise.
 
+use super::days::{DaysEnd, DaysOutcome, run_days};
 use super::run_folder::{RUN_JSON, RunFolder};
 use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
 use crate::experiment::{self, Experiment};
 use crate::interrupt;
-use crate::pipeline::simulate;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::{Remote, RemoteOptions};
 use crate::report::{self, AnalysisOptions};
-use crate::sim::runner::{RunEnd, RunOptions, RunOutcome};
-use crate::sim::summary::{ArmSummary, RunTotals, summarize};
+use crate::sim::days::Days;
+use crate::sim::runner::RunOptions;
+use crate::sim::summary::{ArmSummary, summarize};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// The run's event log, in its output folder.
-const EVENTS: &str = "events.jsonl";
-
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if args.days == Days::Ask && !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "--days ask asks after each day whether to start a new one, but standard input is not a terminal; give a number of days instead (e.g. --days 3)"
+        );
+    }
     let workers = args
         .workers
         .map(|w| w as usize)
@@ -32,6 +36,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         .map(|choice| choice.resolve(args.shards))
         .transpose()
         .map_err(anyhow::Error::msg)?;
+    if shard.is_some() && args.days != Days::Count(1) {
+        // `sim merge` joins one events.jsonl per shard folder.
+        anyhow::bail!(
+            "--shard runs one day: `sim merge` joins one log per shard; run --days {} without --shard",
+            args.days
+        );
+    }
     let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
@@ -40,9 +51,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         stop: std::sync::Arc::clone(&stop),
     };
     let prepared = match &args.remote {
+        None if args.console => prepare_console(args, &artifacts)?,
         None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
+    // A person answers one session at a time.
+    let console = prepared
+        .experiment
+        .arms
+        .iter()
+        .any(|a| a.spec.uses_console());
+    let workers = if console { 1 } else { workers };
     let out_dir = args.out.clone().unwrap_or_else(|| {
         let dir = report::default_out_dir(&prepared.experiment.name);
         match shard {
@@ -52,64 +71,63 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     });
     let folder = RunFolder::begin(&out_dir)?;
     let options = RunOptions {
+        first_episode: 0,
         episodes: args.episodes,
         seed: args.seed,
         workers,
         shard,
     };
     let clock = Instant::now();
-    let outcome = simulate(
-        &prepared.world,
-        &prepared.experiment,
-        &prepared.arms,
-        &prepared.config,
-        &options,
-        &folder.staged(EVENTS),
-        &stop,
-    )?;
+    let outcome = run_days(&prepared, args, &artifacts, &options, &folder, &stop);
     let wall = clock.elapsed().as_secs_f64();
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
     let summary = summarize(&arm_names, &outcome.totals);
     if !args.json {
-        print_summary(&prepared, &summary, &outcome.totals, wall);
+        print_summary(&prepared, &summary, &outcome, wall);
     }
-    let failed = matches!(outcome.end, RunEnd::Failed(_));
-    let reported = !failed && prepared.arms.len() > 1 && outcome.totals.episodes() > 0 && {
-        let experiment = &prepared.experiment;
-        report_ab_table(
-            &experiment.name,
-            &experiment.control,
-            &folder.staged(EVENTS),
-            &out_dir.join(EVENTS),
-            &folder.staged(""),
-            (!args.json).then(|| args.color.for_stdout()),
-        )
-    };
+    let failed = matches!(outcome.end, DaysEnd::Failed(_));
     let episodes = outcome.totals.episodes();
+    let logs: Vec<PathBuf> = outcome.days.iter().map(|d| folder.staged(&d.log)).collect();
+    let reported = !failed
+        && prepared.arms.len() > 1
+        && episodes > 0
+        && report_ab_table(
+            &prepared.experiment.name,
+            &prepared.experiment.control,
+            &logs,
+            &folder.staged(""),
+            &out_dir,
+            (!args.json).then(|| args.color.for_stdout()),
+        );
+    if reported && outcome.days.len() > 1 {
+        report_by_day(&prepared, &folder, &logs);
+    }
     let written = write_run_json(&folder, args, &prepared, &options, &outcome, &summary, wall);
     let mut record = match written {
         Ok(record) => record,
         Err(e) => {
-            // Without its record the new log does not replace the previous run.
+            // Without its record the new logs do not replace the previous run.
             let kept = folder.keep();
             anyhow::bail!(
-                "{e:#}; the new run is left in {} (its {EVENTS} holds {episodes} whole episodes); the previous run in {} is untouched",
+                "{e:#}; the new run is left in {} (its logs hold {episodes} whole episodes); the previous run in {} is untouched",
                 kept.display(),
                 out_dir.display()
             );
         }
     };
     folder.commit()?;
-    let log_path = out_dir.join(EVENTS);
+    let log_paths: Vec<PathBuf> = outcome.days.iter().map(|d| out_dir.join(&d.log)).collect();
+    for log in &log_paths {
+        crate::note!("log: {}", log.display());
+    }
     let report_path = reported.then(|| out_dir.join("report.md"));
-    crate::note!("log: {}", log_path.display());
     if let Some(path) = &report_path {
         crate::note!("report: {}", path.display());
     }
     if args.json {
         record["files"] = json!({
-            "log": log_path,
+            "logs": log_paths,
             "run": out_dir.join(RUN_JSON),
             "report": report_path,
         });
@@ -118,36 +136,62 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(shard) = shard {
         crate::note!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
     }
+    let record = out_dir.join(RUN_JSON);
     match outcome.end {
-        RunEnd::Finished => Ok(ExitCode::SUCCESS),
-        RunEnd::Interrupted => {
-            crate::note!(
-                "interrupted: {episodes} of {} episodes finished and logged",
-                args.episodes
-            );
+        DaysEnd::Finished => Ok(ExitCode::SUCCESS),
+        DaysEnd::Quit => {
+            crate::note!("ended at the console: {episodes} finished episodes logged");
+            Ok(ExitCode::SUCCESS)
+        }
+        DaysEnd::Interrupted => {
+            if args.days != Days::Count(1) {
+                crate::note!(
+                    "interrupted: {episodes} finished episodes logged ({} per day asked)",
+                    args.episodes
+                );
+            } else {
+                crate::note!(
+                    "interrupted: {episodes} of {} episodes finished and logged",
+                    args.episodes
+                );
+            }
             Ok(ExitCode::from(interrupt::EXIT_CODE))
         }
-        RunEnd::Failed(e) => Err(anyhow::anyhow!(
-            "{}: {e}; {} records them",
-            log_path.display(),
-            out_dir.join(RUN_JSON).display()
-        )),
+        DaysEnd::Failed(e) => Err(anyhow::anyhow!("{e:#}; {} records them", record.display())),
+    }
+}
+
+/// Writes one A/B table per day and the metrics-by-day charts next to the logs.
+fn report_by_day(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) {
+    let options = AnalysisOptions {
+        experiment: Some(prepared.experiment.name.clone()),
+        control: Some(prepared.experiment.control.clone()),
+        ..AnalysisOptions::default()
+    };
+    match report::analyze_by_day(logs, &options)
+        .and_then(|days| report::write_by_day(&days, &folder.staged("")))
+    {
+        Ok(_) => crate::note!(
+            "report by day: {}",
+            folder.final_path("by_day.md").display()
+        ),
+        Err(e) => crate::note!("warning: no report by day: {e:#}"),
     }
 }
 
 /// Prints the run's A/B table against the experiment's control (coloured if `color` says
-/// so; not at all without it, as under `--json`) and writes the report files next to the
-/// log; says whether they were written. A failure here is reported but does not fail the
-/// run: the log is complete and `sim report` can be run on it again.
+/// so; not at all without it, as under `--json`) and writes the report files into
+/// `out_dir`; says whether they were written. A failure here is reported but does not
+/// fail the run: the logs are complete and `sim report` can be run on them again.
 ///
-/// `log` is the file read; `shown_log` is where it will be once the run is in place
-/// (the path the report names).
+/// The report names the logs where they will be once the run is in place: under
+/// `final_dir` instead of the staging `out_dir`.
 pub fn report_ab_table(
     experiment: &str,
     control: &str,
-    log: &Path,
-    shown_log: &Path,
+    logs: &[PathBuf],
     out_dir: &Path,
+    final_dir: &Path,
     color: Option<bool>,
 ) -> bool {
     let options = AnalysisOptions {
@@ -155,7 +199,7 @@ pub fn report_ab_table(
         control: Some(control.to_string()),
         ..AnalysisOptions::default()
     };
-    let mut analysis = match report::analyze(&[log.to_path_buf()], &options) {
+    let mut analysis = match report::analyze(logs, &options) {
         Ok(analysis) => analysis,
         Err(e) => {
             crate::note!("warning: no A/B table: {e:#}");
@@ -163,8 +207,8 @@ pub fn report_ab_table(
         }
     };
     for file in &mut analysis.log.files {
-        if file.path == log {
-            file.path = shown_log.to_path_buf();
+        if let Ok(name) = file.path.strip_prefix(out_dir) {
+            file.path = final_dir.join(name);
         }
     }
     if let Some(color) = color {
@@ -235,18 +279,57 @@ fn prepare_remote(
     Ok(prepared)
 }
 
-fn print_summary(prepared: &Prepared, summary: &[ArmSummary], totals: &RunTotals, wall: f64) {
+/// Name of the one-arm experiment of `sim run --console`.
+pub const CONSOLE_EXPERIMENT: &str = "console";
+
+/// `sim run --console`: one arm `C`, the person at the terminal.
+fn prepare_console(args: &RunArgs, artifacts: &ArtifactOptions) -> anyhow::Result<Prepared> {
+    let config = Config::load_or_default(args.config.as_deref())?;
+    let experiment = Experiment::new(
+        CONSOLE_EXPERIMENT.to_string(),
+        None,
+        BTreeMap::from([("C".to_string(), RecommenderSpec::Console)]),
+        PathBuf::from("."),
+    )?;
+    prepare_experiment(experiment, config, artifacts)
+}
+
+/// The run's summary: one row per arm, or per day and arm for a multi-day run.
+fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutcome, wall: f64) {
+    let totals = &outcome.totals;
     let steps = totals.steps();
+    let days = match outcome.days.len() {
+        1 => String::new(),
+        n => format!(" over {n} days"),
+    };
     crate::out!(
-        "experiment {}: {} episodes, {} steps in {:.2} s ({:.0} steps/s)",
+        "experiment {}: {} episodes{days}, {} steps in {:.2} s ({:.0} steps/s)",
         prepared.experiment.name,
         totals.episodes(),
         steps,
         wall,
         steps as f64 / wall.max(1e-9)
     );
+    let per_day = outcome.days.len() > 1;
+    let rows: Vec<(Option<u32>, &ArmSummary)> = if per_day {
+        outcome
+            .days
+            .iter()
+            .flat_map(|d| d.arms.iter().map(move |s| (Some(d.day), s)))
+            .collect()
+    } else {
+        summary.iter().map(|s| (None, s)).collect()
+    };
+    let day_column = |day: &str| {
+        if per_day {
+            format!("{day:<4} ")
+        } else {
+            String::new()
+        }
+    };
     crate::out!(
-        "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+        "{}{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+        day_column("day"),
         "arm",
         "recommender",
         "episodes",
@@ -254,11 +337,18 @@ fn print_summary(prepared: &Prepared, summary: &[ArmSummary], totals: &RunTotals
         "reward mean±sem",
         "steps mean±sem"
     );
-    for (arm, s) in prepared.experiment.arms.iter().zip(summary) {
+    for (day, s) in rows {
+        let label = prepared
+            .experiment
+            .arms
+            .iter()
+            .find(|a| a.name == s.arm)
+            .map_or_else(String::new, |a| a.spec.label());
         crate::out!(
-            "{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+            "{}{:<4} {:<32} {:>8} {:>6} {:>18} {:>18}",
+            day_column(&day.map_or_else(String::new, |d| d.to_string())),
             s.arm,
-            truncate(&arm.spec.label(), 32),
+            truncate(&label, 32),
             s.episodes,
             s.users,
             format!("{:.3} ± {:.3}", s.reward.mean, s.reward.sem),
@@ -290,14 +380,14 @@ fn write_run_json(
     args: &RunArgs,
     prepared: &Prepared,
     options: &RunOptions,
-    outcome: &RunOutcome,
+    outcome: &DaysOutcome,
     summary: &[ArmSummary],
     wall: f64,
 ) -> anyhow::Result<serde_json::Value> {
     let mut outputs = folder.staged_names()?;
     outputs.insert(RUN_JSON.to_string());
     let error = match &outcome.end {
-        RunEnd::Failed(e) => Some(e.to_string()),
+        DaysEnd::Failed(e) => Some(format!("{e:#}")),
         _ => None,
     };
     let experiment_file = args.remote.is_none().then_some(&args.experiment);
@@ -313,7 +403,10 @@ fn write_run_json(
         "seed": options.seed,
         "episodes": options.episodes,
         "completed_episodes": outcome.totals.episodes(),
-        "interrupted": matches!(outcome.end, RunEnd::Interrupted),
+        "interrupted": matches!(outcome.end, DaysEnd::Interrupted),
+        "ended_at_console": matches!(outcome.end, DaysEnd::Quit),
+        "days_asked": args.days.to_string(),
+        "days": outcome.days,
         "error": error,
         "workers": options.workers,
         "shard": options.shard,

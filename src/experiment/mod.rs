@@ -182,7 +182,7 @@ mod tests {
             ),
             (
                 "  T1:\n    kind: history\n    file: a.jsonl\n    fallback:\n      kind: top_pop\n      kk: 3\n",
-                "arms.T1.fallback: unknown field `kk`, expected `k` or `file` at line 9",
+                "arms.T1.fallback: unknown field `kk`, expected one of `k`, `file`, `no_repeat` at line 9",
             ),
             (
                 "  T1:\n    kind: indexed\n    source:\n      train: dssm\n      logs_from: [{experiment: a.yml, episodes: 0}]\n",
@@ -206,7 +206,7 @@ mod tests {
             ),
             (
                 "  T1:\n    kind: sticky_artist\n    k: 3\n",
-                "unknown field `k`: this kind takes no options",
+                "arms.T1: unknown field `k`, expected `no_repeat` at line 6",
             ),
             // `kind` not first: read buffered, the error still names the arm.
             (

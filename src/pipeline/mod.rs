@@ -12,6 +12,7 @@
 //! `<cache>/<key>.lock`: a second process building the same artifact waits and reuses it,
 //! and a temporary folder whose key is not locked belongs to a dead build and is removed.
 
+pub mod daily;
 pub mod manifest;
 pub mod recipe;
 
@@ -116,6 +117,17 @@ impl<'a> Pipeline<'a> {
         stack: &mut Vec<PathBuf>,
     ) -> anyhow::Result<PathBuf> {
         let key = self.key(recipe, base, stack)?;
+        self.stored(&key, |tmp| self.build(recipe, base, stack, tmp))
+    }
+
+    /// The recommendation file of the artifact `key`: found in the cache, or made by
+    /// `build` in a temporary folder renamed into place (with its manifest).
+    fn stored(
+        &self,
+        key: &str,
+        build: impl FnOnce(&Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<PathBuf> {
+        let key = key.to_string();
         if let Some(path) = self.resolved.borrow().get(&key) {
             return Ok(path.clone());
         }
@@ -140,9 +152,7 @@ impl<'a> Pipeline<'a> {
         let tmp = self
             .cache_dir
             .join(format!("{key}{BUILD_MARK}{}", std::process::id()));
-        let built = self
-            .build(recipe, base, stack, &tmp)
-            .and_then(|()| manifest::write(&tmp));
+        let built = build(&tmp).and_then(|()| manifest::write(&tmp));
         if let Err(e) = built {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e.context(format!(
@@ -209,6 +219,7 @@ impl<'a> Pipeline<'a> {
                 source.seed
             );
             let options = RunOptions {
+                first_episode: 0,
                 episodes: source.episodes,
                 seed: source.seed,
                 workers: self.workers,
@@ -229,6 +240,12 @@ impl<'a> Pipeline<'a> {
                     return Err(anyhow::Error::new(Interrupted)
                         .context(format!("simulating {}", path.display())));
                 }
+                RunEnd::Quit => {
+                    bail!(
+                        "simulating {}: ended at the console, but an artifact needs every episode",
+                        path.display()
+                    );
+                }
                 // The build's folder is removed, so not what its log still holds.
                 RunEnd::Failed(RunError::Log { source, .. }) => {
                     bail!(
@@ -247,13 +264,22 @@ impl<'a> Pipeline<'a> {
             }
             logs.push(log);
         }
+        self.train(recipe, &logs, dir)?;
+        crate::atomic_file::write(
+            &dir.join("recipe.json"),
+            &serde_json::to_vec_pretty(&json!({"recipe": recipe, "base_dir": base}))?,
+        )
+    }
+
+    /// Trains `recipe`'s model on `logs` into `dir/recs.jsonl` (and its summary).
+    fn train(&self, recipe: &TrainRecipe, logs: &[PathBuf], dir: &Path) -> anyhow::Result<()> {
         let artist_of = artists_by_first_appearance(&self.world.service.artist_of);
         let out = dir.join("recs.jsonl");
         match recipe.train {
             TrainKind::Dssm => {
                 crate::note!("  training a two-tower model on {} logs", logs.len());
                 train_to_files(&TrainJob {
-                    logs: &logs,
+                    logs,
                     artist_of: Some(artist_of),
                     tracks_file: None,
                     params: dssm_params(recipe)?,
@@ -272,7 +298,7 @@ impl<'a> Pipeline<'a> {
                     iterations: recipe.epochs.unwrap_or(defaults.iterations),
                     ..defaults
                 };
-                mf_to_files(&logs, Some(artist_of), &params, &out)?;
+                mf_to_files(logs, Some(artist_of), &params, &out)?;
             }
             TrainKind::I2i => {
                 crate::note!("  building next-track lists from {} logs", logs.len());
@@ -282,13 +308,10 @@ impl<'a> Pipeline<'a> {
                     one_per_artist: recipe.one_per_artist,
                     min_time: recipe.min_time.unwrap_or(defaults.min_time),
                 };
-                i2i_to_files(&logs, Some(artist_of), &params, &out)?;
+                i2i_to_files(logs, Some(artist_of), &params, &out)?;
             }
         }
-        crate::atomic_file::write(
-            &dir.join("recipe.json"),
-            &serde_json::to_vec_pretty(&json!({"recipe": recipe, "base_dir": base}))?,
-        )
+        Ok(())
     }
 
     /// Loads the experiment at `path`, refusing cycles, and applies `then` to it.
@@ -343,6 +366,11 @@ impl<'a> Pipeline<'a> {
                 "seed": source.seed,
             }));
         }
+        // Day 1 of a daily-retrained recipe is the recipe's ordinary artifact.
+        let recipe = TrainRecipe {
+            retrain: None,
+            ..recipe.clone()
+        };
         let text = json!({
             "version": ARTIFACT_VERSION,
             "world": self.world_fingerprint,
@@ -498,7 +526,12 @@ pub fn simulate(
         simulation: &config.simulation,
         seed: options.seed,
     };
-    let progress = progress_bar(options.episodes);
+    // A console draws its own prompts on the terminal: no bar over them.
+    let progress = if experiment.arms.iter().any(|a| a.spec.uses_console()) {
+        ProgressBar::hidden()
+    } else {
+        progress_bar(options.episodes)
+    };
     let outcome = runner::run(&setup, options, log, &progress, stop);
     progress.finish_and_clear();
     Ok(outcome?)

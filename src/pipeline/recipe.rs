@@ -8,6 +8,7 @@
 //!   top_k: 100
 //!   seed: 1
 //!   init: "normal:7"                   # optional, xavier by default
+//!   retrain: daily                     # optional: retrain between the days of a run
 //! ```
 //!
 //! `train: mf` (per-user lists) and `train: i2i` (per-track lists, `one_per_artist`
@@ -72,6 +73,18 @@ pub struct TrainRecipe {
     /// `i2i` only: a follower counts when listened to at least this much (default 0.8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_time: Option<f32>,
+    /// `daily`: in a multi-day run (`sim run --days`), the artifact of day d + 1 is trained
+    /// on `logs_from` plus the run's logs of days 1..d (see `daily.rs`). Day 1's artifact
+    /// is the recipe's ordinary one, so this key is left out of the artifact key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrain: Option<Retrain>,
+}
+
+/// When a recipe's artifact is trained again during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retrain {
+    Daily,
 }
 
 impl TrainRecipe {

@@ -4,6 +4,7 @@
 //! previous track and its listen time, plus the public catalogue (ids, artists,
 //! popularity). Only `oracle` reads hidden state, and says so in its name.
 
+pub mod console;
 pub mod contextual;
 pub mod history;
 pub mod indexed;
@@ -33,6 +34,9 @@ pub struct SessionStart {
 pub enum RecommendError {
     #[error("{0}")]
     Failed(String),
+    /// The person at the console ended the run: a clean stop, not a failure.
+    #[error("the run was ended at the console")]
+    Quit,
 }
 
 /// What a session remembers between two requests, in a form a session store keeps

@@ -2,6 +2,7 @@
 //! becomes a live recommender.
 
 use super::Recommender;
+use super::console::{Console, Terminal};
 use super::contextual::Contextual;
 use super::history::History;
 use super::indexed::Indexed;
@@ -104,6 +105,8 @@ pub enum RecommenderSpec {
         )]
         candidates: usize,
     },
+    /// A person at the terminal picks each track (see `console.rs`).
+    Console,
     /// A service speaking the botify protocol at `url` (see `remote.rs`).
     Remote {
         url: String,
@@ -365,6 +368,7 @@ impl RecommenderSpec {
             RecommenderSpec::Contextual { file, .. } => format!("contextual({})", display(file)),
             RecommenderSpec::Oracle { .. } => "oracle (reads hidden state)".into(),
             RecommenderSpec::Remote { url, .. } => format!("remote({url})"),
+            RecommenderSpec::Console => "console (you)".into(),
         };
         if self.no_repeat() {
             format!("{base}, no repeats")
@@ -393,6 +397,18 @@ impl RecommenderSpec {
             RecommenderSpec::Indexed { fallback, .. }
             | RecommenderSpec::History { fallback, .. }
             | RecommenderSpec::Contextual { fallback, .. } => fallback.reads_hidden_state(),
+            _ => false,
+        }
+    }
+
+    /// Whether this spec (or a fallback) reads from the terminal: such a run uses one
+    /// worker and no progress bar.
+    pub fn uses_console(&self) -> bool {
+        match self {
+            RecommenderSpec::Console => true,
+            RecommenderSpec::Indexed { fallback, .. }
+            | RecommenderSpec::History { fallback, .. }
+            | RecommenderSpec::Contextual { fallback, .. } => fallback.uses_console(),
             _ => false,
         }
     }
@@ -540,6 +556,10 @@ impl RecommenderSpec {
                 }
                 Box::new(Oracle::new(Arc::clone(&ctx.world), *candidates))
             }
+            RecommenderSpec::Console => Box::new(Console::new(
+                Arc::new(ctx.world.catalogue.clone()),
+                Terminal::stdio(),
+            )),
             RecommenderSpec::Remote {
                 url,
                 timeout_ms,

@@ -1,9 +1,9 @@
 //! From log files to the A/B table: read, sessionize, user metrics, comparisons.
 
 use super::metrics::{Metric, user_totals};
-use super::sessionize::Sessionizer;
+use super::sessionize::{Session, Sessionized, Sessionizer};
 use super::stats::{self, Moments};
-use crate::log::reader::{self, ExperimentSets, ReaderOptions};
+use crate::log::reader::{self, ExperimentSets, ReadStats, ReaderOptions};
 use anyhow::{Context, bail};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -173,6 +173,59 @@ impl Analysis {
 
 /// Reads the logs, sessionizes and computes the whole report.
 pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Analysis> {
+    let (files, read, sessionized) = read_sessions(inputs, opts)?;
+    tabulate(files, &read, sessionized, opts)
+}
+
+/// One A/B table per day of the log, day `k` being the sessions that start `k - 1` to `k`
+/// days ([`crate::log::DAY_MS`]) after the log's first session. Days without sessions are
+/// left out. The log counters (files, bytes, bad lines) are the whole log's; events and
+/// sessions are the day's.
+pub fn analyze_by_day(
+    inputs: &[PathBuf],
+    opts: &AnalysisOptions,
+) -> anyhow::Result<Vec<(u64, Analysis)>> {
+    let (files, read, sessionized) = read_sessions(inputs, opts)?;
+    let Some(first) = sessionized.sessions.iter().map(|s| s.timestamp).min() else {
+        bail!("the log holds no finished session");
+    };
+    let mut by_day: BTreeMap<u64, Vec<Session>> = BTreeMap::new();
+    for session in &sessionized.sessions {
+        let day = 1 + (session.timestamp - first) / crate::log::DAY_MS;
+        by_day.entry(day).or_default().push(*session);
+    }
+    let mut days = Vec::with_capacity(by_day.len());
+    for (day, sessions) in by_day {
+        let mut units: Vec<(u32, u64)> = sessions.iter().map(|s| (s.treatment, s.user)).collect();
+        units.sort_unstable();
+        units.dedup();
+        let events = sessions.iter().map(|s| s.tracks).sum();
+        let one_day = Sessionized {
+            treatments: sessionized.treatments.clone(),
+            experiments: sessionized.experiments.clone(),
+            sessions,
+            units,
+            unfinished_sessions: 0,
+            unfinished_events: 0,
+            ignored_events: 0,
+            sorted: sessionized.sorted,
+        };
+        let read = ReadStats {
+            events,
+            ..read.clone()
+        };
+        let analysis =
+            tabulate(files.clone(), &read, one_day, opts).with_context(|| format!("day {day}"))?;
+        days.push((day, analysis));
+    }
+    Ok(days)
+}
+
+/// Reads and sessionizes the logs.
+fn read_sessions(
+    inputs: &[PathBuf],
+    opts: &AnalysisOptions,
+) -> anyhow::Result<(reader::Inputs, ReadStats, Sessionized)> {
     if inputs.is_empty() {
         bail!("no log given: pass one or more log files or directories");
     }
@@ -212,7 +265,16 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
         }
         bail!("nothing to compare: {names} hold no events");
     }
+    Ok((reader::Inputs { files, skipped }, read, sessionized))
+}
 
+/// The A/B table of sessionized logs.
+fn tabulate(
+    reader::Inputs { files, skipped }: reader::Inputs,
+    read: &ReadStats,
+    sessionized: Sessionized,
+    opts: &AnalysisOptions,
+) -> anyhow::Result<Analysis> {
     let experiment = match &opts.experiment {
         Some(name) => {
             if !sessionized.experiments.contains(name) {
@@ -410,7 +472,7 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
         log: LogSummary {
             files: files
                 .into_iter()
-                .zip(read.events_per_file)
+                .zip(read.events_per_file.iter().copied())
                 .map(|(path, events)| FileRead { path, events })
                 .collect(),
             skipped_files: skipped
@@ -420,7 +482,7 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
             bytes: read.bytes,
             events: read.events,
             bad_lines: read.bad_lines,
-            bad_line_examples: read.bad_line_examples,
+            bad_line_examples: read.bad_line_examples.clone(),
             ignored_events: sessionized.ignored_events,
             sessions: ordered.len() as u64,
             unfinished_sessions: sessionized.unfinished_sessions,

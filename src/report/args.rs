@@ -1,6 +1,9 @@
 //! The `sim report` command: arguments and entry point.
 
-use super::{AnalysisOptions, analyze, default_out_dir, render_terminal, write_outputs};
+use super::{
+    AnalysisOptions, analyze, analyze_by_day, default_out_dir, render_terminal, write_by_day,
+    write_outputs,
+};
 use std::path::PathBuf;
 
 pub use crate::terminal::ColorChoice;
@@ -33,6 +36,10 @@ pub struct ReportArgs {
     /// Only print the table; write no files.
     #[arg(long)]
     pub no_files: bool,
+    /// One A/B table per day of the log (24 h from its first session), and a chart of each
+    /// metric by day: by_day.md, by_day.json, by_day_<metric>.svg/.png.
+    #[arg(long)]
+    pub by_day: bool,
     /// Add `mean_time_per_session_without_first_track`: session time without each
     /// session's first track, the course table's definition (the other rows' Holm
     /// correction then counts its comparisons too).
@@ -54,6 +61,9 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         split: None,
         without_first_track: args.without_first_track,
     };
+    if args.by_day {
+        return run_by_day(args, &opts);
+    }
     let started = std::time::Instant::now();
     let analysis = analyze(&args.inputs, &opts)?;
     let elapsed = started.elapsed().as_secs_f64();
@@ -71,6 +81,35 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| default_out_dir(&analysis.experiment));
         let written = write_outputs(&analysis, &dir)?;
         crate::note!("wrote {} files to {}", written.len(), dir.display());
+    }
+    Ok(())
+}
+
+/// `sim report --by-day`: prints each day's table, writes the report by day.
+fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
+    let days = analyze_by_day(&args.inputs, opts)?;
+    let color = args.color.for_stdout();
+    let mut tables = String::new();
+    for (day, analysis) in &days {
+        tables.push_str(&format!(
+            "day {day}\n{}\n",
+            render_terminal(analysis, color)
+        ));
+    }
+    crate::terminal::print(&tables);
+    if !args.no_files
+        && let Some((_, first)) = days.first()
+    {
+        let dir = args
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out_dir(&first.experiment));
+        let path = write_by_day(&days, &dir)?;
+        crate::note!(
+            "wrote the report by day ({} days): {}",
+            days.len(),
+            path.display()
+        );
     }
     Ok(())
 }

@@ -17,12 +17,13 @@ pub mod stats;
 
 pub use analysis::{
     Analysis, AnalysisOptions, ArmSessions, ArmSummary, LogSummary, Row, SRM_THRESHOLD, Srm,
-    analyze,
+    analyze, analyze_by_day,
 };
 pub use args::{ReportArgs, run};
 pub use metrics::Metric;
 
 use anyhow::Context;
+use charts::Chart;
 use render::{Renderer, ReportContent};
 use std::path::{Path, PathBuf};
 
@@ -63,6 +64,53 @@ pub fn write_outputs(analysis: &Analysis, out_dir: &Path) -> anyhow::Result<Vec<
         written.push(path);
     }
     Ok(written)
+}
+
+/// Writes the report by day into `out_dir`: `by_day.md` (each day's table, then one
+/// chart per metric), `by_day.json` (each day's whole analysis) and the charts
+/// `by_day_<metric>.svg/.png`. Returns the path of `by_day.md`.
+pub fn write_by_day(days: &[(u64, Analysis)], out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let Some((_, first)) = days.first() else {
+        anyhow::bail!("the log holds no day with finished sessions");
+    };
+    std::fs::create_dir_all(out_dir)
+        .with_context(|| format!("{}: cannot create the output directory", out_dir.display()))?;
+    let mut md = format!("# A/B report by day: `{}`\n\n", first.experiment);
+    for (day, analysis) in days {
+        let content = ReportContent {
+            analysis,
+            charts: Vec::new(),
+        };
+        let table = String::from_utf8(render::Markdown.render(&content)?)?;
+        // The day's heading replaces the report's title line.
+        let body = table.split_once('\n').map_or("", |(_, rest)| rest);
+        md.push_str(&format!("## Day {day}\n{body}"));
+    }
+    md.push_str("## Each metric by day\n\n");
+    // The opt-in metric is charted when the tables hold it (`--without-first-track`).
+    let without_first_track = first.arms.iter().any(|a| {
+        a.metrics
+            .contains_key(Metric::MeanTimePerSessionWithoutFirstTrack.name())
+    });
+    for metric in Metric::of_table(without_first_track) {
+        let chart = charts::MetricByDay::new(days, metric);
+        for format in charts::ImageFormat::ALL {
+            let path = out_dir.join(format!("{}.{}", chart.stem(), format.extension()));
+            format.render(&chart, &path)?;
+        }
+        md.push_str(&format!("![{}]({}.png)\n\n", chart.title(), chart.stem()));
+    }
+    let json: Vec<serde_json::Value> = days
+        .iter()
+        .map(|(day, analysis)| serde_json::json!({"day": day, "analysis": analysis}))
+        .collect();
+    crate::atomic_file::write(
+        &out_dir.join("by_day.json"),
+        &serde_json::to_vec_pretty(&json)?,
+    )?;
+    let path = out_dir.join("by_day.md");
+    crate::atomic_file::write(&path, md.as_bytes())?;
+    Ok(path)
 }
 
 /// The default output directory: `runs/<experiment>/` (ignored by git; `reports/` holds

@@ -5,7 +5,7 @@ use super::listen::{Playback, listen_time};
 use crate::config::SimulationConfig;
 use crate::log::Message;
 use crate::log::writer::{EventRecord, append_event, render_treatments};
-use crate::recommend::{RecRng, Recommender, SessionStart};
+use crate::recommend::{RecRng, RecommendError, Recommender, SessionStart};
 use crate::world::World;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -83,6 +83,9 @@ pub enum EpisodeError {
         user: u32,
         message: String,
     },
+    /// The recommender asked to end the run (the console's `q`); the episode is dropped.
+    #[error("the run was ended at the console")]
+    Quit,
 }
 
 /// Runs episode `index` to its end, appending its events to `out`.
@@ -104,10 +107,13 @@ pub fn run_episode(
     let arm = &setup.arms[arm_index as usize];
     let treatments = &setup.treatments[arm_index as usize];
     let start_ts = setup.simulation.start_timestamp_ms + index * setup.simulation.episode_stride_ms;
-    let fail = |message: String| EpisodeError::Recommender {
-        arm: arm.name.clone(),
-        user: user_id,
-        message,
+    let fail = |e: RecommendError| match e {
+        RecommendError::Quit => EpisodeError::Quit,
+        e => EpisodeError::Recommender {
+            arm: arm.name.clone(),
+            user: user_id,
+            message: e.to_string(),
+        },
     };
 
     let mut session = arm.recommender.start(&SessionStart {
@@ -121,9 +127,7 @@ pub fn run_episode(
     let (mut steps, mut reward) = (0u32, 0.0f64);
     loop {
         let clock = Instant::now();
-        let answer = session
-            .next(prev, prev_time, &mut rec_rng)
-            .map_err(|e| fail(e.to_string()))?;
+        let answer = session.next(prev, prev_time, &mut rec_rng).map_err(fail)?;
         let latency = clock.elapsed().as_secs_f64();
         if answer as usize >= cat.len() {
             return Err(EpisodeError::TrackOutOfRange {
@@ -161,9 +165,7 @@ pub fn run_episode(
         }
     }
     let clock = Instant::now();
-    session
-        .end(prev, prev_time)
-        .map_err(|e| fail(e.to_string()))?;
+    session.end(prev, prev_time).map_err(fail)?;
     append_event(
         out,
         &EventRecord {

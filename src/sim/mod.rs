@@ -1,5 +1,6 @@
 //! The user model, one episode, and the parallel runner.
 
+pub mod days;
 pub mod episode;
 pub mod listen;
 pub mod runner;

@@ -19,6 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
+    /// Index of the first episode: episodes `first_episode..first_episode + episodes` run
+    /// (their index is their session id and picks their random streams). 0 but for days
+    /// after the first of a multi-day run.
+    pub first_episode: u64,
     pub episodes: u64,
     pub seed: u64,
     pub workers: usize,
@@ -42,6 +46,9 @@ pub enum RunEnd {
     Interrupted,
     /// An episode or the log failed; the log holds the episodes of `totals`, whole.
     Failed(RunError),
+    /// A recommender ended the run (the console's `q`): a clean, early end; the log holds
+    /// every finished episode.
+    Quit,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +90,7 @@ type Block = Vec<(EpisodeSummary, Vec<u8>)>;
 enum Simulated {
     Finished,
     Interrupted,
+    Quit,
     Failed { index: u64, source: EpisodeError },
 }
 
@@ -146,6 +154,7 @@ pub fn run(
                 source,
             }),
             (None, Simulated::Interrupted) => RunEnd::Interrupted,
+            (None, Simulated::Quit) => RunEnd::Quit,
             (None, Simulated::Finished) => RunEnd::Finished,
         };
         Ok(RunOutcome { totals, end })
@@ -165,12 +174,13 @@ fn simulate_blocks(
     // A shard keeps about 1/count of a block's episodes: scan count times as many.
     let shard_count = options.shard.map_or(1, |s| u64::from(s.count));
     let block = (options.workers.max(1) as u64 * 512).max(1024) * shard_count;
-    let mut start = 0;
-    while start < options.episodes {
+    let last = options.first_episode.saturating_add(options.episodes);
+    let mut start = options.first_episode;
+    while start < last {
         if stop.load(Ordering::Relaxed) {
             return Simulated::Interrupted;
         }
-        let end = start.saturating_add(block).min(options.episodes);
+        let end = start.saturating_add(block).min(last);
         let (groups, interests) = group_by_user(setup, options, pool, start..end);
         pool.install(|| {
             setup
@@ -209,6 +219,10 @@ fn simulate_blocks(
         }
         // A failed send means the writer stopped on an error, which `run` reports.
         let sent = blocks_tx.send(finished);
+        // The console's `q`: the block's finished episodes are logged, the run ends cleanly.
+        if let Some((_, EpisodeError::Quit)) = failure {
+            return Simulated::Quit;
+        }
         if let Some((index, source)) = failure {
             return Simulated::Failed { index, source };
         }

@@ -28,6 +28,23 @@ impl Running {
         self.squares += delta * (value - self.mean);
     }
 
+    /// Adds the values of another stream (Chan et al.'s pairwise update).
+    pub fn merge(&mut self, other: &Running) {
+        if other.count == 0 {
+            return;
+        }
+        // Copied whole: a one-day run's figures stay bit for bit those of its only day.
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
+        let (a, b) = (self.count as f64, other.count as f64);
+        let delta = other.mean - self.mean;
+        self.mean += delta * b / (a + b);
+        self.squares += other.squares + delta * delta * a * b / (a + b);
+        self.count += other.count;
+    }
+
     pub fn mean_sem(&self) -> MeanSem {
         let n = self.count as f64;
         let sem = if self.count < 2 {
@@ -80,6 +97,16 @@ impl RunTotals {
 
     pub fn episodes(&self) -> u64 {
         self.arms.iter().map(ArmTotals::episodes).sum()
+    }
+
+    /// Adds another run's totals of the same arms (the days of a multi-day run).
+    pub fn merge(&mut self, other: &RunTotals) {
+        for (mine, theirs) in self.arms.iter_mut().zip(&other.arms) {
+            mine.users.extend(&theirs.users);
+            mine.reward.merge(&theirs.reward);
+            mine.steps.merge(&theirs.steps);
+            mine.total_steps += theirs.total_steps;
+        }
     }
 
     pub fn steps(&self) -> u64 {
@@ -174,5 +201,21 @@ mod tests {
         assert_eq!((s[0].episodes, s[0].users, s[0].reward.mean), (2, 1, 2.0));
         assert_eq!((s[1].episodes, s[1].steps.mean), (1, 6.0));
         assert_eq!((totals.episodes(), totals.steps()), (3, 12));
+    }
+
+    #[test]
+    fn merged_streams_equal_one_stream() {
+        let values = [1.0, 4.0, 2.5, 7.0, 0.0, 3.25, 9.5];
+        for split in 0..=values.len() {
+            let mut whole = Running::default();
+            values.iter().for_each(|v| whole.push(*v));
+            let (mut left, mut right) = (Running::default(), Running::default());
+            values[..split].iter().for_each(|v| left.push(*v));
+            values[split..].iter().for_each(|v| right.push(*v));
+            left.merge(&right);
+            assert_eq!(left.count, whole.count);
+            let (m, w) = (left.mean_sem(), whole.mean_sem());
+            assert!((m.mean - w.mean).abs() < 1e-12 && (m.sem - w.sem).abs() < 1e-12);
+        }
     }
 }

@@ -2,10 +2,12 @@
 //! two back ends (SVG and PNG, see [`ImageFormat`]) render any chart. Text uses the DejaVu
 //! Sans font embedded in the binary (registered once), so no system font is needed.
 
+mod by_day;
 mod distribution;
 mod forest;
 mod running_mean;
 
+pub use by_day::MetricByDay;
 pub use distribution::SessionTimeDistribution;
 pub use forest::ForestPlot;
 pub use running_mean::RunningMean;
