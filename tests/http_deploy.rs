@@ -290,10 +290,17 @@ fn a_replica_killed_and_redis_restarted_mid_run_lose_no_episode() {
     let config = small_world_config(d);
     let experiment = experiment(d);
     let deployment = deploy(d, &experiment, &config);
+    // While it runs, `sim run` writes into a staging folder inside its --out.
+    let running_log = |out: &str| -> Option<std::path::PathBuf> {
+        std::fs::read_dir(d.join(out))
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("events.jsonl"))
+            .find(|log| log.exists())
+    };
     let wait_for_episodes = |out: &str, n: usize| {
-        let log = d.join(out).join("events.jsonl");
         let start = Instant::now();
-        while !log.exists() || lasts(&log) < n {
+        while running_log(out).is_none_or(|log| lasts(&log) < n) {
             assert!(
                 start.elapsed() < Duration::from_secs(120),
                 "no progress in {out}"
@@ -327,10 +334,17 @@ fn a_replica_killed_and_redis_restarted_mid_run_lose_no_episode() {
     let _redis = start_redis(d, Some(redis_port)).unwrap();
     finish(run);
     assert_eq!(lasts(&d.join("restarted/events.jsonl")), 3000);
-    assert_eq!(
-        exchange(&deployment.replicas[0].addr, &post("/next/3", body))
-            .unwrap()
-            .0,
-        200
-    );
+    // The replica reconnects to Redis by itself (within a few seconds).
+    let start = Instant::now();
+    while exchange(&deployment.replicas[0].addr, &post("/next/3", body))
+        .unwrap()
+        .0
+        != 200
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the replica did not recover after Redis came back"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

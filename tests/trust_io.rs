@@ -25,6 +25,7 @@ impl Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
             .args(args)
             .current_dir(dir)
+            .env("BOTIFY_CACHE_DIR", dir.join("cache"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -168,14 +168,29 @@ fn report_by_day(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) {
         control: Some(prepared.experiment.control.clone()),
         ..AnalysisOptions::default()
     };
-    match report::analyze_by_day(logs, &options)
-        .and_then(|days| report::write_by_day(&days, &folder.staged("")))
-    {
+    let staged = folder.staged("");
+    let out_dir = folder.final_path("");
+    match report::analyze_by_day(logs, &options).and_then(|mut days| {
+        for (_, analysis) in &mut days {
+            name_final_paths(analysis, &staged, &out_dir);
+        }
+        report::write_by_day(&days, &staged)
+    }) {
         Ok(_) => crate::note!(
             "report by day: {}",
             folder.final_path("by_day.md").display()
         ),
         Err(e) => crate::note!("warning: no report by day: {e:#}"),
+    }
+}
+
+/// Names the logs that `analysis` read in the staging folder `staged` where they will be
+/// once the run is in place, in `final_dir`.
+fn name_final_paths(analysis: &mut report::Analysis, staged: &Path, final_dir: &Path) {
+    for file in &mut analysis.log.files {
+        if let Ok(name) = file.path.strip_prefix(staged) {
+            file.path = final_dir.join(name);
+        }
     }
 }
 
@@ -206,11 +221,7 @@ pub fn report_ab_table(
             return false;
         }
     };
-    for file in &mut analysis.log.files {
-        if let Ok(name) = file.path.strip_prefix(out_dir) {
-            file.path = final_dir.join(name);
-        }
-    }
+    name_final_paths(&mut analysis, out_dir, final_dir);
     if let Some(color) = color {
         crate::out!("");
         crate::out!(
