@@ -290,6 +290,10 @@ pub struct BenchHttpArgs {
     /// behind `nginx` (both started here on free ports; both must be installed)
     #[arg(long)]
     pub nginx_redis: bool,
+    /// Instead: the load generator against one `sim serve` without, then with, 1,000 idle
+    /// connections and a client that pipelines requests and never reads its answers
+    #[arg(long, conflicts_with = "nginx_redis")]
+    pub hostile: bool,
 }
 
 #[derive(Debug, Subcommand)]

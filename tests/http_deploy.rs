@@ -57,6 +57,11 @@ struct Deployment {
 }
 
 fn deploy(d: &Path, experiment: &Path, config: &Path) -> Deployment {
+    deploy_with(d, experiment, config, &[])
+}
+
+/// [`deploy`] with `extra` flags for both replicas.
+fn deploy_with(d: &Path, experiment: &Path, config: &Path, extra: &[&str]) -> Deployment {
     let redis = start_redis(d, None).expect("redis-server starts (apt-get install redis-server)");
     let state = format!("redis://{}/0", redis.address());
     let replicas: Vec<Server> = (0..2)
@@ -66,7 +71,7 @@ fn deploy(d: &Path, experiment: &Path, config: &Path) -> Deployment {
                 experiment,
                 config,
                 &format!("replica-{i}.jsonl"),
-                &["--state", &state],
+                &[&["--state", state.as_str()][..], extra].concat(),
             )
         })
         .collect();
@@ -133,6 +138,108 @@ fn lasts(path: &Path) -> usize {
         .count()
 }
 
+/// The artist of each track of the world of `config`, as `sim world export` names it.
+fn artists(d: &Path, config: &Path) -> Vec<String> {
+    let export = sim(
+        &["world", "export", "w", "--config", config.to_str().unwrap()],
+        d,
+    );
+    assert!(export.status.success(), "{}", stderr(&export));
+    std::fs::read_to_string(d.join("w/tracks.json"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["artist"].to_string())
+        .collect()
+}
+
+/// Sessions with events in both replicas' logs.
+fn sessions_on_both(logs: &[PathBuf]) -> usize {
+    let mut replicas_of: HashMap<u64, HashSet<usize>> = HashMap::new();
+    for (i, log) in logs.iter().enumerate() {
+        for e in events(log) {
+            replicas_of
+                .entry(e["session"].as_u64().unwrap())
+                .or_default()
+                .insert(i);
+        }
+    }
+    replicas_of.values().filter(|r| r.len() == 2).count()
+}
+
+/// The per-user lists of the two `dssm` artifacts of hw2 in `cache`: (T1's top-125,
+/// C's top-100), told apart by their length.
+fn hw2_lists(cache: &Path) -> (HashMap<u64, HashSet<u64>>, HashMap<u64, HashSet<u64>>) {
+    let (mut t1, mut c) = (HashMap::new(), HashMap::new());
+    for entry in std::fs::read_dir(cache).unwrap() {
+        let recs = entry.unwrap().path().join("recs.jsonl");
+        let Ok(text) = std::fs::read_to_string(&recs) else {
+            continue;
+        };
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let tracks: HashSet<u64> = v["tracks"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: {line}", recs.display()))
+                .iter()
+                .map(|t| t.as_u64().unwrap())
+                .collect();
+            let user = v["user"].as_u64().unwrap();
+            match tracks.len() {
+                125 => t1.insert(user, tracks),
+                100 => c.insert(user, tracks),
+                n => panic!("{}: a list of {n}, neither hw2 arm's", recs.display()),
+            };
+        }
+    }
+    assert!(!t1.is_empty() && !c.is_empty(), "both hw2 lists in {}", cache.display());
+    (t1, c)
+}
+
+/// `history`'s guarantees in every T1 session of the run logged (client side) in
+/// `client_log`, the arms read from the served `logs`: an answer from T1's own list (in
+/// it and not in its fallback's, C's, list) is neither a track already played or
+/// recommended in the session nor by an artist already recommended 3 times. Returns how
+/// many answers were checked.
+fn check_history_sessions(d: &Path, config: &Path, client_log: &Path, logs: &[PathBuf]) -> usize {
+    let artist = artists(d, config);
+    let (t1_lists, c_lists) = hw2_lists(&d.join("cache"));
+    let mut arm_of: HashMap<u64, String> = HashMap::new();
+    for e in logs.iter().flat_map(|log| events(log)) {
+        arm_of.insert(e["user"].as_u64().unwrap(), e["experiments"]["hw2"].as_str().unwrap().into());
+    }
+    let mut by_episode: BTreeMap<u64, Vec<serde_json::Value>> = BTreeMap::new();
+    for e in events(client_log) {
+        by_episode.entry(e["episode"].as_u64().unwrap()).or_default().push(e);
+    }
+    let mut checked = 0;
+    for (episode, steps) in &by_episode {
+        let user = steps[0]["user"].as_u64().unwrap();
+        let (Some(own), Some(fallback)) = (t1_lists.get(&user), c_lists.get(&user)) else {
+            continue;
+        };
+        if arm_of[&user] != "T1" {
+            continue;
+        }
+        let mut used: HashSet<u64> = HashSet::new();
+        let mut per_artist: HashMap<&str, usize> = HashMap::new();
+        for step in steps {
+            used.insert(step["track"].as_u64().unwrap());
+            let Some(answer) = step["recommendation"].as_u64() else {
+                continue;
+            };
+            let by = artist[answer as usize].as_str();
+            if own.contains(&answer) && !fallback.contains(&answer) {
+                checked += 1;
+                assert!(!used.contains(&answer), "episode {episode}: {answer} again: {steps:?}");
+                assert!(per_artist.get(by).copied().unwrap_or(0) < 3, "episode {episode}: artist {by} over its cap: {steps:?}");
+            }
+            used.insert(answer);
+            *per_artist.entry(by).or_default() += 1;
+        }
+    }
+    checked
+}
+
 /// The per-arm block of `ab.json` for `arm`, without the latency (it differs by nature).
 fn arm_table(ab: &Path, arm: &str) -> serde_json::Value {
     let ab: serde_json::Value =
@@ -173,24 +280,12 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
 
     // Every session of T1: no repeated list track, no artist over the cap, although its
     // requests alternated between the replicas.
-    let export = sim(
-        &["world", "export", "w", "--config", config.to_str().unwrap()],
-        d,
-    );
-    assert!(export.status.success());
-    let artist: Vec<String> = std::fs::read_to_string(d.join("w/tracks.json"))
-        .unwrap()
-        .lines()
-        .take(20)
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["artist"].to_string())
-        .collect();
+    let artist = artists(d, &config);
     let mut answers: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    let mut replicas_of: HashMap<u64, HashSet<usize>> = HashMap::new();
     let mut arms: HashMap<u64, String> = HashMap::new();
-    for (i, log) in logs.iter().enumerate() {
+    for log in &logs {
         for e in events(log) {
             let session = e["session"].as_u64().unwrap();
-            replicas_of.entry(session).or_default().insert(i);
             arms.insert(
                 session,
                 e["experiments"]["hw2like"].as_str().unwrap().into(),
@@ -205,7 +300,7 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
         2000,
         "one session id per episode across both logs"
     );
-    let split = replicas_of.values().filter(|r| r.len() == 2).count();
+    let split = sessions_on_both(&logs);
     assert!(
         split > 1500,
         "requests alternate between replicas: {split} of 2000 sessions split"
@@ -346,5 +441,95 @@ fn a_replica_killed_and_redis_restarted_mid_run_lose_no_episode() {
             "the replica did not recover after Redis came back"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The replica test on the built-in hw2 experiment, served as `sim serve
+/// --experiment hw2` (artifacts built once by `sim prepare`): 2,000 episodes through
+/// nginx, requests alternating between two replicas that share sessions in Redis.
+///
+/// - The replicas answer as one process would, request by request: a second `sim run
+///   --remote` of the same seed against one `sim serve` with sessions in memory gives
+///   the same log (all but latency), and the same served sessions. So `history` (T1)
+///   sessions keep its guarantees across replicas; the direct check: no track
+///   recommended twice and no artist over its cap of 3 among T1's answers drawn from its
+///   list, which are told from its fallback's by replaying the draws in-process.
+/// - Against the in-process `sim run` of the same seed: neither hw2 arm is deterministic
+///   (C draws from its list, T1 from its own; a service's random stream is keyed by
+///   (seed, user, n-th session of the user), a run's by episode), so the arms' users and
+///   sessions (drawn by the simulated users) must be equal and each metric's mean within
+///   4.5 standard errors. The exact table comparison of a deterministic arm is in
+///   `replicas_behind_nginx_share_sessions_through_redis`.
+#[test]
+fn hw2_behind_nginx_answers_as_one_process_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = small_world_config(d);
+    let cfg = config.to_str().unwrap();
+    let hw2 = Path::new("hw2");
+    let prepared = sim(&["prepare", "--experiment", "hw2", "--config", cfg], d);
+    assert!(prepared.status.success(), "{}", stderr(&prepared));
+    let cache = d.join("cache");
+    let cache_flag = ["--cache-dir", cache.to_str().unwrap()];
+
+    let mut deployment = deploy_with(d, hw2, &config, &cache_flag);
+    finish(remote_run(d, &config, &deployment.url, "2000", "1", "nginx"));
+    for replica in &mut deployment.replicas {
+        assert!(replica.terminate().success());
+    }
+    let logs: Vec<PathBuf> = deployment.replicas.iter().map(|r| r.log.clone()).collect();
+    let mut single = Server::start_with(d, hw2, &config, "single.jsonl", &cache_flag);
+    finish(remote_run(d, &config, &single.url, "2000", "1", "single"));
+    assert!(single.terminate().success());
+
+    let client_log = log_without_latency(&d.join("nginx/events.jsonl"));
+    assert_eq!(client_log.len(), log_without_latency(&d.join("single/events.jsonl")).len());
+    assert!(
+        client_log == log_without_latency(&d.join("single/events.jsonl")),
+        "the run through nginx and the run against one process differ"
+    );
+    let served = sessions_of(&logs);
+    assert_eq!(served.len(), 2000, "one session id per episode across both logs");
+    assert!(
+        served == sessions_of(&[single.log.clone()]),
+        "the replicas' sessions and one process's differ"
+    );
+    let split = sessions_on_both(&logs);
+    assert!(split > 1500, "requests alternate between replicas: {split} of 2000 sessions split");
+
+    // T1's own answers: no track twice, at most 3 per artist, in every session.
+    let checked = check_history_sessions(d, &config, &d.join("nginx/events.jsonl"), &logs);
+    assert!(checked > 1000, "T1 answered from its list: {checked}");
+
+    // Against the in-process run of the same seed.
+    let local = sim(
+        &[
+            "run", "--experiment", "hw2", "--config", cfg, "--episodes", "2000", "--seed", "5",
+            "--workers", "2", "--out", "in-process",
+        ],
+        d,
+    );
+    assert!(local.status.success(), "{}", stderr(&local));
+    let mut args = vec!["report".to_string()];
+    args.extend(logs.iter().map(|l| l.display().to_string()));
+    args.extend(["--out".into(), "served-report".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report = sim(&args, d);
+    assert!(report.status.success(), "{}", stderr(&report));
+    for arm in ["C", "T1"] {
+        let served = arm_table(&d.join("served-report/ab.json"), arm);
+        let in_process = arm_table(&d.join("in-process/ab.json"), arm);
+        assert_eq!(served["sessions"], in_process["sessions"], "{arm}");
+        assert_eq!(served["users"], in_process["users"], "{arm}");
+        for (metric, a) in in_process["metrics"].as_object().unwrap() {
+            let b = &served["metrics"][metric];
+            let stat = |v: &serde_json::Value, f: &str| v[f].as_f64().unwrap();
+            let se = (stat(a, "var") / stat(a, "n") + stat(b, "var") / stat(b, "n")).sqrt();
+            let gap = (stat(a, "mean") - stat(b, "mean")).abs();
+            assert!(
+                gap <= 4.5 * se,
+                "{arm} {metric}: in-process {a}, served {b}: {gap} apart, standard error {se}"
+            );
+        }
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::common::*;
 use crate::http_support::*;
+use botify_sim::serve::hostile::{NEVER_READER_CAP, idle_connections, never_reading_client};
+use botify_sim::serve::raise_open_file_limit;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -100,32 +102,19 @@ fn head_http10_keep_alive_and_bare_lf_requests_are_answered_at_once() {
 }
 
 /// 1,000 idle connections and a client that pipelines requests and never reads its
-/// answers: other clients are still answered, each within the 5-s read timeout.
+/// answers: other clients are still answered, each within the 5-s read timeout, on one
+/// keep-alive connection and on fresh ones (so the server still accepts too).
 #[test]
 fn an_idle_flood_and_a_never_reading_client_lock_nobody_out() {
+    // The idle connections' two ends, this process's and the server's: 1,000 files each.
+    raise_open_file_limit().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let server = Server::start(d, &seminar(), &small_world_config(d), "s.jsonl");
-    let idle: Vec<TcpStream> = (0..1000).map(|_| connect(&server.addr)).collect();
-    let mut greedy = TcpStream::connect(&server.addr).unwrap();
-    greedy
-        .set_write_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    // Pipelined /next requests until the server's answers fill both socket buffers and
-    // the server stops reading (the write times out), at most 64 MiB.
-    let mut burst = Vec::new();
-    for i in 0..256 {
-        burst.extend(next_request(10_000 + i % 16, false));
-    }
-    let mut sent = 0usize;
-    while sent < 64 << 20 {
-        match greedy.write(&burst) {
-            Ok(n) => sent += n,
-            Err(_) => break,
-        }
-    }
+    let idle = idle_connections(&server.addr, 1000).unwrap();
+    let (never_reader, sent) = never_reading_client(&server.addr).unwrap();
     assert!(
-        sent < 64 << 20,
+        sent < NEVER_READER_CAP,
         "the server kept reading a client that never reads"
     );
 
@@ -137,12 +126,111 @@ fn an_idle_flood_and_a_never_reading_client_lock_nobody_out() {
             head.starts_with("HTTP/1.1 200"),
             "request {i}: {head} {body}"
         );
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["user"], i % 50, "{body}");
+        assert!(answer["track"].as_u64().is_some_and(|t| t < 3000), "{body}");
+    }
+    for user in 100..120 {
+        let (status, body) = exchange(&server.addr, &next_request(user, false)).unwrap();
+        assert_eq!(status, 200, "a fresh connection: {body}");
     }
     assert_eq!(
         exchange(&server.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").map(|a| a.0),
         Some(200)
     );
+    drop((idle, never_reader));
+}
+
+/// `sim serve` raises a low soft limit of open files to the hard one: started with a soft
+/// limit of 256, it still accepts a client while 300 idle connections are open (without
+/// the raise, `accept` fails from about the 240th connection on, the rest wait in the
+/// listen backlog, and so does the client, past its 15-s timeout).
+#[test]
+fn a_low_open_file_limit_is_raised_to_the_hard_one() {
+    raise_open_file_limit().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = small_world_config(d);
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -S -n 256 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_sim"))
+        .args(["serve", "--port", "0", "--log", "s.jsonl", "--config"])
+        .arg(&config)
+        .arg("--experiment")
+        .arg(seminar())
+        .current_dir(d)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    let idle = idle_connections(&addr, 300).unwrap();
+    let answer = exchange(&addr, &next_request(1, false));
     drop(idle);
+    signal(child.id(), "TERM");
+    let status = wait_for(&mut child, Duration::from_secs(20)).expect("stops on SIGTERM");
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(
+        err.contains("open files: soft limit raised from 256 to"),
+        "{err}"
+    );
+    assert_eq!(answer.map(|a| a.0), Some(200), "{err}");
+}
+
+/// `sim bench-http --hostile --json`: the load generator's figures without and with the
+/// 1,000 idle connections and the never-reading client, every request answered.
+#[test]
+fn bench_http_hostile_measures_the_load_without_and_with_hostile_clients() {
+    raise_open_file_limit().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = small_world_config(d);
+    let out = sim(
+        &[
+            "bench-http",
+            "--hostile",
+            "--config",
+            config.to_str().unwrap(),
+            "--episodes",
+            "20",
+            "--seconds",
+            "0.3",
+            "--connections",
+            "2",
+            "--json",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let measured = &record["hostile"]["measured"];
+    assert_eq!(measured["idle_connections"], 1000, "{record}");
+    let sent = measured["never_reader_bytes_sent"].as_u64().unwrap();
+    assert!(sent > 0 && sent < NEVER_READER_CAP as u64, "{record}");
+    for phase in ["quiet", "hostile"] {
+        let load = &measured[phase];
+        assert!(load["requests"].as_u64().unwrap() > 10, "{phase}: {record}");
+        assert_eq!(load["errors"], 0, "{phase}: {record}");
+        let latency = &load["latency_ms"];
+        let (p50, p99, max) = (
+            latency["p50"].as_f64().unwrap(),
+            latency["p99"].as_f64().unwrap(),
+            latency["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{phase}: {record}");
+    }
+    assert_eq!(record["hostile"]["servers"][0]["errors"], 0, "{record}");
 }
 
 /// Starts `sim serve` with extra flags, returning it once it listens.

@@ -9,6 +9,10 @@
 //! 2. Each setup alone under a closed-loop load generator: `--connections` keep-alive
 //!    clients sending `/next` (and a `/last` every 8th request) as fast as answered;
 //!    requests per second and the latency percentiles seen by the clients.
+//!
+//! `--hostile` measures instead the load generator against one server first alone, then
+//! while 1,000 idle connections and a client that never reads its answers are held open
+//! ([`crate::serve::hostile`]): the figure is the second p99, under 50 ms.
 
 use super::bench::timed_run;
 use super::run::REMOTE_EXPERIMENT;
@@ -20,8 +24,9 @@ use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::RemoteOptions;
 use crate::recommend::spec::BuildContext;
 use crate::serve::store::{MemoryStore, SessionStore};
-use crate::serve::{ServeOptions, Service, deploy, serve};
+use crate::serve::{ServeOptions, Service, deploy, hostile, serve};
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
+use anyhow::Context;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
@@ -50,6 +55,14 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
             service.arms.len(),
         ),
     );
+    if args.hostile {
+        let measured = hostile_figures(args, &service, &dir.path().join("hostile"))?;
+        if args.json {
+            let report = json!({"experiment": service.experiment, "cores": cores, "hostile": measured});
+            crate::out!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     say(
         args,
         "== one sim serve, sessions in memory, 2 threads".into(),
@@ -99,6 +112,42 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
         crate::out!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Connections `--hostile` holds open without a word.
+const IDLE_CONNECTIONS: usize = 1_000;
+
+/// `--hostile`: the load generator against one server (sessions in memory, 2 threads)
+/// alone, then with [`IDLE_CONNECTIONS`] idle connections and a never-reading client open.
+fn hostile_figures(args: &BenchHttpArgs, service: &Arc<Service>, dir: &Path) -> anyhow::Result<Value> {
+    // Clients and server share this process: two open files per idle connection.
+    super::serve::note_open_file_limit();
+    let n_tracks = service.world.catalogue.len() as u32;
+    let memory = |_: &Runtime| Ok(MemoryStore::new(SESSION_TTL));
+    let (measured, servers) = with_replicas(args, service, 1, 2, memory, dir, |addresses| {
+        let (address, url) = (&addresses[0], format!("http://{}", addresses[0]));
+        say(args, "== one sim serve, sessions in memory, 2 threads; no other client".into());
+        let quiet = load(args, &url, n_tracks)?;
+        let idle = hostile::idle_connections(address, IDLE_CONNECTIONS)
+            .with_context(|| format!("opening {IDLE_CONNECTIONS} idle connections to {address}"))?;
+        let (never_reader, sent) = hostile::never_reading_client(address)
+            .with_context(|| format!("the never-reading client of {address}"))?;
+        say(
+            args,
+            format!(
+                "== the same, with {IDLE_CONNECTIONS} idle connections open and a client that pipelined {sent} bytes of requests and reads nothing"
+            ),
+        );
+        let crowded = load(args, &url, n_tracks)?;
+        drop((idle, never_reader));
+        Ok(json!({
+            "idle_connections": IDLE_CONNECTIONS,
+            "never_reader_bytes_sent": sent,
+            "quiet": quiet,
+            "hostile": crowded,
+        }))
+    })?;
+    Ok(json!({"measured": measured, "servers": servers}))
 }
 
 /// A line of the text report; `--json` prints one document at the end instead.

@@ -114,6 +114,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         args.session_ttl,
         log_path.display()
     );
+    note_open_file_limit();
     let announce = || -> anyhow::Result<()> {
         // On stdout, so scripts (and the tests) can read the port chosen for --port 0.
         println!("listening on http://{bound}");
@@ -159,6 +160,24 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         log_path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each connection holds an open file: raises the soft limit to the hard one and says so,
+/// or says how few connections the limit allows.
+pub fn note_open_file_limit() {
+    match crate::serve::raise_open_file_limit() {
+        Ok((old, new)) => {
+            if new > old {
+                crate::note!("open files: soft limit raised from {old} to {new} (one per connection)");
+            }
+            if new < 4096 {
+                crate::note!(
+                    "open files: at most {new} at once, so about as many connections; raise the hard limit (`ulimit -Hn`, or `nofile` in systemd or docker) for more"
+                );
+            }
+        }
+        Err(e) => crate::note!("open files: cannot read or raise the limit ({e})"),
+    }
 }
 
 /// The `--state` flag.

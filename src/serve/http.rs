@@ -2,7 +2,9 @@
 //! or never-reading client costs a task and its socket, never a thread or a lock.
 //!
 //! Requests hyper cannot parse (not HTTP, heads over [`HEAD_LIMIT`]) are answered by hyper
-//! itself: the status (400, 431) and no body. Every request that parses gets a JSON body.
+//! itself, with a bare head (400, 414 or 431, no body) and no hook to change it; the socket
+//! wrapper [`Watched`] swaps that head for a JSON answer of the same status, so every
+//! error, these included, has a JSON body.
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
@@ -124,10 +126,13 @@ pub fn truncate(text: &str) -> String {
 }
 
 /// A connection's socket that notes when bytes last moved, so idle connections (and
-/// clients that stopped reading their answers) can be closed.
+/// clients that stopped reading their answers) can be closed, and that gives hyper's
+/// automatic answers to unparsable requests a JSON body ([`json_parse_error_answer`]).
 pub struct Watched<T> {
     inner: T,
     activity: Arc<Activity>,
+    /// The JSON answer written in place of hyper's bare one, as far as not yet sent.
+    replacement: Vec<u8>,
 }
 
 /// When a connection last read or wrote, in milliseconds since `since`.
@@ -156,9 +161,84 @@ impl Activity {
     }
 }
 
+/// The JSON answer for `head` when it is hyper's own answer to a request it could not
+/// parse: a 400, 414 or 431 head without a `content-type` (every answer of the service
+/// has one) and without a body. The replacement keeps the status line, says why in
+/// `{"error", "status"}` and closes the connection, as hyper does after such a request.
+pub fn json_parse_error_answer(head: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(head).ok()?;
+    let (status_line, rest) = text.split_once("\r\n")?;
+    let status: u16 = status_line
+        .strip_prefix("HTTP/1.")?
+        .get(2..5)?
+        .parse()
+        .ok()?;
+    let message = match status {
+        400 => "the request is not HTTP/1.x: its request line or a header could not be parsed \
+                (expected e.g. `POST /next/<user> HTTP/1.1`)"
+            .to_string(),
+        414 => "the request's path is too long".to_string(),
+        431 => format!("the request head (request line and headers) is over {HEAD_LIMIT} bytes"),
+        _ => return None,
+    };
+    if !rest.ends_with("\r\n\r\n")
+        || !rest.contains("content-length: 0\r\n")
+        || rest.contains("content-type:")
+    {
+        return None;
+    }
+    let body = Response::error(status, message).body;
+    let headers: String = rest
+        .split("\r\n")
+        .filter(|h| !h.is_empty() && !h.starts_with("content-length:") && !h.starts_with("connection:"))
+        .map(|h| format!("{h}\r\n"))
+        .collect();
+    Some(
+        format!(
+            "{status_line}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
 impl<T> Watched<T> {
     pub fn new(inner: T, activity: Arc<Activity>) -> Watched<T> {
-        Watched { inner, activity }
+        Watched {
+            inner,
+            activity,
+            replacement: Vec::new(),
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> Watched<T> {
+    /// Writes what is left of the replacement answer; ready once it is all out.
+    fn poll_replacement(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while !self.replacement.is_empty() {
+            let n = std::task::ready!(Pin::new(&mut self.inner).poll_write(cx, &self.replacement))?;
+            if n == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.replacement.drain(..n);
+            self.activity.touch();
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes `buf` in full when it is hyper's bare answer to an unparsable request,
+    /// queueing the JSON answer in its place.
+    fn poll_replace(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Option<Poll<std::io::Result<usize>>> {
+        self.replacement = json_parse_error_answer(buf)?;
+        Some(match self.poll_replacement(cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            // The rest goes out with the flush hyper does next.
+            _ => Poll::Ready(Ok(buf.len())),
+        })
     }
 }
 
@@ -183,6 +263,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        std::task::ready!(self.poll_replacement(cx))?;
+        if let Some(poll) = self.poll_replace(cx, buf) {
+            return poll;
+        }
         let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
         if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();
@@ -191,10 +275,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_replacement(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_replacement(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 
@@ -203,6 +289,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
+        std::task::ready!(self.poll_replacement(cx))?;
+        // hyper's bare answer is a head alone: one slice.
+        if let [only] = bufs
+            && let Some(poll) = self.poll_replace(cx, only)
+        {
+            return poll;
+        }
         let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();
@@ -212,5 +305,36 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hypers_bare_error_heads_get_a_json_body_and_answers_of_the_service_do_not() {
+        let bare = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\ndate: Sun, 29 Nov 2026 18:00:00 GMT\r\n\r\n";
+        let answer = String::from_utf8(json_parse_error_answer(bare).unwrap()).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+        assert!(head.contains("date: Sun"), "{head}");
+        assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["status"], 400);
+        assert!(json["error"].as_str().unwrap().contains("not HTTP"));
+        let large = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n";
+        let answer = String::from_utf8(json_parse_error_answer(large).unwrap()).unwrap();
+        assert!(answer.contains("\"status\":431") && answer.contains("8192 bytes"), "{answer}");
+
+        // Answers of the service itself (a content-type, a body) pass untouched.
+        let own = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(json_parse_error_answer(own), None);
+        let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        assert_eq!(json_parse_error_answer(ok), None);
+        let with_body = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n{}";
+        assert_eq!(json_parse_error_answer(with_body), None);
     }
 }

@@ -11,6 +11,7 @@
 //! botify event log itself, with `experiments` and a `session` id.
 
 pub mod deploy;
+pub mod hostile;
 pub mod http;
 pub mod log_file;
 pub mod store;
@@ -104,6 +105,30 @@ pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
         .worker_threads(threads.max(1))
         .enable_all()
         .build()
+}
+
+/// Raises this process's soft limit of open files to its hard limit, since each
+/// connection holds one: a soft limit of 1,024 (a common default) would refuse the
+/// 1,025th client while memory and cores are plenty. Returns the (old, new) soft limit;
+/// equal when it already was at the hard limit.
+pub fn raise_open_file_limit() -> std::io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit through a valid pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let old = limit.rlim_cur;
+    if old < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: setrlimit reads one rlimit through a valid pointer.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok((old, limit.rlim_cur))
 }
 
 /// How the server treats idle connections and expired sessions.

@@ -166,8 +166,18 @@ pub fn events(path: &Path) -> Vec<serde_json::Value> {
 /// Sessions of a log by `session` id: each a list of (message, user, track, time,
 /// recommendation) — what a service and a simulator must agree on.
 pub fn sessions(path: &Path) -> Vec<Vec<String>> {
+    grouped_sessions(&[path.to_path_buf()], false)
+}
+
+/// [`sessions`] of several logs read as one (replicas' logs, a session's events spread
+/// over them), each session's events sorted: across logs their order is unknown.
+pub fn sessions_of(paths: &[PathBuf]) -> Vec<Vec<String>> {
+    grouped_sessions(paths, true)
+}
+
+fn grouped_sessions(paths: &[PathBuf], sort_events: bool) -> Vec<Vec<String>> {
     let mut by_id: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
-    for e in events(path) {
+    for e in paths.iter().flat_map(|path| events(path)) {
         let id = e["session"].as_u64().expect("every event has a session id");
         by_id.entry(id).or_default().push(format!(
             "{} {} {} {} {}",
@@ -175,6 +185,9 @@ pub fn sessions(path: &Path) -> Vec<Vec<String>> {
         ));
     }
     let mut all: Vec<Vec<String>> = by_id.into_values().collect();
+    if sort_events {
+        all.iter_mut().for_each(|session| session.sort());
+    }
     all.sort();
     all
 }
