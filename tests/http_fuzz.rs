@@ -126,12 +126,16 @@ fn sim_serve_answers_every_bad_request_with_a_json_error_and_never_crashes() {
     ];
     for (request, expected) in &not_http {
         let shown = String::from_utf8_lossy(&request[..request.len().min(80)]).into_owned();
-        let (status, body) = exchange(&addr, request).unwrap_or_else(|| panic!("no answer to {shown:?}"));
+        let (status, body) =
+            exchange(&addr, request).unwrap_or_else(|| panic!("no answer to {shown:?}"));
         assert_eq!(status, *expected, "{shown:?} -> {body}");
         let json: serde_json::Value = serde_json::from_str(&body)
             .unwrap_or_else(|e| panic!("{shown:?}: body not JSON ({e}): {body:?}"));
         assert_eq!(json["status"], *expected, "{body}");
-        assert!(json["error"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        assert!(
+            json["error"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
     }
 
     // Garbage after a valid request on a keep-alive connection: its answer, then the
@@ -147,10 +151,16 @@ fn sim_serve_answers_every_bad_request_with_a_json_error_and_never_crashes() {
     stream.read_to_string(&mut answers).unwrap();
     let answers: Vec<&str> = answers.split("HTTP/1.1 ").skip(1).collect();
     assert_eq!(answers.len(), 2, "{answers:?}");
-    assert!(answers[0].starts_with("200 ") && answers[0].contains("\"track\":1"), "{answers:?}");
+    assert!(
+        answers[0].starts_with("200 ") && answers[0].contains("\"track\":1"),
+        "{answers:?}"
+    );
     let garbage = answers[1].split_once("\r\n\r\n").unwrap().1;
     assert!(answers[1].starts_with("400 "), "{answers:?}");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(garbage).unwrap()["status"], 400);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(garbage).unwrap()["status"],
+        400
+    );
 
     // A huge body actually sent: answered 413 without reading it all.
     let mut stream = TcpStream::connect(&addr).unwrap();

@@ -179,7 +179,12 @@ fn a_low_open_file_limit_is_raised_to_the_hard_one() {
     signal(child.id(), "TERM");
     let status = wait_for(&mut child, Duration::from_secs(20)).expect("stops on SIGTERM");
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(status.success(), "{err}");
     assert!(
         err.contains("open files: soft limit raised from 256 to"),

@@ -58,7 +58,8 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
     if args.hostile {
         let measured = hostile_figures(args, &service, &dir.path().join("hostile"))?;
         if args.json {
-            let report = json!({"experiment": service.experiment, "cores": cores, "hostile": measured});
+            let report =
+                json!({"experiment": service.experiment, "cores": cores, "hostile": measured});
             crate::out!("{}", serde_json::to_string_pretty(&report)?);
         }
         return Ok(ExitCode::SUCCESS);
@@ -119,14 +120,21 @@ const IDLE_CONNECTIONS: usize = 1_000;
 
 /// `--hostile`: the load generator against one server (sessions in memory, 2 threads)
 /// alone, then with [`IDLE_CONNECTIONS`] idle connections and a never-reading client open.
-fn hostile_figures(args: &BenchHttpArgs, service: &Arc<Service>, dir: &Path) -> anyhow::Result<Value> {
+fn hostile_figures(
+    args: &BenchHttpArgs,
+    service: &Arc<Service>,
+    dir: &Path,
+) -> anyhow::Result<Value> {
     // Clients and server share this process: two open files per idle connection.
     super::serve::note_open_file_limit();
     let n_tracks = service.world.catalogue.len() as u32;
     let memory = |_: &Runtime| Ok(MemoryStore::new(SESSION_TTL));
     let (measured, servers) = with_replicas(args, service, 1, 2, memory, dir, |addresses| {
         let (address, url) = (&addresses[0], format!("http://{}", addresses[0]));
-        say(args, "== one sim serve, sessions in memory, 2 threads; no other client".into());
+        say(
+            args,
+            "== one sim serve, sessions in memory, 2 threads; no other client".into(),
+        );
         let quiet = load(args, &url, n_tracks)?;
         let idle = hostile::idle_connections(address, IDLE_CONNECTIONS)
             .with_context(|| format!("opening {IDLE_CONNECTIONS} idle connections to {address}"))?;

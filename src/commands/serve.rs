@@ -168,7 +168,9 @@ pub fn note_open_file_limit() {
     match crate::serve::raise_open_file_limit() {
         Ok((old, new)) => {
             if new > old {
-                crate::note!("open files: soft limit raised from {old} to {new} (one per connection)");
+                crate::note!(
+                    "open files: soft limit raised from {old} to {new} (one per connection)"
+                );
             }
             if new < 4096 {
                 crate::note!(

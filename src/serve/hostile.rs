@@ -37,7 +37,14 @@ pub fn never_reading_client(address: &str) -> std::io::Result<(TcpStream, usize)
     while sent < NEVER_READER_CAP {
         match stream.write(&burst) {
             Ok(n) => sent += n,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
+            }
             Err(e) => return Err(e),
         }
     }

@@ -190,7 +190,9 @@ pub fn json_parse_error_answer(head: &[u8]) -> Option<Vec<u8>> {
     let body = Response::error(status, message).body;
     let headers: String = rest
         .split("\r\n")
-        .filter(|h| !h.is_empty() && !h.starts_with("content-length:") && !h.starts_with("connection:"))
+        .filter(|h| {
+            !h.is_empty() && !h.starts_with("content-length:") && !h.starts_with("connection:")
+        })
         .map(|h| format!("{h}\r\n"))
         .collect();
     Some(
@@ -321,13 +323,19 @@ mod tests {
         assert!(head.contains("content-type: application/json"), "{head}");
         assert!(head.contains("connection: close"), "{head}");
         assert!(head.contains("date: Sun"), "{head}");
-        assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
         let json: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(json["status"], 400);
         assert!(json["error"].as_str().unwrap().contains("not HTTP"));
         let large = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n";
         let answer = String::from_utf8(json_parse_error_answer(large).unwrap()).unwrap();
-        assert!(answer.contains("\"status\":431") && answer.contains("8192 bytes"), "{answer}");
+        assert!(
+            answer.contains("\"status\":431") && answer.contains("8192 bytes"),
+            "{answer}"
+        );
 
         // Answers of the service itself (a content-type, a body) pass untouched.
         let own = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n";
