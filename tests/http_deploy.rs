@@ -436,6 +436,7 @@ fn a_replica_killed_and_redis_restarted_mid_run_lose_no_episode() {
     let (status, answer) = exchange(&deployment.replicas[0].addr, &post("/next/3", body)).unwrap();
     assert_eq!(status, 503, "{answer}");
     let error: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(error["status"], 503, "{answer}");
     assert!(
         error["error"].as_str().unwrap().contains(&redis_url),
         "{answer}"

@@ -79,6 +79,35 @@ fn head_http10_keep_alive_and_bare_lf_requests_are_answered_at_once() {
         body.contains("\"track\":1"),
         "the GET after the HEAD: {body}"
     );
+    // HEAD of an error: the status, no body (the GET after it reads its own answer).
+    stream
+        .write_all(
+            b"HEAD /track/999999 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .unwrap();
+    let (head, _) = read_answer(&mut stream, true);
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    let (head, body) = read_answer(&mut stream, false);
+    assert!(
+        head.starts_with("HTTP/1.1 200") && body.contains("alive"),
+        "{head}{body}"
+    );
+
+    // HTTP/1.0 without keep-alive: answered, then closed.
+    let mut stream = connect(&server.addr);
+    stream.write_all(b"GET /track/2 HTTP/1.0\r\n\r\n").unwrap();
+    let (head, body) = read_answer(&mut stream, false);
+    assert!(
+        head.starts_with("HTTP/1.0 200") && body.contains("\"track\":2"),
+        "{head}{body}"
+    );
+    let mut rest = Vec::new();
+    assert_eq!(
+        stream
+            .read_to_end(&mut rest)
+            .expect("closed, not timed out"),
+        0
+    );
 
     // HTTP/1.0 with keep-alive (`ab -k`): two requests on one connection.
     let mut stream = connect(&server.addr);
