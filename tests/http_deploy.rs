@@ -256,6 +256,38 @@ fn check_history_sessions(d: &Path, config: &Path, client_log: &Path, logs: &[Pa
     checked
 }
 
+/// The in-process `sim run` of `experiment` with the remote runs' seed and episodes, into
+/// `in-process/`, and `sim report` over the replicas' `logs` read together, into
+/// `served-report/`.
+fn run_in_process_and_report_served(d: &Path, experiment: &str, config: &Path, logs: &[PathBuf]) {
+    let config = config.to_str().unwrap();
+    let local = sim(
+        &[
+            "run",
+            "--experiment",
+            experiment,
+            "--config",
+            config,
+            "--episodes",
+            "2000",
+            "--seed",
+            "5",
+            "--workers",
+            "2",
+            "--out",
+            "in-process",
+        ],
+        d,
+    );
+    assert!(local.status.success(), "{}", stderr(&local));
+    let mut args = vec!["report".to_string()];
+    args.extend(logs.iter().map(|l| l.display().to_string()));
+    args.extend(["--out".into(), "served-report".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report = sim(&args, d);
+    assert!(report.status.success(), "{}", stderr(&report));
+}
+
 /// The per-arm block of `ab.json` for `arm`, without the latency (it differs by nature).
 fn arm_table(ab: &Path, arm: &str) -> serde_json::Value {
     let ab: serde_json::Value =
@@ -347,33 +379,9 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
 
     // The two replicas' logs read together give the in-process run's table for the
     // deterministic arm.
-    let local = sim(
-        &[
-            "run",
-            "--experiment",
-            experiment.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--episodes",
-            "2000",
-            "--seed",
-            "5",
-            "--workers",
-            "2",
-            "--out",
-            "local",
-        ],
-        d,
-    );
-    assert!(local.status.success(), "{}", stderr(&local));
-    let mut args = vec!["report".to_string()];
-    args.extend(logs.iter().map(|l| l.display().to_string()));
-    args.extend(["--out".into(), "served-report".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let report = sim(&args, d);
-    assert!(report.status.success(), "{}", stderr(&report));
+    run_in_process_and_report_served(d, experiment.to_str().unwrap(), &config, &logs);
     let served = arm_table(&d.join("served-report/ab.json"), "C");
-    let in_process = arm_table(&d.join("local/ab.json"), "C");
+    let in_process = arm_table(&d.join("in-process/ab.json"), "C");
     assert_eq!(served["sessions"], in_process["sessions"]);
     assert_eq!(served["users"], in_process["users"]);
     for (metric, value) in in_process["metrics"].as_object().unwrap() {
@@ -541,31 +549,7 @@ fn hw2_behind_nginx_answers_as_one_process_would() {
     assert!(checked > 1000, "T1 answered from its list: {checked}");
 
     // Against the in-process run of the same seed.
-    let local = sim(
-        &[
-            "run",
-            "--experiment",
-            "hw2",
-            "--config",
-            cfg,
-            "--episodes",
-            "2000",
-            "--seed",
-            "5",
-            "--workers",
-            "2",
-            "--out",
-            "in-process",
-        ],
-        d,
-    );
-    assert!(local.status.success(), "{}", stderr(&local));
-    let mut args = vec!["report".to_string()];
-    args.extend(logs.iter().map(|l| l.display().to_string()));
-    args.extend(["--out".into(), "served-report".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let report = sim(&args, d);
-    assert!(report.status.success(), "{}", stderr(&report));
+    run_in_process_and_report_served(d, "hw2", &config, &logs);
     for arm in ["C", "T1"] {
         let served = arm_table(&d.join("served-report/ab.json"), arm);
         let in_process = arm_table(&d.join("in-process/ab.json"), arm);
