@@ -179,6 +179,29 @@ fn timed_process(args: &[&std::ffi::OsStr]) -> anyhow::Result<f64> {
     Ok(seconds)
 }
 
+/// A run's step times, as its `run.json` records them.
+struct StepSeconds {
+    simulation: f64,
+    report: f64,
+}
+
+fn read_step_seconds(out: &Path) -> anyhow::Result<StepSeconds> {
+    let path = out.join("run.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let record: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let field = |key: &str| {
+        record[key]
+            .as_f64()
+            .with_context(|| format!("{}: no `{key}`", path.display()))
+    };
+    Ok(StepSeconds {
+        simulation: field("wall_seconds")?,
+        report: field("report_seconds")?,
+    })
+}
+
 /// Recommendations in a log: its `"message":"next"` lines.
 fn count_steps(log: &Path) -> anyhow::Result<u64> {
     let bytes = std::fs::read(log).with_context(|| format!("cannot read {}", log.display()))?;
@@ -187,7 +210,7 @@ fn count_steps(log: &Path) -> anyhow::Result<u64> {
 
 /// `sim bench --end-to-end`: whole `sim run` processes, as a user waits for them, first
 /// with an empty cache folder (neighbour sets and artifacts computed), then with the
-/// cache it left; then `sim report` of the same log, for the report step's share.
+/// cache it left; then the steps of the best warm run, from its `run.json`.
 fn end_to_end(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let cache = dir.path().join("cache");
@@ -217,24 +240,22 @@ fn end_to_end(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 steps as f64 / seconds
             );
             if label == "warm" {
-                warm.push((seconds, out));
+                warm.push((seconds, read_step_seconds(&out)?));
             }
         }
     }
-    let Some((best, out)) = warm.into_iter().min_by(|a, b| a.0.total_cmp(&b.0)) else {
+    let Some((best, steps)) = warm.into_iter().min_by(|a, b| a.0.total_cmp(&b.0)) else {
         return Ok(ExitCode::SUCCESS);
     };
-    let log = out.join("events.jsonl");
-    let report_dir = dir.path().join("report");
-    let report = timed_process(&[
-        "report".as_ref(),
-        log.as_os_str(),
-        "--out".as_ref(),
-        report_dir.as_os_str(),
-    ])?;
+    let share = |part: f64| 100.0 * part / best;
+    let start = best - steps.simulation - steps.report;
     println!(
-        "report step (sim report of that log, charts included): {report:.2} s = {:.0} % of the best warm run ({best:.2} s)",
-        100.0 * report / best
+        "best warm run {best:.2} s: start (world, neighbours, artifacts) {start:.2} s = {:.0} %, simulation {:.2} s = {:.0} %, report step (A/B table, report files, charts) {:.2} s = {:.0} %",
+        share(start),
+        steps.simulation,
+        share(steps.simulation),
+        steps.report,
+        share(steps.report)
     );
     Ok(ExitCode::SUCCESS)
 }

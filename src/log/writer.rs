@@ -106,6 +106,25 @@ fn push_latency(buf: &mut Vec<u8>, seconds: f64) {
     buf.extend_from_slice(&digits[..significant]);
 }
 
+/// The latency a reader of the log gets back for `seconds`: what [`push_latency`] writes,
+/// parsed. `nanos / 1e9` is the float nearest the written decimal whenever `nanos` is
+/// exact in an f64 (below 2^53 ns, 104 days); beyond, the decimal is written and parsed.
+pub fn logged_latency(seconds: f64) -> f64 {
+    if !(seconds.is_finite() && (0.0..1e9).contains(&seconds)) {
+        return seconds;
+    }
+    let nanos = (seconds * 1e9).round() as u64;
+    if nanos < 1 << 53 {
+        return nanos as f64 / 1e9;
+    }
+    let mut buf = Vec::new();
+    push_latency(&mut buf, seconds);
+    std::str::from_utf8(&buf)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(seconds)
+}
+
 /// A buffered JSON Lines file; callers hand it whole lines only.
 ///
 /// [`LogWriter::commit`] marks a point where the file holds whole episodes; after a
@@ -191,6 +210,27 @@ mod tests {
         assert_eq!(latency_text(0.0), "0.0");
         assert_eq!(latency_text(1.23456789123), "1.234567891");
         assert_eq!(latency_text(f64::NAN), "null");
+    }
+
+    #[test]
+    fn logged_latency_is_what_a_reader_parses_back() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut values = vec![
+            0.0, 1e-9, 4.9e-10, 5e-10, 2.08e-7, 0.00042, 1.5, 9.1e6, 2.5e7,
+        ];
+        values.extend((0..20_000).map(|i| match i % 3 {
+            0 => rng.random::<f64>() * 1e-3,
+            1 => rng.random::<f64>() * 10.0,
+            _ => rng.random::<f64>() * 1e8,
+        }));
+        for seconds in values {
+            let parsed: f64 = latency_text(seconds).parse().unwrap();
+            assert_eq!(
+                logged_latency(seconds).to_bits(),
+                parsed.to_bits(),
+                "{seconds}"
+            );
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use super::listen::{Playback, listen_time};
 use crate::config::SimulationConfig;
 use crate::log::Message;
-use crate::log::writer::{EventRecord, append_event, render_treatments};
+use crate::log::session::SessionTotals;
+use crate::log::writer::{EventRecord, append_event, logged_latency, render_treatments};
 use crate::recommend::{RecRng, RecommendError, Recommender, SessionStart};
 use crate::world::World;
 use rand::{RngExt, SeedableRng};
@@ -64,6 +65,14 @@ pub struct EpisodeSummary {
     pub reward: f64,
     /// Number of recommendations.
     pub steps: u32,
+    /// Its events as a reader of the log totals them (see [`crate::log::session`]).
+    pub logged: SessionTotals,
+}
+
+/// Appends one event to the episode's lines and folds it into its totals.
+fn log_event(out: &mut Vec<u8>, logged: &mut SessionTotals, event: &EventRecord) {
+    append_event(out, event);
+    logged.add(event.timestamp, event.time, logged_latency(event.latency));
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +134,7 @@ pub fn run_episode(
     let (mut prev, mut prev_time) = (first, 1.0);
     let mut budget = user.session_budget;
     let (mut steps, mut reward) = (0u32, 0.0f64);
+    let mut logged = SessionTotals::new(start_ts);
     loop {
         let clock = Instant::now();
         let answer = session.next(prev, prev_time, &mut rec_rng).map_err(fail)?;
@@ -137,8 +147,9 @@ pub fn run_episode(
                 max: cat.len() - 1,
             });
         }
-        append_event(
+        log_event(
             out,
+            &mut logged,
             &EventRecord {
                 message: Message::Next,
                 timestamp: start_ts + steps as u64,
@@ -166,8 +177,9 @@ pub fn run_episode(
     }
     let clock = Instant::now();
     session.end(prev, prev_time).map_err(fail)?;
-    append_event(
+    log_event(
         out,
+        &mut logged,
         &EventRecord {
             message: Message::Last,
             timestamp: start_ts + steps as u64,
@@ -187,6 +199,7 @@ pub fn run_episode(
         arm: arm_index,
         reward,
         steps,
+        logged,
     })
 }
 
