@@ -294,7 +294,7 @@ impl Sessionizer {
                     let acc = open.get_or_insert_with(|| SessionTotals::new(p.timestamp));
                     acc.add(p.timestamp, p.time, p.latency);
                     if p.last {
-                        self.order_sessions.push(Session::new(key.0, key.1, &acc));
+                        self.order_sessions.push(Session::new(key.0, key.1, acc));
                         open = None;
                     }
                 }
