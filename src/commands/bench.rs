@@ -216,6 +216,7 @@ fn end_to_end(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let cache = dir.path().join("cache");
     let episodes = args.episodes.to_string();
     let mut warm = Vec::new();
+    let mut runs = Vec::new();
     for (label, repeats) in [("cold", 1), ("warm", args.repeats)] {
         for _ in 0..repeats {
             let out = dir.path().join(label);
@@ -235,21 +236,38 @@ fn end_to_end(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             }
             let seconds = timed_process(&run)?;
             let steps = count_steps(&out.join("events.jsonl"))?;
-            println!(
-                "{label} cache: sim run {episodes} episodes, {steps} steps in {seconds:.2} s end to end = {:.0} steps/s",
-                steps as f64 / seconds
-            );
+            let parts = read_step_seconds(&out)?;
+            if !args.json {
+                crate::out!(
+                    "{label} cache: sim run {episodes} episodes, {steps} steps in {seconds:.2} s end to end = {:.0} steps/s",
+                    steps as f64 / seconds
+                );
+            }
+            runs.push(json!({
+                "cache": label,
+                "episodes": args.episodes,
+                "steps": steps,
+                "seconds": seconds,
+                "steps_per_second": steps as f64 / seconds,
+                "simulation_seconds": parts.simulation,
+                "report_seconds": parts.report,
+            }));
             if label == "warm" {
-                warm.push((seconds, read_step_seconds(&out)?));
+                warm.push((seconds, parts));
             }
         }
+    }
+    if args.json {
+        let record = json!({"experiment": args.experiment, "end_to_end": runs});
+        crate::out!("{}", serde_json::to_string_pretty(&record)?);
+        return Ok(ExitCode::SUCCESS);
     }
     let Some((best, steps)) = warm.into_iter().min_by(|a, b| a.0.total_cmp(&b.0)) else {
         return Ok(ExitCode::SUCCESS);
     };
     let share = |part: f64| 100.0 * part / best;
     let start = best - steps.simulation - steps.report;
-    println!(
+    crate::out!(
         "best warm run {best:.2} s: start (world, neighbours, artifacts) {start:.2} s = {:.0} %, simulation {:.2} s = {:.0} %, report step (A/B table, report files, charts) {:.2} s = {:.0} %",
         share(start),
         steps.simulation,
