@@ -35,15 +35,73 @@ pub fn render_treatments(pairs: &[(&str, &str)]) -> String {
 
 /// Appends one JSON line.
 pub fn append_event(buf: &mut Vec<u8>, e: &EventRecord) {
+    let parts = SessionParts::new(e.user, e.experiments, e.session, e.episode);
+    append_session_event(
+        buf,
+        &parts,
+        &EventFields {
+            message: e.message,
+            timestamp: e.timestamp,
+            track: e.track,
+            time: e.time,
+            latency: e.latency,
+            recommendation: e.recommendation,
+        },
+    );
+}
+
+/// What every event of one session shares, rendered once per session instead of once
+/// per event (the simulator's hot path): `,"user":U,"track":` and
+/// `,"experiments":{...},"session":S,"episode":E}` with the line's end.
+pub struct SessionParts {
+    bytes: Vec<u8>,
+    /// End of the user part in `bytes`; the rest is the tail.
+    user_end: usize,
+}
+
+impl SessionParts {
+    pub fn new(user: u64, experiments: &str, session: Option<u64>, episode: Option<u64>) -> Self {
+        let mut int = itoa::Buffer::new();
+        let mut bytes = Vec::with_capacity(80 + experiments.len());
+        bytes.extend_from_slice(b",\"user\":");
+        bytes.extend_from_slice(int.format(user).as_bytes());
+        bytes.extend_from_slice(b",\"track\":");
+        let user_end = bytes.len();
+        bytes.extend_from_slice(b",\"experiments\":");
+        bytes.extend_from_slice(experiments.as_bytes());
+        if let Some(session) = session {
+            bytes.extend_from_slice(b",\"session\":");
+            bytes.extend_from_slice(int.format(session).as_bytes());
+        }
+        if let Some(episode) = episode {
+            bytes.extend_from_slice(b",\"episode\":");
+            bytes.extend_from_slice(int.format(episode).as_bytes());
+        }
+        bytes.extend_from_slice(b"}\n");
+        SessionParts { bytes, user_end }
+    }
+}
+
+/// The fields that change from one event of a session to the next.
+#[derive(Debug, Clone, Copy)]
+pub struct EventFields {
+    pub message: Message,
+    pub timestamp: u64,
+    pub track: u64,
+    pub time: f64,
+    pub latency: f64,
+    pub recommendation: Option<u64>,
+}
+
+/// Appends one JSON line of the session `parts` describes.
+pub fn append_session_event(buf: &mut Vec<u8>, parts: &SessionParts, e: &EventFields) {
     let mut int = itoa::Buffer::new();
     buf.extend_from_slice(match e.message {
         Message::Next => b"{\"message\":\"next\",\"timestamp\":",
         Message::Last => b"{\"message\":\"last\",\"timestamp\":",
     });
     buf.extend_from_slice(int.format(e.timestamp).as_bytes());
-    buf.extend_from_slice(b",\"user\":");
-    buf.extend_from_slice(int.format(e.user).as_bytes());
-    buf.extend_from_slice(b",\"track\":");
+    buf.extend_from_slice(&parts.bytes[..parts.user_end]);
     buf.extend_from_slice(int.format(e.track).as_bytes());
     buf.extend_from_slice(b",\"time\":");
     push_f64(buf, e.time);
@@ -54,17 +112,7 @@ pub fn append_event(buf: &mut Vec<u8>, e: &EventRecord) {
         Some(r) => buf.extend_from_slice(int.format(r).as_bytes()),
         None => buf.extend_from_slice(b"null"),
     }
-    buf.extend_from_slice(b",\"experiments\":");
-    buf.extend_from_slice(e.experiments.as_bytes());
-    if let Some(session) = e.session {
-        buf.extend_from_slice(b",\"session\":");
-        buf.extend_from_slice(int.format(session).as_bytes());
-    }
-    if let Some(episode) = e.episode {
-        buf.extend_from_slice(b",\"episode\":");
-        buf.extend_from_slice(int.format(episode).as_bytes());
-    }
-    buf.extend_from_slice(b"}\n");
+    buf.extend_from_slice(&parts.bytes[parts.user_end..]);
 }
 
 /// A float as serde_json writes it: shortest round-trip form, `null` when not finite.

@@ -5,7 +5,9 @@ use super::listen::{Playback, listen_time};
 use crate::config::SimulationConfig;
 use crate::log::Message;
 use crate::log::session::SessionTotals;
-use crate::log::writer::{EventRecord, append_event, logged_latency, render_treatments};
+use crate::log::writer::{
+    EventFields, SessionParts, append_session_event, logged_latency, render_treatments,
+};
 use crate::recommend::{RecRng, RecommendError, Recommender, SessionStart};
 use crate::world::World;
 use rand::{RngExt, SeedableRng};
@@ -70,8 +72,13 @@ pub struct EpisodeSummary {
 }
 
 /// Appends one event to the episode's lines and folds it into its totals.
-fn log_event(out: &mut Vec<u8>, logged: &mut SessionTotals, event: &EventRecord) {
-    append_event(out, event);
+fn log_event(
+    out: &mut Vec<u8>,
+    parts: &SessionParts,
+    logged: &mut SessionTotals,
+    event: &EventFields,
+) {
+    append_session_event(out, parts, event);
     logged.add(event.timestamp, event.time, logged_latency(event.latency));
 }
 
@@ -135,6 +142,7 @@ pub fn run_episode(
     let mut budget = user.session_budget;
     let (mut steps, mut reward) = (0u32, 0.0f64);
     let mut logged = SessionTotals::new(start_ts);
+    let parts = SessionParts::new(u64::from(user_id), treatments, Some(index), Some(index));
     loop {
         let clock = Instant::now();
         let answer = session.next(prev, prev_time, &mut rec_rng).map_err(fail)?;
@@ -149,18 +157,15 @@ pub fn run_episode(
         }
         log_event(
             out,
+            &parts,
             &mut logged,
-            &EventRecord {
+            &EventFields {
                 message: Message::Next,
                 timestamp: start_ts + steps as u64,
-                user: user_id as u64,
                 track: prev as u64,
                 time: prev_time,
                 latency,
                 recommendation: Some(answer as u64),
-                experiments: treatments,
-                session: Some(index),
-                episode: Some(index),
             },
         );
         let time = listen_time(cat, user, taste, &played, answer);
@@ -179,18 +184,15 @@ pub fn run_episode(
     session.end(prev, prev_time).map_err(fail)?;
     log_event(
         out,
+        &parts,
         &mut logged,
-        &EventRecord {
+        &EventFields {
             message: Message::Last,
             timestamp: start_ts + steps as u64,
-            user: user_id as u64,
             track: prev as u64,
             time: prev_time,
             latency: clock.elapsed().as_secs_f64(),
             recommendation: None,
-            experiments: treatments,
-            session: Some(index),
-            episode: Some(index),
         },
     );
     Ok(EpisodeSummary {
