@@ -254,7 +254,7 @@ fn bench_http_hostile_measures_the_load_without_and_with_hostile_clients() {
     assert!(sent > 0 && sent < NEVER_READER_CAP as u64, "{record}");
     for phase in ["quiet", "hostile"] {
         let load = &measured[phase];
-        assert!(load["requests"].as_u64().unwrap() > 10, "{phase}: {record}");
+        assert!(load["requests"].as_u64().unwrap() > 0, "{phase}: {record}");
         assert_eq!(load["errors"], 0, "{phase}: {record}");
         let latency = &load["latency_ms"];
         let (p50, p99, max) = (
