@@ -118,6 +118,7 @@ fn remote_run(
         .args(["--out", out, "--config"])
         .arg(config)
         .current_dir(d)
+        .env("BOTIFY_CACHE_DIR", d.join("cache"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -47,6 +47,8 @@ impl Server {
             .arg(log)
             .args(extra)
             .current_dir(dir)
+            // Never the user's own cache (as `crate::common::sim`).
+            .env("BOTIFY_CACHE_DIR", dir.join("cache"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
