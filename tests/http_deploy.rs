@@ -57,11 +57,6 @@ struct Deployment {
 }
 
 fn deploy(d: &Path, experiment: &Path, config: &Path) -> Deployment {
-    deploy_with(d, experiment, config, &[])
-}
-
-/// [`deploy`] with `extra` flags for both replicas.
-fn deploy_with(d: &Path, experiment: &Path, config: &Path, extra: &[&str]) -> Deployment {
     let redis = start_redis(d, None).expect("redis-server starts (apt-get install redis-server)");
     let state = format!("redis://{}/0", redis.address());
     let replicas: Vec<Server> = (0..2)
@@ -71,7 +66,7 @@ fn deploy_with(d: &Path, experiment: &Path, config: &Path, extra: &[&str]) -> De
                 experiment,
                 config,
                 &format!("replica-{i}.jsonl"),
-                &[&["--state", state.as_str()][..], extra].concat(),
+                &["--state", &state],
             )
         })
         .collect();
@@ -500,10 +495,8 @@ fn hw2_behind_nginx_answers_as_one_process_would() {
     let hw2 = Path::new("hw2");
     let prepared = sim(&["prepare", "--experiment", "hw2", "--config", cfg], d);
     assert!(prepared.status.success(), "{}", stderr(&prepared));
-    let cache = d.join("cache");
-    let cache_flag = ["--cache-dir", cache.to_str().unwrap()];
 
-    let mut deployment = deploy_with(d, hw2, &config, &cache_flag);
+    let mut deployment = deploy(d, hw2, &config);
     finish(remote_run(
         d,
         &config,
@@ -516,7 +509,7 @@ fn hw2_behind_nginx_answers_as_one_process_would() {
         assert!(replica.terminate().success());
     }
     let logs: Vec<PathBuf> = deployment.replicas.iter().map(|r| r.log.clone()).collect();
-    let mut single = Server::start_with(d, hw2, &config, "single.jsonl", &cache_flag);
+    let mut single = Server::start(d, hw2, &config, "single.jsonl");
     finish(remote_run(d, &config, &single.url, "2000", "1", "single"));
     assert!(single.terminate().success());
 
