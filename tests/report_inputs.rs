@@ -281,3 +281,38 @@ fn a_closed_standard_output_ends_quietly_with_every_file_written() {
         );
     }
 }
+
+/// `sim merge` prints its line and A/B table with a reader gone: no panic, every file.
+#[test]
+fn merge_into_a_closed_standard_output_ends_quietly_with_every_file_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ab.yml"), AB).unwrap();
+    small_world_config(dir.path());
+    for (shard, out) in [("0/2", "s0"), ("1/2", "s1")] {
+        let run = sim(
+            &[
+                "run",
+                "--experiment",
+                "ab.yml",
+                "--config",
+                "env.yml",
+                "--episodes",
+                "200",
+                "--shard",
+                shard,
+                "--out",
+                out,
+            ],
+            dir.path(),
+        );
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    let merge = sim_into_closed_pipe(&["merge", "s0", "s1", "--out", "merged"], dir.path());
+    assert_eq!(merge.status.code(), Some(0));
+    for file in ["events.jsonl", "run.json", "report.md", "ab.csv"] {
+        assert!(
+            dir.path().join("merged").join(file).exists(),
+            "sim merge wrote no {file}"
+        );
+    }
+}
