@@ -9,23 +9,23 @@ use std::process::{Command, Stdio};
 
 const AB: &str = "name: ab\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n";
 
-fn run_into(dir: &Path, out: &str) -> std::process::Output {
+/// `sim run` of the two-arm experiment on the small world into `out`, plus `extra`.
+fn run_into(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     std::fs::write(dir.join("ab.yml"), AB).unwrap();
     small_world_config(dir);
-    sim(
-        &[
-            "run",
-            "--experiment",
-            "ab.yml",
-            "--config",
-            "env.yml",
-            "--episodes",
-            "200",
-            "--out",
-            out,
-        ],
-        dir,
-    )
+    let mut args = vec![
+        "run",
+        "--experiment",
+        "ab.yml",
+        "--config",
+        "env.yml",
+        "--episodes",
+        "200",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    sim(&args, dir)
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -35,7 +35,7 @@ fn stdout(out: &std::process::Output) -> String {
 #[test]
 fn a_run_folder_is_read_for_its_log_only_even_after_a_report_was_written_into_it() {
     let dir = tempfile::tempdir().unwrap();
-    let run = run_into(dir.path(), "run");
+    let run = run_into(dir.path(), "run", &[]);
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(
         dir.path().join("run/ab.json").exists(),
@@ -286,25 +286,8 @@ fn a_closed_standard_output_ends_quietly_with_every_file_written() {
 #[test]
 fn merge_into_a_closed_standard_output_ends_quietly_with_every_file_written() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ab.yml"), AB).unwrap();
-    small_world_config(dir.path());
     for (shard, out) in [("0/2", "s0"), ("1/2", "s1")] {
-        let run = sim(
-            &[
-                "run",
-                "--experiment",
-                "ab.yml",
-                "--config",
-                "env.yml",
-                "--episodes",
-                "200",
-                "--shard",
-                shard,
-                "--out",
-                out,
-            ],
-            dir.path(),
-        );
+        let run = run_into(dir.path(), out, &["--shard", shard]);
         assert!(run.status.success(), "{}", stderr(&run));
     }
     let merge = sim_into_closed_pipe(&["merge", "s0", "s1", "--out", "merged"], dir.path());
