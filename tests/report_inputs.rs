@@ -9,10 +9,8 @@ use std::process::{Command, Stdio};
 
 const AB: &str = "name: ab\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n";
 
-/// `sim run` of the two-arm experiment on the small world into `out`, plus `extra`.
-fn run_into(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
-    std::fs::write(dir.join("ab.yml"), AB).unwrap();
-    small_world_config(dir);
+/// The arguments of `sim run` of the two-arm experiment into `out`, plus `extra`.
+fn run_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         "--experiment",
@@ -25,7 +23,14 @@ fn run_into(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
         out,
     ];
     args.extend_from_slice(extra);
-    sim(&args, dir)
+    args
+}
+
+/// `sim run` of the two-arm experiment on the small world into `out`, plus `extra`.
+fn run_into(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+    std::fs::write(dir.join("ab.yml"), AB).unwrap();
+    small_world_config(dir);
+    sim(&run_args(out, extra), dir)
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -244,20 +249,7 @@ fn a_closed_standard_output_ends_quietly_with_every_file_written() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ab.yml"), AB).unwrap();
     small_world_config(dir.path());
-    let run = sim_into_closed_pipe(
-        &[
-            "run",
-            "--experiment",
-            "ab.yml",
-            "--config",
-            "env.yml",
-            "--episodes",
-            "200",
-            "--out",
-            "run",
-        ],
-        dir.path(),
-    );
+    let run = sim_into_closed_pipe(&run_args("run", &[]), dir.path());
     assert_eq!(run.status.code(), Some(0));
     for file in [
         "events.jsonl",
