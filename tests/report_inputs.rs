@@ -9,23 +9,28 @@ use std::process::{Command, Stdio};
 
 const AB: &str = "name: ab\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n";
 
-fn run_into(dir: &Path, out: &str) -> std::process::Output {
+/// The arguments of `sim run` of the two-arm experiment into `out`, plus `extra`.
+fn run_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--experiment",
+        "ab.yml",
+        "--config",
+        "env.yml",
+        "--episodes",
+        "200",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// `sim run` of the two-arm experiment on the small world into `out`, plus `extra`.
+fn run_into(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     std::fs::write(dir.join("ab.yml"), AB).unwrap();
     small_world_config(dir);
-    sim(
-        &[
-            "run",
-            "--experiment",
-            "ab.yml",
-            "--config",
-            "env.yml",
-            "--episodes",
-            "200",
-            "--out",
-            out,
-        ],
-        dir,
-    )
+    sim(&run_args(out, extra), dir)
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -35,7 +40,7 @@ fn stdout(out: &std::process::Output) -> String {
 #[test]
 fn a_run_folder_is_read_for_its_log_only_even_after_a_report_was_written_into_it() {
     let dir = tempfile::tempdir().unwrap();
-    let run = run_into(dir.path(), "run");
+    let run = run_into(dir.path(), "run", &[]);
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(
         dir.path().join("run/ab.json").exists(),
@@ -244,20 +249,7 @@ fn a_closed_standard_output_ends_quietly_with_every_file_written() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ab.yml"), AB).unwrap();
     small_world_config(dir.path());
-    let run = sim_into_closed_pipe(
-        &[
-            "run",
-            "--experiment",
-            "ab.yml",
-            "--config",
-            "env.yml",
-            "--episodes",
-            "200",
-            "--out",
-            "run",
-        ],
-        dir.path(),
-    );
+    let run = sim_into_closed_pipe(&run_args("run", &[]), dir.path());
     assert_eq!(run.status.code(), Some(0));
     for file in [
         "events.jsonl",
@@ -278,6 +270,24 @@ fn a_closed_standard_output_ends_quietly_with_every_file_written() {
         assert!(
             dir.path().join("again").join(file).exists(),
             "sim report wrote no {file}"
+        );
+    }
+}
+
+/// `sim merge` prints its line and A/B table with a reader gone: no panic, every file.
+#[test]
+fn merge_into_a_closed_standard_output_ends_quietly_with_every_file_written() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shard, out) in [("0/2", "s0"), ("1/2", "s1")] {
+        let run = run_into(dir.path(), out, &["--shard", shard]);
+        assert!(run.status.success(), "{}", stderr(&run));
+    }
+    let merge = sim_into_closed_pipe(&["merge", "s0", "s1", "--out", "merged"], dir.path());
+    assert_eq!(merge.status.code(), Some(0));
+    for file in ["events.jsonl", "run.json", "report.md", "ab.csv"] {
+        assert!(
+            dir.path().join("merged").join(file).exists(),
+            "sim merge wrote no {file}"
         );
     }
 }

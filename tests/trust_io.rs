@@ -446,3 +446,41 @@ fn ctrl_c_stops_training_without_writing() {
         .collect();
     assert!(written.is_empty(), "{written:?}");
 }
+
+/// Ctrl-C while a run computes its neighbour sets (an empty cache, a world whose search
+/// is hundreds of GFLOP): exit 130 long before the search could have finished, no
+/// neighbour cache file (nor its temporary), no run folder.
+#[test]
+fn ctrl_c_stops_the_neighbour_search_and_caches_nothing() {
+    let dir = project();
+    std::fs::write(
+        dir.path().join("env.yml"),
+        "world:\n  synthetic: {tracks: 60000, artists: 9000, users: 30000, interests_per_user: 2, dim: 64, seed: 3}\n",
+    )
+    .unwrap();
+    let mut run = Running::start(&run_args("1000", "out"), dir.path());
+    run.wait_for("world:");
+    std::thread::sleep(Duration::from_millis(300));
+    run.signal("-INT");
+    let signalled = Instant::now();
+    let (code, err) = run.finish();
+    // At most a few blocks of 64 queries (0.5 GFLOP each) after the signal; the whole
+    // search (tens of thousands of interests x 60,000 tracks x 64 dims) is hundreds of
+    // GFLOP, and "computed in" below would say it finished.
+    let bound = Duration::from_secs(30);
+    assert!(
+        signalled.elapsed() < bound,
+        "{:?} after Ctrl-C: {err}",
+        signalled.elapsed()
+    );
+    assert_eq!(code, Some(130), "{err}");
+    assert!(err.contains("the neighbour search stopped"), "{err}");
+    assert!(!err.contains("computed in"), "{err}");
+    let cached: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(cached.is_empty(), "{cached:?}");
+    assert!(!dir.path().join("out").exists());
+}

@@ -358,7 +358,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         &args.out.join("run.json"),
         &serde_json::to_vec_pretty(&record)?,
     )?;
-    println!(
+    crate::out!(
         "merged {} shards: {} episodes, {} steps -> {}",
         shards.len(),
         totals.episodes(),

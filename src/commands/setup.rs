@@ -63,7 +63,12 @@ pub fn prepare_experiment(
     // at most as many neighbours as the top-level experiment asked for.
     let needed = experiment.arms.iter().map(|a| a.spec.neighbours_needed());
     world.ensure_neighbours(needed.max().unwrap_or(0));
-    neighbour_file::load_or_compute(&world, &artifacts.cache_dir, artifacts.rebuild)?;
+    neighbour_file::load_or_compute(
+        &world,
+        &artifacts.cache_dir,
+        artifacts.rebuild,
+        &artifacts.stop,
+    )?;
     let world = Arc::new(world);
     Pipeline::new(
         Arc::clone(&world),

@@ -11,6 +11,7 @@
 use super::World;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 const MAGIC: &[u8; 8] = b"BSIMNBR\n";
@@ -57,8 +58,14 @@ pub fn path(world: &World, cache_dir: &Path) -> anyhow::Result<PathBuf> {
 
 /// Fills `world`'s neighbour sets of every interest track from the cache file, or computes
 /// them (in parallel) and writes the file; `rebuild` ignores the file. A damaged file is
-/// reported in one warning line and replaced.
-pub fn load_or_compute(world: &World, cache_dir: &Path, rebuild: bool) -> anyhow::Result<Origin> {
+/// reported in one warning line and replaced. Once `stop` is set (Ctrl-C) the search
+/// ends with an [`Interrupted`](crate::interrupt::Interrupted) error and writes nothing.
+pub fn load_or_compute(
+    world: &World,
+    cache_dir: &Path,
+    rebuild: bool,
+    stop: &AtomicBool,
+) -> anyhow::Result<Origin> {
     let clock = Instant::now();
     let file = path(world, cache_dir)?;
     let tracks = interest_tracks(world);
@@ -86,7 +93,10 @@ pub fn load_or_compute(world: &World, cache_dir: &Path, rebuild: bool) -> anyhow
             ),
         }
     }
-    world.neighbours.warm(&world.catalogue, &tracks);
+    world
+        .neighbours
+        .warm_or_stop(&world.catalogue, &tracks, stop)
+        .context("the neighbour search stopped; nothing was cached")?;
     let sets: Vec<&[u32]> = tracks.iter().map(|&t| world.nearest(t, k)).collect();
     let bytes = encode(world.catalogue.len(), k, &tracks, &sets);
     // A cache that cannot be written (read-only, full disk) costs the next run time only.
@@ -215,16 +225,17 @@ mod tests {
     #[test]
     fn the_cached_sets_equal_a_fresh_computation_and_damage_is_caught() {
         let cache = tempfile::tempdir().unwrap();
+        let go = AtomicBool::new(false);
         let first = world();
         assert_eq!(
-            load_or_compute(&first, cache.path(), false).unwrap(),
+            load_or_compute(&first, cache.path(), false, &go).unwrap(),
             Origin::Computed
         );
         let file = path(&first, cache.path()).unwrap();
         let fresh = world();
         let loaded = world();
         assert_eq!(
-            load_or_compute(&loaded, cache.path(), false).unwrap(),
+            load_or_compute(&loaded, cache.path(), false, &go).unwrap(),
             Origin::Read
         );
         for t in interest_tracks(&fresh) {
@@ -248,15 +259,34 @@ mod tests {
         bad[HEADER + 8] ^= 1;
         std::fs::write(&file, bad).unwrap();
         assert_eq!(
-            load_or_compute(&world(), cache.path(), false).unwrap(),
+            load_or_compute(&world(), cache.path(), false, &go).unwrap(),
             Origin::Computed
         );
         assert_eq!(std::fs::read(&file).unwrap(), good);
         // --rebuild recomputes a sound file.
         assert_eq!(
-            load_or_compute(&world(), cache.path(), true).unwrap(),
+            load_or_compute(&world(), cache.path(), true, &go).unwrap(),
             Origin::Computed
         );
+    }
+
+    /// Ctrl-C during the search: an `Interrupted` error and no file (not even a temporary
+    /// one) in the cache; the next call computes the sets as if nothing had happened.
+    #[test]
+    fn a_stopped_search_caches_nothing() {
+        let cache = tempfile::tempdir().unwrap();
+        let w = world();
+        let error = load_or_compute(&w, cache.path(), false, &AtomicBool::new(true)).unwrap_err();
+        assert!(crate::interrupt::is_interrupted(&error), "{error:#}");
+        assert!(!cache.path().join("neighbours").exists());
+        let fresh = world();
+        assert_eq!(
+            load_or_compute(&w, cache.path(), false, &AtomicBool::new(false)).unwrap(),
+            Origin::Computed
+        );
+        for t in interest_tracks(&w) {
+            assert_eq!(w.nearest(t, 6), fresh.nearest(t, 6), "track {t}");
+        }
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! still computed only once per process.
 
 use super::Catalogue;
+use crate::interrupt::Interrupted;
 use crate::topk::InnerProductIndex;
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
 
 /// The `k` nearest tracks (largest inner product) of every track, filled on first use.
 #[derive(Debug)]
@@ -58,13 +60,24 @@ impl NeighbourCache {
     /// Fills the slots of `tracks` not yet computed, in parallel blocks that share each
     /// pass over the catalogue.
     pub fn warm(&self, catalogue: &Catalogue, tracks: &[u32]) {
+        // A flag nobody sets: the warm-up always finishes.
+        let _ = self.warm_or_stop(catalogue, tracks, &AtomicBool::new(false));
+    }
+
+    /// [`warm`](Self::warm), given up once `stop` is set (Ctrl-C); then no slot is filled.
+    pub fn warm_or_stop(
+        &self,
+        catalogue: &Catalogue,
+        tracks: &[u32],
+        stop: &AtomicBool,
+    ) -> Result<(), Interrupted> {
         let mut missing: Vec<u32> = tracks
             .iter()
             .copied()
             .filter(|&t| self.slots[t as usize].get().is_none())
             .collect();
         if missing.is_empty() {
-            return;
+            return Ok(());
         }
         missing.sort_unstable();
         missing.dedup();
@@ -72,10 +85,13 @@ impl NeighbourCache {
             .iter()
             .flat_map(|&t| catalogue.embedding(t).iter().copied())
             .collect();
-        let found = self.index(catalogue).top_k(&queries, self.k);
+        let found = self
+            .index(catalogue)
+            .top_k_or_stop(&queries, self.k, stop)?;
         for (&t, nearest) in missing.iter().zip(found) {
             let _ = self.slots[t as usize].set(nearest.into_boxed_slice());
         }
+        Ok(())
     }
 }
 
