@@ -149,7 +149,7 @@ fn neighbour_search_rate(world: &World) {
     let found = InnerProductIndex::new(&cat.embeddings, cat.dim).top_k(&queries, k);
     let seconds = clock.elapsed().as_secs_f64();
     let gflop = 2.0 * (found.len() * cat.len() * cat.dim) as f64 / 1e9;
-    println!(
+    crate::out!(
         "exact neighbour search: {} interests x {} tracks x {} dims = {gflop:.1} GFLOP in {seconds:.2} s = {:.1} GFLOP/s (top {k})",
         found.len(),
         cat.len(),

@@ -188,13 +188,13 @@ pub fn clean(dir: &Path) -> anyhow::Result<ExitCode> {
         dir.display()
     );
     if !busy.is_empty() {
-        eprintln!(
+        crate::note!(
             "left alone, being built by another process: {}",
             busy.join(", ")
         );
     }
     if !others.is_empty() {
-        eprintln!("{}", not_ours(&others).trim_start_matches("; "));
+        crate::note!("{}", not_ours(&others).trim_start_matches("; "));
     }
     Ok(ExitCode::SUCCESS)
 }

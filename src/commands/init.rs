@@ -51,7 +51,7 @@ pub fn init(args: &InitArgs) -> anyhow::Result<ExitCode> {
     for (relative, text) in files {
         let path = args.dir.join(relative);
         if path.exists() && !args.force {
-            eprintln!("kept {} (exists; --force overwrites)", path.display());
+            crate::note!("kept {} (exists; --force overwrites)", path.display());
             kept += 1;
             continue;
         }

@@ -18,7 +18,7 @@ pub fn run(args: &PrepareArgs) -> anyhow::Result<ExitCode> {
         stop: Arc::new(AtomicBool::new(false)),
     };
     let prepared = prepare(&args.experiment, args.config.as_deref(), &artifacts)?;
-    println!(
+    crate::out!(
         "prepared experiment {} ({} arms) in {}",
         prepared.experiment.name,
         prepared.arms.len(),

@@ -104,9 +104,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     .context("cannot install the SIGINT/SIGTERM handler")?;
 
     for arm in &service.arms {
-        eprintln!("arm {}: {}", arm.name, arm.label);
+        crate::note!("arm {}: {}", arm.name, arm.label);
     }
-    eprintln!(
+    crate::note!(
         "experiment {}: {} arms; sessions: {} (forgotten {} s after a user's last request); log: {} (appended)",
         service.experiment,
         service.arms.len(),
@@ -117,7 +117,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     note_open_file_limit();
     let announce = || -> anyhow::Result<()> {
         // On stdout, so scripts (and the tests) can read the port chosen for --port 0.
-        println!("listening on http://{bound}");
+        crate::out!("listening on http://{bound}");
         std::io::stdout().flush()?;
         Ok(())
     };
@@ -151,7 +151,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     .with_context(|| format!("serving on http://{bound}"))?;
     drop(pid_file);
-    eprintln!(
+    crate::note!(
         "stopped: {} requests ({} errors), {} sessions, {} connections; log: {}",
         stats.requests.load(Ordering::Relaxed),
         stats.errors.load(Ordering::Relaxed),

@@ -92,7 +92,7 @@ impl Pipeline<'_> {
                 .with_context(|| format!("cannot copy {} to {}", log.display(), copy.display()))?;
             logs.push(copy);
         }
-        eprintln!(
+        crate::note!(
             "  retraining on {} logs (the recipe's and days 1..{})",
             logs.len(),
             day_logs.len()
