@@ -361,7 +361,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
             std::slice::from_ref(&log_path),
             &args.out,
             &args.out,
-            Some(crate::terminal::ColorChoice::Auto.for_stdout()),
+            Some(args.color.for_stdout()),
         );
     }
     Ok(ExitCode::SUCCESS)
