@@ -409,7 +409,7 @@ mod tests {
         );
     }
 
-    fn remote(url: &str, retries: u32) -> Remote {
+    fn remote_at(url: &str, retries: u32) -> Remote {
         Remote::new(RemoteOptions {
             url: url.to_string(),
             timeout_ms: 300,
@@ -436,11 +436,11 @@ mod tests {
                 _ => answer(200, r#"{"track": 5}"#),
             })
         });
-        assert_eq!(next(&remote(&url, 1)), Ok(5));
+        assert_eq!(next(&remote_at(&url, 1)), Ok(5));
         assert_eq!(seen.lock().unwrap().concat().len(), 2);
 
         let (url, seen) = start(5, |_| Reply::Send(answer(503, "store restarting")));
-        let remote = remote(&url, 0);
+        let remote = remote_at(&url, 0);
         for _ in 0..2 {
             // An answer, even a 503, means the service is up: each call asks it.
             let err = next(&remote).unwrap_err();
@@ -453,7 +453,7 @@ mod tests {
         assert_eq!(seen.lock().unwrap().concat().len(), 2);
 
         let (url, seen) = start(5, |_| Reply::Send(answer(500, "bug")));
-        let err = next(&remote(&url, 3)).unwrap_err();
+        let err = next(&remote_at(&url, 3)).unwrap_err();
         assert!(err.contains("HTTP 500"), "{err}");
         assert_eq!(
             seen.lock().unwrap().concat().len(),
@@ -465,7 +465,7 @@ mod tests {
     #[test]
     fn a_service_that_stops_answering_times_out_then_counts_as_down() {
         let (url, seen) = start(5, |_| Reply::Silence);
-        let remote = remote(&url, 1);
+        let remote = remote_at(&url, 1);
         let err = next(&remote).unwrap_err();
         assert!(
             err.contains(&format!("POST {url}/next/4: timed out after 300 ms")),
