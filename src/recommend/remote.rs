@@ -31,7 +31,7 @@ pub struct RemoteOptions {
 impl RemoteOptions {
     /// Checks the URL's shape: `http://host[:port][/prefix]`.
     pub fn validate(&self) -> Result<(), String> {
-        Target::parse(self.base()).map_err(|e| format!("remote {e}"))?;
+        Target::parse(&self.url).map_err(|e| format!("remote {e}"))?;
         if self.timeout_ms == 0 {
             return Err("remote timeout_ms must be at least 1".into());
         }
