@@ -158,7 +158,8 @@ pub struct Analysis {
     pub log: LogSummary,
     pub arms: Vec<ArmSummary>,
     pub srm: Srm,
-    /// Number of comparisons (rows with a defined p-value) Holm corrects for.
+    /// Number of primary comparisons (rows with a defined p-value) Holm corrects for; the
+    /// guardrail rows are a family of their own.
     pub comparisons: usize,
     /// Sorted by metric, then treatment, both descending (as the course).
     pub rows: Vec<Row>,
@@ -487,12 +488,22 @@ fn tabulate(
     rows.sort_by(|x, y| {
         (y.metric.name(), y.treatment.as_str()).cmp(&(x.metric.name(), x.treatment.as_str()))
     });
-    let p: Vec<f64> = rows.iter().map(|r| r.p_value).collect();
-    let adjusted = stats::holm(&p);
-    let comparisons = p.iter().filter(|p| !p.is_nan()).count();
-    for (row, p_holm) in rows.iter_mut().zip(adjusted) {
-        row.p_holm = p_holm;
-        row.significant_holm = p_holm < opts.alpha;
+    // Two families, each Holm-corrected on its own: the primary metrics, and the guardrails
+    // (latency). Wall-time latency differs from run to run; apart, it cannot move the
+    // primary rows' p_holm, so a rerun reproduces them exactly.
+    let mut comparisons = 0;
+    for guardrail in [false, true] {
+        let family: Vec<usize> = (0..rows.len())
+            .filter(|&i| rows[i].metric.is_guardrail() == guardrail)
+            .collect();
+        let p: Vec<f64> = family.iter().map(|&i| rows[i].p_value).collect();
+        if !guardrail {
+            comparisons = p.iter().filter(|p| !p.is_nan()).count();
+        }
+        for (&i, p_holm) in family.iter().zip(stats::holm(&p)) {
+            rows[i].p_holm = p_holm;
+            rows[i].significant_holm = p_holm < opts.alpha;
+        }
     }
 
     let srm = srm_check(&arm_names, &users, opts.split.as_ref())?;
