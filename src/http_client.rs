@@ -172,7 +172,7 @@ impl HttpClient {
                     self.give_back(connection);
                     return Ok(answer);
                 }
-                Err(Unsent(unsent)) if reused => request = unsent,
+                Err(Unsent(unsent)) if reused => request = *unsent,
                 Err(Unsent(_)) => {
                     return Err(HttpError::Protocol(
                         "the server closed a new connection before the request was sent".into(),
@@ -253,13 +253,13 @@ impl HttpClient {
         connection.runtime.block_on(async move {
             let response = tokio::time::timeout(timeout, async {
                 if sender.ready().await.is_err() {
-                    return Err(Unsent(request));
+                    return Err(Unsent(Box::new(request)));
                 }
                 sender
                     .try_send_request(request)
                     .await
                     .map_err(|mut e| match e.take_message() {
-                        Some(request) => Unsent(request),
+                        Some(request) => Unsent(Box::new(request)),
                         None => Failed(HttpError::protocol(e.into_error())),
                     })
             })
@@ -291,7 +291,7 @@ impl HttpClient {
 
 /// How an exchange failed: before the request was written (it is handed back), or after.
 enum Exchange {
-    Unsent(hyper::Request<Full<Bytes>>),
+    Unsent(Box<hyper::Request<Full<Bytes>>>),
     Failed(HttpError),
 }
 use Exchange::{Failed, Unsent};
