@@ -83,6 +83,9 @@ pub struct MergeArgs {
     /// Folder of the merged events.jsonl, run.json and report
     #[arg(long)]
     pub out: PathBuf,
+    /// Colour the A/B table by significance (`auto`: on a terminal, unless NO_COLOR is set)
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Args)]

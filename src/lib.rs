@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod experiment;
+pub mod http_client;
 pub mod interrupt;
 pub mod log;
 pub mod pipeline;

@@ -90,7 +90,17 @@ fn four_shards_merged_equal_the_single_run_and_report_reads_them_directly() {
         .collect();
     assert!(shard_sizes.iter().all(|&n| n > 0), "{shard_sizes:?}");
     // Inputs in any order, as folders or log files.
-    ok(merge(d, &["s2", "s0/events.jsonl", "s3", "s1"], "merged"));
+    let merged = ok(merge(d, &["s2", "s0/events.jsonl", "s3", "s1"], "merged"));
+    // The merged A/B table: plain into a pipe, coloured when `--color always` says so.
+    let table = String::from_utf8_lossy(&merged.stdout);
+    assert!(table.contains("arm") && !table.contains('\x1b'), "{table}");
+    let coloured = ok(merge(
+        d,
+        &["s0", "s1", "s2", "s3", "--color", "always"],
+        "coloured",
+    ));
+    let table = String::from_utf8_lossy(&coloured.stdout);
+    assert!(table.contains("\x1b["), "{table}");
     let single = log_without_latency(&d.join("single/events.jsonl"));
     assert_eq!(single.len(), shard_sizes.iter().sum::<usize>());
     assert_eq!(single, log_without_latency(&d.join("merged/events.jsonl")));

@@ -19,9 +19,9 @@ use super::run::REMOTE_EXPERIMENT;
 use super::serve::{connect_redis, load_service};
 use crate::cli::BenchHttpArgs;
 use crate::config::Config;
+use crate::http_client::HttpClient;
 use crate::log::writer::LogWriter;
 use crate::recommend::RecommenderSpec;
-use crate::recommend::remote::RemoteOptions;
 use crate::recommend::spec::BuildContext;
 use crate::serve::store::{MemoryStore, SessionStore};
 use crate::serve::{ServeOptions, Service, deploy, hostile, serve};
@@ -295,12 +295,7 @@ fn load(args: &BenchHttpArgs, url: &str, n_tracks: u32) -> anyhow::Result<Value>
         let handles: Vec<_> = (0..connections)
             .map(|c| {
                 scope.spawn(move || -> anyhow::Result<(Vec<u32>, u64)> {
-                    let agent = crate::recommend::remote::agent(&RemoteOptions {
-                        url: url.to_string(),
-                        timeout_ms: 5_000,
-                        retries: 0,
-                        backoff_ms: 0,
-                    });
+                    let client = HttpClient::new(Duration::from_secs(5));
                     let mut latencies_us = Vec::with_capacity(200_000);
                     let mut errors = 0u64;
                     let mut track = c as u32 % n_tracks;
@@ -311,16 +306,12 @@ fn load(args: &BenchHttpArgs, url: &str, n_tracks: u32) -> anyhow::Result<Value>
                         let what = if i % 8 == 7 { "last" } else { "next" };
                         let body = format!("{{\"track\": {track}, \"time\": 0.5}}");
                         let start = Instant::now();
-                        let mut response = agent
-                            .post(&format!("{url}/{what}/{user}"))
-                            .header("Content-Type", "application/json")
-                            .send(body.as_str())?;
-                        let text = response.body_mut().read_to_string()?;
+                        let answer = client.post_json(&format!("{url}/{what}/{user}"), body)?;
                         latencies_us.push(start.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                        if !response.status().is_success() {
+                        if !answer.is_success() {
                             errors += 1;
                         } else if what == "next" {
-                            track = crate::recommend::remote::parse_next_answer(url, &text)?;
+                            track = crate::recommend::remote::parse_next_answer(url, &answer.body)?;
                         }
                         i += 1;
                     }

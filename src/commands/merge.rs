@@ -373,7 +373,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
             Some((&arm_names, &totals)),
             &args.out,
             &args.out,
-            Some(crate::terminal::ColorChoice::Auto.for_stdout()),
+            Some(args.color.for_stdout()),
         );
     }
     Ok(ExitCode::SUCCESS)

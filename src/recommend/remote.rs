@@ -2,12 +2,13 @@
 //!
 //! A session maps 1:1 onto the protocol: every `next` is a `POST /next/<user>` with
 //! `{"track", "time"}` of the previous track, and `end` is the `POST /last/<user>`.
-//! Each worker thread has its own HTTP agent, so its keep-alive connection is never
-//! shared. Transport errors (refused, reset, timed out) are retried a bounded number of
+//! Connections are kept alive and pooled ([`crate::http_client`]): each worker thread
+//! uses one at a time, never two threads the same. Transport errors (refused, reset, timed out) are retried a bounded number of
 //! times with exponential backoff; once a request has failed after every retry the
 //! service is taken as down and later requests fail at once, so a run stops quickly.
 
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
+use crate::http_client::{Answer, HttpClient, Target};
 use crate::world::Catalogue;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -30,15 +31,7 @@ pub struct RemoteOptions {
 impl RemoteOptions {
     /// Checks the URL's shape: `http://host[:port][/prefix]`.
     pub fn validate(&self) -> Result<(), String> {
-        let Some(rest) = self.url.strip_prefix("http://") else {
-            return Err(format!(
-                "remote url {:?} must start with http:// (https is not supported)",
-                self.url
-            ));
-        };
-        if rest.trim_end_matches('/').is_empty() {
-            return Err(format!("remote url {:?} has no host", self.url));
-        }
+        Target::parse(&self.url).map_err(|e| format!("remote {e}"))?;
         if self.timeout_ms == 0 {
             return Err("remote timeout_ms must be at least 1".into());
         }
@@ -50,14 +43,10 @@ impl RemoteOptions {
     }
 }
 
-/// Agents per recommender: one per rayon worker thread index below this, a shared one above.
-const AGENT_SLOTS: usize = 256;
-
 pub struct Remote {
     options: RemoteOptions,
     base: String,
-    agents: Vec<OnceLock<ureq::Agent>>,
-    shared: ureq::Agent,
+    client: HttpClient,
     /// Set once a request failed after all retries (to what it failed with): the
     /// service is down, stop asking.
     down_because: OnceLock<String>,
@@ -116,27 +105,13 @@ fn clip(body: &str) -> String {
     format!("{:?}... ({} bytes)", &body[..end], body.len())
 }
 
-fn is_transport(e: &ureq::Error) -> bool {
-    matches!(
-        e,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::HostNotFound
-            | ureq::Error::Protocol(_)
-            | ureq::Error::BodyStalled
-    )
-}
-
 impl Remote {
     pub fn new(options: RemoteOptions) -> Result<Remote, String> {
         options.validate()?;
         let base = options.base().to_string();
-        let shared = agent(&options);
         Ok(Remote {
-            agents: (0..AGENT_SLOTS).map(|_| OnceLock::new()).collect(),
+            client: HttpClient::new(Duration::from_millis(options.timeout_ms)),
             base,
-            shared,
             options,
             down_because: OnceLock::new(),
         })
@@ -228,13 +203,9 @@ impl Remote {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.shared.get(url).call() {
-                Ok(mut response) => {
-                    let status = response.status().as_u16();
-                    let body = response.body_mut().read_to_string().unwrap_or_default();
-                    return Ok((status, body));
-                }
-                Err(e) if is_transport(&e) && attempt <= self.options.retries => {
+            match self.client.get(url) {
+                Ok(answer) => return Ok((answer.status, answer.body)),
+                Err(e) if e.is_transport() && attempt <= self.options.retries => {
                     std::thread::sleep(self.backoff(attempt));
                 }
                 Err(e) => return Err(format!("{e} (after {attempt} attempt(s))")),
@@ -245,14 +216,6 @@ impl Remote {
     fn backoff(&self, attempt: u32) -> Duration {
         let factor = 1u64 << (attempt.saturating_sub(1)).min(16);
         Duration::from_millis(self.options.backoff_ms.saturating_mul(factor))
-    }
-
-    /// This worker thread's agent (keep-alive connections are per agent).
-    fn agent(&self) -> &ureq::Agent {
-        match rayon::current_thread_index().and_then(|i| self.agents.get(i)) {
-            Some(slot) => slot.get_or_init(|| agent(&self.options)),
-            None => &self.shared,
-        }
     }
 
     /// `POST <base>/<what>/<user>` with `{"track", "time"}`; the URL and the answer's body.
@@ -271,52 +234,28 @@ impl Remote {
             });
         }
         let body = serde_json::json!({"track": track, "time": time}).to_string();
-        let agent = self.agent();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = agent
-                .post(&url)
-                .header("Content-Type", "application/json")
-                .send(body.as_str());
-            match result {
-                Ok(_) if is_unavailable(&result) && attempt <= self.options.retries => {
+            match self.client.post_json(&url, body.clone()) {
+                Ok(answer) if is_unavailable(&answer) && attempt <= self.options.retries => {
                     // 503: the service is up but cannot answer now (say, its session
                     // store restarts): worth the same retries as a lost connection.
                     std::thread::sleep(self.backoff(attempt));
                 }
-                Ok(mut response) => {
-                    let status = response.status();
-                    let text = response.body_mut().read_to_string();
-                    let text = match text {
-                        Ok(t) => t,
-                        Err(e) if is_transport(&e) && attempt <= self.options.retries => {
-                            std::thread::sleep(self.backoff(attempt));
-                            continue;
-                        }
-                        Err(e) => {
-                            return Err(self.give_up(
-                                url,
-                                e.to_string(),
-                                attempt,
-                                is_transport(&e),
-                            ));
-                        }
-                    };
-                    if !status.is_success() {
-                        return Err(RemoteError::Status {
-                            url,
-                            status: status.as_u16(),
-                            body: clip(&text),
-                        });
-                    }
-                    return Ok((url, text));
+                Ok(answer) if !answer.is_success() => {
+                    return Err(RemoteError::Status {
+                        url,
+                        status: answer.status,
+                        body: clip(&answer.body),
+                    });
                 }
-                Err(e) if is_transport(&e) && attempt <= self.options.retries => {
+                Ok(answer) => return Ok((url, answer.body)),
+                Err(e) if e.is_transport() && attempt <= self.options.retries => {
                     std::thread::sleep(self.backoff(attempt));
                 }
                 Err(e) => {
-                    return Err(self.give_up(url, e.to_string(), attempt, is_transport(&e)));
+                    return Err(self.give_up(url, e.to_string(), attempt, e.is_transport()));
                 }
             }
         }
@@ -335,26 +274,9 @@ impl Remote {
     }
 }
 
-/// An agent whose every phase (connect, send, wait for the answer, read it) has the
-/// timeout. Not a global timeout: with one, ureq resolves the host on a new thread per
-/// request, which costs more than the request itself on loopback.
-pub fn agent(options: &RemoteOptions) -> ureq::Agent {
-    let t = Some(Duration::from_millis(options.timeout_ms));
-    ureq::Agent::config_builder()
-        .timeout_connect(t)
-        .timeout_send_request(t)
-        .timeout_send_body(t)
-        .timeout_recv_response(t)
-        .timeout_recv_body(t)
-        .http_status_as_error(false)
-        .max_idle_connections_per_host(4)
-        .build()
-        .into()
-}
-
 /// A 503 Service Unavailable answer.
-fn is_unavailable(result: &Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> bool {
-    matches!(result, Ok(response) if response.status() == 503)
+fn is_unavailable(answer: &Answer) -> bool {
+    answer.status == 503
 }
 
 /// The recommended track of a `/next` answer: `{"track": <id>, ...}`.
@@ -404,6 +326,7 @@ impl RecSession for RemoteSession<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http_client::test_server::{Reply, answer, start};
 
     #[test]
     fn answers_without_a_usable_track_are_clear_errors() {
@@ -483,6 +406,78 @@ mod tests {
         assert!(
             err.contains("service is down") && err.contains("attempt"),
             "{err}"
+        );
+    }
+
+    fn remote_at(url: &str, retries: u32) -> Remote {
+        Remote::new(RemoteOptions {
+            url: url.to_string(),
+            timeout_ms: 300,
+            retries,
+            backoff_ms: 1,
+        })
+        .unwrap()
+    }
+
+    fn next(remote: &Remote) -> Result<u32, String> {
+        let mut session = remote.start(&SessionStart {
+            user: 4,
+            hidden_taste: 0,
+        });
+        let mut rng = <RecRng as rand::SeedableRng>::seed_from_u64(0);
+        session.next(1, 1.0, &mut rng).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_503_is_retried_like_a_lost_connection_other_statuses_are_not() {
+        let (url, seen) = start(5, |n| {
+            Reply::Send(match n {
+                1 => answer(503, "store restarting"),
+                _ => answer(200, r#"{"track": 5}"#),
+            })
+        });
+        assert_eq!(next(&remote_at(&url, 1)), Ok(5));
+        assert_eq!(seen.lock().unwrap().concat().len(), 2);
+
+        let (url, seen) = start(5, |_| Reply::Send(answer(503, "store restarting")));
+        let remote = remote_at(&url, 0);
+        for _ in 0..2 {
+            // An answer, even a 503, means the service is up: each call asks it.
+            let err = next(&remote).unwrap_err();
+            assert!(
+                err.contains(&format!("POST {url}/next/4 answered HTTP 503")),
+                "{err}"
+            );
+            assert!(err.contains("store restarting"), "{err}");
+        }
+        assert_eq!(seen.lock().unwrap().concat().len(), 2);
+
+        let (url, seen) = start(5, |_| Reply::Send(answer(500, "bug")));
+        let err = next(&remote_at(&url, 3)).unwrap_err();
+        assert!(err.contains("HTTP 500"), "{err}");
+        assert_eq!(
+            seen.lock().unwrap().concat().len(),
+            1,
+            "a 500 is not retried"
+        );
+    }
+
+    #[test]
+    fn a_service_that_stops_answering_times_out_then_counts_as_down() {
+        let (url, seen) = start(5, |_| Reply::Silence);
+        let remote = remote_at(&url, 1);
+        let err = next(&remote).unwrap_err();
+        assert!(
+            err.contains(&format!("POST {url}/next/4: timed out after 300 ms")),
+            "{err}"
+        );
+        assert!(err.contains("2 attempt"), "{err}");
+        let err = next(&remote).unwrap_err();
+        assert!(err.contains("the service is down"), "{err}");
+        assert_eq!(
+            seen.lock().unwrap().concat().len(),
+            2,
+            "no request once down"
         );
     }
 }

@@ -1,9 +1,8 @@
 //! The course's world files: `tracks.json` + `tracks.npy` + `users.json` (SIMULATOR.md §1),
 //! plus an optional `top_tracks.json` (a JSON array of track ids, most popular first).
 
-use super::{Catalogue, User, World, WorldError};
+use super::{Catalogue, User, World, WorldError, npy};
 use crate::config::UserDefaults;
-use npyz::WriterBuilder;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::Write;
@@ -177,14 +176,13 @@ fn read_embeddings(path: &Path, n_tracks: usize) -> Result<(Vec<f32>, usize), Wo
         source,
     })?;
     let bad = |m: String| WorldError::file(path, m);
-    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a .npy file: {e}")))?;
-    let shape = npy.shape().to_vec();
+    let npy::Array { shape, values } = npy::read_f32(&bytes).map_err(bad)?;
     if shape.len() != 2 {
         return Err(bad(format!(
             "expected a 2-D array [tracks, dim], got shape {shape:?}"
         )));
     }
-    let (rows, dim) = (shape[0] as usize, shape[1] as usize);
+    let (rows, dim) = (shape[0], shape[1]);
     if rows != n_tracks {
         return Err(bad(format!(
             "has {rows} rows but tracks.json has {n_tracks} tracks"
@@ -193,34 +191,6 @@ fn read_embeddings(path: &Path, n_tracks: usize) -> Result<(Vec<f32>, usize), Wo
     if dim == 0 {
         return Err(bad("embedding dimension is 0".into()));
     }
-    let fortran = npy.order() == npyz::Order::Fortran;
-    let dtype = match npy.dtype() {
-        npyz::DType::Plain(type_str) => type_str.to_string(),
-        other => other.descr(),
-    };
-    let values: Vec<f32> = match dtype.as_str() {
-        "<f4" | ">f4" => npy.into_vec::<f32>(),
-        "<f8" => npy
-            .into_vec::<f64>()
-            .map(|v| v.into_iter().map(|x| x as f32).collect()),
-        other => {
-            return Err(bad(format!(
-                "unsupported dtype {other} (expected float32 '<f4' or '>f4', or float64 '<f8')"
-            )));
-        }
-    }
-    .map_err(|e| bad(format!("cannot read the array data: {e}")))?;
-    let values = if fortran {
-        let mut c_order = vec![0.0f32; values.len()];
-        for col in 0..dim {
-            for row in 0..rows {
-                c_order[row * dim + col] = values[col * rows + row];
-            }
-        }
-        c_order
-    } else {
-        values
-    };
     if let Some(pos) = values.iter().position(|x| !x.is_finite()) {
         return Err(bad(format!(
             "row {} (track {}) column {} is {} (embeddings must be finite)",
@@ -292,13 +262,7 @@ pub fn export(world: &World, dir: &Path) -> anyhow::Result<()> {
         Ok(())
     })?;
     write_with(&dir.join("tracks.npy"), |out| {
-        let mut npy = npyz::WriteOptions::new()
-            .default_dtype()
-            .shape(&[cat.len() as u64, cat.dim as u64])
-            .writer(out)
-            .begin_nd()?;
-        npy.extend(cat.embeddings.iter().copied())?;
-        npy.finish()
+        npy::write_f32(out, cat.len(), cat.dim, &cat.embeddings)
     })?;
     write_with(&dir.join("users.json"), |users| {
         for (id, u) in world.users.iter().enumerate() {

@@ -5,6 +5,7 @@ pub mod course_format;
 pub mod error;
 pub mod neighbour_file;
 pub mod neighbours;
+mod npy;
 pub mod synthetic;
 
 pub use error::WorldError;

@@ -51,25 +51,12 @@ impl ImageFormat {
 
     /// Renders `chart` to `path`, whole or not at all (see [`crate::atomic_file`]).
     pub fn render<C: Chart>(self, chart: &C, path: &Path) -> anyhow::Result<()> {
-        register_fonts()?;
-        match self {
-            ImageFormat::Svg => crate::atomic_file::write(path, render_svg(chart)?.as_bytes()),
-            ImageFormat::Png => {
-                // plotters writes the file itself: into a temporary `.png` renamed at the end.
-                let tmp = crate::atomic_file::temporary_beside(path, ".tmp.png")?;
-                let root = BitMapBackend::new(tmp.path(), chart.size()).into_drawing_area();
-                chart.draw(&root)?;
-                root.present()
-                    .map_err(|e| anyhow!("{}: cannot write chart: {e:?}", path.display()))?;
-                drop(root);
-                tmp.as_file()
-                    .sync_all()
-                    .map_err(|e| anyhow!("{}: cannot write chart: {e}", path.display()))?;
-                tmp.persist(path)
-                    .map_err(|e| anyhow!("{}: cannot write chart: {}", path.display(), e.error))?;
-                Ok(())
-            }
+        let bytes = match self {
+            ImageFormat::Svg => render_svg(chart).map(String::into_bytes),
+            ImageFormat::Png => render_png(chart),
         }
+        .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        crate::atomic_file::write(path, &bytes)
     }
 }
 
@@ -83,6 +70,28 @@ pub fn render_svg<C: Chart>(chart: &C) -> anyhow::Result<String> {
         root.present().map_err(plot_err)?;
     }
     Ok(svg)
+}
+
+/// Renders `chart` as a PNG file's bytes: plotters draws into an RGB buffer and the `png`
+/// crate encodes it (plotters' own encoder would pull in the whole `image` crate).
+pub fn render_png<C: Chart>(chart: &C) -> anyhow::Result<Vec<u8>> {
+    register_fonts()?;
+    let (width, height) = chart.size();
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        chart.draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder
+        .write_header()
+        .and_then(|mut writer| writer.write_image_data(&rgb))
+        .map_err(|e| anyhow!("cannot encode chart as PNG: {e}"))?;
+    Ok(png)
 }
 
 /// The three charts of a report.
@@ -213,4 +222,39 @@ pub(crate) fn padded(lo: f64, hi: f64) -> (f64, f64) {
     };
     let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
     (lo - 0.05 * span, hi + 0.05 * span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Metric;
+    use crate::report::render::tests::{analysis, row};
+
+    /// The PNG people open: a whole image of the chart's size, with the chart drawn on it.
+    #[test]
+    fn png_charts_decode_to_drawn_images_of_their_size() {
+        let a = analysis(vec![
+            row("T1", Metric::MeanTimePerSession, 9.5, true, true),
+            row("T1", Metric::Sessions, -1.0, false, false),
+        ]);
+        let plot = ForestPlot::new(&a);
+        let bytes = render_png(&plot).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size()];
+        let frame = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!((frame.width, frame.height), plot.size());
+        assert_eq!(frame.color_type, png::ColorType::Rgb);
+        let pixels: Vec<&[u8]> = pixels[..frame.buffer_size()].chunks(3).collect();
+        let white = pixels.iter().filter(|p| **p == [255, 255, 255]).count();
+        let share = white as f64 / pixels.len() as f64;
+        assert!((0.5..0.995).contains(&share), "white share {share}");
+        let colours: std::collections::HashSet<&[u8]> = pixels.iter().copied().collect();
+        assert!(
+            colours.len() > 20,
+            "{} colours: no text or lines",
+            colours.len()
+        );
+    }
 }

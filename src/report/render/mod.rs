@@ -252,10 +252,13 @@ fn interval(lower: f64, upper: f64) -> String {
     format!("[{}, {}]", pct(lower), pct(upper))
 }
 
-/// A p-value for people: `0.0123`, or `1.4e-13` below 1e-4.
+/// A p-value for people: `0.0123`, or `1.4e-13` below 1e-4; `< 1e-300` for a p too
+/// small for a double (the tail probability underflowed to 0), never a bare `0.0e0`.
 pub(crate) fn pval(p: f64) -> String {
     if p.is_nan() {
         "–".to_string()
+    } else if p == 0.0 {
+        "< 1e-300".to_string()
     } else if p < 1e-4 {
         format!("{p:.1e}")
     } else {
@@ -567,6 +570,30 @@ pub(crate) mod tests {
         assert!(line_of("T1", "mean_request_latency").starts_with("\x1b[31m"));
     }
 
+    /// A p that underflowed to 0 reads `< 1e-300` wherever people read it; the CSV, for
+    /// programs, keeps the number.
+    #[test]
+    fn underflowed_p_values_read_as_bounds_not_zero() {
+        let mut zero = row("T1", Metric::MeanTimePerSession, 60.5, true, true);
+        (zero.p_value, zero.p_holm) = (0.0, 0.0);
+        let a = analysis(vec![zero]);
+        for text in [
+            render(&Markdown, &a),
+            render(&Terminal { color: false }, &a),
+        ] {
+            assert_eq!(text.matches("< 1e-300").count(), 2, "{text}");
+            assert!(!text.contains("0.0e0"), "{text}");
+        }
+        let html = render(&Html, &a);
+        assert_eq!(html.matches("&lt; 1e-300").count(), 2, "{html}");
+        let csv = render(&Csv, &a);
+        let line = csv.lines().nth(1).unwrap();
+        assert!(
+            line.contains(",1998,0,0,true,"),
+            "dof, p, p_holm, significant_holm: {line}"
+        );
+    }
+
     #[test]
     fn numbers_for_people_have_3_to_4_significant_digits() {
         assert_eq!(pct(607.72), "+608%");
@@ -579,5 +606,7 @@ pub(crate) mod tests {
         assert_eq!(num(5.3812e-5), "5.381e-5");
         assert_eq!(pval(1.4e-13), "1.4e-13");
         assert_eq!(pval(0.0506), "0.0506");
+        assert_eq!(pval(0.0), "< 1e-300");
+        assert_eq!(pval(2e-300), "2.0e-300");
     }
 }
