@@ -280,6 +280,10 @@ pub struct BenchHttpArgs {
     /// Concurrent connections of the load generator
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub connections: u64,
+    /// Worker counts of `sim run --remote` to measure, each a separate run (more workers
+    /// keep more requests in flight: a round trip, not the CPU, bounds a few workers)
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8", value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub workers: Vec<u64>,
     /// Where trained artifacts of recipes are cached
     #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
     pub cache_dir: PathBuf,

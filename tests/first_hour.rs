@@ -396,6 +396,35 @@ fn bench_and_bench_http_print_json() {
     assert_eq!(record["runs"].as_array().unwrap().len(), 2);
     assert!(record["best_steps_per_second"]["2"].as_f64().unwrap() > 0.0);
 
+    let end_to_end = [
+        "bench",
+        "--config",
+        config,
+        "--episodes",
+        "100",
+        "--repeats",
+        "1",
+        "--end-to-end",
+        "--json",
+    ];
+    let out = sim(&end_to_end, tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = record["end_to_end"].as_array().unwrap();
+    let caches: Vec<&str> = runs.iter().map(|r| r["cache"].as_str().unwrap()).collect();
+    assert_eq!(caches, ["cold", "warm"]);
+    for run in runs {
+        let (whole, simulation, report) = (
+            run["seconds"].as_f64().unwrap(),
+            run["simulation_seconds"].as_f64().unwrap(),
+            run["report_seconds"].as_f64().unwrap(),
+        );
+        assert!(
+            simulation > 0.0 && report > 0.0 && simulation + report < whole,
+            "{run}"
+        );
+    }
+
     let http = [
         "bench-http",
         "--config",
@@ -406,16 +435,20 @@ fn bench_and_bench_http_print_json() {
         "0.2",
         "--connections",
         "1",
+        "--workers",
+        "1,3",
         "--json",
     ];
     let out = sim(&http, tmp.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let memory = &record["setups"][0];
-    assert_eq!(
-        memory["measured"]["remote_runs"].as_array().unwrap().len(),
-        2
-    );
+    let runs = memory["measured"]["remote_runs"].as_array().unwrap();
+    let workers: Vec<u64> = runs
+        .iter()
+        .map(|r| r["workers"].as_u64().unwrap())
+        .collect();
+    assert_eq!(workers, [1, 3], "one run per --workers count");
     assert!(memory["measured"]["load"]["requests"].as_u64().unwrap() > 0);
     assert!(memory["servers"][0]["requests"].as_u64().unwrap() > 0);
 }

@@ -25,6 +25,7 @@ mod report_inputs;
 mod report_tiny;
 mod report_ux;
 mod run_determinism;
+mod run_report;
 mod shards;
 mod train_cli;
 mod train_dssm;

@@ -100,7 +100,13 @@ fn four_shards_merged_equal_the_single_run_and_report_reads_them_directly() {
         run_json(&d.join("merged/run.json")),
     );
     assert_eq!(b["merged_from"].as_array().unwrap().len(), 4);
-    for key in ["wall_seconds", "workers", "merged_from", "git_commit"] {
+    for key in [
+        "wall_seconds",
+        "report_seconds",
+        "workers",
+        "merged_from",
+        "git_commit",
+    ] {
         a.remove(key);
         b.remove(key);
     }

@@ -179,6 +179,29 @@ fn timed_process(args: &[&std::ffi::OsStr]) -> anyhow::Result<f64> {
     Ok(seconds)
 }
 
+/// A run's step times, as its `run.json` records them.
+struct StepSeconds {
+    simulation: f64,
+    report: f64,
+}
+
+fn read_step_seconds(out: &Path) -> anyhow::Result<StepSeconds> {
+    let path = out.join("run.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let record: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let field = |key: &str| {
+        record[key]
+            .as_f64()
+            .with_context(|| format!("{}: no `{key}`", path.display()))
+    };
+    Ok(StepSeconds {
+        simulation: field("wall_seconds")?,
+        report: field("report_seconds")?,
+    })
+}
+
 /// Recommendations in a log: its `"message":"next"` lines.
 fn count_steps(log: &Path) -> anyhow::Result<u64> {
     let bytes = std::fs::read(log).with_context(|| format!("cannot read {}", log.display()))?;
@@ -187,12 +210,13 @@ fn count_steps(log: &Path) -> anyhow::Result<u64> {
 
 /// `sim bench --end-to-end`: whole `sim run` processes, as a user waits for them, first
 /// with an empty cache folder (neighbour sets and artifacts computed), then with the
-/// cache it left; then `sim report` of the same log, for the report step's share.
+/// cache it left; then the steps of the best warm run, from its `run.json`.
 fn end_to_end(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let dir = tempfile::tempdir()?;
     let cache = dir.path().join("cache");
     let episodes = args.episodes.to_string();
     let mut warm = Vec::new();
+    let mut runs = Vec::new();
     for (label, repeats) in [("cold", 1), ("warm", args.repeats)] {
         for _ in 0..repeats {
             let out = dir.path().join(label);
@@ -212,29 +236,44 @@ fn end_to_end(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             }
             let seconds = timed_process(&run)?;
             let steps = count_steps(&out.join("events.jsonl"))?;
-            println!(
-                "{label} cache: sim run {episodes} episodes, {steps} steps in {seconds:.2} s end to end = {:.0} steps/s",
-                steps as f64 / seconds
-            );
+            let parts = read_step_seconds(&out)?;
+            if !args.json {
+                crate::out!(
+                    "{label} cache: sim run {episodes} episodes, {steps} steps in {seconds:.2} s end to end = {:.0} steps/s",
+                    steps as f64 / seconds
+                );
+            }
+            runs.push(json!({
+                "cache": label,
+                "episodes": args.episodes,
+                "steps": steps,
+                "seconds": seconds,
+                "steps_per_second": steps as f64 / seconds,
+                "simulation_seconds": parts.simulation,
+                "report_seconds": parts.report,
+            }));
             if label == "warm" {
-                warm.push((seconds, out));
+                warm.push((seconds, parts));
             }
         }
     }
-    let Some((best, out)) = warm.into_iter().min_by(|a, b| a.0.total_cmp(&b.0)) else {
+    if args.json {
+        let record = json!({"experiment": args.experiment, "end_to_end": runs});
+        crate::out!("{}", serde_json::to_string_pretty(&record)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some((best, steps)) = warm.into_iter().min_by(|a, b| a.0.total_cmp(&b.0)) else {
         return Ok(ExitCode::SUCCESS);
     };
-    let log = out.join("events.jsonl");
-    let report_dir = dir.path().join("report");
-    let report = timed_process(&[
-        "report".as_ref(),
-        log.as_os_str(),
-        "--out".as_ref(),
-        report_dir.as_os_str(),
-    ])?;
-    println!(
-        "report step (sim report of that log, charts included): {report:.2} s = {:.0} % of the best warm run ({best:.2} s)",
-        100.0 * report / best
+    let share = |part: f64| 100.0 * part / best;
+    let start = best - steps.simulation - steps.report;
+    crate::out!(
+        "best warm run {best:.2} s: start (world, neighbours, artifacts) {start:.2} s = {:.0} %, simulation {:.2} s = {:.0} %, report step (A/B table, report files, charts) {:.2} s = {:.0} %",
+        share(start),
+        steps.simulation,
+        share(steps.simulation),
+        steps.report,
+        share(steps.report)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,7 @@
 //! (they share the machine's cores exactly as separate processes would).
 //!
 //! 1. Simulated steps per second of the `sim run --remote` path (the runner with one
-//!    `remote` arm) against `sim serve` with sessions in memory, for 1 and 2 workers, logs
+//!    `remote` arm) against `sim serve` with sessions in memory, for each `--workers` count, logs
 //!    written on both sides; with `--nginx-redis`, also against the seed's deployment:
 //!    two replicas sharing sessions in a real `redis-server`, behind a real `nginx`
 //!    (started here on free ports, deploy/nginx.conf).
@@ -70,7 +70,7 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
                 &service,
                 &url,
                 &dir.path().join("memory"),
-                &[1, 2],
+                &args.workers,
             )
         },
     )?;
@@ -90,7 +90,7 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
             with_replicas(args, &service, 2, 1, connect, &work, |addresses| {
                 let nginx = deploy::start_nginx(&work.join("nginx"), addresses)?;
                 let url = format!("http://{}", nginx.address());
-                measure(args, &config, &service, &url, &work, &[2])
+                measure(args, &config, &service, &url, &work, &args.workers)
             })?;
         setups.push(json!({"setup": "two replicas behind nginx, sessions in redis", "measured": measured, "servers": servers}));
     }
@@ -170,7 +170,7 @@ fn measure(
     service: &Service,
     url: &str,
     dir: &Path,
-    worker_counts: &[usize],
+    worker_counts: &[u64],
 ) -> anyhow::Result<Value> {
     let world = Arc::clone(&service.world);
     let ctx = BuildContext {
@@ -203,7 +203,7 @@ fn measure(
     let mut runs = Vec::new();
     for &workers in worker_counts {
         let log = dir.join(format!("run-{workers}.jsonl"));
-        let (totals, seconds) = timed_run(&setup, args.episodes, workers, &log, &stop)?;
+        let (totals, seconds) = timed_run(&setup, args.episodes, workers as usize, &log, &stop)?;
         let steps = totals.steps();
         let requests = steps + totals.episodes();
         say(

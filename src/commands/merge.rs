@@ -8,6 +8,7 @@
 
 use super::run::report_ab_table;
 use crate::cli::MergeArgs;
+use crate::log::session::SessionTotals;
 use crate::log::writer::render_treatments;
 use crate::sim::episode::EpisodeSummary;
 use crate::sim::shard::Shard;
@@ -139,9 +140,12 @@ fn load_shards(inputs: &[PathBuf]) -> anyhow::Result<Vec<ShardRun>> {
 #[derive(serde::Deserialize)]
 struct Fields<'a> {
     message: &'a str,
+    timestamp: u64,
     user: u32,
     #[serde(borrow)]
     time: &'a RawValue,
+    #[serde(borrow)]
+    latency: &'a RawValue,
     #[serde(borrow)]
     experiments: &'a RawValue,
     episode: u64,
@@ -237,22 +241,27 @@ fn merge_logs(
                 .get()
                 .parse()
                 .map_err(|_| bad(format!("time {} is not a number", fields.time.get())))?;
-            match &mut summary {
+            let latency: f64 =
+                fields.latency.get().parse().map_err(|_| {
+                    bad(format!("latency {} is not a number", fields.latency.get()))
+                })?;
+            let s = match &mut summary {
                 // The first event's time is the first track's, not a recommendation's.
-                None => {
-                    summary = Some(EpisodeSummary {
-                        index: episode,
-                        user: fields.user,
-                        arm: arm as u8,
-                        reward: 0.0,
-                        steps: 0,
-                    })
+                None => summary.insert(EpisodeSummary {
+                    index: episode,
+                    user: fields.user,
+                    arm: arm as u8,
+                    reward: 0.0,
+                    steps: 0,
+                    logged: SessionTotals::new(fields.timestamp),
+                }),
+                Some(s) => {
+                    s.reward += time;
+                    s
                 }
-                Some(s) => s.reward += time,
-            }
-            if fields.message == "next"
-                && let Some(s) = &mut summary
-            {
+            };
+            s.logged.add(fields.timestamp, time, latency);
+            if fields.message == "next" {
                 s.steps += 1;
             }
             out.write_all(&reader.line)?;
@@ -332,6 +341,8 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         fields.insert("shard".into(), Value::Null);
         fields.insert("workers".into(), workers.into());
         fields.insert("wall_seconds".into(), wall.into());
+        // The merged report is written after this record: its time is not known here.
+        fields.insert("report_seconds".into(), Value::Null);
         let arms = serde_json::to_value(summarize(&arm_names, &totals))?;
         // A sharded run has one day (`--shard` refuses `--days`): its summary is the run's.
         if let Some(Value::Array(days)) = fields.get_mut("days")
@@ -359,6 +370,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
             &name,
             &control,
             std::slice::from_ref(&log_path),
+            Some((&arm_names, &totals)),
             &args.out,
             &args.out,
             Some(crate::terminal::ColorChoice::Auto.for_stdout()),

@@ -9,10 +9,10 @@ use crate::experiment::{self, Experiment};
 use crate::interrupt;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::remote::{Remote, RemoteOptions};
-use crate::report::{self, AnalysisOptions};
+use crate::report::{self, AnalysisOptions, WrittenLog};
 use crate::sim::days::Days;
 use crate::sim::runner::RunOptions;
-use crate::sim::summary::{ArmSummary, summarize};
+use crate::sim::summary::{ArmSummary, RunTotals, summarize};
 use anyhow::Context;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -89,6 +89,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let failed = matches!(outcome.end, DaysEnd::Failed(_));
     let episodes = outcome.totals.episodes();
     let logs: Vec<PathBuf> = outcome.days.iter().map(|d| folder.staged(&d.log)).collect();
+    let report_clock = Instant::now();
     let reported = !failed
         && prepared.arms.len() > 1
         && episodes > 0
@@ -96,6 +97,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             &prepared.experiment.name,
             &prepared.experiment.control,
             &logs,
+            Some((&arm_names, &outcome.totals)),
             &folder.staged(""),
             &out_dir,
             (!args.json).then(|| args.color.for_stdout()),
@@ -103,7 +105,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if reported && outcome.days.len() > 1 {
         report_by_day(&prepared, &folder, &logs);
     }
-    let written = write_run_json(&folder, args, &prepared, &options, &outcome, &summary, wall);
+    let seconds = Seconds {
+        simulation: wall,
+        report: report_clock.elapsed().as_secs_f64(),
+    };
+    let written = write_run_json(
+        &folder, args, &prepared, &options, &outcome, &summary, seconds,
+    );
     let mut record = match written {
         Ok(record) => record,
         Err(e) => {
@@ -201,10 +209,14 @@ fn name_final_paths(analysis: &mut report::Analysis, staged: &Path, final_dir: &
 ///
 /// The report names the logs where they will be once the run is in place: under
 /// `final_dir` instead of the staging `out_dir`.
+///
+/// `written`, the run's arm names and totals, saves reading back a single log: its
+/// sessions are tabulated as they were logged (when the run kept them all).
 pub fn report_ab_table(
     experiment: &str,
     control: &str,
     logs: &[PathBuf],
+    written: Option<(&[String], &RunTotals)>,
     out_dir: &Path,
     final_dir: &Path,
     color: Option<bool>,
@@ -214,7 +226,26 @@ pub fn report_ab_table(
         control: Some(control.to_string()),
         ..AnalysisOptions::default()
     };
-    let mut analysis = match report::analyze(logs, &options) {
+    let sessions = written.and_then(|(arms, totals)| Some((arms, totals, totals.sessions.all()?)));
+    let analyzed = match (logs, sessions) {
+        ([log], Some((arms, totals, sessions))) => std::fs::metadata(log)
+            .with_context(|| format!("cannot read {}", log.display()))
+            .and_then(|meta| {
+                report::analyze_written(
+                    &WrittenLog {
+                        path: log.clone(),
+                        bytes: meta.len(),
+                        events: totals.steps() + totals.episodes(),
+                        experiment,
+                        arms,
+                        sessions,
+                    },
+                    &options,
+                )
+            }),
+        _ => report::analyze(logs, &options),
+    };
+    let mut analysis = match analyzed {
         Ok(analysis) => analysis,
         Err(e) => {
             crate::note!("warning: no A/B table: {e:#}");
@@ -382,6 +413,15 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
+/// Wall times of a run's steps, in seconds.
+#[derive(Debug, Clone, Copy)]
+struct Seconds {
+    /// Simulating and logging the episodes (every day).
+    simulation: f64,
+    /// The A/B table, the report files and charts (`sim bench --end-to-end` reads it).
+    report: f64,
+}
+
 /// Writes `run.json` into the staged run and returns it: what ran (with the experiment
 /// file's hash), how it ended, which tool made it (version and commit fixed at build
 /// time, not the current folder's), and the files the run wrote (so the next run into the
@@ -393,7 +433,7 @@ fn write_run_json(
     options: &RunOptions,
     outcome: &DaysOutcome,
     summary: &[ArmSummary],
-    wall: f64,
+    seconds: Seconds,
 ) -> anyhow::Result<serde_json::Value> {
     let mut outputs = folder.staged_names()?;
     outputs.insert(RUN_JSON.to_string());
@@ -423,7 +463,8 @@ fn write_run_json(
         "shard": options.shard,
         "version": env!("CARGO_PKG_VERSION"),
         "commit": env!("BOTIFY_COMMIT"),
-        "wall_seconds": wall,
+        "wall_seconds": seconds.simulation,
+        "report_seconds": seconds.report,
         "arms": summary,
         "outputs": outputs,
     });

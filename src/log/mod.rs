@@ -2,6 +2,7 @@
 
 pub mod event;
 pub mod reader;
+pub mod session;
 pub mod writer;
 
 pub use event::{Event, Message};

@@ -35,15 +35,73 @@ pub fn render_treatments(pairs: &[(&str, &str)]) -> String {
 
 /// Appends one JSON line.
 pub fn append_event(buf: &mut Vec<u8>, e: &EventRecord) {
+    let parts = SessionParts::new(e.user, e.experiments, e.session, e.episode);
+    append_session_event(
+        buf,
+        &parts,
+        &EventFields {
+            message: e.message,
+            timestamp: e.timestamp,
+            track: e.track,
+            time: e.time,
+            latency: e.latency,
+            recommendation: e.recommendation,
+        },
+    );
+}
+
+/// What every event of one session shares, rendered once per session instead of once
+/// per event (the simulator's hot path): `,"user":U,"track":` and
+/// `,"experiments":{...},"session":S,"episode":E}` with the line's end.
+pub struct SessionParts {
+    bytes: Vec<u8>,
+    /// End of the user part in `bytes`; the rest is the tail.
+    user_end: usize,
+}
+
+impl SessionParts {
+    pub fn new(user: u64, experiments: &str, session: Option<u64>, episode: Option<u64>) -> Self {
+        let mut int = itoa::Buffer::new();
+        let mut bytes = Vec::with_capacity(80 + experiments.len());
+        bytes.extend_from_slice(b",\"user\":");
+        bytes.extend_from_slice(int.format(user).as_bytes());
+        bytes.extend_from_slice(b",\"track\":");
+        let user_end = bytes.len();
+        bytes.extend_from_slice(b",\"experiments\":");
+        bytes.extend_from_slice(experiments.as_bytes());
+        if let Some(session) = session {
+            bytes.extend_from_slice(b",\"session\":");
+            bytes.extend_from_slice(int.format(session).as_bytes());
+        }
+        if let Some(episode) = episode {
+            bytes.extend_from_slice(b",\"episode\":");
+            bytes.extend_from_slice(int.format(episode).as_bytes());
+        }
+        bytes.extend_from_slice(b"}\n");
+        SessionParts { bytes, user_end }
+    }
+}
+
+/// The fields that change from one event of a session to the next.
+#[derive(Debug, Clone, Copy)]
+pub struct EventFields {
+    pub message: Message,
+    pub timestamp: u64,
+    pub track: u64,
+    pub time: f64,
+    pub latency: f64,
+    pub recommendation: Option<u64>,
+}
+
+/// Appends one JSON line of the session `parts` describes.
+pub fn append_session_event(buf: &mut Vec<u8>, parts: &SessionParts, e: &EventFields) {
     let mut int = itoa::Buffer::new();
     buf.extend_from_slice(match e.message {
         Message::Next => b"{\"message\":\"next\",\"timestamp\":",
         Message::Last => b"{\"message\":\"last\",\"timestamp\":",
     });
     buf.extend_from_slice(int.format(e.timestamp).as_bytes());
-    buf.extend_from_slice(b",\"user\":");
-    buf.extend_from_slice(int.format(e.user).as_bytes());
-    buf.extend_from_slice(b",\"track\":");
+    buf.extend_from_slice(&parts.bytes[..parts.user_end]);
     buf.extend_from_slice(int.format(e.track).as_bytes());
     buf.extend_from_slice(b",\"time\":");
     push_f64(buf, e.time);
@@ -54,17 +112,7 @@ pub fn append_event(buf: &mut Vec<u8>, e: &EventRecord) {
         Some(r) => buf.extend_from_slice(int.format(r).as_bytes()),
         None => buf.extend_from_slice(b"null"),
     }
-    buf.extend_from_slice(b",\"experiments\":");
-    buf.extend_from_slice(e.experiments.as_bytes());
-    if let Some(session) = e.session {
-        buf.extend_from_slice(b",\"session\":");
-        buf.extend_from_slice(int.format(session).as_bytes());
-    }
-    if let Some(episode) = e.episode {
-        buf.extend_from_slice(b",\"episode\":");
-        buf.extend_from_slice(int.format(episode).as_bytes());
-    }
-    buf.extend_from_slice(b"}\n");
+    buf.extend_from_slice(&parts.bytes[parts.user_end..]);
 }
 
 /// A float as serde_json writes it: shortest round-trip form, `null` when not finite.
@@ -104,6 +152,25 @@ fn push_latency(buf: &mut Vec<u8>, seconds: f64) {
     buf.extend(std::iter::repeat_n(b'0', 9 - digits.len()));
     let significant = digits.len() - digits.iter().rev().take_while(|&&d| d == b'0').count();
     buf.extend_from_slice(&digits[..significant]);
+}
+
+/// The latency a reader of the log gets back for `seconds`: what [`push_latency`] writes,
+/// parsed. `nanos / 1e9` is the float nearest the written decimal whenever `nanos` is
+/// exact in an f64 (below 2^53 ns, 104 days); beyond, the decimal is written and parsed.
+pub fn logged_latency(seconds: f64) -> f64 {
+    if !(seconds.is_finite() && (0.0..1e9).contains(&seconds)) {
+        return seconds;
+    }
+    let nanos = (seconds * 1e9).round() as u64;
+    if nanos < 1 << 53 {
+        return nanos as f64 / 1e9;
+    }
+    let mut buf = Vec::new();
+    push_latency(&mut buf, seconds);
+    std::str::from_utf8(&buf)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(seconds)
 }
 
 /// A buffered JSON Lines file; callers hand it whole lines only.
@@ -191,6 +258,27 @@ mod tests {
         assert_eq!(latency_text(0.0), "0.0");
         assert_eq!(latency_text(1.23456789123), "1.234567891");
         assert_eq!(latency_text(f64::NAN), "null");
+    }
+
+    #[test]
+    fn logged_latency_is_what_a_reader_parses_back() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let mut values = vec![
+            0.0, 1e-9, 4.9e-10, 5e-10, 2.08e-7, 0.00042, 1.5, 9.1e6, 2.5e7,
+        ];
+        values.extend((0..20_000).map(|i| match i % 3 {
+            0 => rng.random::<f64>() * 1e-3,
+            1 => rng.random::<f64>() * 10.0,
+            _ => rng.random::<f64>() * 1e8,
+        }));
+        for seconds in values {
+            let parsed: f64 = latency_text(seconds).parse().unwrap();
+            assert_eq!(
+                logged_latency(seconds).to_bits(),
+                parsed.to_bits(),
+                "{seconds}"
+            );
+        }
     }
 
     #[test]

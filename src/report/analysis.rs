@@ -4,9 +4,10 @@ use super::metrics::{Metric, user_totals};
 use super::sessionize::{Session, Sessionized, Sessionizer};
 use super::stats::{self, Moments};
 use crate::log::reader::{self, ExperimentSets, ReadStats, ReaderOptions};
+use crate::log::session::SessionTotals;
 use anyhow::{Context, bail};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 /// A sample-ratio mismatch is reported when the chi-square p-value is below this.
@@ -157,7 +158,8 @@ pub struct Analysis {
     pub log: LogSummary,
     pub arms: Vec<ArmSummary>,
     pub srm: Srm,
-    /// Number of comparisons (rows with a defined p-value) Holm corrects for.
+    /// Number of primary comparisons (rows with a defined p-value) Holm corrects for; the
+    /// guardrail rows are a family of their own.
     pub comparisons: usize,
     /// Sorted by metric, then treatment, both descending (as the course).
     pub rows: Vec<Row>,
@@ -221,6 +223,67 @@ pub fn analyze_by_day(
     Ok(days)
 }
 
+/// A log described by the run that has just written it.
+pub struct WrittenLog<'a> {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub events: u64,
+    pub experiment: &'a str,
+    /// Arm names, by arm index.
+    pub arms: &'a [String],
+    /// `(arm index, user, totals)` of every session, in log order.
+    pub sessions: &'a [(u8, u32, SessionTotals)],
+}
+
+/// The A/B table of a log its writer describes: what [`analyze`] computes from that log,
+/// bit for bit (the sessions are totalled as the reader totals them, in the same order),
+/// without reading it back, which would take most of a fast run's time.
+pub fn analyze_written(log: &WrittenLog, opts: &AnalysisOptions) -> anyhow::Result<Analysis> {
+    check_levels(opts)?;
+    let sessions: Vec<Session> = log
+        .sessions
+        .iter()
+        .map(|(arm, user, totals)| Session::new(u32::from(*arm), u64::from(*user), totals))
+        .collect();
+    let mut units: Vec<(u32, u64)> = sessions.iter().map(|s| (s.treatment, s.user)).collect();
+    units.sort_unstable();
+    units.dedup();
+    let sessionized = Sessionized {
+        treatments: log
+            .arms
+            .iter()
+            .map(|arm| (log.experiment.to_string(), arm.clone()))
+            .collect(),
+        experiments: BTreeSet::from([log.experiment.to_string()]),
+        sessions,
+        units,
+        ..Sessionized::default()
+    };
+    let read = ReadStats {
+        files: 1,
+        events_per_file: vec![log.events],
+        bytes: log.bytes,
+        events: log.events,
+        bad_lines: 0,
+        bad_line_examples: Vec::new(),
+    };
+    let files = reader::Inputs {
+        files: vec![log.path.clone()],
+        skipped: Vec::new(),
+    };
+    tabulate(files, &read, sessionized, opts)
+}
+
+fn check_levels(opts: &AnalysisOptions) -> anyhow::Result<()> {
+    if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
+        bail!("alpha must be in (0, 1), got {}", opts.alpha);
+    }
+    if !(opts.power > 0.0 && opts.power < 1.0) {
+        bail!("power must be in (0, 1), got {}", opts.power);
+    }
+    Ok(())
+}
+
 /// Reads and sessionizes the logs.
 fn read_sessions(
     inputs: &[PathBuf],
@@ -229,12 +292,7 @@ fn read_sessions(
     if inputs.is_empty() {
         bail!("no log given: pass one or more log files or directories");
     }
-    if !(opts.alpha > 0.0 && opts.alpha < 1.0) {
-        bail!("alpha must be in (0, 1), got {}", opts.alpha);
-    }
-    if !(opts.power > 0.0 && opts.power < 1.0) {
-        bail!("power must be in (0, 1), got {}", opts.power);
-    }
+    check_levels(opts)?;
     let reader::Inputs { files, skipped } = reader::expand_inputs(inputs)?;
     let reader_opts = ReaderOptions {
         skip_bad_lines: opts.skip_bad_lines,
@@ -430,12 +488,22 @@ fn tabulate(
     rows.sort_by(|x, y| {
         (y.metric.name(), y.treatment.as_str()).cmp(&(x.metric.name(), x.treatment.as_str()))
     });
-    let p: Vec<f64> = rows.iter().map(|r| r.p_value).collect();
-    let adjusted = stats::holm(&p);
-    let comparisons = p.iter().filter(|p| !p.is_nan()).count();
-    for (row, p_holm) in rows.iter_mut().zip(adjusted) {
-        row.p_holm = p_holm;
-        row.significant_holm = p_holm < opts.alpha;
+    // Two families, each Holm-corrected on its own: the primary metrics, and the guardrails
+    // (latency). Wall-time latency differs from run to run; apart, it cannot move the
+    // primary rows' p_holm, so a rerun reproduces them exactly.
+    let mut comparisons = 0;
+    for guardrail in [false, true] {
+        let family: Vec<usize> = (0..rows.len())
+            .filter(|&i| rows[i].metric.is_guardrail() == guardrail)
+            .collect();
+        let p: Vec<f64> = family.iter().map(|&i| rows[i].p_value).collect();
+        if !guardrail {
+            comparisons = p.iter().filter(|p| !p.is_nan()).count();
+        }
+        for (&i, p_holm) in family.iter().zip(stats::holm(&p)) {
+            rows[i].p_holm = p_holm;
+            rows[i].significant_holm = p_holm < opts.alpha;
+        }
     }
 
     let srm = srm_check(&arm_names, &users, opts.split.as_ref())?;

@@ -1,8 +1,9 @@
 //! User-level metrics (AB_REPORT.md §2): per (user, treatment), over its sessions.
 
 use super::sessionize::Session;
+use crate::log::reader::FxBuildHasher;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The five user-level metrics of the course.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -108,7 +109,9 @@ pub fn user_totals(
     sessions: &[Session],
     keep: impl Fn(u32) -> bool,
 ) -> BTreeMap<(u32, u64), UserTotals> {
-    let mut totals: BTreeMap<(u32, u64), UserTotals> = BTreeMap::new();
+    // Hashed while folding (hundreds of thousands of sessions), ordered once at the end
+    // (thousands of users); each user's sums still follow session order.
+    let mut totals: HashMap<(u32, u64), UserTotals, FxBuildHasher> = HashMap::default();
     for s in sessions.iter().filter(|s| keep(s.treatment)) {
         let t = totals.entry((s.treatment, s.user)).or_default();
         t.time += s.time;
@@ -117,7 +120,7 @@ pub fn user_totals(
         t.latency_ms += s.latency_ms;
         t.tracks += s.tracks;
     }
-    totals
+    totals.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub mod stats;
 
 pub use analysis::{
     Analysis, AnalysisOptions, ArmSessions, ArmSummary, LogSummary, Row, SRM_THRESHOLD, Srm,
-    analyze, analyze_by_day,
+    WrittenLog, analyze, analyze_by_day, analyze_written,
 };
 pub use args::{ReportArgs, run};
 pub use metrics::Metric;

@@ -17,6 +17,7 @@
 
 use crate::log::reader::FxBuildHasher;
 use crate::log::reader::{ExperimentSets, ParsedEvent};
+use crate::log::session::SessionTotals;
 use std::collections::{BTreeSet, HashMap};
 
 type FastMap<K, V> = HashMap<K, V, FxBuildHasher>;
@@ -48,45 +49,16 @@ pub enum Mode {
     Buffered,
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Acc {
-    timestamp: u64,
-    tracks: u64,
-    time: f64,
-    first_time: f64,
-    latency_ms: f64,
-}
-
-impl Acc {
-    fn new(timestamp: u64) -> Self {
-        Self {
-            timestamp,
-            tracks: 0,
-            time: 0.0,
-            first_time: 0.0,
-            latency_ms: 0.0,
-        }
-    }
-
-    fn add(&mut self, timestamp: u64, time: f64, latency: f64) {
-        self.timestamp = self.timestamp.min(timestamp);
-        if self.tracks == 0 {
-            self.first_time = time;
-        }
-        self.tracks += 1;
-        self.time += time;
-        self.latency_ms += latency * 1000.0;
-    }
-
-    fn finish(self, treatment: u32, user: u64) -> Session {
+impl Session {
+    pub fn new(treatment: u32, user: u64, totals: &SessionTotals) -> Self {
         Session {
             treatment,
             user,
-            timestamp: self.timestamp,
-            tracks: self.tracks,
-            time: self.time,
-            first_time: self.first_time,
-            latency_ms: self.latency_ms,
+            timestamp: totals.timestamp,
+            tracks: totals.tracks,
+            time: totals.time,
+            first_time: totals.first_time,
+            latency_ms: totals.latency_ms,
         }
     }
 }
@@ -105,7 +77,7 @@ struct Pending {
 #[derive(Debug, Default)]
 struct Unit {
     /// Open session of events without session id.
-    open: Option<Acc>,
+    open: Option<SessionTotals>,
     last_timestamp: u64,
     pending: Vec<Pending>,
 }
@@ -144,7 +116,7 @@ pub struct Sessionizer {
     experiments: BTreeSet<String>,
     /// Experiment-set id -> tracked treatment indices.
     set_cache: Vec<Option<Vec<u32>>>,
-    by_id: FastMap<(u32, u64, u32), (u64, Acc)>,
+    by_id: FastMap<(u32, u64, u32), (u64, SessionTotals)>,
     /// Closed `sim serve` sessions -> index in `id_sessions`: replicas' clocks tick in
     /// milliseconds, so a session's `last` may sort before its previous event from the
     /// other replica's log; that event still belongs to the closed session.
@@ -256,7 +228,7 @@ impl Sessionizer {
             let (_, acc) = self.by_id.entry(key).or_insert_with(|| {
                 // A new session: register its unit (once per session, not per event).
                 self.units.entry((treatment, event.user)).or_default();
-                (event.user, Acc::new(event.timestamp))
+                (event.user, SessionTotals::new(event.timestamp))
             });
             acc.add(event.timestamp, event.time, event.latency);
             if event.last
@@ -265,7 +237,7 @@ impl Sessionizer {
                 if scope == SERVICE_WIDE {
                     self.closed_service_wide.insert(key, self.id_sessions.len());
                 }
-                self.id_sessions.push(acc.finish(treatment, user));
+                self.id_sessions.push(Session::new(treatment, user, &acc));
             }
             return;
         }
@@ -276,12 +248,15 @@ impl Sessionizer {
                     self.out_of_order = true;
                 }
                 unit.last_timestamp = event.timestamp;
-                let acc = unit.open.get_or_insert_with(|| Acc::new(event.timestamp));
+                let acc = unit
+                    .open
+                    .get_or_insert_with(|| SessionTotals::new(event.timestamp));
                 acc.add(event.timestamp, event.time, event.latency);
                 if event.last {
                     let acc = *acc;
                     unit.open = None;
-                    self.order_sessions.push(acc.finish(treatment, event.user));
+                    self.order_sessions
+                        .push(Session::new(treatment, event.user, &acc));
                 }
             }
             Mode::Buffered => {
@@ -314,12 +289,12 @@ impl Sessionizer {
             if self.mode == Mode::Buffered && !unit.pending.is_empty() {
                 let mut pending = std::mem::take(&mut unit.pending);
                 pending.sort_by_key(|p| (p.timestamp, p.seq));
-                let mut open: Option<Acc> = None;
+                let mut open: Option<SessionTotals> = None;
                 for p in pending {
-                    let acc = open.get_or_insert_with(|| Acc::new(p.timestamp));
+                    let acc = open.get_or_insert_with(|| SessionTotals::new(p.timestamp));
                     acc.add(p.timestamp, p.time, p.latency);
                     if p.last {
-                        self.order_sessions.push(acc.finish(key.0, key.1));
+                        self.order_sessions.push(Session::new(key.0, key.1, acc));
                         open = None;
                     }
                 }

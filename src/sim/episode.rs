@@ -4,7 +4,10 @@
 use super::listen::{Playback, listen_time};
 use crate::config::SimulationConfig;
 use crate::log::Message;
-use crate::log::writer::{EventRecord, append_event, render_treatments};
+use crate::log::session::SessionTotals;
+use crate::log::writer::{
+    EventFields, SessionParts, append_session_event, logged_latency, render_treatments,
+};
 use crate::recommend::{RecRng, RecommendError, Recommender, SessionStart};
 use crate::world::World;
 use rand::{RngExt, SeedableRng};
@@ -64,6 +67,19 @@ pub struct EpisodeSummary {
     pub reward: f64,
     /// Number of recommendations.
     pub steps: u32,
+    /// Its events as a reader of the log totals them (see [`crate::log::session`]).
+    pub logged: SessionTotals,
+}
+
+/// Appends one event to the episode's lines and folds it into its totals.
+fn log_event(
+    out: &mut Vec<u8>,
+    parts: &SessionParts,
+    logged: &mut SessionTotals,
+    event: &EventFields,
+) {
+    append_session_event(out, parts, event);
+    logged.add(event.timestamp, event.time, logged_latency(event.latency));
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +141,8 @@ pub fn run_episode(
     let (mut prev, mut prev_time) = (first, 1.0);
     let mut budget = user.session_budget;
     let (mut steps, mut reward) = (0u32, 0.0f64);
+    let mut logged = SessionTotals::new(start_ts);
+    let parts = SessionParts::new(u64::from(user_id), treatments, Some(index), Some(index));
     loop {
         let clock = Instant::now();
         let answer = session.next(prev, prev_time, &mut rec_rng).map_err(fail)?;
@@ -137,19 +155,17 @@ pub fn run_episode(
                 max: cat.len() - 1,
             });
         }
-        append_event(
+        log_event(
             out,
-            &EventRecord {
+            &parts,
+            &mut logged,
+            &EventFields {
                 message: Message::Next,
                 timestamp: start_ts + steps as u64,
-                user: user_id as u64,
                 track: prev as u64,
                 time: prev_time,
                 latency,
                 recommendation: Some(answer as u64),
-                experiments: treatments,
-                session: Some(index),
-                episode: Some(index),
             },
         );
         let time = listen_time(cat, user, taste, &played, answer);
@@ -166,19 +182,17 @@ pub fn run_episode(
     }
     let clock = Instant::now();
     session.end(prev, prev_time).map_err(fail)?;
-    append_event(
+    log_event(
         out,
-        &EventRecord {
+        &parts,
+        &mut logged,
+        &EventFields {
             message: Message::Last,
             timestamp: start_ts + steps as u64,
-            user: user_id as u64,
             track: prev as u64,
             time: prev_time,
             latency: clock.elapsed().as_secs_f64(),
             recommendation: None,
-            experiments: treatments,
-            session: Some(index),
-            episode: Some(index),
         },
     );
     Ok(EpisodeSummary {
@@ -187,6 +201,7 @@ pub fn run_episode(
         arm: arm_index,
         reward,
         steps,
+        logged,
     })
 }
 

@@ -14,33 +14,41 @@ pub fn round2(x: f64) -> f64 {
 }
 
 /// What one session has played so far: the first track, then every recommendation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Playback {
-    tracks: Vec<u32>,
-    artists: Vec<u32>,
+    /// (track, its artist), in play order: one allocation, sized for most sessions.
+    plays: Vec<(u32, u32)>,
+}
+
+impl Default for Playback {
+    fn default() -> Self {
+        Playback {
+            plays: Vec::with_capacity(16),
+        }
+    }
 }
 
 impl Playback {
     pub fn push(&mut self, track: u32, catalogue: &Catalogue) {
-        self.tracks.push(track);
-        self.artists.push(catalogue.artist_of[track as usize]);
+        self.plays
+            .push((track, catalogue.artist_of[track as usize]));
     }
 
     pub fn contains(&self, track: u32) -> bool {
-        self.tracks.contains(&track)
+        self.plays.iter().any(|&(t, _)| t == track)
     }
 
     /// Earlier playbacks (repeats and the first track included) by `artist`.
     pub fn artist_plays(&self, artist: u32) -> usize {
-        self.artists.iter().filter(|&&a| a == artist).count()
+        self.plays.iter().filter(|&&(_, a)| a == artist).count()
     }
 
     pub fn len(&self) -> usize {
-        self.tracks.len()
+        self.plays.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tracks.is_empty()
+        self.plays.is_empty()
     }
 }
 

@@ -2,6 +2,7 @@
 //! steps, aggregated as episodes finish so that memory does not grow with `--episodes`.
 
 use super::episode::EpisodeSummary;
+use crate::log::session::SessionTotals;
 use std::collections::HashSet;
 
 /// Mean and standard error of the mean (sample sd / sqrt(n); 0 for n < 2).
@@ -74,16 +75,51 @@ impl ArmTotals {
     }
 }
 
-/// Per-arm totals of a run's finished episodes, in arm order.
+/// Per-arm totals of a run's finished episodes, in arm order, and the sessions they logged.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunTotals {
     pub arms: Vec<ArmTotals>,
+    pub sessions: LoggedSessions,
+}
+
+/// At most this many sessions are kept for the run's report (48 bytes each: 96 MB); a
+/// longer run's report reads its log back instead, so memory stays bounded.
+pub const MAX_KEPT_SESSIONS: usize = 2_000_000;
+
+/// The logged sessions of a run in log order, as `(arm, user, totals)`, so that its report
+/// tabulates them without reading the log back; `None` once there were more than
+/// [`MAX_KEPT_SESSIONS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedSessions(Option<Vec<(u8, u32, SessionTotals)>>);
+
+impl Default for LoggedSessions {
+    fn default() -> Self {
+        LoggedSessions(Some(Vec::new()))
+    }
+}
+
+impl LoggedSessions {
+    fn push(&mut self, session: (u8, u32, SessionTotals)) {
+        if let Some(kept) = &mut self.0 {
+            if kept.len() < MAX_KEPT_SESSIONS {
+                kept.push(session);
+            } else {
+                self.0 = None;
+            }
+        }
+    }
+
+    /// Every logged session, or `None` if there were too many to keep.
+    pub fn all(&self) -> Option<&[(u8, u32, SessionTotals)]> {
+        self.0.as_deref()
+    }
 }
 
 impl RunTotals {
     pub fn new(arms: usize) -> RunTotals {
         RunTotals {
             arms: vec![ArmTotals::default(); arms],
+            sessions: LoggedSessions::default(),
         }
     }
 
@@ -93,6 +129,8 @@ impl RunTotals {
         arm.reward.push(episode.reward);
         arm.steps.push(f64::from(episode.steps));
         arm.total_steps += u64::from(episode.steps);
+        self.sessions
+            .push((episode.arm, episode.user, episode.logged));
     }
 
     pub fn episodes(&self) -> u64 {
@@ -106,6 +144,10 @@ impl RunTotals {
             mine.reward.merge(&theirs.reward);
             mine.steps.merge(&theirs.steps);
             mine.total_steps += theirs.total_steps;
+        }
+        match other.sessions.all() {
+            Some(theirs) => theirs.iter().for_each(|s| self.sessions.push(*s)),
+            None => self.sessions.0 = None,
         }
     }
 
@@ -192,6 +234,7 @@ mod tests {
             arm,
             reward,
             steps,
+            logged: SessionTotals::new(0),
         };
         let mut totals = RunTotals::new(2);
         for episode in [e(0, 1, 1.0, 2), e(0, 1, 3.0, 4), e(1, 2, 5.0, 6)] {

@@ -123,7 +123,12 @@ pub(crate) const COLUMNS: [Column; 12] = [
         false,
     ),
     column("p", "Welch two-sided p-value", true, true),
-    column("p_holm", "p Holm-adjusted across every row", true, true),
+    column(
+        "p_holm",
+        "p Holm-adjusted across the primary rows (guardrails apart)",
+        true,
+        true,
+    ),
     column(
         "significant",
         "the course's rule: the interval excludes 0",
@@ -365,7 +370,7 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
         .collect();
     let mut notes = Vec::new();
     notes.push(format!(
-        "Users are the unit; {:.0}% intervals, {:.0}% power, {} comparisons. {}. SRM check p = {}.",
+        "Users are the unit; {:.0}% intervals, {:.0}% power; Holm corrects the {} primary comparisons together and the guardrails apart. {}. SRM check p = {}.",
         (1.0 - a.alpha) * 100.0,
         a.power * 100.0,
         a.comparisons,

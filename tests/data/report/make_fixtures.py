@@ -191,10 +191,13 @@ def analyse(data, sessions, unfinished, unfinished_events, control):
                 "mde": (t_crit + stats.t.ppf(POWER, dof)) * se / abs(m_c) * 100,
             })
     rows.sort(key=lambda r: (r["metric"], r["treatment"]), reverse=True)
-    adjusted = holm([r["p_value"] for r in rows])
-    for r, a in zip(rows, adjusted):
-        r["p_holm"] = float(a)
-        r["significant_holm"] = bool(a < ALPHA)
+    # Two Holm families: the primary metrics, and the guardrail (latency) on its own.
+    for guardrail in (False, True):
+        family = [r for r in rows if (r["metric"] == "mean_request_latency") == guardrail]
+        adjusted = holm([r["p_value"] for r in family])
+        for r, a in zip(family, adjusted):
+            r["p_holm"] = float(a)
+            r["significant_holm"] = bool(a < ALPHA)
     # SRM: users with any event per arm against an equal split.
     observed = data.groupby("treatment")["user"].nunique().reindex(arms)
     chi = stats.chisquare(observed.to_numpy())
@@ -214,7 +217,7 @@ def analyse(data, sessions, unfinished, unfinished_events, control):
         "unfinished_events": unfinished_events,
         "srm_chi2": float(chi.statistic),
         "srm_p_value": float(chi.pvalue),
-        "comparisons": len(rows),
+        "comparisons": len([r for r in rows if r["metric"] != "mean_request_latency"]),
         "arms": arm_rows,
         "rows": [{k: (float(v) if isinstance(v, (np.floating, float)) else v)
                   for k, v in r.items()} for r in rows],
