@@ -210,3 +210,27 @@ fn mf_and_i2i_commands_give_the_same_bytes_for_any_thread_count() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("reg must be > 0"), "{}", stderr(&bad));
 }
+
+/// The README's claims about `experiments/course_table.yml`: T4 is hw2's DSSM baseline
+/// (same recipe, so the same trained model) cut to a longer list, and T6 falls back to
+/// T4 itself (one DSSM artifact serves both arms).
+#[test]
+fn course_table_t4_is_the_hw2_baseline_model_and_t6_falls_back_to_it() {
+    let load = |name: &str| -> serde_norway::Value {
+        let text = std::fs::read_to_string(root().join("experiments").join(name)).unwrap();
+        serde_norway::from_str(&text).unwrap()
+    };
+    let (table, hw2) = (load("course_table.yml"), load("hw2.yml"));
+    let t4 = &table["arms"]["T4"];
+    assert_eq!(table["arms"]["T6"]["fallback"], *t4);
+    let without_top_k = |source: &serde_norway::Value| {
+        let mut source = source.clone();
+        source.as_mapping_mut().unwrap().remove("top_k");
+        source
+    };
+    assert_eq!(
+        without_top_k(&t4["source"]),
+        without_top_k(&hw2["arms"]["C"]["source"])
+    );
+    assert_eq!(t4["fallback"], hw2["arms"]["C"]["fallback"]);
+}
