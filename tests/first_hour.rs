@@ -396,17 +396,7 @@ fn bench_and_bench_http_print_json() {
     assert_eq!(record["runs"].as_array().unwrap().len(), 2);
     assert!(record["best_steps_per_second"]["2"].as_f64().unwrap() > 0.0);
 
-    let end_to_end = [
-        "bench",
-        "--config",
-        config,
-        "--episodes",
-        "100",
-        "--repeats",
-        "1",
-        "--end-to-end",
-        "--json",
-    ];
+    let end_to_end = [&bench[..], &["--end-to-end"]].concat();
     let out = sim(&end_to_end, tmp.path());
     assert!(out.status.success(), "{}", stderr(&out));
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

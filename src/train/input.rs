@@ -117,12 +117,16 @@ pub fn read_plays(path: &Path, n_tracks: Option<usize>) -> Result<Vec<Play>, Inp
             }
             block.push(s);
         }
-        let parsed: Vec<Option<Play>> = block
+        // Collected whole, then checked in line order: the error named is the first bad
+        // line's, whichever thread found it first.
+        let parsed: Vec<Result<Option<Play>, InputError>> = block
             .par_iter()
             .enumerate()
             .map(|(i, s)| parse_line(path, first_line + i, s, n_tracks))
-            .collect::<Result<_, _>>()?;
-        out.extend(parsed.into_iter().flatten());
+            .collect();
+        for play in parsed {
+            out.extend(play?);
+        }
         first_line += block.len();
         if eof {
             return Ok(out);
