@@ -10,7 +10,7 @@
 # downloaded. Environment (all optional):
 #   PYTHON    interpreter with the course's packages   (default: python3)
 #   SIM       the sim binary                            (default: target/release/sim)
-#   EPISODES  episodes of every run                     (default: 3000)
+#   EPISODES  episodes of every run                     (default: 2000)
 #   REPEATS   runs of each kind; the best is shown      (default: 3)
 #   BIG_EPISODES  episodes of the extra `sim run` rows  (default: 300000; 0 leaves them out)
 # Every process runs under `nice -n 19`.
@@ -32,7 +32,7 @@ done
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 python=${PYTHON:-python3}
 sim=${SIM:-$root/target/release/sim}
-episodes=${EPISODES:-3000}
+episodes=${EPISODES:-2000}
 repeats=${REPEATS:-3}
 big_episodes=${BIG_EPISODES:-300000}
 command -v "$python" > /dev/null || die "no Python interpreter '$python' (set PYTHON)"
@@ -102,12 +102,12 @@ row() {
 # One run of the course simulator: prints "STEPS WALL LOOP_SECONDS LOAD". Steps are the
 # mean steps per episode of its summary times the episodes; the loop time is the
 # episodes over tqdm's final rate (its own "Time:" line has whole seconds only).
-course_run() { # AGENT CONFIG
+course_run() { # AGENT CONFIG [VAR=VALUE...]
     local before start end out err
     before=$(load)
     out=$work/course.out err=$work/course.err
     start=$(now)
-    (cd "$course" && printf 'n\n' | PYTHONPATH=$course nice -n 19 "$python" -m sim.run \
+    (cd "$course" && printf 'n\n' | env PYTHONPATH="$course" "${@:3}" nice -n 19 "$python" -m sim.run \
         --config "$2" --episodes "$episodes" single --recommender "$1" --seed 42 > "$out" 2> "$err") ||
         die "the course simulator failed ($1): $(tail -n 3 "$err" | tr '\r' '\n' | tail -n 1)"
     end=$(now)
@@ -123,10 +123,10 @@ course_run() { # AGENT CONFIG
 # Runs the course simulator REPEATS times, adds a row for the fastest (by wall time), and
 # adds the steps of every run to course_steps.
 course_steps=0
-best_course_run() { # AGENT CONFIG LABEL COMMAND
+best_course_run() { # AGENT CONFIG LABEL COMMAND [VAR=VALUE...]
     local best= line
     for ((i = 1; i <= repeats; i++)); do
-        line=$(course_run "$1" "$2")
+        line=$(course_run "$1" "$2" "${@:5}")
         echo "  $3, run $i: steps, wall s, loop s, load = $line" >&2
         course_steps=$((course_steps + ${line%% *}))
         if [[ -z $best ]] || awk -v a="$line" -v b="$best" 'BEGIN { split(a, x, " "); split(b, y, " "); exit !(x[2] < y[2]) }'; then
@@ -141,6 +141,10 @@ echo "course simulator, in process, dummy agent ($episodes episodes x $repeats)"
 course_config 0 > "$work/course-dummy.yml"
 best_course_run dummy "$work/course-dummy.yml" "course simulator, in process, \`dummy\` agent" \
     "python -m sim.run --episodes $episodes single --recommender dummy"
+# faiss answers each session's one-query neighbour search with an OpenMP team of one
+# thread per core; on a busy machine that team waits for descheduled threads.
+best_course_run dummy "$work/course-dummy.yml" "the same, faiss on one thread" \
+    "OMP_NUM_THREADS=1 python -m sim.run --episodes $episodes single --recommender dummy" OMP_NUM_THREADS=1
 
 echo "course simulator against sim serve ($episodes episodes x $repeats)" >&2
 : > "$work/serve.out"
