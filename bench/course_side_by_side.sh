@@ -126,7 +126,7 @@ course_run() { # AGENT CONFIG [VAR=VALUE...]
 course_steps=0
 failed=0
 best_course_run() { # AGENT CONFIG LABEL COMMAND [VAR=VALUE...]
-    local best= line
+    local best='' line
     for ((i = 1; i <= repeats; i++)); do
         if ! line=$(course_run "$1" "$2" "${@:5}"); then
             echo "  $3, run $i failed: $(cat "$work/failure")" >&2
@@ -174,7 +174,8 @@ course_steps=0
 remote_ok=1
 best_course_run remote "$work/course-remote.yml" "course simulator against \`sim serve\` (botify protocol)" \
     "python -m sim.run --episodes $episodes single --recommender remote" || remote_ok=0
-kill "$server" && wait "$server" 2> /dev/null || true
+kill "$server" 2> /dev/null || true
+wait "$server" 2> /dev/null || true
 server=
 # Its steps, counted from its summaries, are the recommendations the server logged.
 served_steps=$(grep -c '"message":"next"' "$work/served.jsonl" || true)
