@@ -1,10 +1,11 @@
 //! Throughput of `report::analyze` (read + sessionize + statistics) on a synthetic log.
 //!
-//! `cargo bench --bench report` measures a 200k-event log (criterion). For the figure on a
-//! large log (see `src/report/README_SECTION.md`, "Performance"), write 5M events with
+//! `cargo bench --features bench --bench report` measures a 200k-event log (criterion).
+//! For the figure on a large log (see `src/report/README_SECTION.md`, "Performance"),
+//! write 5M events with
 //!
 //!     BOTIFY_BENCH_EVENTS=5000000 BOTIFY_BENCH_DIR=/tmp BOTIFY_BENCH_WRITE_ONLY=1 \
-//!         cargo bench --bench report
+//!         cargo bench --features bench --bench report
 //!
 //! and time `sim report` on `/tmp/botify_report_bench_5000000.jsonl` with
 //! `/usr/bin/time -v target/release/sim report --no-files FILE`.

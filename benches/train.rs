@@ -1,12 +1,13 @@
 //! Benchmarks of `sim train dssm`.
 //!
-//! - `cargo bench --bench train`: criterion timings of one training epoch on 100,000
-//!   synthetic events and of the exact top-k.
-//! - `TRAIN_BENCH_FULL=1 cargo bench --bench train`: the benchmark, once: a
-//!   synthetic log of 1 million events (10,000 users, 50,000 tracks, ~10 % positives)
-//!   written to `target/bench-train/` (`events.jsonl`, `tracks.json`), read, trained with
-//!   the default parameters and searched; prints the timings, steps/s and a quality figure
-//!   (share of the top-100 by a favourite artist of the user, vs. the random share).
+//! - `cargo bench --features bench --bench train`: criterion timings of one training epoch
+//!   on 100,000 synthetic events and of the exact top-k.
+//! - `TRAIN_BENCH_FULL=1 cargo bench --features bench --bench train`: the issue's
+//!   benchmark, once: a synthetic log of 1 million events (10,000 users, 50,000 tracks,
+//!   ~10 % positives) written to `target/bench-train/` (`events.jsonl`, `tracks.json`),
+//!   read, trained with the default parameters and searched; prints the timings, steps/s
+//!   and a quality figure (share of the top-100 by a favourite artist of the user, vs. the
+//!   random share).
 //!   Then time the command itself with
 //!   `/usr/bin/time -v target/release/sim train dssm --logs target/bench-train/events.jsonl
 //!   --tracks target/bench-train/tracks.json --out target/bench-train/recs.jsonl`.

@@ -1,8 +1,9 @@
 //! `sim report` end to end: input formats, errors, outputs, colour.
 
-use assert_cmd::Command;
+use crate::common::Finish;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// A botify-style log (no session ids): `users` users per arm, 2 finished sessions each
 /// (3 events), `experiments` given as a JSON object body per arm.
@@ -45,7 +46,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn sim() -> Command {
-    Command::cargo_bin("sim").unwrap()
+    Command::new(env!("CARGO_BIN_EXE_sim"))
 }
 
 #[test]
@@ -57,14 +58,13 @@ fn botify_data_json_without_session_ids_writes_every_output() {
         &botify_log(&[("C", 30), ("T1", 30)], simple),
     );
     let out = dir.path().join("out");
-    let assert = sim()
+    let output = sim()
         .arg("report")
         .arg(&log)
         .arg("--out")
         .arg(&out)
-        .assert()
         .success();
-    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("mean_time_per_session"), "{stdout}");
     assert!(stdout.contains("120 finished sessions"), "{stdout}");
     // Piped: no colour.
@@ -116,12 +116,11 @@ fn colour_only_when_asked_or_on_a_terminal() {
         "data.json",
         &botify_log(&[("C", 20), ("T1", 20)], simple),
     );
-    let assert = sim()
+    let output = sim()
         .args(["report", "--no-files", "--color", "always"])
         .arg(&log)
-        .assert()
         .success();
-    assert!(String::from_utf8_lossy(&assert.get_output().stdout).contains("\x1b["));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("\x1b["));
 }
 
 #[test]
@@ -133,21 +132,16 @@ fn malformed_line_names_file_and_line() {
     broken.insert(6, r#"{"message":"next","timestamp":17,"user":"#.to_string());
     text = broken.join("\n");
     let log = write(dir.path(), "bad.jsonl", &text);
-    let assert = sim()
-        .args(["report", "--no-files"])
-        .arg(&log)
-        .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let output = sim().args(["report", "--no-files"]).arg(&log).failure();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(stderr.contains("bad.jsonl:7:"), "{stderr}");
     assert!(stderr.contains("--skip-bad-lines"), "{stderr}");
 
-    let assert = sim()
+    let output = sim()
         .args(["report", "--no-files", "--skip-bad-lines"])
         .arg(&log)
-        .assert()
         .success();
-    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(stdout.contains("1 malformed lines skipped"), "{stdout}");
 }
 
@@ -161,23 +155,18 @@ fn several_experiments_need_a_choice_and_others_are_ignored() {
         format!(r#""third":"{arm}""#)
     }));
     let log = write(dir.path(), "data.json", &text);
-    let assert = sim()
-        .args(["report", "--no-files"])
-        .arg(&log)
-        .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let output = sim().args(["report", "--no-files"]).arg(&log).failure();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         stderr.contains("`ab`, `other`, `third`") && stderr.contains("--experiment"),
         "{stderr}"
     );
 
-    let assert = sim()
+    let output = sim()
         .args(["report", "--no-files", "--experiment", "ab"])
         .arg(&log)
-        .assert()
         .success();
-    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     // 3 users * 2 sessions * 3 events of experiment `third`.
     assert!(
         stdout.contains("18 events of other experiments ignored"),
@@ -193,12 +182,8 @@ fn unknown_control_lists_the_arms() {
         "data.json",
         &botify_log(&[("A", 5), ("B", 5)], simple),
     );
-    let assert = sim()
-        .args(["report", "--no-files"])
-        .arg(&log)
-        .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let output = sim().args(["report", "--no-files"]).arg(&log).failure();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         stderr.contains("`A`, `B`") && stderr.contains("--control"),
         "{stderr}"
@@ -206,7 +191,6 @@ fn unknown_control_lists_the_arms() {
     sim()
         .args(["report", "--no-files", "--control", "B"])
         .arg(&log)
-        .assert()
         .success();
 }
 
@@ -227,12 +211,8 @@ fn directories_of_replicas_and_srm_warning() {
     write(&logs, "replica-1.json", &a);
     write(&logs, "replica-2.json", &b);
     write(&logs, "notes.txt", "not a log");
-    let assert = sim()
-        .args(["report", "--no-files"])
-        .arg(&logs)
-        .assert()
-        .success();
-    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    let output = sim().args(["report", "--no-files"]).arg(&logs).success();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(stdout.contains("from 2 file(s)"), "{stdout}");
     assert!(stdout.contains("520 finished sessions"), "{stdout}");
     let warning = stdout.find("SAMPLE RATIO MISMATCH").expect("SRM warning");
@@ -242,10 +222,9 @@ fn directories_of_replicas_and_srm_warning() {
 
 #[test]
 fn missing_file_is_an_error() {
-    let assert = sim()
+    let output = sim()
         .args(["report", "--no-files", "/nonexistent/events.jsonl"])
-        .assert()
         .failure();
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(stderr.contains("/nonexistent/events.jsonl"), "{stderr}");
 }

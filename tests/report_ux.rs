@@ -1,8 +1,9 @@
 //! `sim report` as a person reads it: guardrails apart and judged in their direction,
 //! a terminal table that fits 120 columns, one mean session time in table and chart.
 
-use assert_cmd::Command;
+use crate::common::Finish;
 use std::fmt::Write as _;
+use std::process::Command;
 
 /// A botify-style log: `users` users per arm; user `u` has `u % 3 + 1` sessions of
 /// `u % 4 + 2` events, so the user-level mean time per session differs from the mean
@@ -44,15 +45,13 @@ fn guardrails_apart_table_fits_and_one_mean_session_time() {
     let path = dir.path().join("data.json");
     std::fs::write(&path, log(&["C", "T1", "T2"], 60)).unwrap();
     let out = dir.path().join("out");
-    let assert = Command::cargo_bin("sim")
-        .unwrap()
+    let output = Command::new(env!("CARGO_BIN_EXE_sim"))
         .arg("report")
         .arg(&path)
         .arg("--out")
         .arg(&out)
-        .assert()
         .success();
-    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
     // The tables and their notes; the lines above saying what was read stay whole.
     let tables = &stdout[stdout.find("Primary metrics").expect("tables")..];
     for line in tables.lines() {

@@ -1,9 +1,10 @@
 //! `sim train dssm` end to end: files in, files out, errors naming the file and line.
 
-use assert_cmd::Command;
+use crate::common::Finish;
 use botify_sim::train::synthetic::{SyntheticConfig, SyntheticLog};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn write_log(dir: &Path) -> (PathBuf, PathBuf, SyntheticLog) {
     let log = SyntheticLog::generate(&SyntheticConfig {
@@ -30,7 +31,7 @@ fn write_log(dir: &Path) -> (PathBuf, PathBuf, SyntheticLog) {
 }
 
 fn sim() -> Command {
-    Command::cargo_bin("sim").unwrap()
+    Command::new(env!("CARGO_BIN_EXE_sim"))
 }
 
 #[test]
@@ -50,11 +51,10 @@ fn writes_recommendations_and_summary() {
                 "--top-k", "7", "--dim", "16", "--epochs", "3", "--seed", "5",
             ])
             .args(["--init", "identity:3", "--threads", threads])
-            .assert()
             .success()
     };
-    let assert = run("1", &out);
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    let output = run("1", &out);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(stderr.contains("trained on 10000 plays"), "{stderr}");
     assert!(
         !stderr.contains("epoch   1"),
@@ -107,11 +107,8 @@ fn without_a_catalogue_every_track_is_its_own_artist() {
         .arg(dir.path().join("r.jsonl"))
         .arg("--summary")
         .arg(&summary)
-        .assert()
         .success()
-        .get_output()
-        .stderr
-        .clone();
+        .stderr;
     let err = String::from_utf8_lossy(&out);
     assert!(err.contains("no --tracks given"), "{err}");
     let s: serde_json::Value =
@@ -132,7 +129,7 @@ fn fails_with(dir: &Path, log_text: &str, tracks: Option<&str>, expect: &str) {
         std::fs::write(&p, t).unwrap();
         cmd.arg("--tracks").arg(p);
     }
-    let out = cmd.assert().failure().get_output().stderr.clone();
+    let out = cmd.failure().stderr;
     let err = String::from_utf8_lossy(&out);
     assert!(err.lines().any(|l| l.starts_with("Error: ")), "{err}");
     assert!(err.contains(expect), "expected `{expect}` in: {err}");
@@ -186,11 +183,8 @@ fn bad_input_names_the_file_and_line() {
             "--out",
             "x",
         ])
-        .assert()
         .failure()
-        .get_output()
-        .stderr
-        .clone();
+        .stderr;
     let err = String::from_utf8_lossy(&out);
     assert!(err.contains("cannot read /nonexistent/log.jsonl"), "{err}");
 }

@@ -359,4 +359,13 @@ mod tests {
         assert!(first_session_id() >= earlier + 1024);
         assert!(earlier < 1 << 53);
     }
+
+    /// Cargo.toml pins `idna` to its stub back end (no ICU4X): redis URLs must still
+    /// parse, whatever their host, because `url` runs IDNA on http(s)-like URLs only.
+    #[test]
+    fn redis_urls_with_non_ascii_hosts_parse_without_an_idna_back_end() {
+        for url in ["redis://bücher.example:6379/0", "redis://127.0.0.1/1"] {
+            assert!(redis::Client::open(url).is_ok(), "{url}");
+        }
+    }
 }

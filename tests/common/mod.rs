@@ -106,3 +106,54 @@ pub fn write_npy(path: &Path, descr: &str, fortran: bool, shape: (usize, usize),
     bytes.extend_from_slice(payload);
     std::fs::write(path, bytes).unwrap();
 }
+
+/// How a command must end, checked on std's `Command`: all the tests need of `assert_cmd`,
+/// whose dependencies (`bstr`, `regex-automata`, `predicates`...) cost every clean
+/// `cargo test` build.
+pub trait Finish {
+    /// Runs the command to its end; panics, showing its stderr, unless it exited with 0.
+    fn success(&mut self) -> Output;
+    /// Runs the command to its end; panics unless it exited with a non-zero code (a
+    /// process killed by a signal has none).
+    fn failure(&mut self) -> Output;
+}
+
+impl Finish for Command {
+    fn success(&mut self) -> Output {
+        let out = self.output().expect("the command runs");
+        assert!(
+            out.status.success(),
+            "{self:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn failure(&mut self) -> Output {
+        let out = self.output().expect("the command runs");
+        assert!(
+            out.status.code().is_some_and(|code| code != 0),
+            "{self:?} should have exited with an error code ({}); stdout: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        out
+    }
+}
+
+#[test]
+#[should_panic(expected = "failed")]
+fn success_rejects_a_command_that_fails() {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .arg("--no-such-flag")
+        .success();
+}
+
+#[test]
+#[should_panic(expected = "should have exited with an error code")]
+fn failure_rejects_a_command_that_succeeds() {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .arg("--version")
+        .failure();
+}
