@@ -14,21 +14,53 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
-/// The two random streams of episode `index`: the user model's and the recommender's.
-/// Both derive from (seed, index) alone, so any scheduling gives the same episode.
-pub fn episode_streams(seed: u64, index: u64) -> (ChaCha8Rng, RecRng) {
-    let mut user = ChaCha8Rng::seed_from_u64(seed);
-    user.set_stream(2 * index);
-    let mut recommender = ChaCha8Rng::seed_from_u64(seed);
-    recommender.set_stream(2 * index + 1);
-    (user, recommender)
+/// The random streams of a run's episodes. Episode `index` draws its user model from
+/// stream `2 index` and its recommender from `2 index + 1` of the ChaCha key of `seed`,
+/// so any scheduling gives the same episode. The key is derived once per run: deriving
+/// it is the dearest part of starting a stream.
+pub struct EpisodeStreams {
+    key: [u8; 32],
 }
 
-/// The episode's user and session interest: the first two draws of its user-model stream.
-pub fn draw_user_and_interest(user_rng: &mut ChaCha8Rng, world: &World) -> (u32, u32) {
-    let user = user_rng.random_range(0..world.users.len() as u32);
-    let interests = &world.users[user as usize].interests;
-    (user, interests[user_rng.random_range(0..interests.len())])
+impl EpisodeStreams {
+    pub fn new(seed: u64) -> EpisodeStreams {
+        EpisodeStreams {
+            key: ChaCha8Rng::seed_from_u64(seed).get_seed(),
+        }
+    }
+
+    fn stream(&self, stream: u64) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::from_seed(self.key);
+        rng.set_stream(stream);
+        rng
+    }
+}
+
+/// An episode's first draws, its user and session interest, with the streams it goes on
+/// with: drawn once, by the runner that groups episodes by user.
+pub struct EpisodeStart {
+    pub index: u64,
+    pub user: u32,
+    pub interest: u32,
+    user_rng: ChaCha8Rng,
+    recommender_rng: RecRng,
+}
+
+impl EpisodeStart {
+    /// The first two draws of episode `index`'s user-model stream.
+    pub fn draw(streams: &EpisodeStreams, index: u64, world: &World) -> EpisodeStart {
+        let mut user_rng = streams.stream(2 * index);
+        let user = user_rng.random_range(0..world.users.len() as u32);
+        let interests = &world.users[user as usize].interests;
+        let interest = interests[user_rng.random_range(0..interests.len())];
+        EpisodeStart {
+            index,
+            user,
+            interest,
+            user_rng,
+            recommender_rng: streams.stream(2 * index + 1),
+        }
+    }
 }
 
 /// An arm as the runner sees it.
@@ -53,8 +85,6 @@ pub struct EpisodeSetup<'a> {
     /// Arm index of each user.
     pub user_arm: &'a [u8],
     pub simulation: &'a SimulationConfig,
-    /// The run's `--seed`.
-    pub seed: u64,
 }
 
 /// The course's per-episode numbers.
@@ -104,16 +134,16 @@ pub enum EpisodeError {
     Quit,
 }
 
-/// Runs episode `index` to its end, appending its events to `out`.
+/// Runs the episode `start` began to its end, appending its events to `out`.
 pub fn run_episode(
     setup: &EpisodeSetup,
-    index: u64,
+    start: &EpisodeStart,
     out: &mut Vec<u8>,
 ) -> Result<EpisodeSummary, EpisodeError> {
     let world = setup.world;
     let cat = &world.catalogue;
-    let (mut rng, mut rec_rng) = episode_streams(setup.seed, index);
-    let (user_id, interest) = draw_user_and_interest(&mut rng, world);
+    let (index, user_id, interest) = (start.index, start.user, start.interest);
+    let (mut rng, mut rec_rng) = (start.user_rng.clone(), start.recommender_rng.clone());
     let user = &world.users[user_id as usize];
     let candidates = world.first_track_candidates(user, interest);
     let first = candidates[rng.random_range(0..candidates.len())];
@@ -274,10 +304,10 @@ mod tests {
             treatments: &arm_treatments("x", &arms),
             user_arm: &[0],
             simulation: &simulation,
-            seed: 5,
         };
+        let start = EpisodeStart::draw(&EpisodeStreams::new(5), index, world);
         let mut buf = Vec::new();
-        let summary = run_episode(&setup, index, &mut buf).unwrap();
+        let summary = run_episode(&setup, &start, &mut buf).unwrap();
         let events = String::from_utf8(buf)
             .unwrap()
             .lines()
@@ -345,9 +375,9 @@ mod tests {
             treatments: &arm_treatments("x", &arms),
             user_arm: &[0],
             simulation: &SimulationConfig::default(),
-            seed: 1,
         };
-        let err = run_episode(&setup, 0, &mut Vec::new())
+        let start = EpisodeStart::draw(&EpisodeStreams::new(1), 0, &w);
+        let err = run_episode(&setup, &start, &mut Vec::new())
             .unwrap_err()
             .to_string();
         assert!(
