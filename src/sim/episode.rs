@@ -5,9 +5,7 @@ use super::listen::{Playback, listen_time};
 use crate::config::SimulationConfig;
 use crate::log::Message;
 use crate::log::session::SessionTotals;
-use crate::log::writer::{
-    EventFields, SessionParts, append_session_event, logged_latency, render_treatments,
-};
+use crate::log::writer::{EventFields, SessionParts, append_session_event, render_treatments};
 use crate::recommend::{RecRng, RecommendError, Recommender, SessionStart};
 use crate::world::World;
 use rand::{RngExt, SeedableRng};
@@ -104,12 +102,12 @@ pub struct EpisodeSummary {
 /// Appends one event to the episode's lines and folds it into its totals.
 fn log_event(
     out: &mut Vec<u8>,
-    parts: &SessionParts,
+    parts: &mut SessionParts,
     logged: &mut SessionTotals,
     event: &EventFields,
 ) {
-    append_session_event(out, parts, event);
-    logged.add(event.timestamp, event.time, logged_latency(event.latency));
+    let latency = append_session_event(out, parts, event);
+    logged.add(event.timestamp, event.time, latency);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,7 +170,7 @@ pub fn run_episode(
     let mut budget = user.session_budget;
     let (mut steps, mut reward) = (0u32, 0.0f64);
     let mut logged = SessionTotals::new(start_ts);
-    let parts = SessionParts::new(u64::from(user_id), treatments, Some(index), Some(index));
+    let mut parts = SessionParts::new(u64::from(user_id), treatments, Some(index), Some(index));
     loop {
         let clock = Instant::now();
         let answer = session.next(prev, prev_time, &mut rec_rng).map_err(fail)?;
@@ -187,7 +185,7 @@ pub fn run_episode(
         }
         log_event(
             out,
-            &parts,
+            &mut parts,
             &mut logged,
             &EventFields {
                 message: Message::Next,
@@ -214,7 +212,7 @@ pub fn run_episode(
     session.end(prev, prev_time).map_err(fail)?;
     log_event(
         out,
-        &parts,
+        &mut parts,
         &mut logged,
         &EventFields {
             message: Message::Last,

@@ -14,8 +14,8 @@ use crate::log::writer::LogWriter;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 use std::ops::Range;
-use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
@@ -368,6 +368,8 @@ fn run_chunk(
     buffer: &mut Vec<u8>,
 ) -> Vec<(usize, EpisodeOutput)> {
     buffer.clear();
+    // About what the seminar's episodes write, so that a new buffer seldom grows.
+    buffer.reserve(positions.len() * 2048);
     let mut results = Vec::with_capacity(positions.len());
     let mut failed_user = None;
     for &position in positions {
@@ -382,7 +384,10 @@ fn run_chunk(
             buffer.truncate(from);
             failed_user = Some(start.user);
         }
-        results.push((position, result.map(|summary| (summary, from..buffer.len()))));
+        results.push((
+            position,
+            result.map(|summary| (summary, from..buffer.len())),
+        ));
     }
     results
 }
