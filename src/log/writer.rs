@@ -56,40 +56,67 @@ pub fn append_event(buf: &mut Vec<u8>, e: &EventRecord) {
 /// the last timestamp, track and recommendation written, since a session's timestamps
 /// count up by one and each answer is the next event's track.
 pub struct SessionParts {
-    bytes: Vec<u8>,
-    /// End of the user part in `bytes`; the rest is the tail.
-    user_end: usize,
+    /// `,"user":U,"track":`, padded for [`LineHead::put_padded`].
+    user: [u8; USER_PART],
+    user_len: usize,
+    tail: Vec<u8>,
     timestamp: Digits,
     track: Digits,
     recommendation: Digits,
 }
 
-impl SessionParts {
-    pub fn new(user: u64, experiments: &str, session: Option<u64>, episode: Option<u64>) -> Self {
-        let mut int = itoa::Buffer::new();
-        let mut bytes = Vec::with_capacity(80 + experiments.len());
-        bytes.extend_from_slice(b",\"user\":");
-        bytes.extend_from_slice(int.format(user).as_bytes());
-        bytes.extend_from_slice(b",\"track\":");
-        let user_end = bytes.len();
-        bytes.extend_from_slice(b",\"experiments\":");
-        bytes.extend_from_slice(experiments.as_bytes());
-        if let Some(session) = session {
-            bytes.extend_from_slice(b",\"session\":");
-            bytes.extend_from_slice(int.format(session).as_bytes());
-        }
-        if let Some(episode) = episode {
-            bytes.extend_from_slice(b",\"episode\":");
-            bytes.extend_from_slice(int.format(episode).as_bytes());
-        }
-        bytes.extend_from_slice(b"}\n");
+/// Parts to [`start`](SessionParts::start) a session with.
+impl Default for SessionParts {
+    fn default() -> Self {
         SessionParts {
-            bytes,
-            user_end,
+            user: [0; USER_PART],
+            user_len: 0,
+            tail: Vec::new(),
             timestamp: Digits::new(),
             track: Digits::new(),
             recommendation: Digits::new(),
         }
+    }
+}
+
+/// Room for `,"user":` (8 bytes), 20 digits and `,"track":` (9).
+const USER_PART: usize = 40;
+
+impl SessionParts {
+    pub fn new(user: u64, experiments: &str, session: Option<u64>, episode: Option<u64>) -> Self {
+        let mut parts = SessionParts::default();
+        parts.start(user, experiments, session, episode);
+        parts
+    }
+
+    /// Makes these the parts of another session (keeps the memory).
+    pub fn start(
+        &mut self,
+        user: u64,
+        experiments: &str,
+        session: Option<u64>,
+        episode: Option<u64>,
+    ) {
+        let mut int = itoa::Buffer::new();
+        let mut head = LineHead::new();
+        head.put(b",\"user\":");
+        head.put_slice(int.format(user).as_bytes());
+        head.put(b",\"track\":");
+        self.user_len = head.len;
+        self.user.copy_from_slice(&head.bytes[..USER_PART]);
+        let tail = &mut self.tail;
+        tail.clear();
+        tail.extend_from_slice(b",\"experiments\":");
+        tail.extend_from_slice(experiments.as_bytes());
+        if let Some(session) = session {
+            tail.extend_from_slice(b",\"session\":");
+            tail.extend_from_slice(int.format(session).as_bytes());
+        }
+        if let Some(episode) = episode {
+            tail.extend_from_slice(b",\"episode\":");
+            tail.extend_from_slice(int.format(episode).as_bytes());
+        }
+        tail.extend_from_slice(b"}\n");
     }
 }
 
@@ -98,50 +125,49 @@ impl SessionParts {
 #[derive(Clone, Copy)]
 struct Digits {
     value: u64,
-    /// Right-aligned: the digits are `bytes[start..]`.
-    bytes: [u8; 20],
-    start: usize,
+    /// The digits are `bytes[..len]`; the rest pads them for [`LineHead::put_padded`].
+    bytes: [u8; DIGITS],
+    len: usize,
 }
+
+/// Room for the 20 digits of `u64::MAX`, padded.
+const DIGITS: usize = 24;
 
 impl Digits {
     fn new() -> Digits {
-        let mut bytes = [0; 20];
-        bytes[19] = b'0';
+        let mut bytes = [0; DIGITS];
+        bytes[0] = b'0';
         Digits {
             value: 0,
             bytes,
-            start: 19,
+            len: 1,
         }
     }
 
-    fn set(&mut self, value: u64) -> &[u8] {
+    fn set(&mut self, value: u64) -> &Digits {
         if value != self.value {
-            if self.value.checked_add(1) == Some(value) {
-                self.count_up();
-            } else {
+            if self.value.checked_add(1) != Some(value) || !self.count_up() {
                 let mut int = itoa::Buffer::new();
                 let digits = int.format(value).as_bytes();
-                self.start = 20 - digits.len();
-                self.bytes[self.start..].copy_from_slice(digits);
+                self.len = digits.len();
+                self.bytes[..self.len].copy_from_slice(digits);
             }
             self.value = value;
         }
-        &self.bytes[self.start..]
+        self
     }
 
-    /// Adds one to the digits (the value is below `u64::MAX`, so a carry out of the
-    /// leading digit has a byte to go to).
-    fn count_up(&mut self) {
-        for i in (self.start..20).rev() {
-            if self.bytes[i] == b'9' {
-                self.bytes[i] = b'0';
+    /// Adds one to the digits, unless they are all nines (then the caller formats anew).
+    fn count_up(&mut self) -> bool {
+        for digit in self.bytes[..self.len].iter_mut().rev() {
+            if *digit == b'9' {
+                *digit = b'0';
             } else {
-                self.bytes[i] += 1;
-                return;
+                *digit += 1;
+                return true;
             }
         }
-        self.start -= 1;
-        self.bytes[self.start] = b'1';
+        false
     }
 }
 
@@ -156,48 +182,95 @@ pub struct EventFields {
     pub recommendation: Option<u64>,
 }
 
+/// A line up to its session's tail, assembled on the stack by fixed-size copies (a few
+/// vector moves each) rather than a capacity check and a `memcpy` call per field.
+struct LineHead {
+    bytes: [u8; LINE_HEAD],
+    len: usize,
+}
+
+/// The longest head is 213 bytes (two 24-byte floats among them); the rest is room for
+/// the padding a fixed-size copy writes past the end.
+const LINE_HEAD: usize = 320;
+
+impl LineHead {
+    fn new() -> LineHead {
+        LineHead {
+            bytes: [0; LINE_HEAD],
+            len: 0,
+        }
+    }
+
+    fn put<const N: usize>(&mut self, bytes: &[u8; N]) {
+        self.bytes[self.len..self.len + N].copy_from_slice(bytes);
+        self.len += N;
+    }
+
+    /// The first `len` bytes of `padded`; what follows writes over the rest.
+    fn put_padded<const N: usize>(&mut self, padded: &[u8; N], len: usize) {
+        self.bytes[self.len..self.len + N].copy_from_slice(padded);
+        self.len += len;
+    }
+
+    fn put_digits(&mut self, digits: &Digits) {
+        self.put_padded(&digits.bytes, digits.len);
+    }
+
+    fn put_slice(&mut self, bytes: &[u8]) {
+        self.bytes[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// Appends one JSON line of the session `parts` describes; returns its latency as a reader
 /// of the line gets it back.
 pub fn append_session_event(buf: &mut Vec<u8>, parts: &mut SessionParts, e: &EventFields) -> f64 {
-    buf.extend_from_slice(match e.message {
+    let mut head = LineHead::new();
+    head.put(match e.message {
         Message::Next => b"{\"message\":\"next\",\"timestamp\":",
         Message::Last => b"{\"message\":\"last\",\"timestamp\":",
     });
-    buf.extend_from_slice(parts.timestamp.set(e.timestamp));
-    buf.extend_from_slice(&parts.bytes[..parts.user_end]);
+    head.put_digits(parts.timestamp.set(e.timestamp));
+    head.put_padded(&parts.user, parts.user_len);
     // The last answer is usually this track: its digits are at hand.
     std::mem::swap(&mut parts.track, &mut parts.recommendation);
-    buf.extend_from_slice(parts.track.set(e.track));
-    buf.extend_from_slice(b",\"time\":");
-    push_f64(buf, e.time);
-    buf.extend_from_slice(b",\"latency\":");
-    let latency = push_latency(buf, e.latency);
-    buf.extend_from_slice(b",\"recommendation\":");
+    head.put_digits(parts.track.set(e.track));
+    head.put(b",\"time\":");
+    push_f64(&mut head, e.time);
+    head.put(b",\"latency\":");
+    let latency = push_latency(&mut head, e.latency);
+    head.put(b",\"recommendation\":");
     match e.recommendation {
-        Some(r) => buf.extend_from_slice(parts.recommendation.set(r)),
-        None => buf.extend_from_slice(b"null"),
+        Some(r) => head.put_digits(parts.recommendation.set(r)),
+        None => head.put(b"null"),
     }
-    buf.extend_from_slice(&parts.bytes[parts.user_end..]);
+    buf.reserve(head.len + parts.tail.len());
+    buf.extend_from_slice(head.as_bytes());
+    buf.extend_from_slice(&parts.tail);
     latency
 }
 
 /// A float as serde_json writes it: shortest round-trip form, `null` when not finite.
 /// Listen times are hundredths in [0, 1], written without the general algorithm.
-fn push_f64(buf: &mut Vec<u8>, x: f64) {
+fn push_f64(head: &mut LineHead, x: f64) {
     // If `x` is some h/100, then 100x is within an ulp of h and this truncation is h
     // (a cast, where `round` is a library call on the baseline x86-64 target).
     let hundredths = (x * 100.0 + 0.5) as i64;
     if (0..=100).contains(&hundredths) && hundredths as f64 / 100.0 == x {
         let h = hundredths as u8;
         match (h, h % 10) {
-            (100, _) => buf.extend_from_slice(b"1.0"),
-            (_, 0) => buf.extend_from_slice(&[b'0', b'.', b'0' + h / 10]),
-            _ => buf.extend_from_slice(&[b'0', b'.', b'0' + h / 10, b'0' + h % 10]),
+            (100, _) => head.put(b"1.0"),
+            (_, 0) => head.put(&[b'0', b'.', b'0' + h / 10]),
+            _ => head.put(&[b'0', b'.', b'0' + h / 10, b'0' + h % 10]),
         }
     } else if x.is_finite() {
-        buf.extend_from_slice(ryu::Buffer::new().format_finite(x).as_bytes());
+        head.put_slice(ryu::Buffer::new().format_finite(x).as_bytes());
     } else {
-        buf.extend_from_slice(b"null");
+        head.put(b"null");
     }
 }
 
@@ -217,37 +290,37 @@ fn nanos(seconds: f64) -> u64 {
 /// Seconds with nanosecond resolution as a plain decimal (`0.000000208`): the clock
 /// measures no finer, and it is several times cheaper than the shortest-float algorithm.
 /// Returns the latency a reader of the log parses back.
-fn push_latency(buf: &mut Vec<u8>, seconds: f64) -> f64 {
+fn push_latency(head: &mut LineHead, seconds: f64) -> f64 {
     if !(seconds.is_finite() && (0.0..1e9).contains(&seconds)) {
-        push_f64(buf, seconds);
+        push_f64(head, seconds);
         return seconds;
     }
-    let from = buf.len();
+    let from = head.len;
     let nanos = nanos(seconds);
     let whole = nanos / 1_000_000_000;
     let mut int = itoa::Buffer::new();
     if whole == 0 {
-        buf.push(b'0');
+        head.put(b"0");
     } else {
-        buf.extend_from_slice(int.format(whole).as_bytes());
+        head.put_slice(int.format(whole).as_bytes());
     }
     let fraction = nanos % 1_000_000_000;
     if fraction == 0 {
-        buf.extend_from_slice(b".0");
+        head.put(b".0");
     } else {
         // A leading 1 pads the nine fraction digits with zeros; it becomes the point.
         let mut digits = [0u8; 10];
         digits.copy_from_slice(int.format(fraction + 1_000_000_000).as_bytes());
         digits[0] = b'.';
         let zeros = digits.iter().rev().take_while(|&&d| d == b'0').count();
-        buf.extend_from_slice(&digits[..10 - zeros]);
+        head.put_padded(&digits, 10 - zeros);
     }
     // `nanos / 1e9` is the float nearest the written decimal whenever `nanos` is exact in
     // an f64 (below 2^53 ns, 104 days); beyond, the decimal is parsed.
     if nanos < 1 << 53 {
         return nanos as f64 / 1e9;
     }
-    std::str::from_utf8(&buf[from..])
+    std::str::from_utf8(&head.bytes[from..head.len])
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(seconds)
@@ -333,9 +406,9 @@ mod tests {
     use rand::{RngExt, SeedableRng};
 
     fn latency_text(seconds: f64) -> String {
-        let mut buf = Vec::new();
-        let _ = push_latency(&mut buf, seconds);
-        String::from_utf8(buf).unwrap()
+        let mut head = LineHead::new();
+        let _ = push_latency(&mut head, seconds);
+        String::from_utf8(head.as_bytes().to_vec()).unwrap()
     }
 
     #[test]
@@ -361,9 +434,12 @@ mod tests {
             _ => rng.random::<f64>() * 1e8,
         }));
         for seconds in values {
-            let mut buf = Vec::new();
-            let returned = push_latency(&mut buf, seconds);
-            let parsed: f64 = String::from_utf8(buf).unwrap().parse().unwrap();
+            let mut head = LineHead::new();
+            let returned = push_latency(&mut head, seconds);
+            let parsed: f64 = String::from_utf8(head.as_bytes().to_vec())
+                .unwrap()
+                .parse()
+                .unwrap();
             assert_eq!(returned.to_bits(), parsed.to_bits(), "{seconds}");
         }
     }
@@ -372,10 +448,10 @@ mod tests {
     fn listen_times_are_written_as_serde_json_writes_them() {
         for h in 0..=100 {
             let x = h as f64 / 100.0;
-            let mut buf = Vec::new();
-            push_f64(&mut buf, x);
+            let mut head = LineHead::new();
+            push_f64(&mut head, x);
             assert_eq!(
-                String::from_utf8(buf).unwrap(),
+                String::from_utf8(head.as_bytes().to_vec()).unwrap(),
                 serde_json::to_string(&x).unwrap()
             );
         }
@@ -423,8 +499,9 @@ mod tests {
             10_u64.pow(19),
         ]);
         for value in values {
+            let set = digits.set(value);
             assert_eq!(
-                digits.set(value),
+                &set.bytes[..set.len],
                 itoa::Buffer::new().format(value).as_bytes(),
                 "{value}"
             );

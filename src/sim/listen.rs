@@ -39,6 +39,11 @@ impl Default for Playback {
 }
 
 impl Playback {
+    /// Forgets every play (keeps the memory for the next session).
+    pub fn clear(&mut self) {
+        self.plays.clear();
+    }
+
     pub fn push(&mut self, track: u32, catalogue: &Catalogue) {
         self.plays
             .push((track, catalogue.artist_of[track as usize]));

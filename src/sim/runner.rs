@@ -6,7 +6,8 @@
 //! (what a stateful remote service needs).
 
 use super::episode::{
-    EpisodeError, EpisodeSetup, EpisodeStart, EpisodeStreams, EpisodeSummary, run_episode,
+    EpisodeError, EpisodeScratch, EpisodeSetup, EpisodeStart, EpisodeStreams, EpisodeSummary,
+    run_episode,
 };
 use super::shard::Shard;
 use super::summary::RunTotals;
@@ -372,13 +373,14 @@ fn run_chunk(
     buffer.reserve(positions.len() * 2048);
     let mut results = Vec::with_capacity(positions.len());
     let mut failed_user = None;
+    let mut scratch = EpisodeScratch::default();
     for &position in positions {
         let start = &starts[position];
         if failed_user == Some(start.user) {
             continue;
         }
         let from = buffer.len();
-        let result = run_episode(setup, start, buffer);
+        let result = run_episode(setup, start, &mut scratch, buffer);
         if result.is_err() {
             // Lines of an unfinished episode are not logged.
             buffer.truncate(from);
