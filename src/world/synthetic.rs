@@ -305,23 +305,22 @@ fn artist_sizes(cfg: &SyntheticWorldConfig) -> Vec<usize> {
     let multi = ((a as f64 * cfg.multi_track_artist_share).round() as usize)
         .min(n - a)
         .min(a);
-    let curve = |p: f64| -> Vec<usize> {
-        (0..a)
-            .map(|r| {
-                if r >= multi {
-                    1
-                } else {
-                    let x = 1.0 - r as f64 / multi as f64;
-                    2 + ((max - 2) as f64 * x.powf(p)).floor() as usize
-                }
-            })
-            .collect()
+    let size = |r: usize, p: f64| -> usize {
+        if r >= multi {
+            1
+        } else {
+            let x = 1.0 - r as f64 / multi as f64;
+            2 + ((max - 2) as f64 * x.powf(p)).floor() as usize
+        }
     };
-    // The sum falls as p grows: bisect for the curve whose total is closest to n.
+    let curve = |p: f64| -> Vec<usize> { (0..a).map(|r| size(r, p)).collect() };
+    // The sum falls as p grows: bisect for the curve whose total is closest to n. The
+    // totals take a `powf` per multi-track artist (half a million over the bisection):
+    // summed in parallel, exactly, since they are integers.
     let (mut lo, mut hi) = (0.0f64, 1000.0f64);
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
-        if curve(mid).iter().sum::<usize>() > n {
+        if (0..a).into_par_iter().map(|r| size(r, mid)).sum::<usize>() > n {
             lo = mid;
         } else {
             hi = mid;
