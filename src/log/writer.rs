@@ -467,7 +467,12 @@ mod tests {
                 [half, half.next_up(), half.next_down()]
             })
             .collect();
-        values.extend([0.0, 0.49999999999999994e-9, 4503599627370495.5e-9, 9.99e8]);
+        values.extend([
+            0.0,
+            0.5f64.next_down() * 1e-9,
+            ((1u64 << 52) as f64 - 0.5) * 1e-9,
+            9.99e8,
+        ]);
         values
             .extend((0..20_000).map(|_| rng.random::<f64>() * 10f64.powi(rng.random_range(-9..9))));
         for seconds in values {
