@@ -11,21 +11,8 @@ const DAY_MS: u64 = 86_400_000;
 const START_MS: u64 = 1_700_000_000_000;
 
 fn run_ceiling(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
-    let config = small_world_config(dir);
-    let experiment = root().join("experiments/ceiling.yml");
-    let mut args = vec![
-        "run",
-        "--experiment",
-        experiment.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--seed",
-        "5",
-        "--out",
-        out,
-        "--cache-dir",
-        "cache",
-    ];
+    let mut args = ceiling_on_small_world(dir, "run");
+    args.extend(["--seed", "5", "--out", out, "--cache-dir", "cache"]);
     args.extend(extra);
     sim(&args, dir)
 }
@@ -265,16 +252,7 @@ fn days_ask_needs_a_terminal_and_days_must_be_a_count_or_ask() {
 
 /// A tiny world, the seminar lineup, and an experiment whose T1 retrains daily.
 fn daily_project(dir: &Path) {
-    std::fs::write(
-        dir.join("env.yml"),
-        "world:\n  synthetic: {tracks: 2000, artists: 500, users: 300, seed: 5}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("seminar.yml"),
-        "name: seminar\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n",
-    )
-    .unwrap();
+    tiny_world_and_seminar(dir);
     std::fs::write(
         dir.join("daily.yml"),
         "name: daily\narms:\n  C: {kind: sticky_artist}\n  T1:\n    kind: indexed\n    source:\n      train: dssm\n      logs_from:\n        - {experiment: seminar.yml, episodes: 600, seed: 1}\n      top_k: 20\n      seed: 1\n      dim: 16\n      epochs: 3\n      retrain: daily\n",

@@ -5,21 +5,8 @@ use crate::common::*;
 use std::path::{Path, PathBuf};
 
 fn run(dir: &Path, out: &str, extra: &[&str]) -> (String, Vec<String>) {
-    let config = small_world_config(dir);
-    let experiment = root().join("experiments/ceiling.yml");
-    let mut args = vec![
-        "run",
-        "--experiment",
-        experiment.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--episodes",
-        "400",
-        "--out",
-        out,
-        "--cache-dir",
-        "cache",
-    ];
+    let mut args = ceiling_on_small_world(dir, "run");
+    args.extend(["--episodes", "400", "--out", out, "--cache-dir", "cache"]);
     args.extend_from_slice(extra);
     let result = sim(&args, dir);
     assert!(result.status.success(), "{}", stderr(&result));
@@ -74,20 +61,9 @@ fn written_once_read_after_and_recomputed_when_damaged() {
 fn prepare_fills_the_cache_that_runs_then_only_read() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let config = small_world_config(d);
-    let experiment = root().join("experiments/ceiling.yml");
-    let prepared = sim(
-        &[
-            "prepare",
-            "--experiment",
-            experiment.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--cache-dir",
-            "cache",
-        ],
-        d,
-    );
+    let mut prepare = ceiling_on_small_world(d, "prepare");
+    prepare.extend(["--cache-dir", "cache"]);
+    let prepared = sim(&prepare, d);
     assert!(prepared.status.success(), "{}", stderr(&prepared));
     assert_eq!(cache_files(d).len(), 1);
     let (shard, _) = run(d, "s", &["--shard", "0/2"]);

@@ -6,16 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// A tiny world, a seminar experiment and one whose control is trained from its logs.
 fn project(dir: &Path) {
-    std::fs::write(
-        dir.join("env.yml"),
-        "world:\n  synthetic: {tracks: 2000, artists: 500, users: 300, seed: 5}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("seminar.yml"),
-        "name: seminar\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n",
-    )
-    .unwrap();
+    tiny_world_and_seminar(dir);
     std::fs::write(
         dir.join("trained.yml"),
         "name: trained\narms:\n  C:\n    kind: indexed\n    source:\n      train: dssm\n      logs_from:\n        - {experiment: seminar.yml, episodes: 600, seed: 1}\n      top_k: 20\n      seed: 1\n      dim: 16\n      epochs: 3\n  T1: {kind: random}\n",

@@ -3,26 +3,10 @@
 use crate::common::*;
 
 fn run(dir: &std::path::Path, out: &str, workers: &str, seed: &str) -> Vec<String> {
-    let config = small_world_config(dir);
-    let experiment = root().join("experiments/ceiling.yml");
-    let result = sim(
-        &[
-            "run",
-            "--experiment",
-            experiment.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--episodes",
-            "300",
-            "--seed",
-            seed,
-            "--workers",
-            workers,
-            "--out",
-            out,
-        ],
-        dir,
-    );
+    let mut args = ceiling_on_small_world(dir, "run");
+    args.extend(["--episodes", "300", "--seed", seed, "--workers", workers]);
+    args.extend(["--out", out]);
+    let result = sim(&args, dir);
     assert!(result.status.success(), "{}", stderr(&result));
     log_without_latency(&dir.join(out).join("events.jsonl"))
 }
@@ -57,21 +41,12 @@ fn run_json_records_what_was_run() {
 #[test]
 fn processes_is_an_alias_of_workers_and_zero_episodes_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let config = small_world_config(dir.path());
-    let experiment = root().join("experiments/ceiling.yml");
-    let base = [
-        "run",
-        "--experiment",
-        experiment.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        "o",
-    ];
-    let mut args = base.to_vec();
+    let mut base = ceiling_on_small_world(dir.path(), "run");
+    base.extend(["--out", "o"]);
+    let mut args = base.clone();
     args.extend(["--episodes", "5", "--processes", "2"]);
     assert!(sim(&args, dir.path()).status.success());
-    let mut args = base.to_vec();
+    let mut args = base;
     args.extend(["--episodes", "0"]);
     assert!(!sim(&args, dir.path()).status.success());
 }

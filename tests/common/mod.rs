@@ -35,6 +35,28 @@ pub fn small_world_config(dir: &Path) -> PathBuf {
     path
 }
 
+/// Writes the small world's `env.yml` into `dir` and returns the start of a `sim` call
+/// on it with the built-in `ceiling` experiment (run in `dir`): `command --experiment
+/// ceiling --config env.yml`.
+pub fn ceiling_on_small_world<'a>(dir: &Path, command: &'a str) -> Vec<&'a str> {
+    small_world_config(dir);
+    vec![command, "--experiment", "ceiling", "--config", "env.yml"]
+}
+
+/// A tiny world (`env.yml`) and a two-arm `seminar.yml` whose logs recipes train from.
+pub fn tiny_world_and_seminar(dir: &Path) {
+    std::fs::write(
+        dir.join("env.yml"),
+        "world:\n  synthetic: {tracks: 2000, artists: 500, users: 300, seed: 5}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("seminar.yml"),
+        "name: seminar\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n",
+    )
+    .unwrap();
+}
+
 /// `sim run` of `trained.yml` (an experiment with a recipe) on `env.yml`, 50 episodes
 /// into `out`, plus `extra`.
 pub fn trained_run_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
