@@ -70,7 +70,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         treatments: &arm_treatments(&prepared.experiment.name, &prepared.arms),
         user_arm: &user_arm,
         simulation: &prepared.config.simulation,
-        seed: 1,
     };
     // A first pass fills the neighbour caches, as a long run would have them.
     let warm = Instant::now();

@@ -252,7 +252,6 @@ fn measure(
         treatments: &treatments,
         user_arm: &user_arm,
         simulation: &config.simulation,
-        seed: 1,
     };
     let stop = AtomicBool::new(false);
     // A first pass fills the neighbour caches and opens the connections.

@@ -524,7 +524,6 @@ pub fn simulate(
         treatments: &arm_treatments(&experiment.name, arms),
         user_arm: &user_arm,
         simulation: &config.simulation,
-        seed: options.seed,
     };
     // A console draws its own prompts on the terminal: no bar over them.
     let progress = if experiment.arms.iter().any(|a| a.spec.uses_console()) {

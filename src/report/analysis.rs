@@ -3,6 +3,7 @@
 use super::metrics::{Metric, user_totals};
 use super::sessionize::{Session, Sessionized, Sessionizer};
 use super::stats::{self, Moments};
+use crate::log::reader::FxBuildHasher;
 use crate::log::reader::{self, ExperimentSets, ReadStats, ReaderOptions};
 use crate::log::session::SessionTotals;
 use anyhow::{Context, bail};
@@ -358,7 +359,7 @@ fn tabulate(
         },
     };
     // Treatments of the chosen experiment, by name.
-    let mut arm_of: HashMap<u32, usize> = HashMap::new();
+    let mut arm_of: HashMap<u32, usize, FxBuildHasher> = HashMap::default();
     let mut arm_names: Vec<String> = sessionized
         .treatments
         .iter()

@@ -45,11 +45,10 @@ pub fn render_terminal(analysis: &Analysis, color: bool) -> String {
 pub fn write_outputs(analysis: &Analysis, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("{}: cannot create the output directory", out_dir.display()))?;
-    let charts = charts::ChartSet::new(analysis);
-    let mut written = charts.write_all(out_dir)?;
+    let (mut written, svgs) = charts::ChartSet::new(analysis).write_all(out_dir)?;
     let content = ReportContent {
         analysis,
-        charts: charts.svgs()?,
+        charts: svgs,
     };
     let renderers: [&dyn Renderer; 4] = [
         &render::Markdown,

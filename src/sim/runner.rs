@@ -6,7 +6,7 @@
 //! (what a stateful remote service needs).
 
 use super::episode::{
-    EpisodeError, EpisodeSetup, EpisodeSummary, draw_user_and_interest, episode_streams,
+    EpisodeError, EpisodeScratch, EpisodeSetup, EpisodeStart, EpisodeStreams, EpisodeSummary,
     run_episode,
 };
 use super::shard::Shard;
@@ -14,8 +14,9 @@ use super::summary::RunTotals;
 use crate::log::writer::LogWriter;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
@@ -80,11 +81,43 @@ fn cut_note(completed: u64, cut: Option<&std::io::Error>) -> String {
     }
 }
 
-/// A finished episode's summary and log lines, or why it failed.
-type EpisodeOutput = Result<(EpisodeSummary, Vec<u8>), EpisodeError>;
-type EpisodeResult = (u64, EpisodeOutput);
-/// A block's finished episodes, in episode order.
-type Block = Vec<(EpisodeSummary, Vec<u8>)>;
+/// A finished episode's summary and the bytes of its lines in its chunk's buffer, or why
+/// it failed.
+type EpisodeOutput = Result<(EpisodeSummary, Range<usize>), EpisodeError>;
+
+/// A block's finished episodes, in episode order, and the buffers that hold their lines.
+///
+/// A worker writes the lines of a whole chunk of episodes into one buffer, and the buffers
+/// go back to the workers once written: allocating a buffer per episode on a worker and
+/// freeing it on the writer thread cost more than formatting the lines.
+struct Block {
+    buffers: Vec<Vec<u8>>,
+    /// (summary, buffer, bytes of its lines in the buffer).
+    episodes: Vec<(EpisodeSummary, usize, Range<usize>)>,
+}
+
+impl Block {
+    /// Writes the lines in episode order, one write per run of lines adjacent in a buffer.
+    fn write_to(&self, log: &mut LogWriter) -> std::io::Result<()> {
+        let mut run: Option<(usize, Range<usize>)> = None;
+        for (_, buffer, lines) in &self.episodes {
+            match &mut run {
+                Some((b, bytes)) if b == buffer && bytes.end == lines.start => {
+                    bytes.end = lines.end;
+                }
+                _ => {
+                    if let Some((b, bytes)) = run.replace((*buffer, lines.clone())) {
+                        log.write_lines(&self.buffers[b][bytes])?;
+                    }
+                }
+            }
+        }
+        match run {
+            Some((b, bytes)) => log.write_lines(&self.buffers[b][bytes]),
+            None => Ok(()),
+        }
+    }
+}
 
 /// How the simulation side stopped.
 enum Simulated {
@@ -117,13 +150,11 @@ pub fn run(
     let arms = setup.arms.len();
     std::thread::scope(|scope| {
         let (blocks_tx, blocks_rx) = std::sync::mpsc::sync_channel::<Block>(2);
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<Vec<u8>>>();
         let writer = scope.spawn(move || {
             let mut totals = RunTotals::new(arms);
             for block in blocks_rx {
-                let written = block
-                    .iter()
-                    .try_for_each(|(_, lines)| log.write_lines(lines))
-                    .and_then(|()| log.commit());
+                let written = block.write_to(&mut log).and_then(|()| log.commit());
                 if let Err(source) = written {
                     let cut = log.cut_to_commit().err();
                     let completed = totals.episodes();
@@ -136,12 +167,21 @@ pub fn run(
                         }),
                     );
                 }
-                block.iter().for_each(|(summary, _)| totals.add(summary));
+                block
+                    .episodes
+                    .iter()
+                    .for_each(|(summary, _, _)| totals.add(summary));
+                // The simulation may have ended: then nobody reuses them.
+                let _ = spare_tx.send(block.buffers);
             }
             (totals, None)
         });
-        let simulated = simulate_blocks(setup, options, &pool, progress, stop, &blocks_tx);
-        drop(blocks_tx);
+        let channels = Channels {
+            blocks: blocks_tx,
+            spare: spare_rx,
+        };
+        let simulated = simulate_blocks(setup, options, &pool, progress, stop, &channels);
+        drop(channels);
         let (totals, log_error) = writer
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -161,6 +201,13 @@ pub fn run(
     })
 }
 
+/// The simulation side's ends of the channels to and from the writer.
+struct Channels {
+    blocks: SyncSender<Block>,
+    /// Buffers the writer is done with.
+    spare: Receiver<Vec<Vec<u8>>>,
+}
+
 /// Simulates block after block, sending each block's finished episodes, in episode
 /// order, to the writer. Nothing is allocated per episode of the whole run.
 fn simulate_blocks(
@@ -169,11 +216,15 @@ fn simulate_blocks(
     pool: &rayon::ThreadPool,
     progress: &ProgressBar,
     stop: &AtomicBool,
-    blocks_tx: &std::sync::mpsc::SyncSender<Block>,
+    channels: &Channels,
 ) -> Simulated {
     // A shard keeps about 1/count of a block's episodes: scan count times as many.
     let shard_count = options.shard.map_or(1, |s| u64::from(s.count));
     let block = (options.workers.max(1) as u64 * 512).max(1024) * shard_count;
+    // A few chunks per worker balance the load; one buffer each.
+    let chunks = options.workers.max(1) * 4;
+    let streams = EpisodeStreams::new(options.seed);
+    let mut group_of_user = vec![NO_GROUP; setup.world.users.len()];
     let last = options.first_episode.saturating_add(options.episodes);
     let mut start = options.first_episode;
     while start < last {
@@ -181,44 +232,49 @@ fn simulate_blocks(
             return Simulated::Interrupted;
         }
         let end = start.saturating_add(block).min(last);
-        let (groups, interests) = group_by_user(setup, options, pool, start..end);
+        let starts = draw_starts(setup, options, &streams, pool, start..end);
+        let interests: Vec<u32> = starts.iter().map(|s| s.interest).collect();
         pool.install(|| {
             setup
                 .world
                 .neighbours
                 .warm(&setup.world.catalogue, &interests)
         });
-        let results: Vec<Vec<EpisodeResult>> = pool.install(|| {
-            groups
-                .par_iter()
-                .map(|episodes| run_in_order(setup, episodes))
+        let order = group_by_user(&starts, &mut group_of_user);
+        let cuts = chunk_cuts(&starts, &order, chunks);
+        let mut buffers = channels.spare.try_recv().unwrap_or_default();
+        buffers.resize_with(cuts.len(), Vec::new);
+        let results: Vec<Vec<(usize, EpisodeOutput)>> = pool.install(|| {
+            cuts.par_iter()
+                .zip(buffers.par_iter_mut())
+                .map(|(range, buffer)| run_chunk(setup, &starts, &order[range.clone()], buffer))
                 .collect()
         });
-        // Slots of the block's episodes in order (only this shard's when sharded).
-        let mut order: Vec<u64> = groups.iter().flatten().copied().collect();
-        order.sort_unstable();
-        let mut slots: Vec<Option<EpisodeOutput>> = order.iter().map(|_| None).collect();
-        for (index, result) in results.into_iter().flatten() {
-            if let Ok(slot) = order.binary_search(&index) {
-                slots[slot] = Some(result);
+        let mut slots: Vec<Option<(usize, EpisodeOutput)>> = starts.iter().map(|_| None).collect();
+        for (chunk, chunk_results) in results.into_iter().enumerate() {
+            for (position, result) in chunk_results {
+                slots[position] = Some((chunk, result));
             }
         }
         // Every finished episode is logged, even those after a failure in this block
         // (other users' episodes); the first failure in episode order is reported.
         let mut finished = Vec::with_capacity(slots.len());
         let mut failure = None;
-        for (offset, slot) in slots.into_iter().enumerate() {
+        for (position, slot) in slots.into_iter().enumerate() {
             match slot {
-                Some(Ok(episode)) => finished.push(episode),
-                Some(Err(source)) => {
-                    failure.get_or_insert((order[offset], source));
+                Some((chunk, Ok((summary, lines)))) => finished.push((summary, chunk, lines)),
+                Some((_, Err(source))) => {
+                    failure.get_or_insert((starts[position].index, source));
                 }
                 // Episodes after a failed one of the same user did not run.
                 None => {}
             }
         }
         // A failed send means the writer stopped on an error, which `run` reports.
-        let sent = blocks_tx.send(finished);
+        let sent = channels.blocks.send(Block {
+            buffers,
+            episodes: finished,
+        });
         // The console's `q`: the block's finished episodes are logged, the run ends cleanly.
         if let Some((_, EpisodeError::Quit)) = failure {
             return Simulated::Quit;
@@ -235,59 +291,153 @@ fn simulate_blocks(
     Simulated::Finished
 }
 
-/// The block's episodes (of the shard's users) grouped by user, each group in episode
-/// order, and the session interests the block will need neighbours of.
-fn group_by_user(
+/// The start of each episode of `episodes` that is the shard's, in episode order.
+fn draw_starts(
     setup: &EpisodeSetup,
     options: &RunOptions,
+    streams: &EpisodeStreams,
     pool: &rayon::ThreadPool,
-    episodes: std::ops::Range<u64>,
-) -> (Vec<Vec<u64>>, Vec<u32>) {
+    episodes: Range<u64>,
+) -> Vec<EpisodeStart> {
     // Drawn in parallel: a shard of N scans N times as many episodes as it runs.
-    let draws: Vec<Option<(u32, u32)>> = pool.install(|| {
+    pool.install(|| {
         episodes
-            .clone()
             .into_par_iter()
-            .map(|index| {
-                let (user, interest) = draw_user_and_interest(
-                    &mut episode_streams(options.seed, index).0,
-                    setup.world,
-                );
+            .filter_map(|index| {
+                let start = EpisodeStart::draw(streams, index, setup.world);
                 options
                     .shard
-                    .is_none_or(|shard| shard.contains(user))
-                    .then_some((user, interest))
+                    .is_none_or(|shard| shard.contains(start.user))
+                    .then_some(start)
             })
             .collect()
-    });
-    let mut interests = Vec::with_capacity((episodes.end - episodes.start) as usize);
-    let mut group_of: HashMap<u32, usize> = HashMap::new();
-    let mut groups: Vec<Vec<u64>> = Vec::new();
-    for (index, (user, interest)) in episodes
-        .zip(draws)
-        .filter_map(|(index, draw)| Some((index, draw?)))
-    {
-        interests.push(interest);
-        let g = *group_of.entry(user).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[g].push(index);
-    }
-    (groups, interests)
+    })
 }
 
-/// One user's episodes of a block, in order, stopping at the first failure.
-fn run_in_order(setup: &EpisodeSetup, episodes: &[u64]) -> Vec<EpisodeResult> {
-    let mut results = Vec::with_capacity(episodes.len());
-    for &index in episodes {
-        let mut lines = Vec::with_capacity(2048);
-        let result = run_episode(setup, index, &mut lines);
-        let failed = result.is_err();
-        results.push((index, result.map(|summary| (summary, lines))));
-        if failed {
-            break;
+/// Marks a user without a group in the block yet.
+const NO_GROUP: u32 = u32::MAX;
+
+/// Positions in `starts` grouped by user (groups in order of their first episode, each
+/// in episode order). `group_of_user` is all [`NO_GROUP`] before and after.
+fn group_by_user(starts: &[EpisodeStart], group_of_user: &mut [u32]) -> Vec<usize> {
+    let mut groups = 0;
+    let group: Vec<u32> = starts
+        .iter()
+        .map(|start| {
+            let g = &mut group_of_user[start.user as usize];
+            if *g == NO_GROUP {
+                *g = groups;
+                groups += 1;
+            }
+            *g
+        })
+        .collect();
+    starts
+        .iter()
+        .for_each(|start| group_of_user[start.user as usize] = NO_GROUP);
+    let mut order: Vec<usize> = (0..starts.len()).collect();
+    // Stable: a user's episodes stay in episode order.
+    order.sort_by_key(|&position| group[position]);
+    order
+}
+
+/// Cuts `order` into at most `chunks` ranges of about equal length, never inside a user's
+/// group (a user's episodes run in order on one worker).
+fn chunk_cuts(starts: &[EpisodeStart], order: &[usize], chunks: usize) -> Vec<Range<usize>> {
+    let target = order.len().div_ceil(chunks.max(1)).max(1);
+    let user_at = |i: usize| starts[order[i]].user;
+    let mut cuts = Vec::with_capacity(chunks);
+    let mut from = 0;
+    for i in 1..order.len() {
+        if i - from >= target && user_at(i) != user_at(i - 1) {
+            cuts.push(from..i);
+            from = i;
         }
     }
+    if from < order.len() {
+        cuts.push(from..order.len());
+    }
+    cuts
+}
+
+/// Runs the episodes at `positions` of `starts` in order into `buffer`, skipping the
+/// episodes of a user after its first failure.
+fn run_chunk(
+    setup: &EpisodeSetup,
+    starts: &[EpisodeStart],
+    positions: &[usize],
+    buffer: &mut Vec<u8>,
+) -> Vec<(usize, EpisodeOutput)> {
+    buffer.clear();
+    // About what the seminar's episodes write, so that a new buffer seldom grows.
+    buffer.reserve(positions.len() * 2048);
+    let mut results = Vec::with_capacity(positions.len());
+    let mut failed_user = None;
+    let mut scratch = EpisodeScratch::default();
+    for &position in positions {
+        let start = &starts[position];
+        if failed_user == Some(start.user) {
+            continue;
+        }
+        let from = buffer.len();
+        let result = run_episode(setup, start, &mut scratch, buffer);
+        if result.is_err() {
+            // Lines of an unfinished episode are not logged.
+            buffer.truncate(from);
+            failed_user = Some(start.user);
+        }
+        results.push((
+            position,
+            result.map(|summary| (summary, from..buffer.len())),
+        ));
+    }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::UserDefaults;
+    use crate::world::synthetic::{SyntheticWorldConfig, generate};
+
+    #[test]
+    fn chunks_hold_whole_users_in_episode_order_and_every_episode_once() {
+        // Few users, so that most users have several episodes in the block.
+        let world = generate(
+            &SyntheticWorldConfig {
+                tracks: 200,
+                artists: 50,
+                genres: 3,
+                dim: 4,
+                users: 7,
+                ..SyntheticWorldConfig::default()
+            },
+            &UserDefaults::default(),
+        )
+        .unwrap();
+        let streams = EpisodeStreams::new(3);
+        let starts: Vec<EpisodeStart> = (0..300)
+            .map(|index| EpisodeStart::draw(&streams, index, &world))
+            .collect();
+        let mut group_of_user = vec![NO_GROUP; world.users.len()];
+        let order = group_by_user(&starts, &mut group_of_user);
+        assert!(group_of_user.iter().all(|&g| g == NO_GROUP), "left clean");
+        let cuts = chunk_cuts(&starts, &order, 4);
+        assert!((2..=4).contains(&cuts.len()), "{cuts:?}");
+        let mut seen = vec![false; starts.len()];
+        let mut chunk_of_user = vec![None; world.users.len()];
+        for (chunk, range) in cuts.iter().enumerate() {
+            let mut last_index_of_user = vec![None; world.users.len()];
+            for &position in &order[range.clone()] {
+                assert!(!seen[position], "episode {position} twice");
+                seen[position] = true;
+                let user = starts[position].user as usize;
+                assert_eq!(*chunk_of_user[user].get_or_insert(chunk), chunk);
+                let index = starts[position].index;
+                assert!(last_index_of_user[user].is_none_or(|last| last < index));
+                last_index_of_user[user] = Some(index);
+            }
+        }
+        assert!(seen.iter().all(|&s| s), "every episode runs");
+    }
 }

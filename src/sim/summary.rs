@@ -2,6 +2,7 @@
 //! steps, aggregated as episodes finish so that memory does not grow with `--episodes`.
 
 use super::episode::EpisodeSummary;
+use crate::log::reader::FxBuildHasher;
 use crate::log::session::SessionTotals;
 use std::collections::HashSet;
 
@@ -63,7 +64,8 @@ impl Running {
 /// What the finished episodes of one arm add up to.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ArmTotals {
-    pub users: HashSet<u32>,
+    /// Fx-hashed: SipHash of every episode's user cost more than the rest of the totals.
+    pub users: HashSet<u32, FxBuildHasher>,
     pub reward: Running,
     pub steps: Running,
     pub total_steps: u64,

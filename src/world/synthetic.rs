@@ -27,6 +27,7 @@ use super::{Catalogue, User, World, WorldError};
 use crate::config::UserDefaults;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
@@ -166,7 +167,8 @@ impl SyntheticWorldConfig {
     }
 }
 
-/// Generates the world; the same config gives the same world bit for bit.
+/// Generates the world; the same config gives the same world bit for bit, whatever the
+/// number of threads.
 pub fn generate(cfg: &SyntheticWorldConfig, defaults: &UserDefaults) -> Result<World, WorldError> {
     cfg.validate().map_err(WorldError::Config)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
@@ -199,12 +201,18 @@ pub fn generate(cfg: &SyntheticWorldConfig, defaults: &UserDefaults) -> Result<W
             own.iter().zip(genre).map(|(a, g)| a + g).collect()
         })
         .collect();
-    let mut embeddings = Vec::with_capacity(cfg.tracks * d);
-    for &artist in &artist_of {
-        let own = component(&mut rng, cfg.track_norm2);
-        let base = &artist_vectors[artist as usize];
-        embeddings.extend((0..d).map(|i| shared[i] + base[i] + own[i]));
-    }
+    let embeddings = track_embeddings(
+        &mut rng,
+        &artist_of,
+        |artist| {
+            shared
+                .iter()
+                .zip(&artist_vectors[artist as usize])
+                .map(|(s, a)| s + a)
+        },
+        (cfg.track_norm2 / d as f64).sqrt(),
+        d,
+    );
 
     let artist_names = unique_names(cfg.artists, &mut rng, artist_name);
     let titles = (0..cfg.tracks).map(|_| track_title(&mut rng)).collect();
@@ -254,6 +262,42 @@ pub fn generate(cfg: &SyntheticWorldConfig, defaults: &UserDefaults) -> Result<W
     Ok(World::new(catalogue, users))
 }
 
+/// Tracks whose own embedding component one parallel task draws.
+const TRACKS_PER_CHUNK: usize = 1024;
+
+/// Every track's embedding, `base(its artist) + own`, where `own` is `d` normals times
+/// `sd` drawn from `rng`, track after track; `rng` is left after the last track's draws.
+///
+/// Each normal takes 4 stream words (two f64 draws of 2 words), so chunks of tracks are
+/// drawn in parallel, each from its own copy of the stream set to its word position.
+fn track_embeddings<B: Iterator<Item = f32>>(
+    rng: &mut ChaCha8Rng,
+    artist_of: &[u32],
+    base: impl Fn(u32) -> B + Sync,
+    sd: f64,
+    d: usize,
+) -> Vec<f32> {
+    let first_word = rng.get_word_pos();
+    let words_per_track = 4 * d as u128;
+    let mut embeddings = vec![0.0f32; artist_of.len() * d];
+    embeddings
+        .par_chunks_mut(TRACKS_PER_CHUNK * d)
+        .zip(artist_of.par_chunks(TRACKS_PER_CHUNK))
+        .enumerate()
+        .for_each(|(chunk, (rows, artists))| {
+            let mut rng = rng.clone();
+            let first_track = (chunk * TRACKS_PER_CHUNK) as u128;
+            rng.set_word_pos(first_word + first_track * words_per_track);
+            for (row, &artist) in rows.chunks_exact_mut(d).zip(artists) {
+                for (x, base) in row.iter_mut().zip(base(artist)) {
+                    *x = base + (standard_normal(&mut rng) * sd) as f32;
+                }
+            }
+        });
+    rng.set_word_pos(first_word + artist_of.len() as u128 * words_per_track);
+    embeddings
+}
+
 /// Tracks per artist, largest first, summing to `cfg.tracks`: a share of multi-track
 /// artists on a power curve from `max_artist_tracks` down to 2, everyone else with 1.
 fn artist_sizes(cfg: &SyntheticWorldConfig) -> Vec<usize> {
@@ -261,23 +305,22 @@ fn artist_sizes(cfg: &SyntheticWorldConfig) -> Vec<usize> {
     let multi = ((a as f64 * cfg.multi_track_artist_share).round() as usize)
         .min(n - a)
         .min(a);
-    let curve = |p: f64| -> Vec<usize> {
-        (0..a)
-            .map(|r| {
-                if r >= multi {
-                    1
-                } else {
-                    let x = 1.0 - r as f64 / multi as f64;
-                    2 + ((max - 2) as f64 * x.powf(p)).floor() as usize
-                }
-            })
-            .collect()
+    let size = |r: usize, p: f64| -> usize {
+        if r >= multi {
+            1
+        } else {
+            let x = 1.0 - r as f64 / multi as f64;
+            2 + ((max - 2) as f64 * x.powf(p)).floor() as usize
+        }
     };
-    // The sum falls as p grows: bisect for the curve whose total is closest to n.
+    let curve = |p: f64| -> Vec<usize> { (0..a).map(|r| size(r, p)).collect() };
+    // The sum falls as p grows: bisect for the curve whose total is closest to n. The
+    // totals take a `powf` per multi-track artist (half a million over the bisection):
+    // summed in parallel, exactly, since they are integers.
     let (mut lo, mut hi) = (0.0f64, 1000.0f64);
     for _ in 0..100 {
         let mid = 0.5 * (lo + hi);
-        if curve(mid).iter().sum::<usize>() > n {
+        if (0..a).into_par_iter().map(|r| size(r, mid)).sum::<usize>() > n {
             lo = mid;
         } else {
             hi = mid;
@@ -384,6 +427,34 @@ fn unique_names(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn track_embeddings_drawn_in_parallel_chunks_equal_one_sequential_stream() {
+        let d = 5;
+        // More than two chunks, the last one short.
+        let artist_of: Vec<u32> = (0..2 * TRACKS_PER_CHUNK as u32 + 77)
+            .map(|t| t % 7)
+            .collect();
+        let base = |artist: u32| (0..d).map(move |i| (artist * 10 + i as u32) as f32);
+        let mut parallel = ChaCha8Rng::seed_from_u64(9);
+        // An odd word position, as the draws before leave it.
+        let _: u32 = parallel.random();
+        let mut sequential = parallel.clone();
+        let drawn = track_embeddings(&mut parallel, &artist_of, base, 0.7, d);
+        let mut expected = Vec::new();
+        for &artist in &artist_of {
+            for b in base(artist) {
+                expected.push(b + (standard_normal(&mut sequential) * 0.7) as f32);
+            }
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&drawn), bits(&expected));
+        let (next, expected_next): (u64, u64) = (parallel.random(), sequential.random());
+        assert_eq!(
+            next, expected_next,
+            "the stream goes on after the last track"
+        );
+    }
 
     fn small() -> SyntheticWorldConfig {
         SyntheticWorldConfig {

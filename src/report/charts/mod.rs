@@ -17,7 +17,7 @@ use anyhow::anyhow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{FontDesc, FontFamily, FontStyle, RGBColor};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// A chart that any plotters back end can draw.
@@ -119,47 +119,59 @@ impl<'a> ChartSet<'a> {
         ]
     }
 
-    /// Every chart as inline SVG, in display order: (stem, title, svg).
-    pub fn svgs(&self) -> anyhow::Result<Vec<(&'static str, String, String)>> {
-        Ok(vec![
-            (
-                self.forest.stem(),
-                self.forest.title(),
-                render_svg(&self.forest)?,
-            ),
+    /// Renders every chart in every format, each once and all in parallel, and writes
+    /// them into `dir`: the paths written (SVGs, then PNGs) and every chart's SVG for
+    /// inlining, in display order, as (stem, title, svg).
+    pub fn write_all(&self, dir: &Path) -> anyhow::Result<(Vec<PathBuf>, Vec<ChartSvg>)> {
+        let ((forest, distribution), running_mean) = rayon::join(
+            || {
+                rayon::join(
+                    || both_formats(&self.forest),
+                    || both_formats(&self.distribution),
+                )
+            },
+            || both_formats(&self.running_mean),
+        );
+        let charts = [
+            (self.forest.stem(), self.forest.title(), forest),
             (
                 self.distribution.stem(),
                 self.distribution.title(),
-                render_svg(&self.distribution)?,
+                distribution,
             ),
             (
                 self.running_mean.stem(),
                 self.running_mean.title(),
-                render_svg(&self.running_mean)?,
+                running_mean,
             ),
-        ])
-    }
-
-    /// Writes every chart in every format into `dir`; returns the paths.
-    pub fn write_all(&self, dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+        ];
         let mut paths = Vec::new();
         for format in ImageFormat::ALL {
-            let mut one = |stem: &str, f: &dyn Fn(&Path) -> anyhow::Result<()>| {
+            for (stem, _, (svg, png)) in &charts {
                 let path = dir.join(format!("{stem}.{}", format.extension()));
-                f(&path)?;
+                let bytes = match format {
+                    ImageFormat::Svg => svg.as_ref().map(String::as_bytes),
+                    ImageFormat::Png => png.as_deref(),
+                }
+                .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                crate::atomic_file::write(&path, bytes)?;
                 paths.push(path);
-                anyhow::Ok(())
-            };
-            one(self.forest.stem(), &|p| format.render(&self.forest, p))?;
-            one(self.distribution.stem(), &|p| {
-                format.render(&self.distribution, p)
-            })?;
-            one(self.running_mean.stem(), &|p| {
-                format.render(&self.running_mean, p)
-            })?;
+            }
         }
-        Ok(paths)
+        let svgs = charts
+            .into_iter()
+            .map(|(stem, title, (svg, _))| Ok((stem, title, svg?)))
+            .collect::<anyhow::Result<_>>()?;
+        Ok((paths, svgs))
     }
+}
+
+/// A chart as inline SVG: (stem, title, svg).
+pub type ChartSvg = (&'static str, String, String);
+
+/// `chart` as SVG and as PNG, rendered in parallel.
+fn both_formats<C: Chart + Sync>(chart: &C) -> (anyhow::Result<String>, anyhow::Result<Vec<u8>>) {
+    rayon::join(|| render_svg(chart), || render_png(chart))
 }
 
 static FONTS: OnceLock<Result<(), String>> = OnceLock::new();

@@ -4,6 +4,7 @@
 //! arms' means have settled. The y axis spans every point: no line is clipped.
 
 use super::{Chart, arm_colour, bold, font, padded, plot_err};
+use crate::log::reader::FxBuildHasher;
 use crate::report::Analysis;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -22,7 +23,7 @@ pub struct RunningMean<'a> {
 fn user_level_running_mean(times: &[f64], users: &[u64], max_points: usize) -> Vec<(f64, f64)> {
     let n = times.len();
     let step = n.div_ceil(max_points).max(1);
-    let mut per_user: HashMap<u64, (f64, u64)> = HashMap::new();
+    let mut per_user: HashMap<u64, (f64, u64), FxBuildHasher> = HashMap::default();
     // Sum over users of each user's time per session, updated by the changed user only.
     let mut sum_of_means = 0.0;
     let mut points = Vec::with_capacity(n / step + 2);
