@@ -43,11 +43,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if botify_sim::interrupt::is_interrupted(&e) => {
-            botify_sim::note!("Error: {e:#}");
+            botify_sim::problem!("Error: {e:#}");
             ExitCode::from(botify_sim::interrupt::EXIT_CODE)
         }
         Err(e) => {
-            botify_sim::note!("Error: {e:#}");
+            botify_sim::problem!("Error: {e:#}");
             ExitCode::FAILURE
         }
     }

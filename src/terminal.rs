@@ -43,13 +43,22 @@ pub fn is_quiet() -> bool {
 }
 
 /// Like `eprintln!`, for progress and informational messages that `--quiet` silences
-/// (warnings and errors use `eprintln!`: they are always shown).
+/// (warnings and errors go through [`problem!`](crate::problem): they are always shown).
 #[macro_export]
 macro_rules! note {
     ($($arg:tt)*) => {
         if !$crate::terminal::is_quiet() {
             $crate::terminal::note(format_args!($($arg)*));
         }
+    };
+}
+
+/// A warning or an error on stderr, shown even with `--quiet`: a quiet run that fails
+/// must still say why.
+#[macro_export]
+macro_rules! problem {
+    ($($arg:tt)*) => {
+        $crate::terminal::note(format_args!($($arg)*))
     };
 }
 

@@ -313,6 +313,23 @@ fn run_json_summary_and_quiet() {
     assert!(!tmp.path().join("reports").exists());
 }
 
+/// `-q` silences progress, never an error: a quiet run that fails says why on stderr.
+#[test]
+fn quiet_still_prints_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("bad.yml"), "world: [").unwrap();
+    let out = sim(
+        &["run", "-q", "--config", "bad.yml", "--episodes", "5"],
+        tmp.path(),
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("Error: ") && err.contains("bad.yml"),
+        "{err}"
+    );
+}
+
 /// A reader that leaves (`sim run | head -1`) does not make the run panic or lose files.
 #[test]
 fn a_closed_stdout_does_not_stop_the_run() {

@@ -188,7 +188,7 @@ fn report_by_day(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) {
             "report by day: {}",
             folder.final_path("by_day.md").display()
         ),
-        Err(e) => crate::note!("warning: no report by day: {e:#}"),
+        Err(e) => crate::problem!("warning: no report by day: {e:#}"),
     }
 }
 
@@ -248,7 +248,7 @@ pub fn report_ab_table(
     let mut analysis = match analyzed {
         Ok(analysis) => analysis,
         Err(e) => {
-            crate::note!("warning: no A/B table: {e:#}");
+            crate::problem!("warning: no A/B table: {e:#}");
             return false;
         }
     };
@@ -263,7 +263,7 @@ pub fn report_ab_table(
     match report::write_outputs(&analysis, out_dir) {
         Ok(_) => true,
         Err(e) => {
-            crate::note!("warning: cannot write the report: {e:#}");
+            crate::problem!("warning: cannot write the report: {e:#}");
             false
         }
     }

@@ -173,12 +173,12 @@ pub fn note_open_file_limit() {
                 );
             }
             if new < 4096 {
-                crate::note!(
-                    "open files: at most {new} at once, so about as many connections; raise the hard limit (`ulimit -Hn`, or `nofile` in systemd or docker) for more"
+                crate::problem!(
+                    "warning: open files: at most {new} at once, so about as many connections; raise the hard limit (`ulimit -Hn`, or `nofile` in systemd or docker) for more"
                 );
             }
         }
-        Err(e) => crate::note!("open files: cannot read or raise the limit ({e})"),
+        Err(e) => crate::problem!("warning: open files: cannot read or raise the limit ({e})"),
     }
 }
 

@@ -144,7 +144,7 @@ impl<'a> Pipeline<'a> {
                 }
                 manifest::Check::Absent => {}
                 manifest::Check::Damaged(why) => {
-                    crate::note!("warning: artifact {key} is damaged ({why}): rebuilding it");
+                    crate::problem!("warning: artifact {key} is damaged ({why}): rebuilding it");
                 }
             }
         }

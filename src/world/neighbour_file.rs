@@ -114,7 +114,7 @@ pub fn load_or_compute(
             clock.elapsed().as_secs_f64(),
             file.display()
         ),
-        Err(e) => crate::note!("warning: neighbour cache not saved: {e:#}"),
+        Err(e) => crate::problem!("warning: neighbour cache not saved: {e:#}"),
     }
     Ok(Origin::Computed)
 }
