@@ -32,14 +32,34 @@ pub struct ArtifactOptions {
 pub fn load_world(config: &Config) -> anyhow::Result<World> {
     let clock = Instant::now();
     let world = World::from_config(config).context("cannot load the world")?;
+    note_world(&world, "", clock);
+    Ok(world)
+}
+
+/// Loads the world of `config` through the world cache of `artifacts` (a synthetic world
+/// is read from it when cached) and says where it came from and how long it took.
+fn load_world_cached(config: &Config, artifacts: &ArtifactOptions) -> anyhow::Result<World> {
+    let clock = Instant::now();
+    let (world, origin) =
+        World::from_config_cached(config, &artifacts.cache_dir, artifacts.rebuild)
+            .context("cannot load the world")?;
+    let from = match origin {
+        Some(neighbour_file::Origin::Read) => ", read from the cache",
+        Some(neighbour_file::Origin::Computed) => ", generated and cached",
+        None => "",
+    };
+    note_world(&world, from, clock);
+    Ok(world)
+}
+
+fn note_world(world: &World, from: &str, clock: Instant) {
     crate::note!(
-        "world: {} tracks, {} artists, {} users ({:.2} s)",
+        "world: {} tracks, {} artists, {} users{from} ({:.2} s)",
         world.catalogue.len(),
         world.catalogue.artist_names.len(),
         world.users.len(),
         clock.elapsed().as_secs_f64()
     );
-    Ok(world)
 }
 
 pub fn prepare(
@@ -58,7 +78,7 @@ pub fn prepare_experiment(
     config: Config,
     artifacts: &ArtifactOptions,
 ) -> anyhow::Result<Prepared> {
-    let mut world = load_world(&config)?;
+    let mut world = load_world_cached(&config, artifacts)?;
     // Experiments simulated to build artifacts share this cache, so an oracle there reads
     // at most as many neighbours as the top-level experiment asked for.
     let needed = experiment.arms.iter().map(|a| a.spec.neighbours_needed());

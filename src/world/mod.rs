@@ -7,6 +7,7 @@ pub mod neighbour_file;
 pub mod neighbours;
 mod npy;
 pub mod synthetic;
+pub mod world_file;
 
 pub use error::WorldError;
 pub use neighbours::NeighbourCache;
@@ -172,13 +173,40 @@ impl World {
     pub fn from_config(config: &Config) -> Result<World, WorldError> {
         let world = &config.world;
         match (world.source, &world.dir) {
-            (WorldKind::Course, Some(dir)) => course_format::load(dir, &config.user_defaults),
-            (WorldKind::Course, None) => Err(WorldError::Config(
-                "world.source is course but world.dir is not set".into(),
-            )),
             (WorldKind::Synthetic, _) => {
                 synthetic::generate(&world.synthetic, &config.user_defaults)
             }
+            _ => Self::from_course_files(config),
+        }
+    }
+
+    /// The world that `config` describes; a synthetic one read from (or generated into)
+    /// the world cache under `cache_dir` (see [`world_file`]), `rebuild` regenerates it.
+    /// Says where the world came from.
+    pub fn from_config_cached(
+        config: &Config,
+        cache_dir: &std::path::Path,
+        rebuild: bool,
+    ) -> Result<(World, Option<neighbour_file::Origin>), WorldError> {
+        let world = &config.world;
+        match world.source {
+            WorldKind::Synthetic => world_file::load_or_generate(
+                &world.synthetic,
+                &config.user_defaults,
+                cache_dir,
+                rebuild,
+            )
+            .map(|(world, origin)| (world, Some(origin))),
+            WorldKind::Course => Ok((Self::from_course_files(config)?, None)),
+        }
+    }
+
+    fn from_course_files(config: &Config) -> Result<World, WorldError> {
+        match &config.world.dir {
+            Some(dir) => course_format::load(dir, &config.user_defaults),
+            None => Err(WorldError::Config(
+                "world.source is course but world.dir is not set".into(),
+            )),
         }
     }
 
