@@ -3,7 +3,7 @@
 
 use super::Message;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IoSlice, Write};
 use std::path::{Path, PathBuf};
 
 /// An event in borrowed form; `append_event` writes exactly what serde_json writes for
@@ -386,6 +386,30 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Writes `parts` one after another straight from where they are, by vectored writes
+    /// to the file: copying them into the buffer first cost a copy of every log byte
+    /// (6 % of a run's instructions, `valgrind --tool=cachegrind`).
+    pub fn write_parts(&mut self, parts: &[&[u8]]) -> std::io::Result<()> {
+        self.out.flush()?;
+        let mut slices: Vec<IoSlice> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match self.out.get_mut().write_vectored(rest) {
+                Ok(0) if rest.iter().any(|s| !s.is_empty()) => {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                Ok(0) => break,
+                Ok(n) => {
+                    IoSlice::advance_slices(&mut rest, n);
+                    self.written += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.out.flush()
     }
@@ -415,6 +439,31 @@ mod tests {
         let mut head = LineHead::new();
         let _ = push_latency(&mut head, seconds);
         String::from_utf8(head.as_bytes().to_vec()).unwrap()
+    }
+
+    /// More parts than one vectored write takes (1,024 on Linux), empty ones among them,
+    /// after buffered lines: the file holds them all, in order, and a commit covers them.
+    #[test]
+    fn parts_are_written_whole_and_in_order_after_buffered_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let mut log = LogWriter::create(&path).unwrap();
+        log.write_lines(b"{\"first\":0}\n").unwrap();
+        let lines: Vec<String> = (0..3000)
+            .map(|i| match i % 7 {
+                0 => String::new(),
+                _ => format!("{{\"n\":{i}}}\n").repeat(i % 5 + 1),
+            })
+            .collect();
+        let parts: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+        log.write_parts(&parts).unwrap();
+        log.write_lines(b"{\"last\":0}\n").unwrap();
+        log.commit().unwrap();
+        let expected = format!("{{\"first\":0}}\n{}{{\"last\":0}}\n", lines.concat());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+        // Everything handed over counts as written: nothing is cut back.
+        log.cut_to_commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
     }
 
     #[test]

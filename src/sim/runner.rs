@@ -97,8 +97,9 @@ struct Block {
 }
 
 impl Block {
-    /// Writes the lines in episode order, one write per run of lines adjacent in a buffer.
+    /// Writes the lines in episode order, one part per run of lines adjacent in a buffer.
     fn write_to(&self, log: &mut LogWriter) -> std::io::Result<()> {
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(self.episodes.len());
         let mut run: Option<(usize, Range<usize>)> = None;
         for (_, buffer, lines) in &self.episodes {
             match &mut run {
@@ -107,15 +108,15 @@ impl Block {
                 }
                 _ => {
                     if let Some((b, bytes)) = run.replace((*buffer, lines.clone())) {
-                        log.write_lines(&self.buffers[b][bytes])?;
+                        parts.push(&self.buffers[b][bytes]);
                     }
                 }
             }
         }
-        match run {
-            Some((b, bytes)) => log.write_lines(&self.buffers[b][bytes]),
-            None => Ok(()),
+        if let Some((b, bytes)) = run {
+            parts.push(&self.buffers[b][bytes]);
         }
+        log.write_parts(&parts)
     }
 }
 
@@ -227,12 +228,13 @@ fn simulate_blocks(
     let mut group_of_user = vec![NO_GROUP; setup.world.users.len()];
     let last = options.first_episode.saturating_add(options.episodes);
     let mut start = options.first_episode;
+    let mut starts = Vec::new();
     while start < last {
         if stop.load(Ordering::Relaxed) {
             return Simulated::Interrupted;
         }
         let end = start.saturating_add(block).min(last);
-        let starts = draw_starts(setup, options, &streams, pool, start..end);
+        draw_starts(setup, options, &streams, pool, start..end, &mut starts);
         let interests: Vec<u32> = starts.iter().map(|s| s.interest).collect();
         pool.install(|| {
             setup
@@ -291,27 +293,29 @@ fn simulate_blocks(
     Simulated::Finished
 }
 
-/// The start of each episode of `episodes` that is the shard's, in episode order.
+/// Makes `starts` the start of each episode of `episodes` that is the shard's, in
+/// episode order.
 fn draw_starts(
     setup: &EpisodeSetup,
     options: &RunOptions,
     streams: &EpisodeStreams,
     pool: &rayon::ThreadPool,
     episodes: Range<u64>,
-) -> Vec<EpisodeStart> {
-    // Drawn in parallel: a shard of N scans N times as many episodes as it runs.
+    starts: &mut Vec<EpisodeStart>,
+) {
+    // Drawn in parallel (a shard of N scans N times as many episodes as it runs) straight
+    // into place: an unindexed collect copied every start (two random streams, 700
+    // bytes) once more.
+    let count = (episodes.end - episodes.start) as usize;
     pool.install(|| {
-        episodes
+        (0..count)
             .into_par_iter()
-            .filter_map(|index| {
-                let start = EpisodeStart::draw(streams, index, setup.world);
-                options
-                    .shard
-                    .is_none_or(|shard| shard.contains(start.user))
-                    .then_some(start)
-            })
-            .collect()
-    })
+            .map(|i| EpisodeStart::draw(streams, episodes.start + i as u64, setup.world))
+            .collect_into_vec(starts)
+    });
+    if let Some(shard) = options.shard {
+        starts.retain(|start| shard.contains(start.user));
+    }
 }
 
 /// Marks a user without a group in the block yet.
