@@ -339,9 +339,20 @@ fn group_by_user(starts: &[EpisodeStart], group_of_user: &mut [u32]) -> Vec<usiz
     starts
         .iter()
         .for_each(|start| group_of_user[start.user as usize] = NO_GROUP);
-    let mut order: Vec<usize> = (0..starts.len()).collect();
-    // Stable: a user's episodes stay in episode order.
-    order.sort_by_key(|&position| group[position]);
+    // A counting sort by group, stable (a user's episodes stay in episode order): the
+    // sort it replaces was 1.5 % of a run's instructions.
+    let mut next_of_group = vec![0usize; groups as usize + 1];
+    for &g in &group {
+        next_of_group[g as usize + 1] += 1;
+    }
+    for g in 1..next_of_group.len() {
+        next_of_group[g] += next_of_group[g - 1];
+    }
+    let mut order = vec![0; starts.len()];
+    for (position, &g) in group.iter().enumerate() {
+        order[next_of_group[g as usize]] = position;
+        next_of_group[g as usize] += 1;
+    }
     order
 }
 
