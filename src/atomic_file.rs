@@ -9,7 +9,7 @@
 use anyhow::Context;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
 /// Writes `path` through `fill`, atomically: the file is replaced only if `fill` and
@@ -63,6 +63,28 @@ pub fn write(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     write_with(path, |out| out.write_all(bytes))
 }
 
+/// Writes each `(path, bytes)` atomically, all at once, one thread per file: a write
+/// waits mostly on its `fsync` (9 ms here), and the disk takes them together (eleven
+/// 200 kB files: 95 ms one after another, 25 ms at once, measured on the project's VM).
+/// Every file is attempted; the first failure in order is returned.
+pub fn write_many(files: &[(PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
+    std::thread::scope(|scope| {
+        let writes: Vec<_> = files
+            .iter()
+            .map(|(path, bytes)| scope.spawn(move || write(path, bytes)))
+            .collect();
+        writes
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +116,25 @@ mod tests {
         );
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn many_files_are_written_whole_and_a_failure_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<(PathBuf, Vec<u8>)> = (0..12)
+            .map(|i| (dir.path().join(format!("f{i}")), vec![i as u8; 1000 * i]))
+            .collect();
+        write_many(&files).unwrap();
+        for (path, bytes) in &files {
+            assert_eq!(&std::fs::read(path).unwrap(), bytes);
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 12);
+        let mut blocked = files.clone();
+        blocked[5].0 = dir.path().join("no-such-folder").join("f5");
+        let message = format!("{:#}", write_many(&blocked).unwrap_err());
+        assert!(message.contains("no-such-folder"), "{message}");
+        // The others are written all the same.
+        assert_eq!(std::fs::read(&files[11].0).unwrap(), files[11].1);
     }
 
     /// Outputs are readable as any new file is, not private like temporary files.

@@ -45,7 +45,7 @@ pub fn render_terminal(analysis: &Analysis, color: bool) -> String {
 pub fn write_outputs(analysis: &Analysis, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("{}: cannot create the output directory", out_dir.display()))?;
-    let (mut written, svgs) = charts::ChartSet::new(analysis).write_all(out_dir)?;
+    let (mut files, svgs) = charts::ChartSet::new(analysis).render_all(out_dir)?;
     let content = ReportContent {
         analysis,
         charts: svgs,
@@ -57,12 +57,14 @@ pub fn write_outputs(analysis: &Analysis, out_dir: &Path) -> anyhow::Result<Vec<
         &render::Html,
     ];
     for renderer in renderers {
-        let path = out_dir.join(renderer.file_name());
-        let bytes = renderer.render(&content)?;
-        crate::atomic_file::write(&path, &bytes)?;
-        written.push(path);
+        files.push((
+            out_dir.join(renderer.file_name()),
+            renderer.render(&content)?,
+        ));
     }
-    Ok(written)
+    // Written all at once: each file's fsync was most of the report step.
+    crate::atomic_file::write_many(&files)?;
+    Ok(files.into_iter().map(|(path, _)| path).collect())
 }
 
 /// Writes the report by day into `out_dir`: `by_day.md` (each day's table, then one

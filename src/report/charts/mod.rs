@@ -119,10 +119,13 @@ impl<'a> ChartSet<'a> {
         ]
     }
 
-    /// Renders every chart in every format, each once and all in parallel, and writes
-    /// them into `dir`: the paths written (SVGs, then PNGs) and every chart's SVG for
-    /// inlining, in display order, as (stem, title, svg).
-    pub fn write_all(&self, dir: &Path) -> anyhow::Result<(Vec<PathBuf>, Vec<ChartSvg>)> {
+    /// Renders every chart in every format, each once and all in parallel: the files to
+    /// write into `dir` (SVGs, then PNGs) and every chart's SVG for inlining, in display
+    /// order, as (stem, title, svg).
+    pub fn render_all(
+        &self,
+        dir: &Path,
+    ) -> anyhow::Result<(Vec<(PathBuf, Vec<u8>)>, Vec<ChartSvg>)> {
         let ((forest, distribution), running_mean) = rayon::join(
             || {
                 rayon::join(
@@ -145,7 +148,7 @@ impl<'a> ChartSet<'a> {
                 running_mean,
             ),
         ];
-        let mut paths = Vec::new();
+        let mut files = Vec::new();
         for format in ImageFormat::ALL {
             for (stem, _, (svg, png)) in &charts {
                 let path = dir.join(format!("{stem}.{}", format.extension()));
@@ -154,15 +157,14 @@ impl<'a> ChartSet<'a> {
                     ImageFormat::Png => png.as_deref(),
                 }
                 .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-                crate::atomic_file::write(&path, bytes)?;
-                paths.push(path);
+                files.push((path, bytes.to_vec()));
             }
         }
         let svgs = charts
             .into_iter()
             .map(|(stem, title, (svg, _))| Ok((stem, title, svg?)))
             .collect::<anyhow::Result<_>>()?;
-        Ok((paths, svgs))
+        Ok((files, svgs))
     }
 }
 
