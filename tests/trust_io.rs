@@ -312,7 +312,7 @@ fn artifacts(dir: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(dir.join("cache"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir() && !p.ends_with("neighbours"))
+        .filter(|p| p.is_dir() && !p.ends_with("neighbours") && !p.ends_with("worlds"))
         .collect()
 }
 
@@ -476,11 +476,63 @@ fn ctrl_c_stops_the_neighbour_search_and_caches_nothing() {
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("the neighbour search stopped"), "{err}");
     assert!(!err.contains("computed in"), "{err}");
+    // The world, generated whole before the search began, stays cached.
     let cached: Vec<_> = std::fs::read_dir(dir.path().join("cache"))
         .into_iter()
         .flatten()
         .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("worlds"))
         .collect();
     assert!(cached.is_empty(), "{cached:?}");
     assert!(!dir.path().join("out").exists());
+}
+
+/// The generated world is cached: the next run reads it; a damaged file is generated
+/// again, with one warning, and rewritten as it was; `--rebuild` generates it again. The
+/// log is the same every time.
+#[test]
+fn the_generated_world_is_cached_checked_and_rebuilt() {
+    let dir = project();
+    let run = |extra: &[&str]| {
+        let mut args = run_args("300", "out");
+        args.extend(extra);
+        let out = sim(&args, dir.path());
+        assert!(out.status.success(), "{}", stderr(&out));
+        (
+            stderr(&out),
+            log_without_latency(&dir.path().join("out/events.jsonl")),
+        )
+    };
+    let (err, log) = run(&[]);
+    assert!(err.contains("generated and cached"), "{err}");
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.path().join("cache/worlds"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let good = std::fs::read(&files[0]).unwrap();
+
+    let (err, again) = run(&[]);
+    assert!(err.contains("read from the cache"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert_eq!(again, log);
+
+    let mut bad = good.clone();
+    let middle = bad.len() / 2;
+    bad[middle] ^= 0x10;
+    std::fs::write(&files[0], bad).unwrap();
+    let (err, again) = run(&[]);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].contains("world cache") && warnings[0].contains("content hash mismatch"),
+        "{err}"
+    );
+    assert!(err.contains("generated and cached"), "{err}");
+    assert_eq!(again, log);
+    assert_eq!(std::fs::read(&files[0]).unwrap(), good);
+
+    let (err, again) = run(&["--rebuild"]);
+    assert!(err.contains("generated and cached"), "{err}");
+    assert_eq!(again, log);
 }

@@ -1,9 +1,10 @@
 //! `sim cache list` and `sim cache clean`: what the artifact cache holds, and freeing it.
 //!
 //! Only entries the cache itself makes are touched: artifact folders (32 hex digits),
-//! their build locks (`<key>.lock`), leftovers of interrupted builds (`<key>.tmp-<pid>`)
-//! and the neighbour sets (`neighbours/`). Anything else is named and left alone, so a
-//! `--cache-dir` pointed at the wrong folder by mistake loses nothing. An artifact whose
+//! their build locks (`<key>.lock`), leftovers of interrupted builds (`<key>.tmp-<pid>`),
+//! the neighbour sets (`neighbours/`) and the generated worlds (`worlds/`). Anything
+//! else is named and left alone, so a `--cache-dir` pointed at the wrong folder by
+//! mistake loses nothing. An artifact whose
 //! lock another process holds (it is being built) is left alone too.
 
 use anyhow::Context;
@@ -31,6 +32,7 @@ fn is_cache_entry(name: &str) -> bool {
             .split_once(".tmp-")
             .is_some_and(|(key, pid)| is_key(key) && pid.bytes().all(|b| b.is_ascii_digit()))
         || name == "neighbours"
+        || name == "worlds"
 }
 
 /// Whether a process is building the artifact an entry belongs to (holds `<key>.lock`).
@@ -95,6 +97,9 @@ fn megabytes(bytes: u64) -> String {
 fn describe(entry: &Entry) -> String {
     if entry.name == "neighbours" {
         return "neighbour sets".into();
+    }
+    if entry.name == "worlds" {
+        return "generated worlds".into();
     }
     if entry.name.ends_with(".lock") {
         return "build lock".into();
@@ -222,6 +227,7 @@ mod tests {
         assert!(is_cache_entry(key));
         assert!(is_cache_entry(&format!("{key}.tmp-4242")));
         assert!(is_cache_entry("neighbours"));
+        assert!(is_cache_entry("worlds"));
         assert!(is_cache_entry(&format!("{key}.lock")));
         for other in [
             "Documents",
