@@ -122,10 +122,7 @@ impl<'a> ChartSet<'a> {
     /// Renders every chart in every format, each once and all in parallel: the files to
     /// write into `dir` (SVGs, then PNGs) and every chart's SVG for inlining, in display
     /// order, as (stem, title, svg).
-    pub fn render_all(
-        &self,
-        dir: &Path,
-    ) -> anyhow::Result<(Vec<(PathBuf, Vec<u8>)>, Vec<ChartSvg>)> {
+    pub fn render_all(&self, dir: &Path) -> anyhow::Result<(Vec<ChartFile>, Vec<ChartSvg>)> {
         let ((forest, distribution), running_mean) = rayon::join(
             || {
                 rayon::join(
@@ -167,6 +164,9 @@ impl<'a> ChartSet<'a> {
         Ok((files, svgs))
     }
 }
+
+/// A chart file to write: (path, bytes).
+pub type ChartFile = (PathBuf, Vec<u8>);
 
 /// A chart as inline SVG: (stem, title, svg).
 pub type ChartSvg = (&'static str, String, String);
