@@ -22,7 +22,7 @@ impl ColorChoice {
         self.decide(no_color, std::io::stdout().is_terminal())
     }
 
-    fn decide(self, no_color: bool, is_terminal: bool) -> bool {
+    pub fn decide(self, no_color: bool, is_terminal: bool) -> bool {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -101,18 +101,4 @@ macro_rules! out {
     ($($arg:tt)*) => {
         $crate::terminal::print_line(format_args!($($arg)*))
     };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ColorChoice::*;
-
-    #[test]
-    fn no_color_turns_off_auto_only() {
-        assert!(Auto.decide(false, true));
-        assert!(!Auto.decide(true, true));
-        assert!(!Auto.decide(false, false));
-        assert!(Always.decide(true, false));
-        assert!(!Never.decide(false, true));
-    }
 }

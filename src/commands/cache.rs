@@ -24,7 +24,7 @@ fn is_key(s: &str) -> bool {
 }
 
 /// Whether `name` is something the cache makes.
-fn is_cache_entry(name: &str) -> bool {
+pub fn is_cache_entry(name: &str) -> bool {
     is_key(name)
         || name.strip_suffix(".lock").is_some_and(is_key)
         || name
@@ -210,27 +210,4 @@ fn not_ours(others: &[String]) -> String {
         shown.join(", "),
         if others.len() > 5 { ", ..." } else { "" }
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_cache_entry;
-
-    #[test]
-    fn only_what_the_cache_makes_is_an_entry() {
-        let key = "0123456789abcdef0123456789abcdef";
-        assert!(is_cache_entry(key));
-        assert!(is_cache_entry(&format!("{key}.tmp-4242")));
-        assert!(is_cache_entry("neighbours"));
-        assert!(is_cache_entry(&format!("{key}.lock")));
-        for other in [
-            "Documents",
-            "cache",
-            &key[1..],
-            &format!("{key}.tmp-x"),
-            ".bashrc",
-        ] {
-            assert!(!is_cache_entry(other), "{other}");
-        }
-    }
 }

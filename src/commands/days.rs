@@ -270,7 +270,7 @@ const OUTPUT_TAIL_LINES: usize = 20;
 
 /// Runs `command` with `sh -c` after `day`; its output goes to stderr. A failure names
 /// the command, the day, the exit status and the end of its output.
-fn between_days(command: &str, day: u32, log: &Path, out_dir: &Path) -> anyhow::Result<()> {
+pub fn between_days(command: &str, day: u32, log: &Path, out_dir: &Path) -> anyhow::Result<()> {
     crate::note!("between days {day} and {}: {command}", day + 1);
     // Absolute, so the command may change directory.
     let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -300,48 +300,4 @@ fn between_days(command: &str, day: u32, log: &Path, out_dir: &Path) -> anyhow::
         if tail.is_empty() { "(none)" } else { &tail },
         out_dir.display()
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failing_command_is_named_with_its_status_and_output() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("events-day2.jsonl");
-        let err = between_days(
-            "echo \"day $BOTIFY_DAY log $BOTIFY_LOG\"; echo oops >&2; exit 3",
-            2,
-            &log,
-            dir.path(),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("failed after day 2 with exit status 3"),
-            "{err}"
-        );
-        assert!(
-            err.contains(&format!("day 2 log {}", log.display())),
-            "{err}"
-        );
-        assert!(err.contains("oops"), "{err}");
-        assert!(err.contains("days 1..2 are kept"), "{err}");
-    }
-
-    #[test]
-    fn a_succeeding_command_sees_the_day_log_and_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("events-day1.jsonl");
-        between_days(
-            "echo \"$BOTIFY_DAY $BOTIFY_LOG\" > \"$BOTIFY_OUT/seen\"",
-            1,
-            &log,
-            dir.path(),
-        )
-        .unwrap();
-        let seen = std::fs::read_to_string(dir.path().join("seen")).unwrap();
-        assert_eq!(seen.trim(), format!("1 {}", log.display()));
-    }
 }

@@ -128,18 +128,19 @@ impl SessionParts {
 /// The decimal digits of the last number written, updated by counting when the next is
 /// one more: cheaper than formatting a 13-digit timestamp anew.
 #[derive(Clone, Copy)]
-struct Digits {
+pub struct Digits {
     value: u64,
     /// The digits are `bytes[..len]`; the rest pads them for [`LineHead::put_padded`].
-    bytes: [u8; DIGITS],
-    len: usize,
+    pub bytes: [u8; DIGITS],
+    pub len: usize,
 }
 
 /// Room for the 20 digits of `u64::MAX`, padded.
 const DIGITS: usize = 24;
 
 impl Digits {
-    fn new() -> Digits {
+    #[allow(clippy::new_without_default, reason = "pub for tests/unit only")]
+    pub fn new() -> Digits {
         let mut bytes = [0; DIGITS];
         bytes[0] = b'0';
         Digits {
@@ -149,7 +150,7 @@ impl Digits {
         }
     }
 
-    fn set(&mut self, value: u64) -> &Digits {
+    pub fn set(&mut self, value: u64) -> &Digits {
         if value != self.value {
             if self.value.checked_add(1) != Some(value) || !self.count_up() {
                 let mut int = itoa::Buffer::new();
@@ -189,7 +190,7 @@ pub struct EventFields {
 
 /// A line up to its session's tail, assembled on the stack by fixed-size copies (a few
 /// vector moves each) rather than a capacity check and a `memcpy` call per field.
-struct LineHead {
+pub struct LineHead {
     bytes: [u8; LINE_HEAD],
     len: usize,
 }
@@ -199,7 +200,8 @@ struct LineHead {
 const LINE_HEAD: usize = 320;
 
 impl LineHead {
-    fn new() -> LineHead {
+    #[allow(clippy::new_without_default, reason = "pub for tests/unit only")]
+    pub fn new() -> LineHead {
         LineHead {
             bytes: [0; LINE_HEAD],
             len: 0,
@@ -226,7 +228,7 @@ impl LineHead {
         self.len += bytes.len();
     }
 
-    fn as_bytes(&self) -> &[u8] {
+    pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
 }
@@ -262,7 +264,7 @@ pub fn append_session_event(buf: &mut Vec<u8>, parts: &mut SessionParts, e: &Eve
 
 /// A float as serde_json writes it: shortest round-trip form, `null` when not finite.
 /// Listen times are hundredths in [0, 1], written without the general algorithm.
-fn push_f64(head: &mut LineHead, x: f64) {
+pub fn push_f64(head: &mut LineHead, x: f64) {
     // If `x` is some h/100, then 100x is within an ulp of h and this truncation is h
     // (a cast, where `round` is a library call on the baseline x86-64 target).
     let hundredths = (x * 100.0 + 0.5) as i64;
@@ -282,7 +284,7 @@ fn push_f64(head: &mut LineHead, x: f64) {
 
 /// `seconds` in whole nanoseconds, rounded half away from zero as `f64::round`, for
 /// `seconds` in [0, 1e9): the cast and a compare instead of a library call.
-fn nanos(seconds: f64) -> u64 {
+pub fn nanos(seconds: f64) -> u64 {
     let scaled = seconds * 1e9;
     let whole = scaled as u64;
     // Exact: `whole` is `scaled` truncated, both below 2^63.
@@ -296,7 +298,7 @@ fn nanos(seconds: f64) -> u64 {
 /// Seconds with nanosecond resolution as a plain decimal (`0.000000208`): the clock
 /// measures no finer, and it is several times cheaper than the shortest-float algorithm.
 /// Returns the latency a reader of the log parses back.
-fn push_latency(head: &mut LineHead, seconds: f64) -> f64 {
+pub fn push_latency(head: &mut LineHead, seconds: f64) -> f64 {
     if !(seconds.is_finite() && (0.0..1e9).contains(&seconds)) {
         push_f64(head, seconds);
         return seconds;
@@ -402,222 +404,5 @@ impl LogWriter {
     pub fn cut_to_commit(self) -> std::io::Result<()> {
         let (file, _unwritten) = self.out.into_parts();
         file.set_len(self.committed)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::Event;
-    use super::*;
-    use rand::{RngExt, SeedableRng};
-
-    fn latency_text(seconds: f64) -> String {
-        let mut head = LineHead::new();
-        let _ = push_latency(&mut head, seconds);
-        String::from_utf8(head.as_bytes().to_vec()).unwrap()
-    }
-
-    #[test]
-    fn latency_is_a_plain_decimal_with_nanosecond_resolution() {
-        assert_eq!(latency_text(2.08e-7), "0.000000208");
-        assert_eq!(latency_text(0.00042), "0.00042");
-        assert_eq!(latency_text(1.5), "1.5");
-        assert_eq!(latency_text(3.0), "3.0");
-        assert_eq!(latency_text(0.0), "0.0");
-        assert_eq!(latency_text(1.23456789123), "1.234567891");
-        assert_eq!(latency_text(f64::NAN), "null");
-    }
-
-    #[test]
-    fn the_returned_latency_is_what_a_reader_parses_back() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-        let mut values = vec![
-            0.0, 1e-9, 4.9e-10, 5e-10, 2.08e-7, 0.00042, 1.5, 9.1e6, 2.5e7,
-        ];
-        values.extend((0..20_000).map(|i| match i % 3 {
-            0 => rng.random::<f64>() * 1e-3,
-            1 => rng.random::<f64>() * 10.0,
-            _ => rng.random::<f64>() * 1e8,
-        }));
-        for seconds in values {
-            let mut head = LineHead::new();
-            let returned = push_latency(&mut head, seconds);
-            let parsed: f64 = String::from_utf8(head.as_bytes().to_vec())
-                .unwrap()
-                .parse()
-                .unwrap();
-            assert_eq!(returned.to_bits(), parsed.to_bits(), "{seconds}");
-        }
-    }
-
-    #[test]
-    fn listen_times_are_written_as_serde_json_writes_them() {
-        for h in 0..=100 {
-            let x = h as f64 / 100.0;
-            let mut head = LineHead::new();
-            push_f64(&mut head, x);
-            assert_eq!(
-                String::from_utf8(head.as_bytes().to_vec()).unwrap(),
-                serde_json::to_string(&x).unwrap()
-            );
-        }
-    }
-
-    #[test]
-    fn nanos_round_half_away_from_zero_as_f64_round() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        // Halves and the floats next to them, where a cast plus 0.5 would go wrong.
-        let mut values: Vec<f64> = (0..2000u64)
-            .flat_map(|n| {
-                let half = (n as f64 + 0.5) / 1e9;
-                [half, half.next_up(), half.next_down()]
-            })
-            .collect();
-        values.extend([
-            0.0,
-            0.5f64.next_down() * 1e-9,
-            ((1u64 << 52) as f64 - 0.5) * 1e-9,
-            9.99e8,
-        ]);
-        values
-            .extend((0..20_000).map(|_| rng.random::<f64>() * 10f64.powi(rng.random_range(-9..9))));
-        for seconds in values {
-            assert_eq!(
-                nanos(seconds),
-                (seconds * 1e9).round() as u64,
-                "{seconds:e}"
-            );
-        }
-    }
-
-    #[test]
-    fn counted_digits_equal_formatted_ones() {
-        let mut digits = Digits::new();
-        let mut values: Vec<u64> = (0..1100).collect();
-        values.extend([
-            9_999,
-            10_000,
-            10_001,
-            5,
-            99_999_999_999_999,
-            100_000_000_000_000,
-        ]);
-        values.extend([
-            u64::MAX - 1,
-            u64::MAX,
-            0,
-            10_u64.pow(19) - 1,
-            10_u64.pow(19),
-        ]);
-        for value in values {
-            let set = digits.set(value);
-            assert_eq!(
-                &set.bytes[..set.len],
-                itoa::Buffer::new().format(value).as_bytes(),
-                "{value}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_session_written_line_after_line_equals_serde_json_of_each_event() {
-        // A session's events share one `SessionParts`: timestamps count up (through a
-        // carry), each answer is usually the next track, sometimes not.
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
-        let treatments = render_treatments(&[("seminar", "T1")]);
-        let mut parts = SessionParts::new(77, &treatments, Some(9), Some(9));
-        let (mut timestamp, mut track) = (1_699_999_999_990u64, 0u64);
-        for i in 0..300 {
-            let recommendation = rng.random_range(0..60_000);
-            let fields = EventFields {
-                message: if i % 50 == 49 {
-                    Message::Last
-                } else {
-                    Message::Next
-                },
-                timestamp,
-                track,
-                time: rng.random_range(0..=100) as f64 / 100.0,
-                latency: rng.random_range(0..3_000_000_000u64) as f64 / 1e9,
-                recommendation: (i % 50 != 49).then_some(recommendation),
-            };
-            let mut buf = Vec::new();
-            append_session_event(&mut buf, &mut parts, &fields);
-            let owned = Event {
-                message: fields.message,
-                timestamp,
-                user: 77,
-                track,
-                time: fields.time,
-                latency: fields.latency,
-                recommendation: fields.recommendation,
-                experiments: [("seminar".to_string(), "T1".to_string())]
-                    .into_iter()
-                    .collect(),
-                session: Some(9),
-                episode: Some(9),
-            };
-            assert_eq!(
-                String::from_utf8(buf).unwrap(),
-                format!("{}\n", serde_json::to_string(&owned).unwrap())
-            );
-            timestamp += if i % 7 == 6 { 1000 } else { 1 };
-            track = if i % 5 == 4 {
-                rng.random()
-            } else {
-                recommendation
-            };
-        }
-    }
-
-    #[test]
-    fn hand_written_lines_equal_serde_json_of_the_owned_event() {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let treatments = render_treatments(&[("de\"fault", "T3"), ("ALL", "C")]);
-        for i in 0..2000 {
-            let record = EventRecord {
-                message: if i % 2 == 0 {
-                    Message::Next
-                } else {
-                    Message::Last
-                },
-                timestamp: rng.random(),
-                user: rng.random_range(0..100_000),
-                track: rng.random(),
-                time: if i % 11 == 0 {
-                    rng.random::<f64>()
-                } else {
-                    (rng.random_range(0..=100) as f64) / 100.0
-                },
-                // Latencies in whole nanoseconds are written exactly as serde_json would.
-                latency: rng.random_range(0..2_000_000_000u64) as f64 / 1e9,
-                recommendation: (i % 3 != 0).then(|| rng.random_range(0..50_000)),
-                experiments: &treatments,
-                session: (i % 5 != 0).then_some(i),
-                episode: (i % 7 != 0).then_some(i),
-            };
-            let mut buf = Vec::new();
-            append_event(&mut buf, &record);
-            let line = String::from_utf8(buf).unwrap();
-            let owned = Event {
-                message: record.message,
-                timestamp: record.timestamp,
-                user: record.user,
-                track: record.track,
-                time: record.time,
-                latency: record.latency,
-                recommendation: record.recommendation,
-                experiments: [("de\"fault", "T3"), ("ALL", "C")]
-                    .iter()
-                    .map(|(e, t)| (e.to_string(), t.to_string()))
-                    .collect(),
-                session: record.session,
-                episode: record.episode,
-            };
-            assert_eq!(
-                format!("{}\n", serde_json::to_string(&owned).unwrap()),
-                line
-            );
-        }
     }
 }

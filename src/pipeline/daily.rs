@@ -127,7 +127,7 @@ fn daily_key(first_dir: &Path, fingerprints: &[String]) -> anyhow::Result<String
 }
 
 /// The `logs_from` logs of an artifact (`<i>-<experiment>.jsonl`), in recipe order.
-fn source_logs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn source_logs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
     let mut logs = Vec::new();
@@ -161,7 +161,7 @@ pub fn log_fingerprint(path: &Path) -> anyhow::Result<String> {
     Ok(format!("{hash:032x}"))
 }
 
-fn without_latency(bytes: &[u8]) -> Vec<u8> {
+pub fn without_latency(bytes: &[u8]) -> Vec<u8> {
     const FIELD: &[u8] = b"\"latency\":";
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
@@ -176,36 +176,4 @@ fn without_latency(bytes: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(rest);
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fingerprints_ignore_latency_only() {
-        let a = b"{\"time\":0.5,\"latency\":0.00042,\"x\":1}\n{\"latency\":1e-7}\n";
-        let b = b"{\"time\":0.5,\"latency\":0.1,\"x\":1}\n{\"latency\":3}\n";
-        let c = b"{\"time\":0.6,\"latency\":0.1,\"x\":1}\n{\"latency\":3}\n";
-        assert_eq!(without_latency(a), without_latency(b));
-        assert_ne!(without_latency(a), without_latency(c));
-        assert_eq!(
-            without_latency(a),
-            b"{\"time\":0.5,\"latency\":,\"x\":1}\n{\"latency\":}\n".to_vec()
-        );
-    }
-
-    #[test]
-    fn source_logs_come_in_recipe_order() {
-        let dir = tempfile::tempdir().unwrap();
-        for name in ["10-b.jsonl", "2-a.jsonl", "0-c.jsonl", "notes.txt"] {
-            std::fs::write(dir.path().join(name), "").unwrap();
-        }
-        let names: Vec<String> = source_logs(dir.path())
-            .unwrap()
-            .iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["0-c.jsonl", "2-a.jsonl", "10-b.jsonl"]);
-    }
 }

@@ -42,7 +42,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// Bumped when the artifact format or the way artifacts are made changes.
-const ARTIFACT_VERSION: u32 = 1;
+pub const ARTIFACT_VERSION: u32 = 1;
 
 /// Builds and caches the artifacts of experiments.
 pub struct Pipeline<'a> {

@@ -134,7 +134,7 @@ impl<P: StatelessPolicy> RecSession for StatelessSession<'_, P> {
 }
 
 /// A uniform element of a non-empty slice.
-pub(crate) fn choose(items: &[u32], rng: &mut RecRng) -> u32 {
+pub fn choose(items: &[u32], rng: &mut RecRng) -> u32 {
     use rand::RngExt;
     items[rng.random_range(0..items.len())]
 }

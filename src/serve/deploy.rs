@@ -149,19 +149,3 @@ pub fn start_nginx(dir: &Path, upstreams: &[String]) -> anyhow::Result<Daemon> {
     wait_listening(&mut daemon)?;
     Ok(daemon)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_shared_nginx_site_is_filled_for_local_replicas() {
-        let site = render_nginx_site(8080, &["127.0.0.1:1".into(), "127.0.0.1:2".into()]);
-        assert!(site.contains("listen 8080;"), "{site}");
-        assert!(site.contains("server 127.0.0.1:1; server 127.0.0.1:2;"));
-        assert!(
-            !site.contains("${NGINX_PORT}") && !site.contains("${RECOMMENDER_SERVERS}"),
-            "{site}"
-        );
-    }
-}

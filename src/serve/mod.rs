@@ -523,7 +523,7 @@ fn track_info(service: &Service, id: &str) -> Response {
 }
 
 /// A decimal id that fits in u32 (digits only: no sign, no spaces).
-fn parse_id(text: &str) -> Option<u32> {
+pub fn parse_id(text: &str) -> Option<u32> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -577,28 +577,4 @@ fn parse_call(service: &Service, user: &str, body: &[u8]) -> Result<(u32, u32, f
         })?,
     };
     Ok((user, track as u32, time))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn session_streams_differ_by_seed_user_and_counter() {
-        use rand::RngExt;
-        let draw = |s, u, c| session_rng(s, u, c).random::<u64>();
-        let a = draw(1, 2, 3);
-        assert_eq!(a, draw(1, 2, 3));
-        assert_ne!(a, draw(0, 2, 3));
-        assert_ne!(a, draw(1, 0, 3));
-        assert_ne!(a, draw(1, 2, 0));
-    }
-
-    #[test]
-    fn ids_are_plain_decimals() {
-        assert_eq!(parse_id("17"), Some(17));
-        for bad in ["", "-1", "+1", " 1", "1.0", "abc", "99999999999"] {
-            assert_eq!(parse_id(bad), None, "{bad}");
-        }
-    }
 }

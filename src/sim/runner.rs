@@ -315,11 +315,11 @@ fn draw_starts(
 }
 
 /// Marks a user without a group in the block yet.
-const NO_GROUP: u32 = u32::MAX;
+pub const NO_GROUP: u32 = u32::MAX;
 
 /// Positions in `starts` grouped by user (groups in order of their first episode, each
 /// in episode order). `group_of_user` is all [`NO_GROUP`] before and after.
-fn group_by_user(starts: &[EpisodeStart], group_of_user: &mut [u32]) -> Vec<usize> {
+pub fn group_by_user(starts: &[EpisodeStart], group_of_user: &mut [u32]) -> Vec<usize> {
     let mut groups = 0;
     let group: Vec<u32> = starts
         .iter()
@@ -343,7 +343,7 @@ fn group_by_user(starts: &[EpisodeStart], group_of_user: &mut [u32]) -> Vec<usiz
 
 /// Cuts `order` into at most `chunks` ranges of about equal length, never inside a user's
 /// group (a user's episodes run in order on one worker).
-fn chunk_cuts(starts: &[EpisodeStart], order: &[usize], chunks: usize) -> Vec<Range<usize>> {
+pub fn chunk_cuts(starts: &[EpisodeStart], order: &[usize], chunks: usize) -> Vec<Range<usize>> {
     let target = order.len().div_ceil(chunks.max(1)).max(1);
     let user_at = |i: usize| starts[order[i]].user;
     let mut cuts = Vec::with_capacity(chunks);
@@ -392,52 +392,4 @@ fn run_chunk(
         ));
     }
     results
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::UserDefaults;
-    use crate::world::synthetic::{SyntheticWorldConfig, generate};
-
-    #[test]
-    fn chunks_hold_whole_users_in_episode_order_and_every_episode_once() {
-        // Few users, so that most users have several episodes in the block.
-        let world = generate(
-            &SyntheticWorldConfig {
-                tracks: 200,
-                artists: 50,
-                genres: 3,
-                dim: 4,
-                users: 7,
-                ..SyntheticWorldConfig::default()
-            },
-            &UserDefaults::default(),
-        )
-        .unwrap();
-        let streams = EpisodeStreams::new(3);
-        let starts: Vec<EpisodeStart> = (0..300)
-            .map(|index| EpisodeStart::draw(&streams, index, &world))
-            .collect();
-        let mut group_of_user = vec![NO_GROUP; world.users.len()];
-        let order = group_by_user(&starts, &mut group_of_user);
-        assert!(group_of_user.iter().all(|&g| g == NO_GROUP), "left clean");
-        let cuts = chunk_cuts(&starts, &order, 4);
-        assert!((2..=4).contains(&cuts.len()), "{cuts:?}");
-        let mut seen = vec![false; starts.len()];
-        let mut chunk_of_user = vec![None; world.users.len()];
-        for (chunk, range) in cuts.iter().enumerate() {
-            let mut last_index_of_user = vec![None; world.users.len()];
-            for &position in &order[range.clone()] {
-                assert!(!seen[position], "episode {position} twice");
-                seen[position] = true;
-                let user = starts[position].user as usize;
-                assert_eq!(*chunk_of_user[user].get_or_insert(chunk), chunk);
-                let index = starts[position].index;
-                assert!(last_index_of_user[user].is_none_or(|last| last < index));
-                last_index_of_user[user] = Some(index);
-            }
-        }
-        assert!(seen.iter().all(|&s| s), "every episode runs");
-    }
 }

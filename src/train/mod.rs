@@ -45,14 +45,14 @@
 //! fixed chunks of 16 examples, each chunk's gradient is computed on any thread, and the
 //! chunks are summed in chunk order; all random draws happen on the calling thread.
 
-mod data;
+pub mod data;
 mod fit;
 pub mod i2i;
 pub mod input;
 pub mod lists_args;
 pub mod mf;
-mod model;
-mod optim;
+pub mod model;
+pub mod optim;
 pub mod output;
 pub mod synthetic;
 

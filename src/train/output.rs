@@ -38,16 +38,3 @@ pub fn write_summary(path: &Path, summary: &TrainSummary) -> anyhow::Result<()> 
         w.write_all(b"\n")
     })
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn one_json_object_per_line() {
-        let mut buf = Vec::new();
-        super::write_recommendations_to(&mut buf, &[(3, vec![1, 2]), (9, vec![])]).unwrap();
-        assert_eq!(
-            String::from_utf8(buf).unwrap(),
-            "{\"user\":3,\"tracks\":[1,2]}\n{\"user\":9,\"tracks\":[]}\n"
-        );
-    }
-}

@@ -5,7 +5,7 @@ pub mod course_format;
 pub mod error;
 pub mod neighbour_file;
 pub mod neighbours;
-mod npy;
+pub mod npy;
 pub mod synthetic;
 
 pub use error::WorldError;
@@ -198,18 +198,5 @@ impl World {
     /// The `interest_neighbours` nearest tracks to `interest` (the first-track candidates).
     pub fn first_track_candidates(&self, user: &User, interest: u32) -> &[u32] {
         self.nearest(interest, user.interest_neighbours)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dot_matches_naive_sum_for_odd_lengths() {
-        let a: Vec<f32> = (0..19).map(|i| i as f32 * 0.5).collect();
-        let b: Vec<f32> = (0..19).map(|i| 1.0 - i as f32 * 0.25).collect();
-        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - naive).abs() < 1e-4);
     }
 }

@@ -18,15 +18,15 @@ const FOOTER: u32 = 45;
 
 /// Bins shared by every arm.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Bins {
-    lo: f64,
-    hi: f64,
-    count: usize,
+pub struct Bins {
+    pub lo: f64,
+    pub hi: f64,
+    pub count: usize,
 }
 
 impl Bins {
     /// Bins for `values` (finite ones; any order).
-    fn of(values: &[f64]) -> Bins {
+    pub fn of(values: &[f64]) -> Bins {
         let mut v: Vec<f64> = values.iter().copied().filter(|t| t.is_finite()).collect();
         v.sort_by(f64::total_cmp);
         let Some((&min, &max)) = v.first().zip(v.last()) else {
@@ -63,7 +63,7 @@ impl Bins {
     }
 
     /// Counts per bin and how many values lie above the range.
-    fn count(&self, values: &[f64]) -> (Vec<u64>, u64) {
+    pub fn count(&self, values: &[f64]) -> (Vec<u64>, u64) {
         let mut counts = vec![0u64; self.count];
         let mut above = 0;
         for &t in values.iter().filter(|t| t.is_finite()) {
@@ -190,33 +190,5 @@ impl Chart for SessionTimeDistribution<'_> {
                 .map_err(plot_err)?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Bins;
-
-    #[test]
-    fn bins_follow_freedman_diaconis_and_leave_out_the_far_tail() {
-        // 1000 values 0.000..0.999: IQR 0.5, width 2 * 0.5 / 10 = 0.1.
-        let v: Vec<f64> = (0..1000).map(|i| i as f64 / 1000.0).collect();
-        let b = Bins::of(&v);
-        assert_eq!(b.lo, 0.0);
-        assert_eq!(b.hi, 0.994);
-        assert_eq!(b.count, 10);
-        let (counts, above) = b.count(&v);
-        assert_eq!(above, 5);
-        assert_eq!(counts.iter().sum::<u64>(), 995);
-    }
-
-    #[test]
-    fn constant_or_empty_data_still_gets_bins() {
-        let b = Bins::of(&[2.0; 50]);
-        assert_eq!((b.lo, b.hi), (2.0, 3.0));
-        assert_eq!(b.count, 7, "Sturges: log2(50) + 1, rounded up");
-        assert_eq!(b.count(&[2.0; 50]).0[0], 50);
-        assert_eq!(Bins::of(&[]).count, 1);
-        assert_eq!(Bins::of(&[f64::NAN]).count, 1);
     }
 }

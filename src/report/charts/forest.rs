@@ -26,7 +26,7 @@ impl<'a> ForestPlot<'a> {
 
     /// One panel per metric (primary metrics first, in table order, then guardrails) with
     /// its rows of finite interval.
-    fn panels(&self) -> Vec<(Metric, Vec<&'a Row>)> {
+    pub fn panels(&self) -> Vec<(Metric, Vec<&'a Row>)> {
         let mut panels: Vec<(Metric, Vec<&'a Row>)> = Vec::new();
         let finite = |r: &&Row| r.lower.is_finite() && r.upper.is_finite() && r.effect.is_finite();
         for guardrails in [false, true] {
@@ -48,12 +48,12 @@ impl<'a> ForestPlot<'a> {
     }
 }
 
-const BETTER: RGBColor = RGBColor(0, 140, 60);
-const WORSE: RGBColor = RGBColor(200, 30, 30);
+pub const BETTER: RGBColor = RGBColor(0, 140, 60);
+pub const WORSE: RGBColor = RGBColor(200, 30, 30);
 const NEUTRAL: RGBColor = RGBColor(120, 120, 120);
 
 /// Tick labels with as many decimals as the span of the axis needs.
-fn tick(x: f64, span: f64) -> String {
+pub fn tick(x: f64, span: f64) -> String {
     let decimals = if span >= 20.0 {
         0
     } else if span >= 2.0 {
@@ -195,51 +195,4 @@ fn draw_panel<DB: DrawingBackend>(
             .map_err(plot_err)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::charts::render_svg;
-    use crate::report::render::tests::{analysis, row};
-
-    #[test]
-    fn one_panel_per_metric_guardrails_last_coloured_by_holm_and_direction() {
-        let a = analysis(vec![
-            row("T1", Metric::MeanRequestLatency, 234.0, true, true),
-            row("T2", Metric::MeanTimePerSession, 9.5, true, false),
-            row("T1", Metric::MeanTimePerSession, -3.0, false, false),
-            row("T1", Metric::Sessions, 1.0, false, false),
-        ]);
-        let plot = ForestPlot::new(&a);
-        let panels: Vec<(Metric, usize)> =
-            plot.panels().iter().map(|(m, r)| (*m, r.len())).collect();
-        assert_eq!(
-            panels,
-            [
-                (Metric::MeanTimePerSession, 2),
-                (Metric::Sessions, 1),
-                (Metric::MeanRequestLatency, 1)
-            ]
-        );
-        let svg = render_svg(&plot).unwrap();
-        assert!(svg.contains("guardrail, an increase is bad"));
-        // The latency increase is worse (red); raw-only significance stays grey.
-        let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
-        assert!(
-            svg.contains(&hex(WORSE)),
-            "significant latency increase is red"
-        );
-        assert!(
-            !svg.contains(&hex(BETTER)),
-            "nothing is better by Holm here"
-        );
-    }
-
-    #[test]
-    fn ticks_keep_the_decimals_the_span_needs() {
-        assert_eq!(tick(250.0, 1000.0), "+250%");
-        assert_eq!(tick(-1.5, 6.0), "-1.5%");
-        assert_eq!(tick(0.25, 0.8), "+0.25%");
-    }
 }

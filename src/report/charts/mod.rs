@@ -3,9 +3,9 @@
 //! Sans font embedded in the binary (registered once), so no system font is needed.
 
 mod by_day;
-mod distribution;
-mod forest;
-mod running_mean;
+pub mod distribution;
+pub mod forest;
+pub mod running_mean;
 
 pub use by_day::MetricByDay;
 pub use distribution::SessionTimeDistribution;
@@ -193,17 +193,17 @@ pub fn register_fonts() -> anyhow::Result<()> {
         .map_err(|e| anyhow!(e))
 }
 
-pub(crate) fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+pub fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("cannot draw chart: {e:?}")
 }
 
 /// Regular text.
-pub(crate) fn font(size: f64) -> FontDesc<'static> {
+pub fn font(size: f64) -> FontDesc<'static> {
     FontDesc::new(FontFamily::SansSerif, size, FontStyle::Normal)
 }
 
 /// Bold text (`.style(Bold)` on a font would silently stay regular).
-pub(crate) fn bold(size: f64) -> FontDesc<'static> {
+pub fn bold(size: f64) -> FontDesc<'static> {
     FontDesc::new(FontFamily::SansSerif, size, FontStyle::Bold)
 }
 
@@ -221,12 +221,12 @@ pub(crate) const PALETTE: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-pub(crate) fn arm_colour(i: usize) -> RGBColor {
+pub fn arm_colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
 /// A range padded by 5 % on each side (and made non-empty).
-pub(crate) fn padded(lo: f64, hi: f64) -> (f64, f64) {
+pub fn padded(lo: f64, hi: f64) -> (f64, f64) {
     let (lo, hi) = if lo.is_finite() && hi.is_finite() {
         (lo, hi)
     } else {
@@ -234,39 +234,4 @@ pub(crate) fn padded(lo: f64, hi: f64) -> (f64, f64) {
     };
     let span = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
     (lo - 0.05 * span, hi + 0.05 * span)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::Metric;
-    use crate::report::render::tests::{analysis, row};
-
-    /// The PNG people open: a whole image of the chart's size, with the chart drawn on it.
-    #[test]
-    fn png_charts_decode_to_drawn_images_of_their_size() {
-        let a = analysis(vec![
-            row("T1", Metric::MeanTimePerSession, 9.5, true, true),
-            row("T1", Metric::Sessions, -1.0, false, false),
-        ]);
-        let plot = ForestPlot::new(&a);
-        let bytes = render_png(&plot).unwrap();
-        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
-            .read_info()
-            .unwrap();
-        let mut pixels = vec![0; reader.output_buffer_size()];
-        let frame = reader.next_frame(&mut pixels).unwrap();
-        assert_eq!((frame.width, frame.height), plot.size());
-        assert_eq!(frame.color_type, png::ColorType::Rgb);
-        let pixels: Vec<&[u8]> = pixels[..frame.buffer_size()].chunks(3).collect();
-        let white = pixels.iter().filter(|p| **p == [255, 255, 255]).count();
-        let share = white as f64 / pixels.len() as f64;
-        assert!((0.5..0.995).contains(&share), "white share {share}");
-        let colours: std::collections::HashSet<&[u8]> = pixels.iter().copied().collect();
-        assert!(
-            colours.len() > 20,
-            "{} colours: no text or lines",
-            colours.len()
-        );
-    }
 }

@@ -20,7 +20,7 @@ pub struct RunningMean<'a> {
 
 /// (sessions so far, mean over users so far of time / sessions) after each session,
 /// thinned to about `max_points` (the first and the last always kept).
-fn user_level_running_mean(times: &[f64], users: &[u64], max_points: usize) -> Vec<(f64, f64)> {
+pub fn user_level_running_mean(times: &[f64], users: &[u64], max_points: usize) -> Vec<(f64, f64)> {
     let n = times.len();
     let step = n.div_ceil(max_points).max(1);
     let mut per_user: HashMap<u64, (f64, u64), FxBuildHasher> = HashMap::default();
@@ -134,22 +134,5 @@ impl Chart for RunningMean<'_> {
             .draw()
             .map_err(plot_err)?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::user_level_running_mean;
-
-    #[test]
-    fn running_mean_is_the_user_level_mean_so_far() {
-        // User 1: sessions 1.0 and 3.0 (mean 2.0); user 2: one session 5.0.
-        let points = user_level_running_mean(&[1.0, 5.0, 3.0], &[1, 2, 1], 10);
-        assert_eq!(points, vec![(1.0, 1.0), (2.0, 3.0), (3.0, 3.5)]);
-        // Pooled over sessions it would be 3.0: the chart must not draw that.
-        let thinned = user_level_running_mean(&[1.0; 10], &[7; 10], 3);
-        assert_eq!(thinned.first(), Some(&(1.0, 1.0)));
-        assert_eq!(thinned.last(), Some(&(10.0, 1.0)));
-        assert!(thinned.len() <= 5);
     }
 }

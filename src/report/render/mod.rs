@@ -5,7 +5,7 @@ mod csv;
 mod html;
 mod json;
 mod markdown;
-mod terminal;
+pub mod terminal;
 
 pub use csv::Csv;
 pub use html::Html;
@@ -35,14 +35,14 @@ pub trait Renderer {
 /// for every comparison, so raw p would overstate), in the metric's direction (a
 /// guardrail's increase is bad). Every human-readable output and the forest chart use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub enum Verdict {
     Better,
     Worse,
     NotSignificant,
 }
 
 impl Verdict {
-    pub(crate) fn of(row: &Row) -> Verdict {
+    pub fn of(row: &Row) -> Verdict {
         if !row.significant_holm || !row.effect.is_finite() || row.effect == 0.0 {
             Verdict::NotSignificant
         } else if (row.effect > 0.0) != row.metric.is_guardrail() {
@@ -72,7 +72,7 @@ impl Verdict {
 }
 
 /// A column of the human-readable tables (terminal, Markdown, HTML).
-pub(crate) struct Column {
+pub struct Column {
     pub header: &'static str,
     /// What the column means, for the legend above the table.
     pub meaning: &'static str,
@@ -99,7 +99,7 @@ const fn column(
 
 /// The columns of the human-readable tables, in order; [`cells`] fills them. The CSV and
 /// JSON keep the course's columns at full precision.
-pub(crate) const COLUMNS: [Column; 12] = [
+pub const COLUMNS: [Column; 12] = [
     column("arm", "", false, true),
     column("metric", "", false, true),
     column("control mean", "", true, true),
@@ -145,7 +145,7 @@ pub(crate) const COLUMNS: [Column; 12] = [
 ];
 
 /// The human-readable cells of a row, in [`COLUMNS`] order.
-pub(crate) fn cells(row: &Row) -> [String; 12] {
+pub fn cells(row: &Row) -> [String; 12] {
     [
         row.treatment.clone(),
         row.metric.name().to_string(),
@@ -168,7 +168,7 @@ pub(crate) fn cells(row: &Row) -> [String; 12] {
 
 /// The rows of a report, split for reading: the primary metrics, then the guardrails in a
 /// section of their own (never mixed with the primary ones).
-pub(crate) struct Section<'a> {
+pub struct Section<'a> {
     pub title: &'static str,
     /// HTML id of the section.
     pub id: &'static str,
@@ -184,7 +184,7 @@ flip sign between a run with `--workers 1` and one with `--workers 2`. Compare a
 one run, on a quiet machine, before acting on it.";
 
 /// The sections with rows: primary metrics, then guardrails.
-pub(crate) fn sections(a: &Analysis) -> Vec<Section<'_>> {
+pub fn sections(a: &Analysis) -> Vec<Section<'_>> {
     let (guardrails, primary): (Vec<&Row>, Vec<&Row>) =
         a.rows.iter().partition(|r| r.metric.is_guardrail());
     let sections = [
@@ -208,7 +208,7 @@ pub(crate) fn sections(a: &Analysis) -> Vec<Section<'_>> {
 }
 
 /// A number for people: 4 significant digits, or scientific when tiny/huge.
-pub(crate) fn num(x: f64) -> String {
+pub fn num(x: f64) -> String {
     if x.is_nan() {
         return "–".to_string();
     }
@@ -238,7 +238,7 @@ fn sig3(x: f64) -> String {
 }
 
 /// A signed percentage for people.
-pub(crate) fn pct(x: f64) -> String {
+pub fn pct(x: f64) -> String {
     if x.is_nan() {
         "–".to_string()
     } else if x > 0.0 {
@@ -254,7 +254,7 @@ fn interval(lower: f64, upper: f64) -> String {
 
 /// A p-value for people: `0.0123`, or `1.4e-13` below 1e-4; `< 1e-300` for a p too
 /// small for a double (the tail probability underflowed to 0), never a bare `0.0e0`.
-pub(crate) fn pval(p: f64) -> String {
+pub fn pval(p: f64) -> String {
     if p.is_nan() {
         "–".to_string()
     } else if p == 0.0 {
@@ -280,7 +280,7 @@ and averages over episodes, so it is lower (by about 1) and not the same measure
 that leaves the first track out says so in its name.";
 
 /// Shown above the tables in every human-readable format.
-pub(crate) struct Preamble {
+pub struct Preamble {
     /// The sample-ratio-mismatch warning, if any.
     pub srm: Option<String>,
     /// What was read and dropped, one line each (kept whole: people and scripts grep them).
@@ -290,7 +290,7 @@ pub(crate) struct Preamble {
 }
 
 /// The preamble of a table showing `columns`.
-pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
+pub fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
     let srm_warning = a.srm.mismatch.then(|| {
         let counts: Vec<String> = a
             .srm
@@ -385,228 +385,5 @@ pub(crate) fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
         srm: srm_warning,
         facts,
         notes,
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::report::{ArmSessions, LogSummary, Metric, Srm};
-    use std::collections::BTreeMap;
-
-    /// A row against control `C` with the given significance: `raw` is the course's
-    /// interval rule, `holm` the Holm-adjusted one.
-    pub(crate) fn row(arm: &str, metric: Metric, effect: f64, raw: bool, holm: bool) -> Row {
-        Row {
-            treatment: arm.to_string(),
-            metric,
-            effect,
-            upper: effect + 5.0,
-            lower: effect - 5.0,
-            control_mean: 5.3812e-5,
-            treatment_mean: 2.50312,
-            significant: raw,
-            control_n: 1000,
-            treatment_n: 1000,
-            dof: 1998.0,
-            p_value: if raw { 1.4e-13 } else { 0.5 },
-            p_holm: if holm { 8.04e-103 } else { 0.0628 },
-            significant_holm: holm,
-            delta_lower: effect - 1106.44,
-            delta_upper: effect + 1106.44,
-            mde: 712.74,
-        }
-    }
-
-    pub(crate) fn analysis(rows: Vec<Row>) -> Analysis {
-        Analysis {
-            experiment: "ux".to_string(),
-            control: "C".to_string(),
-            alpha: 0.05,
-            power: 0.8,
-            log: LogSummary::default(),
-            arms: Vec::new(),
-            srm: Srm {
-                observed: BTreeMap::new(),
-                expected_shares: BTreeMap::new(),
-                chi2: 0.5,
-                dof: 1,
-                p_value: 0.48,
-                mismatch: false,
-            },
-            comparisons: rows.len(),
-            rows,
-            session_times: vec![ArmSessions {
-                treatment: "C".to_string(),
-                times: vec![1.0, 2.5, 3.0],
-                users: vec![1, 2, 1],
-            }],
-        }
-    }
-
-    fn render(renderer: &dyn Renderer, a: &Analysis) -> String {
-        let content = ReportContent {
-            analysis: a,
-            charts: Vec::new(),
-        };
-        String::from_utf8(renderer.render(&content).unwrap()).unwrap()
-    }
-
-    /// The part of `text` from `start` up to the next `end` (or its end).
-    fn between<'t>(text: &'t str, start: &str, end: &str) -> &'t str {
-        let from = text
-            .find(start)
-            .unwrap_or_else(|| panic!("no {start} in {text}"));
-        let rest = &text[from..];
-        rest[start.len()..]
-            .find(end)
-            .map_or(rest, |to| &rest[..start.len() + to])
-    }
-
-    /// Raw-significant only (T2), Holm-significant (T1), on a primary metric; a latency
-    /// increase, significant by Holm.
-    fn mixed() -> Analysis {
-        analysis(vec![
-            row("T2", Metric::MeanTimePerSession, 9.5, true, false),
-            row("T1", Metric::MeanTimePerSession, 60.5, true, true),
-            row("T1", Metric::MeanRequestLatency, 234.0, true, true),
-        ])
-    }
-
-    #[test]
-    fn verdict_follows_holm_and_the_metric_direction() {
-        let v = |effect, raw, holm, metric| Verdict::of(&row("T", metric, effect, raw, holm));
-        assert_eq!(v(9.5, true, false, Metric::Time), Verdict::NotSignificant);
-        assert_eq!(v(9.5, true, true, Metric::Time), Verdict::Better);
-        assert_eq!(v(-9.5, true, true, Metric::Time), Verdict::Worse);
-        assert_eq!(
-            v(234.0, true, true, Metric::MeanRequestLatency),
-            Verdict::Worse
-        );
-        assert_eq!(
-            v(-30.0, true, true, Metric::MeanRequestLatency),
-            Verdict::Better
-        );
-        assert_eq!(
-            v(f64::NAN, false, true, Metric::Time),
-            Verdict::NotSignificant
-        );
-    }
-
-    #[test]
-    fn html_sections_and_classes_follow_holm_and_direction() {
-        let html = render(&Html, &mixed());
-        let primary = between(&html, "<section id=\"primary\">", "</section>");
-        let guardrails = between(&html, "<section id=\"guardrails\">", "</section>");
-        assert!(!primary.contains("mean_request_latency"), "{primary}");
-        assert!(guardrails.contains("mean_request_latency"), "{guardrails}");
-        assert!(guardrails.contains("an increase is bad"), "{guardrails}");
-        assert!(guardrails.contains("wall time") && guardrails.contains("--workers 1"));
-        let tr = |s: &str, arm: &str| {
-            s.split("<tr")
-                .find(|r| r.contains(&format!("<td>{arm}</td>")))
-                .map(str::to_string)
-        };
-        assert!(tr(primary, "T2").unwrap().starts_with(" class=\"ns\""));
-        assert!(tr(primary, "T1").unwrap().starts_with(" class=\"better\""));
-        assert!(
-            tr(guardrails, "T1")
-                .unwrap()
-                .starts_with(" class=\"worse\"")
-        );
-        assert!(
-            html.contains("td{white-space:nowrap}"),
-            "cells must not wrap"
-        );
-    }
-
-    #[test]
-    fn markdown_bolds_by_holm_and_keeps_guardrails_apart() {
-        let md = render(&Markdown, &mixed());
-        let primary = between(&md, "## Primary metrics", "## Guardrails");
-        let guardrails = between(&md, "## Guardrails (an increase is bad)", "\n\n![");
-        let line = |s: &str, arm: &str| {
-            s.lines()
-                .find(|l| l.starts_with(&format!("| {arm} |")))
-                .unwrap()
-                .to_string()
-        };
-        assert!(
-            !line(primary, "T2").contains("**"),
-            "raw p alone is not bold"
-        );
-        assert!(line(primary, "T2").ends_with("| n.s. |"));
-        assert!(line(primary, "T1").contains("| **+60.5%** |"));
-        assert!(line(guardrails, "T1").contains("| **+234%** |"));
-        assert!(line(guardrails, "T1").ends_with("| worse |"));
-        assert!(!primary.contains("mean_request_latency"));
-    }
-
-    #[test]
-    fn terminal_colours_by_holm_and_fits_120_columns() {
-        let a = analysis(vec![
-            row("T2", Metric::MeanTracksPerSession, 9.5, true, false),
-            row("T1", Metric::MeanTimePerSession, -60.5, true, true),
-            row("T1", Metric::MeanRequestLatency, 607.72, true, true),
-        ]);
-        let plain = render(&Terminal { color: false }, &a);
-        for line in plain.lines() {
-            assert!(line.chars().count() <= 120, "{} wide: {line}", line.len());
-        }
-        assert!(!plain.contains('\x1b'));
-        let guardrails = between(&plain, "Guardrails (an increase is bad)", "\n\n");
-        assert!(guardrails.contains("mean_request_latency"));
-        assert!(guardrails.contains("+608%") && guardrails.trim_end().ends_with("worse"));
-        let colour = render(&Terminal { color: true }, &a);
-        let line_of = |arm: &str, metric: &str| {
-            colour
-                .lines()
-                .find(|l| l.contains(metric) && l.contains(&format!("{arm} ")))
-                .unwrap()
-                .to_string()
-        };
-        assert!(line_of("T2", "mean_tracks_per_session").starts_with("\x1b[2m"));
-        assert!(line_of("T1", "mean_time_per_session").starts_with("\x1b[31m"));
-        assert!(line_of("T1", "mean_request_latency").starts_with("\x1b[31m"));
-    }
-
-    /// A p that underflowed to 0 reads `< 1e-300` wherever people read it; the CSV, for
-    /// programs, keeps the number.
-    #[test]
-    fn underflowed_p_values_read_as_bounds_not_zero() {
-        let mut zero = row("T1", Metric::MeanTimePerSession, 60.5, true, true);
-        (zero.p_value, zero.p_holm) = (0.0, 0.0);
-        let a = analysis(vec![zero]);
-        for text in [
-            render(&Markdown, &a),
-            render(&Terminal { color: false }, &a),
-        ] {
-            assert_eq!(text.matches("< 1e-300").count(), 2, "{text}");
-            assert!(!text.contains("0.0e0"), "{text}");
-        }
-        let html = render(&Html, &a);
-        assert_eq!(html.matches("&lt; 1e-300").count(), 2, "{html}");
-        let csv = render(&Csv, &a);
-        let line = csv.lines().nth(1).unwrap();
-        assert!(
-            line.contains(",1998,0,0,true,"),
-            "dof, p, p_holm, significant_holm: {line}"
-        );
-    }
-
-    #[test]
-    fn numbers_for_people_have_3_to_4_significant_digits() {
-        assert_eq!(pct(607.72), "+608%");
-        assert_eq!(pct(1106.44), "+1106%");
-        assert_eq!(pct(58.514), "+58.5%");
-        assert_eq!(pct(-8.4412), "-8.44%");
-        assert_eq!(pct(0.2346), "+0.235%");
-        assert_eq!(pct(0.0), "0%");
-        assert_eq!(num(2.50312), "2.503");
-        assert_eq!(num(5.3812e-5), "5.381e-5");
-        assert_eq!(pval(1.4e-13), "1.4e-13");
-        assert_eq!(pval(0.0506), "0.0506");
-        assert_eq!(pval(0.0), "< 1e-300");
-        assert_eq!(pval(2e-300), "2.0e-300");
     }
 }

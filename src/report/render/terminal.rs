@@ -22,7 +22,7 @@ const RESET: &str = "\x1b[0m";
 
 /// `text` with its spaces turned into line breaks where a line would pass `width`
 /// (a word longer than `width` stays whole).
-fn wrap(text: &str, width: usize) -> String {
+pub fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();
     let mut line_len = 0;
     for word in text.split(' ').filter(|w| !w.is_empty()) {
@@ -139,17 +139,5 @@ impl Renderer for Terminal {
             out.push_str("\n(no treatment besides the control)\n");
         }
         Ok(out.into_bytes())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wrap;
-
-    #[test]
-    fn wrap_breaks_at_spaces_within_the_width() {
-        assert_eq!(wrap("aa bb cc dd", 5), "aa bb\ncc dd");
-        assert_eq!(wrap("a verylongword b", 4), "a\nverylongword\nb");
-        assert_eq!(wrap("", 10), "");
     }
 }
