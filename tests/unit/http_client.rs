@@ -1,4 +1,4 @@
-//! Unit tests of `src/http_client.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `lib/src/http_client.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use crate::unit::http_test_server::{Reply, answer, start};
 use botify_sim::http_client::*;

@@ -1,11 +1,11 @@
 //! The library's unit tests, one module per source file (`world_npy` tests
-//! `src/world/npy.rs`). They live here, not in `#[cfg(test)]` modules of `src/`, because
-//! `cargo test` compiles a library that has unit tests a second time, whole, as a test
-//! harness: on 2 cores that second copy of the crate cost 140 CPU s, about 70 s of wall
-//! time of `cargo test --release` from clean (README "Build and test times"). So
-//! `Cargo.toml` sets `[lib] test = false`, and the items these tests reach are `pub`.
-//! `no_unit_tests_hide_in_src` below keeps it that way: a `#[test]` in `src/` would never
-//! run.
+//! `lib/src/world/npy.rs`). They live here, not in `#[cfg(test)]` modules of `lib/src/`,
+//! because `cargo test` compiles a library that has unit tests a second time, whole, as a
+//! test harness: on 2 cores that second copy of the library cost 140 CPU s, about 70 s of
+//! the wall time of `cargo test --release` from clean. So `lib/Cargo.toml` sets
+//! `[lib] test = false`, the items these tests reach are `pub`, and this test binary is
+//! built at opt-level 0 (`Cargo.toml`). `no_unit_tests_hide_in_src` keeps it that way: a
+//! `#[test]` in `lib/src/` would never run.
 
 mod at_least_one;
 mod atomic_file;
@@ -63,8 +63,9 @@ mod world_neighbours;
 mod world_npy;
 mod world_synthetic;
 
-/// `[lib] test = false` means a `#[test]` or `#[cfg(test)]` in `src/` is compiled by nobody
-/// and never runs: this fails instead, naming the file.
+/// `[lib] test = false` means a `#[test]` or `#[cfg(test)]` in `lib/src/` is compiled by
+/// nobody and never runs (nor would one in `src/main.rs`, `test = false` too): this fails
+/// instead, naming the file.
 #[test]
 fn no_unit_tests_hide_in_src() {
     fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
@@ -81,10 +82,9 @@ fn no_unit_tests_hide_in_src() {
         }
     }
     let mut found = Vec::new();
-    visit(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut found,
-    );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    visit(&root.join("lib/src"), &mut found);
+    visit(&root.join("src"), &mut found);
     assert!(
         found.is_empty(),
         "unit tests in src/ never run (move them to tests/unit/): {found:?}"

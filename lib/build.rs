@@ -1,6 +1,6 @@
 //! Fixes at build time what an installed binary cannot find at run time: the commit it
 //! was built from (`BOTIFY_COMMIT`, for `run.json`) and the experiments shipped in
-//! `experiments/` (built in, so `sim run --experiment seminar` works from any folder).
+//! `experiments/` at the workspace root (built in, so `sim run --experiment seminar` works from any folder).
 
 use std::path::Path;
 use std::process::Command;
@@ -35,8 +35,8 @@ fn git(args: &[&str]) -> Option<String> {
 /// `$OUT_DIR/builtin_experiments.rs`: `(file name, contents)` of every `experiments/*.yml`
 /// that is a regular file (the `default.yml` symlink is an alias on disk only).
 fn write_builtin_experiments() {
-    let dir = Path::new("experiments");
-    println!("cargo:rerun-if-changed=experiments");
+    let dir = Path::new("../experiments");
+    println!("cargo:rerun-if-changed=../experiments");
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("experiments/ is readable")
         .filter_map(Result::ok)
@@ -48,7 +48,7 @@ fn write_builtin_experiments() {
     let mut code = String::from("&[\n");
     for name in &names {
         code.push_str(&format!(
-            "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/experiments/{name}\"))),\n"
+            "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/../experiments/{name}\"))),\n"
         ));
     }
     code.push_str("]\n");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 /// The nginx configuration shared with compose.yaml (its `${...}` placeholders are filled
 /// by the nginx image's envsubst there, by [`render_nginx_site`] here).
-pub const NGINX_SITE: &str = include_str!("../../deploy/nginx.conf");
+pub const NGINX_SITE: &str = include_str!("../../../deploy/nginx.conf");
 
 /// A child process killed (and reaped) when dropped.
 pub struct Daemon {
