@@ -3,6 +3,7 @@
 
 mod common;
 mod http_support;
+mod unit;
 
 mod console;
 mod course_table;

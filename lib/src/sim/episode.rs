@@ -1,0 +1,244 @@
+//! One episode (SIMULATOR.md §2): a user, a hidden taste, a first track, then the
+//! recommender is asked until the budget runs out. Events go to a byte buffer.
+
+use super::listen::{Playback, listen_time};
+use crate::config::SimulationConfig;
+use crate::log::Message;
+use crate::log::session::SessionTotals;
+use crate::log::writer::{EventFields, SessionParts, append_session_event, render_treatments};
+use crate::recommend::{RecRng, RecommendError, Recommender, SessionStart};
+use crate::world::World;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+/// The random streams of a run's episodes. Episode `index` draws its user model from
+/// stream `2 index` and its recommender from `2 index + 1` of the ChaCha key of `seed`,
+/// so any scheduling gives the same episode. The key is derived once per run: deriving
+/// it is the dearest part of starting a stream.
+pub struct EpisodeStreams {
+    key: [u8; 32],
+}
+
+impl EpisodeStreams {
+    pub fn new(seed: u64) -> EpisodeStreams {
+        EpisodeStreams {
+            key: ChaCha8Rng::seed_from_u64(seed).get_seed(),
+        }
+    }
+
+    fn stream(&self, stream: u64) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::from_seed(self.key);
+        rng.set_stream(stream);
+        rng
+    }
+}
+
+/// An episode's first draws, its user and session interest, with the streams it goes on
+/// with: drawn once, by the runner that groups episodes by user.
+pub struct EpisodeStart {
+    pub index: u64,
+    pub user: u32,
+    pub interest: u32,
+    user_rng: ChaCha8Rng,
+    recommender_rng: RecRng,
+}
+
+impl EpisodeStart {
+    /// The first two draws of episode `index`'s user-model stream.
+    pub fn draw(streams: &EpisodeStreams, index: u64, world: &World) -> EpisodeStart {
+        let mut user_rng = streams.stream(2 * index);
+        let user = user_rng.random_range(0..world.users.len() as u32);
+        let interests = &world.users[user as usize].interests;
+        let interest = interests[user_rng.random_range(0..interests.len())];
+        EpisodeStart {
+            index,
+            user,
+            interest,
+            user_rng,
+            recommender_rng: streams.stream(2 * index + 1),
+        }
+    }
+}
+
+/// An arm as the runner sees it.
+pub struct LiveArm {
+    pub name: String,
+    pub recommender: Box<dyn Recommender>,
+}
+
+/// The `experiments` JSON object of each arm's events, rendered once.
+pub fn arm_treatments(experiment: &str, arms: &[LiveArm]) -> Vec<String> {
+    arms.iter()
+        .map(|arm| render_treatments(&[(experiment, arm.name.as_str())]))
+        .collect()
+}
+
+/// What is fixed across the episodes of a run.
+pub struct EpisodeSetup<'a> {
+    pub world: &'a World,
+    pub arms: &'a [LiveArm],
+    /// Per arm, its events' `experiments` object (see [`arm_treatments`]).
+    pub treatments: &'a [String],
+    /// Arm index of each user.
+    pub user_arm: &'a [u8],
+    pub simulation: &'a SimulationConfig,
+}
+
+/// The course's per-episode numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpisodeSummary {
+    pub index: u64,
+    pub user: u32,
+    pub arm: u8,
+    /// Sum of listen times of the recommended tracks (the first track's 1.0 excluded).
+    pub reward: f64,
+    /// Number of recommendations.
+    pub steps: u32,
+    /// Its events as a reader of the log totals them (see [`crate::log::session`]).
+    pub logged: SessionTotals,
+}
+
+/// Appends one event to the episode's lines and folds it into its totals.
+fn log_event(
+    out: &mut Vec<u8>,
+    parts: &mut SessionParts,
+    logged: &mut SessionTotals,
+    event: &EventFields,
+) {
+    let latency = append_session_event(out, parts, event);
+    logged.add(event.timestamp, event.time, latency);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EpisodeError {
+    #[error(
+        "arm {arm}: recommender answered track {track} for user {user}, outside the catalogue 0..{max}"
+    )]
+    TrackOutOfRange {
+        arm: String,
+        user: u32,
+        track: u64,
+        max: usize,
+    },
+    #[error("arm {arm}, user {user}: {message}")]
+    Recommender {
+        arm: String,
+        user: u32,
+        message: String,
+    },
+    /// The recommender asked to end the run (the console's `q`); the episode is dropped.
+    #[error("the run was ended at the console")]
+    Quit,
+}
+
+/// Memory of an episode that the next episode on the same worker reuses: malloc and free
+/// were 4 % of a run's instructions, these allocations among them.
+#[derive(Default)]
+pub struct EpisodeScratch {
+    played: Playback,
+    parts: SessionParts,
+}
+
+/// Runs the episode `start` began to its end, appending its events to `out`.
+pub fn run_episode(
+    setup: &EpisodeSetup,
+    start: &EpisodeStart,
+    scratch: &mut EpisodeScratch,
+    out: &mut Vec<u8>,
+) -> Result<EpisodeSummary, EpisodeError> {
+    let world = setup.world;
+    let cat = &world.catalogue;
+    let (index, user_id, interest) = (start.index, start.user, start.interest);
+    let (mut rng, mut rec_rng) = (start.user_rng.clone(), start.recommender_rng.clone());
+    let user = &world.users[user_id as usize];
+    let candidates = world.first_track_candidates(user, interest);
+    let first = candidates[rng.random_range(0..candidates.len())];
+    let taste = cat.embedding(interest);
+
+    let arm_index = setup.user_arm[user_id as usize];
+    let arm = &setup.arms[arm_index as usize];
+    let treatments = &setup.treatments[arm_index as usize];
+    let start_ts = setup.simulation.start_timestamp_ms + index * setup.simulation.episode_stride_ms;
+    let fail = |e: RecommendError| match e {
+        RecommendError::Quit => EpisodeError::Quit,
+        e => EpisodeError::Recommender {
+            arm: arm.name.clone(),
+            user: user_id,
+            message: e.to_string(),
+        },
+    };
+
+    let mut session = arm.recommender.start(&SessionStart {
+        user: user_id,
+        hidden_taste: interest,
+    });
+    let EpisodeScratch { played, parts } = scratch;
+    played.clear();
+    played.push(first, cat);
+    let (mut prev, mut prev_time) = (first, 1.0);
+    let mut budget = user.session_budget;
+    let (mut steps, mut reward) = (0u32, 0.0f64);
+    let mut logged = SessionTotals::new(start_ts);
+    parts.start(u64::from(user_id), treatments, Some(index), Some(index));
+    loop {
+        let clock = Instant::now();
+        let answer = session.next(prev, prev_time, &mut rec_rng).map_err(fail)?;
+        let latency = clock.elapsed().as_secs_f64();
+        if answer as usize >= cat.len() {
+            return Err(EpisodeError::TrackOutOfRange {
+                arm: arm.name.clone(),
+                user: user_id,
+                track: answer as u64,
+                max: cat.len() - 1,
+            });
+        }
+        log_event(
+            out,
+            parts,
+            &mut logged,
+            &EventFields {
+                message: Message::Next,
+                timestamp: start_ts + steps as u64,
+                track: prev as u64,
+                time: prev_time,
+                latency,
+                recommendation: Some(answer as u64),
+            },
+        );
+        let time = listen_time(cat, user, taste, played, answer);
+        if rng.random::<f64>() > time {
+            budget -= 1;
+        }
+        played.push(answer, cat);
+        steps += 1;
+        reward += time;
+        (prev, prev_time) = (answer, time);
+        if budget <= 0 || steps >= setup.simulation.max_session_steps {
+            break;
+        }
+    }
+    let clock = Instant::now();
+    session.end(prev, prev_time).map_err(fail)?;
+    log_event(
+        out,
+        parts,
+        &mut logged,
+        &EventFields {
+            message: Message::Last,
+            timestamp: start_ts + steps as u64,
+            track: prev as u64,
+            time: prev_time,
+            latency: clock.elapsed().as_secs_f64(),
+            recommendation: None,
+        },
+    );
+    Ok(EpisodeSummary {
+        index,
+        user: user_id,
+        arm: arm_index,
+        reward,
+        steps,
+        logged,
+    })
+}
