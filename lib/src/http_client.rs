@@ -119,6 +119,21 @@ struct Connection {
     authority: String,
     runtime: tokio::runtime::Runtime,
     sender: http1::SendRequest<Full<Bytes>>,
+    /// The same socket (a duplicate descriptor), to see whether the server has closed it
+    /// while it was idle: `sender.is_closed()` knows only once the connection's task has
+    /// run after the close, which on a loaded machine can be after the next request was
+    /// written into the closed socket ("connection closed before message completed").
+    probe: std::net::TcpStream,
+}
+
+impl Connection {
+    /// Nothing to read and no end of stream: the server has not closed it (nor sent
+    /// anything unasked). The socket is non-blocking (tokio's), so this never waits.
+    fn idle_and_open(&self) -> bool {
+        let mut byte = [0u8; 1];
+        !self.sender.is_closed()
+            && matches!(self.probe.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
 }
 
 /// A blocking client whose every phase (connect, send and wait for the answer's head,
@@ -185,7 +200,7 @@ impl HttpClient {
 
     fn take_idle(&self, authority: &str) -> Option<Connection> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain(|c| !c.sender.is_closed());
+        idle.retain(Connection::idle_and_open);
         let i = idle.iter().position(|c| c.authority == authority)?;
         Some(idle.swap_remove(i))
     }
@@ -213,7 +228,7 @@ impl HttpClient {
             .build()
             .map_err(|e| HttpError::Protocol(format!("cannot start an I/O runtime: {e}")))?;
         let ms = self.timeout.as_millis();
-        let sender = runtime.block_on(async {
+        let (sender, probe) = runtime.block_on(async {
             let stream =
                 tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(&addrs[..]))
                     .await
@@ -227,17 +242,25 @@ impl HttpClient {
                     })?;
             // Small requests answered at once: do not wait to fill a packet.
             let _ = stream.set_nodelay(true);
+            let probe = std::os::fd::AsFd::as_fd(&stream)
+                .try_clone_to_owned()
+                .map(std::net::TcpStream::from)
+                .map_err(|source| HttpError::Connect {
+                    address: address.clone(),
+                    source,
+                })?;
             let (sender, connection) = http1::handshake(TokioIo::new(stream))
                 .await
                 .map_err(HttpError::protocol)?;
             // Runs only while a request blocks on this runtime, which is all it needs.
             tokio::spawn(connection);
-            Ok::<_, HttpError>(sender)
+            Ok::<_, HttpError>((sender, probe))
         })?;
         Ok(Connection {
             authority: target.authority.clone(),
             runtime,
             sender,
+            probe,
         })
     }
 

@@ -1,6 +1,6 @@
 //! Unit tests of `lib/src/http_client.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
-use crate::unit::http_test_server::{Reply, answer, start};
+use crate::unit::http_test_server::{Reply, answer, start, start_counting_closes, wait_for_closes};
 use botify_sim::http_client::*;
 use std::time::Duration;
 
@@ -67,11 +67,11 @@ fn requests_reuse_one_kept_alive_connection() {
 /// on a new connection instead of failing, and is sent once.
 #[test]
 fn a_connection_the_server_closed_while_idle_is_replaced() {
-    let (url, seen) = start(10, |_| Reply::SendAndClose(answer(200, "{}")));
+    let (url, seen, closed) = start_counting_closes(10, |_| Reply::SendAndClose(answer(200, "{}")));
     let client = client();
-    for _ in 0..4 {
-        // Time for the server's close to arrive, as with a real keep-alive timeout.
-        std::thread::sleep(Duration::from_millis(20));
+    for done in 0..4 {
+        // The server's close has arrived, as with a real keep-alive timeout.
+        wait_for_closes(&closed, done);
         assert_eq!(client.get(&format!("{url}/")).unwrap().status, 200);
     }
     let seen = seen.lock().unwrap();

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What the server saw: per accepted connection, its requests (head and body).
@@ -24,6 +25,18 @@ pub fn start(
     max_connections: usize,
     reply: impl Fn(usize) -> Reply + Send + 'static,
 ) -> (String, Seen) {
+    let (url, seen, _) = start_counting_closes(max_connections, reply);
+    (url, seen)
+}
+
+/// `start`, and how many connections the server has closed so far: a test waits on it
+/// instead of sleeping and hoping the close arrived (a loaded machine can take longer).
+pub fn start_counting_closes(
+    max_connections: usize,
+    reply: impl Fn(usize) -> Reply + Send + 'static,
+) -> (String, Seen, Arc<AtomicUsize>) {
+    let closed = Arc::new(AtomicUsize::new(0));
+    let closes = closed.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen: Seen = Arc::default();
@@ -46,9 +59,24 @@ pub fn start(
                     Reply::Silence => {}
                 }
             }
+            drop((reader, stream));
+            closes.fetch_add(1, Ordering::SeqCst);
         }
     });
-    (url, seen)
+    (url, seen, closed)
+}
+
+/// Waits (at most 10 s) until the server has closed `n` connections.
+pub fn wait_for_closes(closed: &AtomicUsize, n: usize) {
+    let start = std::time::Instant::now();
+    while closed.load(Ordering::SeqCst) < n {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the server closed {} of {n} connections",
+            closed.load(Ordering::SeqCst)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<String> {
