@@ -107,6 +107,15 @@ impl RunFolder {
 
     /// Moves every staged file into the output folder (`run.json` last), then removes the
     /// previous run's files that this run did not write again.
+    ///
+    /// A previous file is first moved aside into the temporary folder (removed with it),
+    /// and the new one renamed onto the then vacant name. A rename over an existing file
+    /// makes ext4 (`auto_da_alloc`) write the new file out to disk at once: for the
+    /// 400 MB log of `sim run --experiment seminar --episodes 300000` that rename took
+    /// 0.26 s, and the disk then competed with the report step and the next run (five
+    /// reruns into one folder: 1.53 s rising to 2.98 s each; into fresh folders 1.37-1.59
+    /// s). A crash between the two renames leaves the previous file in the temporary
+    /// folder, which the next run removes.
     pub fn commit(self) -> anyhow::Result<()> {
         let previous = previous_outputs(&self.out.join(RUN_JSON));
         let names = self.staged_names()?;
@@ -116,6 +125,12 @@ impl RunFolder {
             .chain(names.iter().filter(|n| *n == RUN_JSON));
         for name in run_json_last {
             let (from, to) = (self.staging.join(name), self.out.join(name));
+            if std::fs::symlink_metadata(&to).is_ok_and(|m| m.is_file()) {
+                let aside = self.staging.join(format!(".replaced.{name}"));
+                std::fs::rename(&to, &aside).with_context(|| {
+                    format!("cannot move {} to {}", to.display(), aside.display())
+                })?;
+            }
             std::fs::rename(&from, &to)
                 .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
         }
