@@ -40,6 +40,7 @@ mod serve;
 mod serve_deploy;
 mod serve_http;
 mod serve_log_file;
+mod serve_resp;
 mod serve_store;
 mod sim_days;
 mod sim_episode;

@@ -23,6 +23,7 @@ use crate::http_client::HttpClient;
 use crate::log::writer::LogWriter;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::spec::BuildContext;
+use crate::serve::resp::RedisUrl;
 use crate::serve::store::{MemoryStore, SessionStore};
 use crate::serve::{ServeOptions, Service, deploy, hostile, serve};
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
@@ -99,7 +100,8 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
             ),
         );
         let work = dir.path().join("deploy");
-        let connect = |runtime: &Runtime| connect_redis(runtime, &redis_url, SESSION_TTL);
+        let parsed = RedisUrl::parse(&redis_url)?;
+        let connect = |runtime: &Runtime| connect_redis(runtime, &parsed, SESSION_TTL);
         let (measured, servers) =
             with_replicas(args, &service, 2, 1, connect, &work, |addresses| {
                 let nginx = deploy::start_nginx(&work.join("nginx"), addresses)?;

@@ -6,6 +6,7 @@ use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::experiment::Experiment;
 use crate::serve::log_file;
+use crate::serve::resp::RedisUrl;
 use crate::serve::store::{MemoryStore, RedisStore};
 use crate::serve::{ServeOptions, ServedArm, Service, serve};
 use anyhow::{Context, bail};
@@ -185,7 +186,7 @@ pub fn note_open_file_limit() {
 /// The `--state` flag.
 pub enum StateChoice {
     Memory,
-    Redis(String),
+    Redis(RedisUrl),
 }
 
 impl StateChoice {
@@ -193,7 +194,9 @@ impl StateChoice {
         if text == "memory" {
             Ok(StateChoice::Memory)
         } else if text.starts_with("redis://") {
-            Ok(StateChoice::Redis(text.to_string()))
+            Ok(StateChoice::Redis(
+                RedisUrl::parse(text).map_err(|e| anyhow::anyhow!("--state: {e}"))?,
+            ))
         } else {
             bail!("--state {text:?}: expected `memory` or a Redis url redis://host:port/db")
         }
@@ -203,11 +206,11 @@ impl StateChoice {
 /// A Redis session store on `runtime`, checked to answer before the server starts.
 pub fn connect_redis(
     runtime: &tokio::runtime::Runtime,
-    url: &str,
+    url: &RedisUrl,
     ttl: Duration,
 ) -> anyhow::Result<RedisStore> {
     let store = runtime
-        .block_on(RedisStore::connect(url, ttl))
+        .block_on(RedisStore::connect(url.clone(), ttl))
         .context("--state")?;
     Ok(store)
 }

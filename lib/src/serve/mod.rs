@@ -14,6 +14,7 @@ pub mod deploy;
 pub mod hostile;
 pub mod http;
 pub mod log_file;
+pub mod resp;
 pub mod store;
 
 use crate::experiment::assign;

@@ -6,6 +6,7 @@
 //! and how many sessions the user opened (the key of the next one's random stream).
 //! Both expire `ttl` after the user's last request; `/last` deletes the open session.
 
+use super::resp::{self, Client, Command, RedisUrl, Reply, RespError};
 use crate::recommend::SessionMemory;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -163,11 +164,11 @@ impl SessionStore for MemoryStore {
 
 /// Sessions in Redis: `botify:user:<id>:session` (the record as JSON) and
 /// `botify:user:<id>:opened` (sessions counted), both expiring `ttl` after the user's last
-/// request; `botify:session_ids` hands out session ids.
+/// request; `botify:session_ids` hands out session ids. Through the project's own client
+/// ([`resp`]): a command gets 2 s, a lost connection is made again at the next request.
 pub struct RedisStore {
-    url: String,
-    connection: redis::aio::ConnectionManager,
-    ttl_ms: u64,
+    client: Client,
+    ttl_ms: String,
 }
 
 const SESSION_IDS: &str = "botify:session_ids";
@@ -187,119 +188,101 @@ fn opened_key(user: u32) -> String {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port/db`); fails naming the url when Redis does
-    /// not answer. Once running, a lost connection is re-made in the background.
-    pub async fn connect(url: &str, ttl: Duration) -> Result<RedisStore, StoreError> {
-        let fail = |e: redis::RedisError| StoreError {
-            store: url.to_string(),
-            message: e.to_string(),
+    /// Connects to `url`; fails naming the url (its password hidden) when Redis does not
+    /// answer.
+    pub async fn connect(url: RedisUrl, ttl: Duration) -> Result<RedisStore, StoreError> {
+        let store = RedisStore {
+            client: Client::new(url, resp::Options::default()),
+            ttl_ms: (ttl.as_millis() as u64).max(1).to_string(),
         };
-        let client = redis::Client::open(url).map_err(fail)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let mut connection = redis::aio::ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(fail)?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut connection)
-            .await
-            .map_err(fail)?;
-        Ok(RedisStore {
-            url: url.to_string(),
-            connection,
-            ttl_ms: (ttl.as_millis() as u64).max(1),
-        })
+        match store.client.query(&[Command::new("PING")]).await {
+            Ok(replies) if replies == [Reply::Status("PONG".into())] => Ok(store),
+            Ok(replies) => Err(store.fail(replies[0].unexpected("PING"))),
+            Err(e) => Err(store.fail(e)),
+        }
     }
 
-    fn fail(&self, e: redis::RedisError) -> StoreError {
+    fn fail(&self, e: RespError) -> StoreError {
         StoreError {
-            store: self.url.clone(),
+            store: self.client.url().shown.clone(),
             message: e.to_string(),
         }
+    }
+
+    /// Runs `commands` as a transaction; their replies.
+    async fn transaction(&self, commands: &[Command]) -> Result<Vec<Reply>, StoreError> {
+        self.client
+            .transaction(commands)
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
+    /// `PEXPIRE` of the user's session count: it lives as long as their session.
+    fn keep_count(&self, user: u32) -> Command {
+        Command::new("PEXPIRE")
+            .arg(opened_key(user))
+            .arg(&self.ttl_ms)
     }
 }
 
 impl SessionStore for RedisStore {
     async fn load(&self, user: u32) -> Result<Option<SessionRecord>, StoreError> {
-        let mut connection = self.connection.clone();
-        let text: Option<String> = redis::cmd("GET")
-            .arg(session_key(user))
-            .query_async(&mut connection)
-            .await
-            .map_err(|e| self.fail(e))?;
-        match text {
-            None => Ok(None),
-            Some(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| StoreError {
-                    store: self.url.clone(),
-                    message: format!(
-                        "{} holds no session record ({e}): {text:.100}",
-                        session_key(user)
-                    ),
-                }),
-        }
+        let get = Command::new("GET").arg(session_key(user));
+        let mut replies = self.client.query(&[get]).await.map_err(|e| self.fail(e))?;
+        let text = match replies.pop() {
+            Some(Reply::Nil) => return Ok(None),
+            Some(Reply::Bulk(text)) => text,
+            reply => return Err(self.fail(reply.unwrap_or(Reply::Nil).unexpected("GET"))),
+        };
+        serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|e| StoreError {
+                store: self.client.url().shown.clone(),
+                message: format!(
+                    "{} holds no session record ({e}): {:.100}",
+                    session_key(user),
+                    String::from_utf8_lossy(&text)
+                ),
+            })
     }
 
     async fn open(&self, user: u32) -> Result<(u64, u64), StoreError> {
-        let mut connection = self.connection.clone();
-        let (opened, _, id): (u64, i64, u64) = redis::pipe()
-            .atomic()
-            .cmd("INCR")
-            .arg(opened_key(user))
-            .cmd("PEXPIRE")
-            .arg(opened_key(user))
-            .arg(self.ttl_ms)
-            .cmd("EVAL")
-            .arg(NEXT_SESSION_ID)
-            .arg(1)
-            .arg(SESSION_IDS)
-            .arg(first_session_id())
-            .query_async(&mut connection)
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok((opened.saturating_sub(1), id))
+        let replies = self
+            .transaction(&[
+                Command::new("INCR").arg(opened_key(user)),
+                self.keep_count(user),
+                Command::new("EVAL")
+                    .arg(NEXT_SESSION_ID)
+                    .arg("1")
+                    .arg(SESSION_IDS)
+                    .arg(first_session_id().to_string()),
+            ])
+            .await?;
+        match replies[..] {
+            [Reply::Integer(opened), _, Reply::Integer(id)] if opened > 0 && id >= 0 => {
+                Ok((opened as u64 - 1, id as u64))
+            }
+            _ => Err(self.fail(Reply::Array(replies).unexpected("INCR, PEXPIRE, EVAL"))),
+        }
     }
 
     async fn save(&self, user: u32, record: &SessionRecord) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
         let text = serde_json::to_string(record).map_err(|e| StoreError {
-            store: self.url.clone(),
+            store: self.client.url().shown.clone(),
             message: e.to_string(),
         })?;
-        redis::pipe()
-            .atomic()
-            .cmd("SET")
+        let set = Command::new("SET")
             .arg(session_key(user))
             .arg(text)
             .arg("PX")
-            .arg(self.ttl_ms)
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(opened_key(user))
-            .arg(self.ttl_ms)
-            .ignore()
-            .query_async::<()>(&mut connection)
-            .await
-            .map_err(|e| self.fail(e))
+            .arg(&self.ttl_ms);
+        self.transaction(&[set, self.keep_count(user)]).await?;
+        Ok(())
     }
 
     async fn close(&self, user: u32) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
-        redis::pipe()
-            .atomic()
-            .cmd("DEL")
-            .arg(session_key(user))
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(opened_key(user))
-            .arg(self.ttl_ms)
-            .ignore()
-            .query_async::<()>(&mut connection)
-            .await
-            .map_err(|e| self.fail(e))
+        let del = Command::new("DEL").arg(session_key(user));
+        self.transaction(&[del, self.keep_count(user)]).await?;
+        Ok(())
     }
 }
