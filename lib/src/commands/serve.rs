@@ -198,7 +198,9 @@ impl StateChoice {
                 RedisUrl::parse(text).map_err(|e| anyhow::anyhow!("--state: {e}"))?,
             ))
         } else {
-            bail!("--state {text:?}: expected `memory` or a Redis url redis://host:port/db")
+            bail!(
+                "--state {text:?}: expected `memory` or a Redis url redis://[user:password@]host[:port][/db]"
+            )
         }
     }
 }

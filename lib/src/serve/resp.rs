@@ -453,6 +453,19 @@ impl Command {
     }
 }
 
+/// The first error reply among `replies` (one per command) as [`RespError::Server`].
+fn first_error(commands: &[Command], replies: &[Reply]) -> Result<(), RespError> {
+    for (command, reply) in commands.iter().zip(replies) {
+        if let Reply::Error(message) = reply {
+            return Err(RespError::Server {
+                command: command.name(),
+                message: message.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// How long and how much a [`Client`] waits.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -635,14 +648,7 @@ impl Client {
     /// [`RespError::Server`] naming its command.
     pub async fn query(&self, commands: &[Command]) -> Result<Vec<Reply>, RespError> {
         let replies = self.exchange(commands).await?;
-        for (command, reply) in commands.iter().zip(&replies) {
-            if let Reply::Error(message) = reply {
-                return Err(RespError::Server {
-                    command: command.name(),
-                    message: message.clone(),
-                });
-            }
-        }
+        first_error(commands, &replies)?;
         Ok(replies)
     }
 
@@ -657,14 +663,7 @@ impl Client {
         let mut replies = self.query(&all).await?;
         match replies.pop() {
             Some(Reply::Array(results)) if results.len() == commands.len() => {
-                for (command, reply) in commands.iter().zip(&results) {
-                    if let Reply::Error(message) = reply {
-                        return Err(RespError::Server {
-                            command: command.name(),
-                            message: message.clone(),
-                        });
-                    }
-                }
+                first_error(commands, &results)?;
                 Ok(results)
             }
             reply => Err(reply.unwrap_or(Reply::Nil).unexpected("EXEC")),
