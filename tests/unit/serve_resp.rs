@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/serve/resp.rs` (moved out of the library: see `tests/unit/mod.rs`):
+//! Unit tests of `core/src/serve/resp.rs` (moved out of the library: see `tests/unit/mod.rs`):
 //! urls, the parser on every reply type split at every byte, hostile servers (scripted on
 //! a loopback socket), and a real `redis-server` (installed by `.ci/run`; without it these
 //! fail, they do not skip).

@@ -3,6 +3,7 @@
 pub mod days;
 pub mod episode;
 pub mod listen;
+pub mod merge;
 pub mod runner;
 pub mod shard;
 pub mod summary;

@@ -8,7 +8,7 @@ use crate::experiment::Experiment;
 use crate::serve::log_file;
 use crate::serve::resp::RedisUrl;
 use crate::serve::store::{MemoryStore, RedisStore};
-use crate::serve::{ServeOptions, ServedArm, Service, serve};
+use crate::serve::{ServeOptions, ServedArm, Service, Sessions, serve};
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::path::Path;
@@ -129,7 +129,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             serve(
                 runtime,
                 service,
-                store,
+                Sessions::Memory(store),
                 listener,
                 Some(writer),
                 &options,
@@ -142,7 +142,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             serve(
                 runtime,
                 service,
-                store,
+                Sessions::Redis(store),
                 listener,
                 Some(writer),
                 &options,
