@@ -145,7 +145,7 @@ fn every_reply_type_parses_whole_and_split_at_every_byte() {
     for (wire, reply) in &samples {
         assert_eq!(
             parse_chunks(&[*wire], Limits::default()).unwrap(),
-            [reply.clone()]
+            std::slice::from_ref(reply)
         );
     }
     let stream: Vec<u8> = samples

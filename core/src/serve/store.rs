@@ -167,7 +167,8 @@ impl SessionStore for MemoryStore {
 /// request; `botify:session_ids` hands out session ids. Through the project's own client
 /// ([`resp`]): a command gets 2 s, a lost connection is made again at the next request.
 pub struct RedisStore {
-    client: Client,
+    /// Boxed: [`super::Sessions`] holds a store by value, and the client is large.
+    client: Box<Client>,
     ttl_ms: String,
 }
 
@@ -192,13 +193,17 @@ impl RedisStore {
     /// answer.
     pub async fn connect(url: RedisUrl, ttl: Duration) -> Result<RedisStore, StoreError> {
         let store = RedisStore {
-            client: Client::new(url, resp::Options::default()),
+            client: Box::new(Client::new(url, resp::Options::default())),
             ttl_ms: (ttl.as_millis() as u64).max(1).to_string(),
         };
-        match store.client.query(&[Command::new("PING")]).await {
-            Ok(replies) if replies == [Reply::Status("PONG".into())] => Ok(store),
-            Ok(replies) => Err(store.fail(replies[0].unexpected("PING"))),
-            Err(e) => Err(store.fail(e)),
+        let replies = store
+            .client
+            .query(&[Command::new("PING")])
+            .await
+            .map_err(|e| store.fail(e))?;
+        match replies.as_slice() {
+            [Reply::Status(pong)] if pong == "PONG" => Ok(store),
+            other => Err(store.fail(Reply::Array(other.to_vec()).unexpected("PING"))),
         }
     }
 
