@@ -19,10 +19,11 @@
 //! | on the split (03:38-03:45, 2.0-3.9) | 303 s / 333 s | 146 s / 243 s | 26: 104 s (redis 59, combine 14, futures-util 12) |
 //!
 //! `sim bench-http --nginx-redis --episodes 10000 --workers 8` (two replicas behind nginx,
-//! sessions in Redis), alternating the old binary and this one, same minutes (03:17-03:24,
-//! load 3-5.5, under `nice -n 19`): 2,591 / 6,052 / 2,991 steps/s before, 3,486 / 5,726 /
-//! 2,182 with this client: the same within the machine's noise (issue 9's 5,000 was
-//! measured on a quiet machine, which this was not).
+//! sessions in Redis), the `redis` crate's binary (`c0e0c51`) and this one alternated,
+//! under `nice -n 19`: at 03:54-03:57 (load 4-4.4, mostly the benchmark's own processes)
+//! 5,286 and 5,800 steps/s before, 5,560 and 5,331 with this client, so at least issue 9's
+//! 5,000 either way; at 03:17-03:24 (load 3-5.5 from other work) 2,591 / 6,052 / 2,991
+//! before and 3,486 / 5,726 / 2,182 after: no difference beyond the machine's noise.
 //!
 //! Connections: a pool, not one multiplexed connection. A request takes an idle connection
 //! (after checking that the server has not closed it while it sat idle) or opens one, and
