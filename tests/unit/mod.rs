@@ -43,6 +43,7 @@ mod serve_log_file;
 mod serve_store;
 mod sim_days;
 mod sim_episode;
+mod sim_latency_clock;
 mod sim_listen;
 mod sim_runner;
 mod sim_shard;

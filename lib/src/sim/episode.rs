@@ -1,6 +1,7 @@
 //! One episode (SIMULATOR.md §2): a user, a hidden taste, a first track, then the
 //! recommender is asked until the budget runs out. Events go to a byte buffer.
 
+use super::latency_clock::LatencyClock;
 use super::listen::{Playback, listen_time};
 use crate::config::SimulationConfig;
 use crate::log::Message;
@@ -10,7 +11,6 @@ use crate::recommend::{RecRng, RecommendError, Recommender, SessionStart};
 use crate::world::World;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::time::Instant;
 
 /// The random streams of a run's episodes. Episode `index` draws its user model from
 /// stream `2 index` and its recommender from `2 index + 1` of the ChaCha key of `seed`,
@@ -181,10 +181,11 @@ pub fn run_episode(
     let (mut steps, mut reward) = (0u32, 0.0f64);
     let mut logged = SessionTotals::new(start_ts);
     parts.start(u64::from(user_id), treatments, Some(index), Some(index));
+    let clock = LatencyClock::get();
     loop {
-        let clock = Instant::now();
+        let asked = clock.now();
         let answer = session.next(prev, prev_time, &mut rec_rng).map_err(fail)?;
-        let latency = clock.elapsed().as_secs_f64();
+        let latency = asked.elapsed_seconds();
         if answer as usize >= cat.len() {
             return Err(EpisodeError::TrackOutOfRange {
                 arm: arm.name.clone(),
@@ -218,7 +219,7 @@ pub fn run_episode(
             break;
         }
     }
-    let clock = Instant::now();
+    let asked = clock.now();
     session.end(prev, prev_time).map_err(fail)?;
     log_event(
         out,
@@ -229,7 +230,7 @@ pub fn run_episode(
             timestamp: start_ts + steps as u64,
             track: prev as u64,
             time: prev_time,
-            latency: clock.elapsed().as_secs_f64(),
+            latency: asked.elapsed_seconds(),
             recommendation: None,
         },
     );
