@@ -27,6 +27,7 @@ mod recommend_history;
 mod recommend_lists;
 mod recommend_no_repeat;
 mod recommend_remote;
+mod report_analysis;
 mod report_charts;
 mod report_charts_distribution;
 mod report_charts_forest;
