@@ -30,7 +30,11 @@ fn distinct_units_are_the_sorted_distinct_arm_user_pairs() {
             })
             .chain([(0, users - 1, totals)])
             .collect();
-        assert_eq!(distinct_units(&log), units_by_sorting(&log), "{users} users");
+        assert_eq!(
+            distinct_units(&log),
+            units_by_sorting(&log),
+            "{users} users"
+        );
     }
     assert_eq!(distinct_units(&[]), Vec::new());
 }

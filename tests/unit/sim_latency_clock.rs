@@ -15,8 +15,14 @@ fn latencies_are_monotonic_and_never_negative() {
             let since_later = later.elapsed_seconds();
             let since_first = first.elapsed_seconds();
             assert!(since_later >= 0.0, "{clock:?}: {since_later}");
-            assert!(since_first >= since_later, "{clock:?}: {since_first} < {since_later}");
-            assert!(since_first >= last, "{clock:?}: went back from {last} to {since_first}");
+            assert!(
+                since_first >= since_later,
+                "{clock:?}: {since_first} < {since_later}"
+            );
+            assert!(
+                since_first >= last,
+                "{clock:?}: went back from {last} to {since_first}"
+            );
             last = since_first;
         }
     }

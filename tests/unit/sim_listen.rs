@@ -90,7 +90,18 @@ fn artist_discount_counts_every_earlier_playback_repeats_and_first_included() {
 fn powi_equals_the_library_powi() {
     use rand::{RngExt, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
-    let mut bases = vec![0.0, -0.0, 1.0, 0.5, 0.9, 0.85, 1.5, -2.0, f64::MAX, f64::MIN_POSITIVE];
+    let mut bases = vec![
+        0.0,
+        -0.0,
+        1.0,
+        0.5,
+        0.9,
+        0.85,
+        1.5,
+        -2.0,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+    ];
     bases.extend((0..2000).map(|_| rng.random::<f64>() * 4.0 - 2.0));
     for x in bases {
         for n in (1..70).chain([1000, 1 << 20, i32::MAX as usize]) {
