@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/at_least_one.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/at_least_one.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 #[derive(Debug, serde::Deserialize)]
 struct Sizes {

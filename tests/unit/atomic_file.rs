@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/atomic_file.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/atomic_file.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::atomic_file::*;
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/commands/cache.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `src/commands/cache.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::commands::cache::is_cache_entry;
 

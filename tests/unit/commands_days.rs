@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/commands/days.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `src/commands/days.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::commands::days::*;
 

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/experiment/mod.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/experiment/mod.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::experiment::*;
 use botify_sim::recommend::RecommenderSpec;

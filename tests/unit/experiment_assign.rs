@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/experiment/assign.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/experiment/assign.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::experiment::assign::*;
 

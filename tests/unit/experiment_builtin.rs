@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/experiment/builtin.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/experiment/builtin.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::experiment::builtin::*;
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/http_client.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/http_client.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use crate::unit::http_test_server::{Reply, answer, start, start_counting_closes, wait_for_closes};
 use botify_sim::http_client::*;

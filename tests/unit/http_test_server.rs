@@ -1,5 +1,5 @@
 //! A scripted HTTP/1.1 server on a free loopback port, for the unit tests of
-//! `lib/src/http_client.rs` and `lib/src/recommend/remote.rs`.
+//! `core/src/http_client.rs` and `core/src/recommend/remote.rs`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

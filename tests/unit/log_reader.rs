@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/log/reader.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/log/reader.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::log::reader::*;
 use std::fs::File;

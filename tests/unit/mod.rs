@@ -1,11 +1,11 @@
 //! The library's unit tests, one module per source file (`world_npy` tests
-//! `lib/src/world/npy.rs`). They live here, not in `#[cfg(test)]` modules of `lib/src/`,
+//! `core/src/world/npy.rs`). They live here, not in `#[cfg(test)]` modules of `core/src/` or `src/`,
 //! because `cargo test` compiles a library that has unit tests a second time, whole, as a
 //! test harness: on 2 cores that second copy of the library cost 140 CPU s, about 70 s of
-//! the wall time of `cargo test --release` from clean. So `lib/Cargo.toml` sets
+//! the wall time of `cargo test --release` from clean. So `core/Cargo.toml` and `Cargo.toml` set
 //! `[lib] test = false`, the items these tests reach are `pub`, and this test binary is
 //! built at opt-level 0 (`Cargo.toml`). `no_unit_tests_hide_in_src` keeps it that way: a
-//! `#[test]` in `lib/src/` would never run.
+//! `#[test]` in `core/src/` or `src/` would never run.
 
 mod at_least_one;
 mod atomic_file;
@@ -18,6 +18,7 @@ mod experiment_assign;
 mod experiment_builtin;
 mod http_client;
 mod http_test_server;
+mod log_fingerprint;
 mod log_reader;
 mod log_writer;
 mod pipeline_daily;
@@ -67,7 +68,7 @@ mod world_npy;
 mod world_synthetic;
 mod world_world_file;
 
-/// `[lib] test = false` means a `#[test]` or `#[cfg(test)]` in `lib/src/` is compiled by
+/// `[lib] test = false` means a `#[test]` or `#[cfg(test)]` in `core/src/` or `src/` is compiled by
 /// nobody and never runs (nor would one in `src/main.rs`, `test = false` too): this fails
 /// instead, naming the file.
 #[test]
@@ -87,7 +88,7 @@ fn no_unit_tests_hide_in_src() {
     }
     let mut found = Vec::new();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    visit(&root.join("lib/src"), &mut found);
+    visit(&root.join("core/src"), &mut found);
     visit(&root.join("src"), &mut found);
     assert!(
         found.is_empty(),

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/pipeline/manifest.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `src/pipeline/manifest.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::pipeline::manifest::*;
 use std::path::Path;

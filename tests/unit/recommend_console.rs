@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/recommend/console.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/recommend/console.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::recommend::console::*;
 use botify_sim::recommend::{RecRng, RecommendError, Recommender, SessionStart};

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/recommend/history.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/recommend/history.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::recommend::history::*;
 use botify_sim::recommend::lists::IdLists;

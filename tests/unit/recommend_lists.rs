@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/recommend/lists.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/recommend/lists.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::recommend::lists::*;
 use std::io::Write;

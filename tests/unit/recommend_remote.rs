@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/recommend/remote.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/recommend/remote.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use crate::unit::http_test_server::{Reply, answer, start};
 use botify_sim::recommend::remote::*;

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/serve/log_file.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/serve/log_file.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::serve::log_file::*;
 

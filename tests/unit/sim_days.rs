@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/sim/days.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/sim/days.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::config::SimulationConfig;
 use botify_sim::log::DAY_MS;

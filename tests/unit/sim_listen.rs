@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/sim/listen.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/sim/listen.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::sim::listen::*;
 use botify_sim::world::{Catalogue, User};

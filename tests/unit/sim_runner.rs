@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/sim/runner.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/sim/runner.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::config::UserDefaults;
 use botify_sim::sim::episode::{EpisodeStart, EpisodeStreams};

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/sim/shard.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/sim/shard.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::sim::shard::*;
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/topk.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/topk.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::topk::*;
 use rand::{RngExt, SeedableRng};

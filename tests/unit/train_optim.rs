@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/train/optim.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/train/optim.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::train::optim::*;
 

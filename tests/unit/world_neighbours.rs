@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/world/neighbours.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/world/neighbours.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::world::Catalogue;
 use botify_sim::world::neighbours::*;

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/world/world_file.rs` (see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/world/world_file.rs` (see `tests/unit/mod.rs`).
 
 use botify_sim::config::UserDefaults;
 use botify_sim::world::World;

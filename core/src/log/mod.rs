@@ -1,6 +1,7 @@
 //! Event schema, writer and readers of botify-compatible logs.
 
 pub mod event;
+pub mod fingerprint;
 pub mod reader;
 pub mod session;
 pub mod writer;

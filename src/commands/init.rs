@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The default config, as shipped in `config/env.yml` (the built-in defaults, written out).
-const DEFAULT_CONFIG: &str = include_str!("../../../config/env.yml");
+const DEFAULT_CONFIG: &str = include_str!("../../config/env.yml");
 
 /// One line per built-in: its name, arms and the first line of its leading comment.
 pub fn list() -> anyhow::Result<ExitCode> {

@@ -23,8 +23,8 @@ use crate::http_client::HttpClient;
 use crate::log::writer::LogWriter;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::spec::BuildContext;
-use crate::serve::store::{MemoryStore, SessionStore};
-use crate::serve::{ServeOptions, Service, deploy, hostile, serve};
+use crate::serve::store::MemoryStore;
+use crate::serve::{ServeOptions, Service, Sessions, deploy, hostile, serve};
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -74,7 +74,7 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
         &service,
         1,
         2,
-        |_| Ok(MemoryStore::new(SESSION_TTL)),
+        |_| Ok(Sessions::Memory(MemoryStore::new(SESSION_TTL))),
         &dir.path().join("memory"),
         |addresses| {
             let url = format!("http://{}", addresses[0]);
@@ -99,7 +99,9 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
             ),
         );
         let work = dir.path().join("deploy");
-        let connect = |runtime: &Runtime| connect_redis(runtime, &redis_url, SESSION_TTL);
+        let connect = |runtime: &Runtime| {
+            connect_redis(runtime, &redis_url, SESSION_TTL).map(Sessions::Redis)
+        };
         let (measured, servers) =
             with_replicas(args, &service, 2, 1, connect, &work, |addresses| {
                 let nginx = deploy::start_nginx(&work.join("nginx"), addresses)?;
@@ -128,7 +130,7 @@ fn hostile_figures(
     // Clients and server share this process: two open files per idle connection.
     super::serve::note_open_file_limit();
     let n_tracks = service.world.catalogue.len() as u32;
-    let memory = |_: &Runtime| Ok(MemoryStore::new(SESSION_TTL));
+    let memory = |_: &Runtime| Ok(Sessions::Memory(MemoryStore::new(SESSION_TTL)));
     let (measured, servers) = with_replicas(args, service, 1, 2, memory, dir, |addresses| {
         let (address, url) = (&addresses[0], format!("http://{}", addresses[0]));
         say(
@@ -168,12 +170,12 @@ fn say(args: &BenchHttpArgs, line: String) {
 /// Runs `replicas` servers of `threads` threads each, their stores made by `connect`, on
 /// free loopback ports (logs in `dir`) while `body` runs with their addresses; returns
 /// what `body` measured and each server's counters.
-fn with_replicas<S: SessionStore, T>(
+fn with_replicas<T>(
     args: &BenchHttpArgs,
     service: &Arc<Service>,
     replicas: usize,
     threads: usize,
-    connect: impl Fn(&Runtime) -> anyhow::Result<S>,
+    connect: impl Fn(&Runtime) -> anyhow::Result<Sessions>,
     dir: &Path,
     body: impl FnOnce(&[String]) -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, Vec<Value>)> {

@@ -148,9 +148,34 @@ struct Shared<S> {
     stats: ServeStats,
 }
 
+/// Where `sim serve` keeps its sessions. [`serve`] takes this, not any [`SessionStore`],
+/// so that the serving code is compiled in this crate at its opt-level 3: a generic entry
+/// point would be compiled in its caller, the command layer, at opt-level 0.
+pub enum Sessions {
+    Memory(store::MemoryStore),
+    Redis(store::RedisStore),
+}
+
 /// Serves on `listener` until `stop` is set, then lets the requests in flight finish
 /// (at most [`http::REQUEST_DEADLINE`]), flushes the log and returns.
-pub fn serve<S: SessionStore>(
+pub fn serve(
+    runtime: tokio::runtime::Runtime,
+    service: Arc<Service>,
+    sessions: Sessions,
+    listener: TcpListener,
+    log: Option<LogWriter>,
+    options: &ServeOptions,
+    stop: &AtomicBool,
+) -> std::io::Result<ServeStats> {
+    match sessions {
+        Sessions::Memory(store) => {
+            serve_with(runtime, service, store, listener, log, options, stop)
+        }
+        Sessions::Redis(store) => serve_with(runtime, service, store, listener, log, options, stop),
+    }
+}
+
+fn serve_with<S: SessionStore>(
     runtime: tokio::runtime::Runtime,
     service: Arc<Service>,
     store: S,

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::experiment::Experiment;
 use crate::serve::log_file;
 use crate::serve::store::{MemoryStore, RedisStore};
-use crate::serve::{ServeOptions, ServedArm, Service, serve};
+use crate::serve::{ServeOptions, ServedArm, Service, Sessions, serve};
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::path::Path;
@@ -128,7 +128,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             serve(
                 runtime,
                 service,
-                store,
+                Sessions::Memory(store),
                 listener,
                 Some(writer),
                 &options,
@@ -141,7 +141,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             serve(
                 runtime,
                 service,
-                store,
+                Sessions::Redis(store),
                 listener,
                 Some(writer),
                 &options,

@@ -7,6 +7,7 @@
 use super::recipe::{Retrain, TrainRecipe};
 use super::{ARTIFACT_VERSION, Pipeline};
 use crate::experiment::Experiment;
+use crate::log::fingerprint::log_fingerprint;
 use anyhow::Context;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -149,31 +150,4 @@ pub fn source_logs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     logs.sort();
     Ok(logs.into_iter().map(|(_, path)| path).collect())
-}
-
-/// Hash of a log's bytes with every `"latency":<value>` value left out: two runs of the
-/// same command give the same fingerprint.
-pub fn log_fingerprint(path: &Path) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let stripped = without_latency(&bytes);
-    let hash =
-        murmur3::murmur3_x64_128(&mut stripped.as_slice(), 0).context("cannot hash the log")?;
-    Ok(format!("{hash:032x}"))
-}
-
-pub fn without_latency(bytes: &[u8]) -> Vec<u8> {
-    const FIELD: &[u8] = b"\"latency\":";
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut rest = bytes;
-    while let Some(at) = memchr::memmem::find(rest, FIELD) {
-        let value = &rest[at + FIELD.len()..];
-        let end = value
-            .iter()
-            .position(|b| matches!(b, b',' | b'}' | b'\n'))
-            .unwrap_or(value.len());
-        out.extend_from_slice(&rest[..at + FIELD.len()]);
-        rest = &value[end..];
-    }
-    out.extend_from_slice(rest);
-    out
 }

@@ -14,7 +14,7 @@
 
 pub mod daily;
 pub mod manifest;
-pub mod recipe;
+pub use botify_sim_core::pipeline::recipe;
 
 use crate::config::{Config, WorldKind};
 use crate::experiment::Experiment;

@@ -1,25 +1,15 @@
 //! `sim merge`: the shards of a run (`sim run --shard K/N`) back into the log, `run.json`
-//! and report that the single-machine run writes.
-//!
-//! Each shard's log holds its episodes in increasing order, and every episode is in
-//! exactly one shard, so a k-way merge on the `episode` field rebuilds the single run's
-//! log (equal but for `latency`). The per-arm summary is recomputed from the merged log,
-//! in episode order, so it is the single run's to the last bit.
+//! and report that the single-machine run writes. The shards' `run.json`s are checked
+//! here; the logs are merged by [`crate::sim::merge`].
 
 use super::run::report_ab_table;
 use crate::cli::MergeArgs;
-use crate::log::session::SessionTotals;
 use crate::log::writer::render_treatments;
-use crate::sim::episode::EpisodeSummary;
+use crate::sim::merge::merge_into;
 use crate::sim::shard::Shard;
-use crate::sim::summary::{RunTotals, summarize};
+use crate::sim::summary::summarize;
 use anyhow::{Context, bail};
 use serde_json::Value;
-use serde_json::value::RawValue;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -136,146 +126,6 @@ fn load_shards(inputs: &[PathBuf]) -> anyhow::Result<Vec<ShardRun>> {
     Ok(shards)
 }
 
-/// The fields of an event the merge reads.
-#[derive(serde::Deserialize)]
-struct Fields<'a> {
-    message: &'a str,
-    timestamp: u64,
-    user: u32,
-    #[serde(borrow)]
-    time: &'a RawValue,
-    #[serde(borrow)]
-    latency: &'a RawValue,
-    #[serde(borrow)]
-    experiments: &'a RawValue,
-    episode: u64,
-}
-
-/// A shard log read one line at a time, its next line kept.
-struct Reader {
-    path: PathBuf,
-    lines: BufReader<File>,
-    line: Vec<u8>,
-    number: u64,
-}
-
-impl Reader {
-    /// Reads the next line; `false` at the end of the log.
-    fn advance(&mut self) -> std::io::Result<bool> {
-        self.line.clear();
-        self.number += 1;
-        Ok(self.lines.read_until(b'\n', &mut self.line)? > 0)
-    }
-
-    fn fields(&self) -> std::io::Result<Fields<'_>> {
-        serde_json::from_slice(&self.line).map_err(|e| {
-            std::io::Error::other(format!(
-                "{}:{}: not an event of a sim run log: {e}",
-                self.path.display(),
-                self.number
-            ))
-        })
-    }
-}
-
-/// Merges the shard logs into `out` in episode order; the per-arm totals of the
-/// episodes, added in episode order (as the single run adds them).
-fn merge_logs(
-    shards: &[ShardRun],
-    treatments: &[String],
-    out: &mut impl Write,
-) -> std::io::Result<RunTotals> {
-    let mut readers = Vec::with_capacity(shards.len());
-    let mut heads = BinaryHeap::new();
-    for (i, shard) in shards.iter().enumerate() {
-        let file = File::open(&shard.log)
-            .map_err(|e| std::io::Error::other(format!("{}: {e}", shard.log.display())))?;
-        let mut reader = Reader {
-            path: shard.log.clone(),
-            lines: BufReader::with_capacity(1 << 16, file),
-            line: Vec::new(),
-            number: 0,
-        };
-        if reader.advance()? {
-            heads.push(Reverse((reader.fields()?.episode, i)));
-        }
-        readers.push(reader);
-    }
-    let mut totals = RunTotals::new(treatments.len());
-    let mut last: Option<u64> = None;
-    while let Some(Reverse((episode, i))) = heads.pop() {
-        let reader = &mut readers[i];
-        if let Some(last) = last.filter(|&last| last >= episode) {
-            return Err(std::io::Error::other(format!(
-                "{}:{}: episode {episode} comes after episode {last} of another shard or this one: logs of different runs, or a log edited by hand",
-                reader.path.display(),
-                reader.number,
-            )));
-        }
-        last = Some(episode);
-        let mut summary: Option<EpisodeSummary> = None;
-        loop {
-            let fields = reader.fields()?;
-            if fields.episode != episode {
-                heads.push(Reverse((fields.episode, i)));
-                break;
-            }
-            let bad = |what: String| {
-                std::io::Error::other(format!(
-                    "{}:{}: {what}",
-                    reader.path.display(),
-                    reader.number
-                ))
-            };
-            let arm = treatments
-                .iter()
-                .position(|t| t == fields.experiments.get())
-                .ok_or_else(|| {
-                    bad(format!(
-                        "experiments {} is no arm of the run",
-                        fields.experiments.get()
-                    ))
-                })?;
-            let time: f64 = fields
-                .time
-                .get()
-                .parse()
-                .map_err(|_| bad(format!("time {} is not a number", fields.time.get())))?;
-            let latency: f64 =
-                fields.latency.get().parse().map_err(|_| {
-                    bad(format!("latency {} is not a number", fields.latency.get()))
-                })?;
-            let s = match &mut summary {
-                // The first event's time is the first track's, not a recommendation's.
-                None => summary.insert(EpisodeSummary {
-                    index: episode,
-                    user: fields.user,
-                    arm: arm as u8,
-                    reward: 0.0,
-                    steps: 0,
-                    logged: SessionTotals::new(fields.timestamp),
-                }),
-                Some(s) => {
-                    s.reward += time;
-                    s
-                }
-            };
-            s.logged.add(fields.timestamp, time, latency);
-            if fields.message == "next" {
-                s.steps += 1;
-            }
-            out.write_all(&reader.line)?;
-            if !reader.advance()? {
-                break;
-            }
-        }
-        if let Some(summary) = summary {
-            totals.add(&summary);
-        }
-    }
-    Ok(totals)
-}
-
 pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
     let shards = load_shards(&args.inputs)?;
     let first = &shards[0].record;
@@ -302,17 +152,8 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
     let log_path = args.out.join("events.jsonl");
-    let mut totals = RunTotals::new(treatments.len());
-    crate::atomic_file::write_with(&log_path, |out| {
-        totals = merge_logs(&shards, &treatments, out)?;
-        if totals.episodes() != expected {
-            return Err(std::io::Error::other(format!(
-                "the shards hold {} episodes of the run's {expected}: a shard log is cut or from another run",
-                totals.episodes()
-            )));
-        }
-        Ok(())
-    })?;
+    let logs: Vec<PathBuf> = shards.iter().map(|s| s.log.clone()).collect();
+    let totals = merge_into(&log_path, &logs, &treatments, expected)?;
 
     let mut record = first.clone();
     let wall = shards

@@ -1,0 +1,16 @@
+//! botify-sim: a session simulator and A/B evaluation harness for music recommenders.
+//!
+//! This crate is the command layer: the command line (`cli`), one module per command
+//! (`commands`) and the pipeline that turns experiments into runnable arms (`pipeline`).
+//! Everything they wire together lives in `botify_sim_core`, re-exported here under the
+//! same paths (`botify_sim::sim`, `botify_sim::report`...). The split is for build time:
+//! this crate builds at opt-level 0, the core at 3 (measurements: `Cargo.toml`).
+
+pub use botify_sim_core::{
+    at_least_one, atomic_file, config, experiment, http_client, interrupt, log, note, out, problem,
+    recommend, report, serve, sim, terminal, topk, train, world,
+};
+
+pub mod cli;
+pub mod commands;
+pub mod pipeline;
