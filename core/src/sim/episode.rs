@@ -43,7 +43,7 @@ pub struct EpisodeStart {
     pub interest: u32,
     user_rng: ChaCha8Rng,
     /// To start the recommender's stream where the episode runs: started here, its 300
-    /// bytes were copied three times more (1.5 % of a run's instructions).
+    /// bytes were copied three times more (1.6 % of a run's instructions).
     streams: EpisodeStreams,
 }
 

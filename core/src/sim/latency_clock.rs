@@ -4,8 +4,10 @@
 //! --episodes 300000 --workers 2` (3.79 G instructions, `valgrind --tool=cachegrind`). On
 //! x86-64 with an invariant time-stamp counter (the CPU says so) this reads the counter
 //! and scales its ticks by a rate measured once per process against `Instant`; elsewhere
-//! it is `Instant`. The `quanta` and `minstant` crates do the same, with `raw-cpuid` and
-//! more to build; the part used here is the 70 lines below.
+//! it is `Instant`. Measured with it: 3.79 G to 3.57 G instructions (-5.7 %), and a
+//! request's `latency` of about 20 ns instead of 150 (most of which was the clock). The
+//! `quanta` and `minstant` crates do the same, with `raw-cpuid` and more to build (not
+//! measured); what is used of them is the few lines of `tsc` below.
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
