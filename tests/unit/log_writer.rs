@@ -116,12 +116,20 @@ fn counted_digits_equal_formatted_ones() {
     }
 }
 
+/// A session's events share one `SessionParts`: timestamps count up (through a carry),
+/// each answer is usually the next track, sometimes not; a short tail (copied into the
+/// line's head) and one too long for that.
 #[test]
 fn a_session_written_line_after_line_equals_serde_json_of_each_event() {
-    // A session's events share one `SessionParts`: timestamps count up (through a
-    // carry), each answer is usually the next track, sometimes not.
+    let long_name = "an experiment whose name alone is longer than the tail room ".repeat(2);
+    for experiment in ["seminar", long_name.as_str()] {
+        a_session_equals_serde_json(experiment);
+    }
+}
+
+fn a_session_equals_serde_json(experiment: &str) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
-    let treatments = render_treatments(&[("seminar", "T1")]);
+    let treatments = render_treatments(&[(experiment, "T1")]);
     let mut parts = SessionParts::new(77, &treatments, Some(9), Some(9));
     let (mut timestamp, mut track) = (1_699_999_999_990u64, 0u64);
     for i in 0..300 {
@@ -148,7 +156,7 @@ fn a_session_written_line_after_line_equals_serde_json_of_each_event() {
             time: fields.time,
             latency: fields.latency,
             recommendation: fields.recommendation,
-            experiments: [("seminar".to_string(), "T1".to_string())]
+            experiments: [(experiment.to_string(), "T1".to_string())]
                 .into_iter()
                 .collect(),
             session: Some(9),

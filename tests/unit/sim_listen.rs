@@ -84,3 +84,28 @@ fn artist_discount_counts_every_earlier_playback_repeats_and_first_included() {
     let twice = listen_time(&cat, &u, &taste, &played, 1);
     assert_eq!(twice, round2(fresh * 0.8 * 0.8));
 }
+
+/// The written-out power is `f64::powi`, bit for bit, for discounts and bases all over.
+#[test]
+fn powi_equals_the_library_powi() {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let mut bases = vec![
+        0.0,
+        -0.0,
+        1.0,
+        0.5,
+        0.9,
+        0.85,
+        1.5,
+        -2.0,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+    ];
+    bases.extend((0..2000).map(|_| rng.random::<f64>() * 4.0 - 2.0));
+    for x in bases {
+        for n in (1..70).chain([1000, 1 << 20, i32::MAX as usize]) {
+            assert_eq!(powi(x, n).to_bits(), x.powi(n as i32).to_bits(), "{x}^{n}");
+        }
+    }
+}

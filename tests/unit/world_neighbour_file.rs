@@ -41,7 +41,7 @@ fn the_cached_sets_equal_a_fresh_computation_and_damage_is_caught() {
         load_or_compute(&first, cache.path(), false, &go).unwrap(),
         Origin::Computed
     );
-    let file = path(&first, cache.path()).unwrap();
+    let file = path(&first, cache.path());
     let fresh = world();
     let loaded = world();
     assert_eq!(
@@ -107,8 +107,8 @@ fn the_key_changes_with_the_embeddings_and_k() {
     b.catalogue.embeddings[5] += 1.0;
     let mut c = world();
     c.ensure_neighbours(9);
-    let paths = [path(&a, dir), path(&b, dir), path(&c, dir)].map(Result::unwrap);
+    let paths = [path(&a, dir), path(&b, dir), path(&c, dir)];
     assert_ne!(paths[0], paths[1]);
     assert_ne!(paths[0], paths[2]);
-    assert_eq!(paths[0], path(&world(), dir).unwrap());
+    assert_eq!(paths[0], path(&world(), dir));
 }

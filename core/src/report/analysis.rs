@@ -246,9 +246,7 @@ pub fn analyze_written(log: &WrittenLog, opts: &AnalysisOptions) -> anyhow::Resu
         .iter()
         .map(|(arm, user, totals)| Session::new(u32::from(*arm), u64::from(*user), totals))
         .collect();
-    let mut units: Vec<(u32, u64)> = sessions.iter().map(|s| (s.treatment, s.user)).collect();
-    units.sort_unstable();
-    units.dedup();
+    let units = distinct_units(log.sessions);
     let sessionized = Sessionized {
         treatments: log
             .arms
@@ -273,6 +271,36 @@ pub fn analyze_written(log: &WrittenLog, opts: &AnalysisOptions) -> anyhow::Resu
         skipped: Vec::new(),
     };
     tabulate(files, &read, sessionized, opts)
+}
+
+/// The distinct (arm, user) pairs of `sessions`, sorted: marked in a table by arm and user
+/// when it is not much larger than the sessions (users of a run are `0..n_users`), sorted
+/// and deduplicated otherwise. The sort was 2 % of the instructions of `sim run
+/// --experiment seminar --episodes 300000`, all of it in the serial report step.
+pub fn distinct_units(sessions: &[(u8, u32, SessionTotals)]) -> Vec<(u32, u64)> {
+    let arms = sessions.iter().map(|s| usize::from(s.0) + 1).max();
+    let users = sessions.iter().map(|s| s.1 as usize + 1).max();
+    let (Some(arms), Some(users)) = (arms, users) else {
+        return Vec::new();
+    };
+    if arms * users > 4 * sessions.len() + 4096 {
+        let mut units: Vec<(u32, u64)> = sessions
+            .iter()
+            .map(|&(arm, user, _)| (u32::from(arm), u64::from(user)))
+            .collect();
+        units.sort_unstable();
+        units.dedup();
+        return units;
+    }
+    let mut seen = vec![false; arms * users];
+    for &(arm, user, _) in sessions {
+        seen[usize::from(arm) * users + user as usize] = true;
+    }
+    seen.iter()
+        .enumerate()
+        .filter(|&(_, &seen)| seen)
+        .map(|(i, _)| ((i / users) as u32, (i % users) as u64))
+        .collect()
 }
 
 fn check_levels(opts: &AnalysisOptions) -> anyhow::Result<()> {

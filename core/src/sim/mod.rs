@@ -2,6 +2,7 @@
 
 pub mod days;
 pub mod episode;
+pub mod latency_clock;
 pub mod listen;
 pub mod merge;
 pub mod runner;

@@ -3,6 +3,7 @@
 
 pub mod course_format;
 pub mod error;
+pub mod murmur;
 pub mod neighbour_file;
 pub mod neighbours;
 pub mod npy;

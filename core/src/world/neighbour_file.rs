@@ -39,7 +39,7 @@ pub fn interest_tracks(world: &World) -> Vec<u32> {
 }
 
 /// The cache file of `world`'s neighbour sets under `cache_dir`.
-pub fn path(world: &World, cache_dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn path(world: &World, cache_dir: &Path) -> PathBuf {
     let cat = &world.catalogue;
     let mut bytes = Vec::with_capacity(16 + 4 * (cat.embeddings.len() + world.users.len() * 3));
     for n in [
@@ -52,8 +52,8 @@ pub fn path(world: &World, cache_dir: &Path) -> anyhow::Result<PathBuf> {
     }
     bytes.extend(cat.embeddings.iter().flat_map(|x| x.to_le_bytes()));
     bytes.extend(interest_tracks(world).iter().flat_map(|t| t.to_le_bytes()));
-    let key = murmur3::murmur3_x64_128(&mut &bytes[..], 0).context("cannot hash the world")?;
-    Ok(cache_dir.join("neighbours").join(format!("{key:032x}.bin")))
+    let key = super::murmur::murmur3_x64_128(&bytes);
+    cache_dir.join("neighbours").join(format!("{key:032x}.bin"))
 }
 
 /// Fills `world`'s neighbour sets of every interest track from the cache file, or computes
@@ -67,7 +67,7 @@ pub fn load_or_compute(
     stop: &AtomicBool,
 ) -> anyhow::Result<Origin> {
     let clock = Instant::now();
-    let file = path(world, cache_dir)?;
+    let file = path(world, cache_dir);
     let tracks = interest_tracks(world);
     let k = world.neighbours.k().min(world.catalogue.len());
     if !rebuild && file.exists() {
@@ -120,9 +120,7 @@ pub fn load_or_compute(
 }
 
 fn hash(payload: &[u8]) -> [u8; 16] {
-    murmur3::murmur3_x64_128(&mut &payload[..], 0)
-        .unwrap_or_default()
-        .to_le_bytes()
+    super::murmur::murmur3_x64_128(payload).to_le_bytes()
 }
 
 /// The file's bytes: header, then the tracks, then their `k` neighbours each.

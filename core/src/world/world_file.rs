@@ -76,9 +76,7 @@ pub fn load_or_generate(
 }
 
 fn hash(payload: &[u8]) -> [u8; 16] {
-    murmur3::murmur3_x64_128(&mut &payload[..], 0)
-        .unwrap_or_default()
-        .to_le_bytes()
+    super::murmur::murmur3_x64_128(payload).to_le_bytes()
 }
 
 /// The file's bytes: header, then every generated array of `world`.

@@ -87,6 +87,9 @@ pub fn render_png<C: Chart>(chart: &C) -> anyhow::Result<Vec<u8>> {
     let mut encoder = png::Encoder::new(&mut png, width, height);
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
+    // The default filter (Sub). Without a filter the PNGs were 3 to 9 times larger and
+    // took 86 M instructions to deflate, against 80 M to filter and deflate now
+    // (cachegrind, `sim run --experiment seminar --episodes 20000`).
     encoder
         .write_header()
         .and_then(|mut writer| writer.write_image_data(&rgb))
