@@ -2,10 +2,10 @@
 //! written last when the artifact is built and checked before it is used, so a cut,
 //! emptied or edited file is rebuilt instead of used silently.
 
+use crate::world::murmur::murmur3_x64_128;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::BufReader;
 use std::path::Path;
 
 pub const FILE_NAME: &str = "manifest.json";
@@ -86,12 +86,12 @@ pub fn check(dir: &Path) -> Check {
     Check::Valid
 }
 
+/// The file's hash by the core's slice hash (the same value as the `murmur3` crate's):
+/// the crate's generic reader would be compiled here, in the command layer at opt-level
+/// 0, and checking the hw2 artifacts took 0.9 s instead of 0.1 s at every `sim run`.
 fn hash(path: &Path) -> std::io::Result<String> {
-    let mut reader = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
-    Ok(format!(
-        "{:032x}",
-        murmur3::murmur3_x64_128(&mut reader, 0)?
-    ))
+    let bytes = std::fs::read(path)?;
+    Ok(format!("{:032x}", murmur3_x64_128(&bytes)))
 }
 
 /// Relative paths of the files under `dir` (the manifest itself excepted), sorted.

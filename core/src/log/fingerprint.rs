@@ -11,8 +11,7 @@ use std::path::Path;
 pub fn log_fingerprint(path: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let stripped = without_latency(&bytes);
-    let hash =
-        murmur3::murmur3_x64_128(&mut stripped.as_slice(), 0).context("cannot hash the log")?;
+    let hash = crate::world::murmur::murmur3_x64_128(&stripped);
     Ok(format!("{hash:032x}"))
 }
 
