@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/sim/latency_clock.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/sim/latency_clock.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::sim::latency_clock::LatencyClock;
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Unit tests of `lib/src/world/murmur.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `core/src/world/murmur.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::world::murmur::murmur3_x64_128;
 use rand::{RngExt, SeedableRng};
