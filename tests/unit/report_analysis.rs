@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/report/analysis.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `report/src/analysis.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::log::session::SessionTotals;
 use botify_sim::report::analysis::distinct_units;

@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/report/charts/forest.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `report/src/charts/forest.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use crate::unit::report_render::{analysis, row};
 use botify_sim::report::Metric;

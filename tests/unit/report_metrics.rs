@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/report/metrics.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `report/src/metrics.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::report::metrics::*;
 

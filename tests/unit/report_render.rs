@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/report/render/mod.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `report/src/render/mod.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::report::render::*;
 use botify_sim::report::{Analysis, Row};

@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/report/sessionize.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `report/src/sessionize.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::log::reader::{ExperimentSets, ParsedEvent};
 use botify_sim::report::sessionize::*;

@@ -5,7 +5,7 @@
 //! sessions it leaves out instead of piling them into the last bar.
 
 use super::{Chart, arm_colour, bold, font, plot_err};
-use crate::report::Analysis;
+use crate::Analysis;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 

@@ -15,9 +15,9 @@
 //!
 //! Events of treatments not tracked (other experiments) are ignored.
 
-use crate::log::reader::FxBuildHasher;
-use crate::log::reader::{ExperimentSets, ParsedEvent};
-use crate::log::session::SessionTotals;
+use botify_sim_core::log::reader::FxBuildHasher;
+use botify_sim_core::log::reader::{ExperimentSets, ParsedEvent};
+use botify_sim_core::log::session::SessionTotals;
 use std::collections::{BTreeSet, HashMap};
 
 type FastMap<K, V> = HashMap<K, V, FxBuildHasher>;

@@ -6,7 +6,7 @@ use super::{
 };
 use std::path::PathBuf;
 
-pub use crate::terminal::ColorChoice;
+pub use botify_sim_core::terminal::ColorChoice;
 
 /// Arguments of `sim report`.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,8 +67,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let analysis = analyze(&args.inputs, &opts)?;
     let elapsed = started.elapsed().as_secs_f64();
-    crate::terminal::print(&render_terminal(&analysis, args.color.for_stdout()));
-    crate::note!(
+    botify_sim_core::terminal::print(&render_terminal(&analysis, args.color.for_stdout()));
+    botify_sim_core::note!(
         "analysed {} events in {:.2} s ({:.0} events/s)",
         analysis.log.events,
         elapsed,
@@ -80,7 +80,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| default_out_dir(&analysis.experiment));
         let written = write_outputs(&analysis, &dir)?;
-        crate::note!("wrote {} files to {}", written.len(), dir.display());
+        botify_sim_core::note!("wrote {} files to {}", written.len(), dir.display());
     }
     Ok(())
 }
@@ -96,7 +96,7 @@ fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
             render_terminal(analysis, color)
         ));
     }
-    crate::terminal::print(&tables);
+    botify_sim_core::terminal::print(&tables);
     if !args.no_files
         && let Some((_, first)) = days.first()
     {
@@ -105,7 +105,7 @@ fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| default_out_dir(&first.experiment));
         let path = write_by_day(&days, &dir)?;
-        crate::note!(
+        botify_sim_core::note!(
             "wrote the report by day ({} days): {}",
             days.len(),
             path.display()

@@ -4,8 +4,8 @@
 //! arms' means have settled. The y axis spans every point: no line is clipped.
 
 use super::{Chart, arm_colour, bold, font, padded, plot_err};
-use crate::log::reader::FxBuildHasher;
-use crate::report::Analysis;
+use crate::Analysis;
+use botify_sim_core::log::reader::FxBuildHasher;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::HashMap;

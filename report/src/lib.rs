@@ -1,6 +1,6 @@
 //! `sim report`: A/B tables with confidence intervals, and charts, from event logs.
 //!
-//! Data flows one way: [`crate::log::reader`] (streaming, parallel parse) ->
+//! Data flows one way: [`botify_sim_core::log::reader`] (streaming, parallel parse) ->
 //! [`sessionize`] (events -> sessions) -> [`metrics`] (user-level metrics) -> [`stats`]
 //! (Welch, delta method, Holm, MDE, SRM) -> [`render`] (one trait, one implementation per
 //! format) and [`charts`] (one trait, SVG and PNG back ends).
@@ -63,7 +63,7 @@ pub fn write_outputs(analysis: &Analysis, out_dir: &Path) -> anyhow::Result<Vec<
         ));
     }
     // Written all at once: each file's fsync was most of the report step.
-    crate::atomic_file::write_many(&files)?;
+    botify_sim_core::atomic_file::write_many(&files)?;
     Ok(files.into_iter().map(|(path, _)| path).collect())
 }
 
@@ -105,12 +105,12 @@ pub fn write_by_day(days: &[(u64, Analysis)], out_dir: &Path) -> anyhow::Result<
         .iter()
         .map(|(day, analysis)| serde_json::json!({"day": day, "analysis": analysis}))
         .collect();
-    crate::atomic_file::write(
+    botify_sim_core::atomic_file::write(
         &out_dir.join("by_day.json"),
         &serde_json::to_vec_pretty(&json)?,
     )?;
     let path = out_dir.join("by_day.md");
-    crate::atomic_file::write(&path, md.as_bytes())?;
+    botify_sim_core::atomic_file::write(&path, md.as_bytes())?;
     Ok(path)
 }
 

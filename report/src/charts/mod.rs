@@ -49,14 +49,14 @@ impl ImageFormat {
         }
     }
 
-    /// Renders `chart` to `path`, whole or not at all (see [`crate::atomic_file`]).
+    /// Renders `chart` to `path`, whole or not at all (see [`botify_sim_core::atomic_file`]).
     pub fn render<C: Chart>(self, chart: &C, path: &Path) -> anyhow::Result<()> {
         let bytes = match self {
             ImageFormat::Svg => render_svg(chart).map(String::into_bytes),
             ImageFormat::Png => render_png(chart),
         }
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        crate::atomic_file::write(path, &bytes)
+        botify_sim_core::atomic_file::write(path, &bytes)
     }
 }
 

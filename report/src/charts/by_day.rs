@@ -3,8 +3,8 @@
 //! retrained on its own traffic, say) shows with its uncertainty.
 
 use super::{Chart, arm_colour, bold, font, padded, plot_err};
-use crate::report::stats::z_quantile;
-use crate::report::{Analysis, Metric};
+use crate::stats::z_quantile;
+use crate::{Analysis, Metric};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 

@@ -4,8 +4,8 @@
 //! better, red worse (Holm-adjusted p, in the metric's direction), grey not significant.
 
 use super::{Chart, bold, font, padded, plot_err};
-use crate::report::render::Verdict;
-use crate::report::{Analysis, Metric, Row};
+use crate::render::Verdict;
+use crate::{Analysis, Metric, Row};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 

@@ -3,10 +3,10 @@
 use super::metrics::{Metric, user_totals};
 use super::sessionize::{Session, Sessionized, Sessionizer};
 use super::stats::{self, Moments};
-use crate::log::reader::FxBuildHasher;
-use crate::log::reader::{self, ExperimentSets, ReadStats, ReaderOptions};
-use crate::log::session::SessionTotals;
 use anyhow::{Context, bail};
+use botify_sim_core::log::reader::FxBuildHasher;
+use botify_sim_core::log::reader::{self, ExperimentSets, ReadStats, ReaderOptions};
+use botify_sim_core::log::session::SessionTotals;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -181,7 +181,7 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
 }
 
 /// One A/B table per day of the log, day `k` being the sessions that start `k - 1` to `k`
-/// days ([`crate::log::DAY_MS`]) after the log's first session. Days without sessions are
+/// days ([`botify_sim_core::log::DAY_MS`]) after the log's first session. Days without sessions are
 /// left out. The log counters (files, bytes, bad lines) are the whole log's; events and
 /// sessions are the day's.
 pub fn analyze_by_day(
@@ -194,7 +194,7 @@ pub fn analyze_by_day(
     };
     let mut by_day: BTreeMap<u64, Vec<Session>> = BTreeMap::new();
     for session in &sessionized.sessions {
-        let day = 1 + (session.timestamp - first) / crate::log::DAY_MS;
+        let day = 1 + (session.timestamp - first) / botify_sim_core::log::DAY_MS;
         by_day.entry(day).or_default().push(*session);
     }
     let mut days = Vec::with_capacity(by_day.len());
