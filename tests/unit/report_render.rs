@@ -131,6 +131,19 @@ fn html_sections_and_classes_follow_holm_and_direction() {
     );
 }
 
+/// The notes' Markdown code spans (`` `C` ``, `` `--workers 1` ``) are `<code>` on the
+/// page, not backticks a reader sees; their text is still escaped.
+#[test]
+fn html_sets_code_spans_as_code() {
+    let mut a = mixed();
+    a.experiment = "a<b>".to_string();
+    let html = render(&Html, &a);
+    let body = between(&html, "<body>", "</body>");
+    assert!(!body.contains('`'), "{body}");
+    assert!(body.contains("<code>--workers 1</code>"), "{body}");
+    assert!(body.contains("<code>a&lt;b&gt;</code>"), "{body}");
+}
+
 #[test]
 fn markdown_bolds_by_holm_and_keeps_guardrails_apart() {
     let md = render(&Markdown, &mixed());
@@ -217,6 +230,8 @@ fn numbers_for_people_have_3_to_4_significant_digits() {
     assert_eq!(num(5.3812e-5), "5.381e-5");
     assert_eq!(pval(1.4e-13), "1.4e-13");
     assert_eq!(pval(0.0506), "0.0506");
+    assert_eq!(pval(0.0012), "0.0012");
+    assert_eq!(pval(3.64e-4), "3.6e-4", "not 0.0004: one significant digit");
     assert_eq!(pval(0.0), "< 1e-300");
     assert_eq!(pval(2e-300), "2.0e-300");
 }
