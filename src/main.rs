@@ -6,6 +6,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     botify_sim::terminal::set_quiet(cli.quiet);
+    botify_sim::terminal::set_color(cli.color);
     let result = match &cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Report(args) => botify_sim::report::run(args).map(|()| ExitCode::SUCCESS),

@@ -3,7 +3,7 @@
 //! colour by `--color` and `NO_COLOR`.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// When to colour a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,6 +29,26 @@ impl ColorChoice {
             ColorChoice::Auto => is_terminal && !no_color,
         }
     }
+}
+
+/// `--color`, a flag of every command (`sim bench --color never` is accepted even though
+/// only the A/B tables are ever coloured), as a [`ColorChoice`] discriminant.
+static COLOR: AtomicU8 = AtomicU8::new(ColorChoice::Auto as u8);
+
+/// `--color`: how [`color_for_stdout`] decides from now on.
+pub fn set_color(choice: ColorChoice) {
+    COLOR.store(choice as u8, Ordering::Relaxed);
+}
+
+/// Whether a table printed on stdout gets colours: `--color`, then `NO_COLOR`, then
+/// whether stdout is a terminal.
+pub fn color_for_stdout() -> bool {
+    let choice = match COLOR.load(Ordering::Relaxed) {
+        c if c == ColorChoice::Always as u8 => ColorChoice::Always,
+        c if c == ColorChoice::Never as u8 => ColorChoice::Never,
+        _ => ColorChoice::Auto,
+    };
+    choice.for_stdout()
 }
 
 static QUIET: AtomicBool = AtomicBool::new(false);

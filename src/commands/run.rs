@@ -100,7 +100,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             Some((&arm_names, &outcome.totals)),
             &folder.staged(""),
             &out_dir,
-            (!args.json).then(|| args.color.for_stdout()),
+            (!args.json).then(crate::terminal::color_for_stdout),
         );
     if reported && outcome.days.len() > 1 {
         report_by_day(&prepared, &folder, &logs);
