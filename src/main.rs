@@ -44,11 +44,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if botify_sim::interrupt::is_interrupted(&e) => {
-            botify_sim::problem!("Error: {e:#}");
+            botify_sim::problem!("Error: {}", botify_sim::terminal::one_line(&e));
             ExitCode::from(botify_sim::interrupt::EXIT_CODE)
         }
         Err(e) => {
-            botify_sim::problem!("Error: {e:#}");
+            botify_sim::problem!("Error: {}", botify_sim::terminal::one_line(&e));
             ExitCode::FAILURE
         }
     }

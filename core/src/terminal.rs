@@ -51,6 +51,24 @@ pub fn color_for_stdout() -> bool {
     choice.for_stdout()
 }
 
+/// An error and its causes on one line, each said once. Many errors already name their
+/// cause (`{path}: cannot read: {source}`), and `{:#}` would print it twice:
+/// `x: cannot read: No such file or directory (os error 2): No such file or directory (os error 2)`.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 static QUIET: AtomicBool = AtomicBool::new(false);
 
 /// `--quiet`: from now on, [`note!`](crate::note) prints nothing and progress bars are hidden.

@@ -196,6 +196,47 @@ fn terminal_colours_by_holm_and_fits_120_columns() {
 
 /// A p that underflowed to 0 reads `< 1e-300` wherever people read it; the CSV, for
 /// programs, keeps the number.
+/// `--without-first-track` adds a 41-character metric name: the table still fits 120
+/// columns, the name going on over a second line of its row, whole when joined.
+#[test]
+fn terminal_fits_120_columns_with_the_course_tables_metric() {
+    let a = analysis(vec![
+        row(
+            "T1",
+            Metric::MeanTimePerSessionWithoutFirstTrack,
+            -60.5,
+            true,
+            true,
+        ),
+        row("T1", Metric::MeanTimePerSession, -60.5, true, true),
+    ]);
+    let plain = render(&Terminal { color: false }, &a);
+    for line in plain.lines() {
+        assert!(line.chars().count() <= 120, "{} wide: {line}", line.len());
+    }
+    let lines: Vec<&str> = plain.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("T1   mean_time_per_session_ "))
+        .unwrap_or_else(|| panic!("{plain}"));
+    assert!(lines[first].ends_with("worse"), "{}", lines[first]);
+    assert_eq!(lines[first + 1].trim(), "without_first_track", "{plain}");
+    let colour = render(&Terminal { color: true }, &a);
+    assert_eq!(
+        colour.matches("\x1b[31m").count(),
+        3,
+        "both lines of a row coloured"
+    );
+}
+
+#[test]
+fn split_cell_breaks_after_underscores() {
+    use botify_sim::report::render::terminal::split_cell;
+    assert_eq!(split_cell("mean_time", 24), ["mean_time"]);
+    assert_eq!(split_cell("aa_bb_cc", 5), ["aa_", "bb_cc"]);
+    assert_eq!(split_cell("averylongname_b", 4), ["averylongname_", "b"]);
+}
+
 #[test]
 fn underflowed_p_values_read_as_bounds_not_zero() {
     let mut zero = row("T1", Metric::MeanTimePerSession, 60.5, true, true);
