@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 /// Writes a log of about `events` events: users in 4 arms, sessions of 1-30 events.
 pub fn write_log(path: &Path, events: u64, seed: u64) -> std::io::Result<u64> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(seed);
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let arms = ["C", "T1", "T2", "T3"];
     let mut written = 0u64;

@@ -177,7 +177,7 @@ fn sim_serve_answers_every_bad_request_with_a_json_error_and_never_crashes() {
     assert_eq!(parse_answer(&answer).map(|a| a.0), Some(413));
 
     // Seeded random mutations of valid requests: any answer or a close, never a crash.
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(11);
     let valid = post("/next/7", r#"{"track": 12, "time": 0.25}"#);
     for _ in 0..300 {
         let mut request = valid.clone();

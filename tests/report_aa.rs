@@ -8,8 +8,8 @@
 //!     BOTIFY_AA_RUNS=2000 cargo test --release --test report_aa -- --nocapture
 
 use botify_sim::report::{AnalysisOptions, Metric, analyze};
+use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::fmt::Write as _;
 

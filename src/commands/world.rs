@@ -4,8 +4,8 @@ use super::setup::load_world;
 use crate::config::Config;
 use crate::world::{Catalogue, course_format};
 use anyhow::Context;
+use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::process::ExitCode;
 

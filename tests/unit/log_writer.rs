@@ -28,7 +28,7 @@ fn latency_is_a_plain_decimal_with_nanosecond_resolution() {
 
 #[test]
 fn the_returned_latency_is_what_a_reader_parses_back() {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(11);
     let mut values = vec![
         0.0, 1e-9, 4.9e-10, 5e-10, 2.08e-7, 0.00042, 1.5, 9.1e6, 2.5e7,
     ];
@@ -63,7 +63,7 @@ fn listen_times_are_written_as_serde_json_writes_them() {
 
 #[test]
 fn nanos_round_half_away_from_zero_as_f64_round() {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(5);
     // Halves and the floats next to them, where a cast plus 0.5 would go wrong.
     let mut values: Vec<f64> = (0..2000u64)
         .flat_map(|n| {
@@ -128,7 +128,7 @@ fn a_session_written_line_after_line_equals_serde_json_of_each_event() {
 }
 
 fn a_session_equals_serde_json(experiment: &str) {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(8);
     let treatments = render_treatments(&[(experiment, "T1")]);
     let mut parts = SessionParts::new(77, &treatments, Some(9), Some(9));
     let (mut timestamp, mut track) = (1_699_999_999_990u64, 0u64);
@@ -177,7 +177,7 @@ fn a_session_equals_serde_json(experiment: &str) {
 
 #[test]
 fn hand_written_lines_equal_serde_json_of_the_owned_event() {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(3);
     let treatments = render_treatments(&[("de\"fault", "T3"), ("ALL", "C")]);
     for i in 0..2000 {
         let record = EventRecord {

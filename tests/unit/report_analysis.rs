@@ -20,7 +20,7 @@ fn units_by_sorting(sessions: &[(u8, u32, SessionTotals)]) -> Vec<(u32, u64)> {
 /// arms a user is in.
 #[test]
 fn distinct_units_are_the_sorted_distinct_arm_user_pairs() {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(3);
     let totals = SessionTotals::new(0);
     for (users, sessions) in [(1, 1), (10, 3), (10, 500), (3000, 20_000), (u32::MAX, 50)] {
         let log: Vec<(u8, u32, SessionTotals)> = (0..sessions)

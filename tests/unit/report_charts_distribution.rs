@@ -59,7 +59,7 @@ fn bins_by_sorting(values: &[f64]) -> Bins {
 #[test]
 fn bins_by_selection_equal_bins_by_sorting() {
     use rand::{RngExt, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(7);
     for n in (0..40).chain([99, 1000, 4321]) {
         for _ in 0..20 {
             let v: Vec<f64> = (0..n)

@@ -46,7 +46,7 @@ fn rounding_is_to_two_decimals_ties_to_even_on_the_scaled_value() {
 #[test]
 fn round2_rounds_as_round_ties_even() {
     use rand::{RngExt, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(4);
     // Every tie (k + 0.5 hundredths) and its neighbours, zeros, and random values.
     let mut values: Vec<f64> = (0..=200)
         .flat_map(|k| {
@@ -89,7 +89,7 @@ fn artist_discount_counts_every_earlier_playback_repeats_and_first_included() {
 #[test]
 fn powi_equals_the_library_powi() {
     use rand::{RngExt, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(4);
     let mut bases = vec![
         0.0,
         -0.0,

@@ -7,7 +7,7 @@ use rand::{RngExt, SeedableRng};
 /// (a changed value would make every cache file look damaged).
 #[test]
 fn the_slice_hash_equals_the_murmur3_crate() {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+    let mut rng = chacha20::ChaCha8Rng::seed_from_u64(9);
     let bytes: Vec<u8> = (0..100_000).map(|_| rng.random()).collect();
     for len in (0..=80).chain([1000, 4097, 100_000]) {
         let input = &bytes[..len];

@@ -2,8 +2,8 @@
 
 use botify_sim::config::UserDefaults;
 use botify_sim::world::synthetic::*;
+use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
 
 #[test]
@@ -14,10 +14,13 @@ fn track_embeddings_drawn_in_parallel_chunks_equal_one_sequential_stream() {
         .map(|t| t % 7)
         .collect();
     let base = |artist: u32| (0..d).map(move |i| (artist * 10 + i as u32) as f32);
-    let mut parallel = ChaCha8Rng::seed_from_u64(9);
-    // An odd word position, as the draws before leave it.
-    let _: u32 = parallel.random();
-    let mut sequential = parallel.clone();
+    // Two generators at the same odd word position, as the draws before leave it.
+    let [mut parallel, mut sequential] = [(); 2].map(|()| {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        rng.set_stream(3);
+        let _: u32 = rng.random();
+        rng
+    });
     let drawn = track_embeddings(&mut parallel, &artist_of, base, 0.7, d);
     let mut expected = Vec::new();
     for &artist in &artist_of {

@@ -17,7 +17,7 @@ pub mod spec;
 
 pub use spec::RecommenderSpec;
 
-use rand_chacha::ChaCha8Rng;
+use chacha20::ChaCha8Rng;
 
 /// The random stream a recommender draws from (one per episode, see `sim::runner`).
 pub type RecRng = ChaCha8Rng;

@@ -10,8 +10,8 @@
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
 use crate::http_client::{Answer, HttpClient, Target};
 use crate::world::Catalogue;
+use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::sync::OnceLock;
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 
 use crate::config::SimulationConfig;
 use crate::log::DAY_MS;
+use chacha20::ChaCha8Rng;
 use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 /// How many days to run: a number, or ask after each day (the course's prompt).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 //! the train/validation split.
 
 use super::{Catalogue, DssmParams, Interaction, TrainError};
+use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 /// Number of popularity buckets: `min(N_POP_BUCKETS - 1, floor(log2(1 + plays)))`.
 pub const N_POP_BUCKETS: usize = 16;

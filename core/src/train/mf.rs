@@ -25,8 +25,8 @@
 //! the time and closes the gap to the diversified contextual arm (course 2.22).
 
 use super::{Interaction, TrainError};
+use chacha20::ChaCha8Rng;
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::collections::HashMap;
 

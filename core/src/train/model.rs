@@ -7,8 +7,8 @@
 
 use super::data::{ItemFeatures, N_POP_BUCKETS};
 use super::{InitKind, InitScheme};
+use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 

@@ -10,8 +10,8 @@
 
 use super::Interaction;
 use crate::log::{Event, Message};
+use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]

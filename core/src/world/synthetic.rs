@@ -25,8 +25,8 @@
 
 use super::{Catalogue, User, World, WorldError};
 use crate::config::UserDefaults;
+use chacha20::ChaCha8Rng;
 use rand::{Rng, RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -278,6 +278,7 @@ pub fn track_embeddings<B: Iterator<Item = f32>>(
     d: usize,
 ) -> Vec<f32> {
     let first_word = rng.get_word_pos();
+    let (seed, stream) = (rng.get_seed(), rng.get_stream());
     let words_per_track = 4 * d as u128;
     let mut embeddings = vec![0.0f32; artist_of.len() * d];
     embeddings
@@ -285,7 +286,8 @@ pub fn track_embeddings<B: Iterator<Item = f32>>(
         .zip(artist_of.par_chunks(TRACKS_PER_CHUNK))
         .enumerate()
         .for_each(|(chunk, (rows, artists))| {
-            let mut rng = rng.clone();
+            let mut rng = ChaCha8Rng::from_seed(seed);
+            rng.set_stream(stream);
             let first_track = (chunk * TRACKS_PER_CHUNK) as u128;
             rng.set_word_pos(first_word + first_track * words_per_track);
             for (row, &artist) in rows.chunks_exact_mut(d).zip(artists) {
