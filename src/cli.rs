@@ -8,13 +8,19 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "sim",
-    version,
+    // The commit too, as run.json records it: which build made a run.
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BOTIFY_COMMIT"), ")"),
     about = "Simulate listening sessions against music recommenders and A/B them"
 )]
 pub struct Cli {
     /// Print only results and errors: no progress bars, no messages on stderr
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Colour the A/B tables by significance (`auto`: when stdout is a terminal and
+    /// NO_COLOR is unset or empty); every command takes it, only `run`, `report` and
+    /// `merge` print coloured tables
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -60,8 +66,8 @@ pub enum Command {
     Cache {
         #[command(subcommand)]
         command: CacheCommand,
-        /// The cache to show or free
-        #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
+        /// The cache to show or free (before or after `list`/`clean`)
+        #[arg(long, global = true, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
         cache_dir: PathBuf,
     },
     /// Print a shell completion script (e.g. `sim completions bash > ~/.local/share/bash-completion/completions/sim`)
@@ -83,9 +89,6 @@ pub struct MergeArgs {
     /// Folder of the merged events.jsonl, run.json and report
     #[arg(long)]
     pub out: PathBuf,
-    /// Colour the A/B table by significance (`auto`: on a terminal, unless NO_COLOR is set)
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
 }
 
 #[derive(Debug, Args)]
@@ -158,9 +161,6 @@ pub struct RunArgs {
     /// Where trained artifacts of recipes are cached
     #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
     pub cache_dir: PathBuf,
-    /// Colour the A/B table by significance (`auto`: on a terminal, unless NO_COLOR is set)
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
     /// Print the run's summary (run.json plus where the files went) as JSON on stdout, instead of the tables
     #[arg(long)]
     pub json: bool,

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     botify_sim::terminal::set_quiet(cli.quiet);
+    botify_sim::terminal::set_color(cli.color);
     let result = match &cli.command {
         Command::Run(args) => commands::run::run(args),
         Command::Report(args) => botify_sim::report::run(args).map(|()| ExitCode::SUCCESS),
@@ -43,11 +44,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) if botify_sim::interrupt::is_interrupted(&e) => {
-            botify_sim::problem!("Error: {e:#}");
+            botify_sim::problem!("Error: {}", botify_sim::terminal::one_line(&e));
             ExitCode::from(botify_sim::interrupt::EXIT_CODE)
         }
         Err(e) => {
-            botify_sim::problem!("Error: {e:#}");
+            botify_sim::problem!("Error: {}", botify_sim::terminal::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -196,6 +196,11 @@ fn run_json_records_the_tool_and_the_experiment_hash() {
         assert_eq!(record["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(record["commit"], head.as_str());
     }
+    let version = sim(&["--version"], tmp.path());
+    assert_eq!(
+        stdout(&version).trim(),
+        format!("sim {} (commit {head})", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -286,6 +291,92 @@ fn color_follows_the_flag_and_no_color() {
     assert!(escape("always", true), "--color always wins over NO_COLOR");
     assert!(!escape("never", false));
     assert!(!escape("auto", false), "a pipe is not a terminal");
+}
+
+/// Every command takes `--color` (a tester's `sim bench --color never` must not be a usage
+/// error), before or after its name; the A/B table obeys it wherever it is given.
+#[test]
+fn every_command_takes_color() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = small_world_config(tmp.path());
+    let config = config.to_str().unwrap();
+    let cache = tmp.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &["experiments", "--color", "never"],
+        &["cache", "list", "--cache-dir", cache, "--color", "always"],
+        &["--color", "never", "world", "info", "--config", config],
+        &["completions", "bash", "--color", "auto"],
+        &[
+            "bench",
+            "--config",
+            config,
+            "--episodes",
+            "50",
+            "--repeats",
+            "1",
+            "--color",
+            "never",
+        ],
+        &["init", "proj", "--color", "never"],
+    ];
+    for args in commands {
+        let out = sim(args, tmp.path());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(!stdout(&out).contains('\x1b'), "{args:?}");
+    }
+    let run = seminar_run(tmp.path(), &["--color", "never"]);
+    let run: Vec<&str> = run.iter().map(String::as_str).collect();
+    assert!(sim(&run, tmp.path()).status.success());
+    let log = "runs/seminar/events.jsonl";
+    let coloured = |args: &[&str]| {
+        let out = sim(args, tmp.path());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out).contains('\x1b')
+    };
+    assert!(coloured(&[
+        "--color",
+        "always",
+        "report",
+        log,
+        "--no-files"
+    ]));
+    assert!(coloured(&[
+        "report",
+        log,
+        "--no-files",
+        "--color",
+        "always"
+    ]));
+    assert!(!coloured(&[
+        "--color",
+        "never",
+        "report",
+        log,
+        "--no-files"
+    ]));
+}
+
+/// `--cache-dir` of `sim cache` goes before or after `list`/`clean`, as a user who just ran
+/// `sim run --cache-dir DIR` types it.
+#[test]
+fn cache_takes_its_folder_after_the_subcommand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("mine");
+    std::fs::create_dir_all(cache.join("neighbours")).unwrap();
+    std::fs::write(cache.join("neighbours/x.bin"), [0u8; 10]).unwrap();
+    let cache = cache.to_str().unwrap();
+    for args in [
+        ["cache", "list", "--cache-dir", cache],
+        ["cache", "--cache-dir", cache, "list"],
+    ] {
+        let out = sim(&args, tmp.path());
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).starts_with("neighbours "), "{}", stdout(&out));
+    }
+    let out = sim(&["cache", "clean", "--cache-dir", cache], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!tmp.path().join("mine/neighbours").exists());
 }
 
 /// `--json -q`: one JSON document on stdout, nothing on stderr; its files exist.
@@ -393,6 +484,9 @@ fn world_info_prints_the_score_scales() {
     // U(0, 10) over 400 users: 5 with a standard error of 0.14.
     let bias = mean_after("consume_bias ");
     assert!((bias - 5.0).abs() < 0.6, "{text}");
+    // Says what `a ± b` is, one measure a line, every line fits a terminal.
+    assert_eq!(text.matches("mean ± sd [min, max]").count(), 2, "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
 }
 
 #[test]

@@ -227,4 +227,7 @@ fn missing_file_is_an_error() {
         .failure();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(stderr.contains("/nonexistent/events.jsonl"), "{stderr}");
+    // One line, the cause said once (it was printed twice).
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("(os error 2)").count(), 1, "{stderr}");
 }

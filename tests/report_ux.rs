@@ -86,10 +86,16 @@ fn guardrails_apart_table_fits_and_one_mean_session_time() {
         let mean = arm["metrics"]["mean_time_per_session"]["mean"]
             .as_f64()
             .unwrap();
-        let label = format!("{name} (final {mean:.4})");
+        // As the table prints it (4 significant digits), not more.
+        let shown = botify_sim::report::render::num(mean);
+        let label = format!("{name} (final {shown})");
         assert!(
             svg.contains(&label),
             "{label} not in the running-mean chart"
+        );
+        assert!(
+            stdout.contains(&format!(" {shown} ")),
+            "{shown} not in the table"
         );
         // The mean pooled over sessions, which the chart must not draw.
         let time = &arm["metrics"]["time"];

@@ -34,6 +34,40 @@ fn sim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sim"))
 }
 
+/// On a terminal (a pty made by `script`) training shows its epochs on stderr; with `-q`
+/// nothing at all.
+#[test]
+fn quiet_training_shows_nothing_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, tracks, _) = write_log(dir.path());
+    let screen = |quiet: &str| {
+        let command = format!(
+            "'{}' {quiet} train dssm --logs '{}' --tracks '{}' --out '{}' --dim 8 --epochs 2 >/dev/null",
+            env!("CARGO_BIN_EXE_sim"),
+            events.display(),
+            tracks.display(),
+            dir.path().join("recs.jsonl").display(),
+        );
+        let out = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("script (util-linux) runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = screen("");
+    assert!(
+        shown.contains("epoch   1") && shown.contains("trained on"),
+        "{shown}"
+    );
+    let quiet = screen("-q");
+    assert!(quiet.trim().is_empty(), "{quiet}");
+}
+
 #[test]
 fn writes_recommendations_and_summary() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 //! colour by `--color` and `NO_COLOR`.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// When to colour a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,6 +29,44 @@ impl ColorChoice {
             ColorChoice::Auto => is_terminal && !no_color,
         }
     }
+}
+
+/// `--color`, a flag of every command (`sim bench --color never` is accepted even though
+/// only the A/B tables are ever coloured), as a [`ColorChoice`] discriminant.
+static COLOR: AtomicU8 = AtomicU8::new(ColorChoice::Auto as u8);
+
+/// `--color`: how [`color_for_stdout`] decides from now on.
+pub fn set_color(choice: ColorChoice) {
+    COLOR.store(choice as u8, Ordering::Relaxed);
+}
+
+/// Whether a table printed on stdout gets colours: `--color`, then `NO_COLOR`, then
+/// whether stdout is a terminal.
+pub fn color_for_stdout() -> bool {
+    let choice = match COLOR.load(Ordering::Relaxed) {
+        c if c == ColorChoice::Always as u8 => ColorChoice::Always,
+        c if c == ColorChoice::Never as u8 => ColorChoice::Never,
+        _ => ColorChoice::Auto,
+    };
+    choice.for_stdout()
+}
+
+/// An error and its causes on one line, each said once. Many errors already name their
+/// cause (`{path}: cannot read: {source}`), and `{:#}` would print it twice:
+/// `x: cannot read: No such file or directory (os error 2): No such file or directory (os error 2)`.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 static QUIET: AtomicBool = AtomicBool::new(false);

@@ -6,8 +6,6 @@ use super::{
 };
 use std::path::PathBuf;
 
-pub use botify_sim_core::terminal::ColorChoice;
-
 /// Arguments of `sim report`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
@@ -45,9 +43,6 @@ pub struct ReportArgs {
     /// correction then counts its comparisons too).
     #[arg(long)]
     pub without_first_track: bool,
-    /// Colour the table by significance (`auto`: on a terminal, unless NO_COLOR is set).
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
 }
 
 /// Runs `sim report`: prints the table, writes the report files.
@@ -67,7 +62,10 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let analysis = analyze(&args.inputs, &opts)?;
     let elapsed = started.elapsed().as_secs_f64();
-    botify_sim_core::terminal::print(&render_terminal(&analysis, args.color.for_stdout()));
+    botify_sim_core::terminal::print(&render_terminal(
+        &analysis,
+        botify_sim_core::terminal::color_for_stdout(),
+    ));
     botify_sim_core::note!(
         "analysed {} events in {:.2} s ({:.0} events/s)",
         analysis.log.events,
@@ -88,7 +86,7 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
 /// `sim report --by-day`: prints each day's table, writes the report by day.
 fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
     let days = analyze_by_day(&args.inputs, opts)?;
-    let color = args.color.for_stdout();
+    let color = botify_sim_core::terminal::color_for_stdout();
     let mut tables = String::new();
     for (day, analysis) in &days {
         tables.push_str(&format!(

@@ -214,7 +214,7 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
             Some((&arm_names, &totals)),
             &args.out,
             &args.out,
-            Some(args.color.for_stdout()),
+            Some(crate::terminal::color_for_stdout()),
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -100,7 +100,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             Some((&arm_names, &outcome.totals)),
             &folder.staged(""),
             &out_dir,
-            (!args.json).then(|| args.color.for_stdout()),
+            (!args.json).then(crate::terminal::color_for_stdout),
         );
     if reported && outcome.days.len() > 1 {
         report_by_day(&prepared, &folder, &logs);
@@ -118,7 +118,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             // Without its record the new logs do not replace the previous run.
             let kept = folder.keep();
             anyhow::bail!(
-                "{e:#}; the new run is left in {} (its logs hold {episodes} whole episodes); the previous run in {} is untouched",
+                "{}; the new run is left in {} (its logs hold {episodes} whole episodes); the previous run in {} is untouched",
+                crate::terminal::one_line(&e),
                 kept.display(),
                 out_dir.display()
             );
@@ -165,7 +166,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::from(interrupt::EXIT_CODE))
         }
-        DaysEnd::Failed(e) => Err(anyhow::anyhow!("{e:#}; {} records them", record.display())),
+        DaysEnd::Failed(e) => Err(anyhow::anyhow!(
+            "{}; {} records them",
+            crate::terminal::one_line(&e),
+            record.display()
+        )),
     }
 }
 
@@ -188,7 +193,10 @@ fn report_by_day(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) {
             "report by day: {}",
             folder.final_path("by_day.md").display()
         ),
-        Err(e) => crate::problem!("warning: no report by day: {e:#}"),
+        Err(e) => crate::problem!(
+            "warning: no report by day: {}",
+            crate::terminal::one_line(&e)
+        ),
     }
 }
 
@@ -248,7 +256,7 @@ pub fn report_ab_table(
     let mut analysis = match analyzed {
         Ok(analysis) => analysis,
         Err(e) => {
-            crate::problem!("warning: no A/B table: {e:#}");
+            crate::problem!("warning: no A/B table: {}", crate::terminal::one_line(&e));
             return false;
         }
     };
@@ -263,7 +271,10 @@ pub fn report_ab_table(
     match report::write_outputs(&analysis, out_dir) {
         Ok(_) => true,
         Err(e) => {
-            crate::problem!("warning: cannot write the report: {e:#}");
+            crate::problem!(
+                "warning: cannot write the report: {}",
+                crate::terminal::one_line(&e)
+            );
             false
         }
     }
@@ -438,7 +449,7 @@ fn write_run_json(
     let mut outputs = folder.staged_names()?;
     outputs.insert(RUN_JSON.to_string());
     let error = match &outcome.end {
-        DaysEnd::Failed(e) => Some(format!("{e:#}")),
+        DaysEnd::Failed(e) => Some(crate::terminal::one_line(e)),
         _ => None,
     };
     let experiment_file = args.remote.is_none().then_some(&args.experiment);

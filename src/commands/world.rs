@@ -40,20 +40,39 @@ pub fn info(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         sizes.last().copied().unwrap_or(0)
     );
     let scales = ScoreScales::sample(cat, SCALE_SAMPLES);
+    // One measure a line (a terminal holds them), each saying what its figures are.
     crate::out!(
-        "score (dot product) of track pairs, up to {SCALE_SAMPLES} sampled (seed 0): same artist {}  different artists {}  a track with itself {}",
-        scales.same_artist,
-        scales.random_pair,
-        scales.self_pair
+        "score (dot product) of track pairs, up to {SCALE_SAMPLES} sampled (seed 0), mean ± sd [min, max]:"
     );
+    for (label, spread) in [
+        ("same artist", &scales.same_artist),
+        ("different artists", &scales.random_pair),
+        ("a track with itself", &scales.self_pair),
+    ] {
+        crate::out!("  {label:<22}{spread}");
+    }
     let users = &world.users;
-    crate::out!(
-        "users: consume_bias {}  consume_sharpness {}  session_budget {}  artist_discount_gamma {}",
-        Spread::of(users.iter().map(|u| u.consume_bias)),
-        Spread::of(users.iter().map(|u| u.consume_sharpness)),
-        Spread::of(users.iter().map(|u| u.session_budget as f64)),
-        Spread::of(users.iter().map(|u| u.artist_discount_gamma)),
-    );
+    crate::out!("users' listening parameters, mean ± sd [min, max]:");
+    for (label, spread) in [
+        (
+            "consume_bias",
+            Spread::of(users.iter().map(|u| u.consume_bias)),
+        ),
+        (
+            "consume_sharpness",
+            Spread::of(users.iter().map(|u| u.consume_sharpness)),
+        ),
+        (
+            "session_budget",
+            Spread::of(users.iter().map(|u| u.session_budget as f64)),
+        ),
+        (
+            "artist_discount_gamma",
+            Spread::of(users.iter().map(|u| u.artist_discount_gamma)),
+        ),
+    ] {
+        crate::out!("  {label:<22}{spread}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -131,6 +131,19 @@ fn html_sections_and_classes_follow_holm_and_direction() {
     );
 }
 
+/// The notes' Markdown code spans (`` `C` ``, `` `--workers 1` ``) are `<code>` on the
+/// page, not backticks a reader sees; their text is still escaped.
+#[test]
+fn html_sets_code_spans_as_code() {
+    let mut a = mixed();
+    a.experiment = "a<b>".to_string();
+    let html = render(&Html, &a);
+    let body = between(&html, "<body>", "</body>");
+    assert!(!body.contains('`'), "{body}");
+    assert!(body.contains("<code>--workers 1</code>"), "{body}");
+    assert!(body.contains("<code>a&lt;b&gt;</code>"), "{body}");
+}
+
 #[test]
 fn markdown_bolds_by_holm_and_keeps_guardrails_apart() {
     let md = render(&Markdown, &mixed());
@@ -183,6 +196,47 @@ fn terminal_colours_by_holm_and_fits_120_columns() {
 
 /// A p that underflowed to 0 reads `< 1e-300` wherever people read it; the CSV, for
 /// programs, keeps the number.
+/// `--without-first-track` adds a 41-character metric name: the table still fits 120
+/// columns, the name going on over a second line of its row, whole when joined.
+#[test]
+fn terminal_fits_120_columns_with_the_course_tables_metric() {
+    let a = analysis(vec![
+        row(
+            "T1",
+            Metric::MeanTimePerSessionWithoutFirstTrack,
+            -60.5,
+            true,
+            true,
+        ),
+        row("T1", Metric::MeanTimePerSession, -60.5, true, true),
+    ]);
+    let plain = render(&Terminal { color: false }, &a);
+    for line in plain.lines() {
+        assert!(line.chars().count() <= 120, "{} wide: {line}", line.len());
+    }
+    let lines: Vec<&str> = plain.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("T1   mean_time_per_session_ "))
+        .unwrap_or_else(|| panic!("{plain}"));
+    assert!(lines[first].ends_with("worse"), "{}", lines[first]);
+    assert_eq!(lines[first + 1].trim(), "without_first_track", "{plain}");
+    let colour = render(&Terminal { color: true }, &a);
+    assert_eq!(
+        colour.matches("\x1b[31m").count(),
+        3,
+        "both lines of a row coloured"
+    );
+}
+
+#[test]
+fn split_cell_breaks_after_underscores() {
+    use botify_sim::report::render::terminal::split_cell;
+    assert_eq!(split_cell("mean_time", 24), ["mean_time"]);
+    assert_eq!(split_cell("aa_bb_cc", 5), ["aa_", "bb_cc"]);
+    assert_eq!(split_cell("averylongname_b", 4), ["averylongname_", "b"]);
+}
+
 #[test]
 fn underflowed_p_values_read_as_bounds_not_zero() {
     let mut zero = row("T1", Metric::MeanTimePerSession, 60.5, true, true);
@@ -217,6 +271,8 @@ fn numbers_for_people_have_3_to_4_significant_digits() {
     assert_eq!(num(5.3812e-5), "5.381e-5");
     assert_eq!(pval(1.4e-13), "1.4e-13");
     assert_eq!(pval(0.0506), "0.0506");
+    assert_eq!(pval(0.0012), "0.0012");
+    assert_eq!(pval(3.64e-4), "3.6e-4", "not 0.0004: one significant digit");
     assert_eq!(pval(0.0), "< 1e-300");
     assert_eq!(pval(2e-300), "2.0e-300");
 }

@@ -1,4 +1,4 @@
-//! Treatment assignment, compatible with the Python service (SIMULATOR.md §6):
+//! Treatment assignment, compatible with the Python service (SIMULATOR.md §4):
 //! `mmh3.hash(str(user), mmh3.hash(name), signed=False) % k`.
 
 /// murmur3 x86 32-bit of `bytes` (reading from a slice cannot fail).

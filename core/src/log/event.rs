@@ -1,4 +1,4 @@
-//! The botify event: one JSON object per request (SIMULATOR.md §5).
+//! The botify event: one JSON object per request (SIMULATOR.md §6).
 //!
 //! Our own logs add `session` (unique per session within a log) and `episode`
 //! (the simulator's episode index); the botify service's `data.json` has neither,

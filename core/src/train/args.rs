@@ -199,7 +199,12 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
     };
     let read_seconds = start.elapsed().as_secs_f64();
 
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    // `--quiet` hides the bar and the epoch lines, which a terminal would show.
+    let bar = if crate::terminal::is_quiet() {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    };
     let progress = |p: Progress| match p {
         Progress::Started {
             steps_per_epoch, ..

@@ -6,7 +6,7 @@
 //! artists ([`Catalogue`]). The simulator's embeddings and the users' hidden parameters are
 //! never an input (the types have no place for them).
 //!
-//! # The model (SIMULATOR.md §7)
+//! # The model (SIMULATOR.md §8)
 //!
 //! - **Positives**: the distinct `(user, track)` pairs played with `time > 0.8`
 //!   ([`DssmParams::positive_threshold`]), in order of first occurrence in the input.
@@ -141,7 +141,7 @@ impl std::str::FromStr for InitScheme {
     }
 }
 
-/// Hyper-parameters; `Default` gives the course's values (SIMULATOR.md §7).
+/// Hyper-parameters; `Default` gives the course's values (SIMULATOR.md §8).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DssmParams {
     /// Tracks kept per user.

@@ -14,6 +14,26 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Prose for the page: escaped, and the Markdown code spans the notes share with the
+/// terminal and `report.md` (`` `C` ``, `` `--workers 1` ``) set as `<code>` rather than
+/// shown with their backticks. An unmatched backtick stays as it is.
+fn prose(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    let mut out = String::with_capacity(s.len());
+    for (i, part) in parts.iter().enumerate() {
+        let unmatched = i + 1 == parts.len() && i % 2 == 1;
+        if unmatched {
+            out.push('`');
+            out.push_str(&esc(part));
+        } else if i % 2 == 1 {
+            out.push_str(&format!("<code>{}</code>", esc(part)));
+        } else {
+            out.push_str(&esc(part));
+        }
+    }
+    out
+}
+
 const STYLE: &str = "body{font-family:'DejaVu Sans',Verdana,sans-serif;margin:1.5em auto;\
 max-width:1200px;padding:0 1em;color:#222;line-height:1.4}\
 .table{overflow-x:auto}table{border-collapse:collapse;font-size:13px}\
@@ -22,6 +42,7 @@ td{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 tr.better td{background:#e6f4ea}tr.worse td{background:#fce8e6}tr.ns td{color:#666}\
 tr.better td.result{color:#0b6b2b;font-weight:bold}tr.worse td.result{color:#b3261e;font-weight:bold}\
 .note{color:#444}.srm{background:#fce8e6;border:2px solid #c5221f;padding:1em;font-weight:bold}\
+code{font-family:'DejaVu Sans Mono',monospace;font-size:90%;background:#f3f3f3;padding:0 .2em}\
 figure{margin:2em 0}svg{max-width:100%;height:auto}";
 
 impl Renderer for Html {
@@ -42,10 +63,10 @@ impl Renderer for Html {
         let columns: Vec<&Column> = COLUMNS.iter().collect();
         let preamble = preamble(a, &columns);
         if let Some(srm) = &preamble.srm {
-            out.push_str(&format!("<p class=\"srm\">WARNING: {}</p>\n", esc(srm)));
+            out.push_str(&format!("<p class=\"srm\">WARNING: {}</p>\n", prose(srm)));
         }
         for line in preamble.facts.iter().chain(&preamble.notes) {
-            out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(line)));
+            out.push_str(&format!("<p class=\"note\">{}</p>\n", prose(line)));
         }
         for section in sections(a) {
             out.push_str(&format!(
@@ -54,7 +75,7 @@ impl Renderer for Html {
                 esc(section.title)
             ));
             for note in &section.notes {
-                out.push_str(&format!("<p class=\"note\">{}</p>\n", esc(note)));
+                out.push_str(&format!("<p class=\"note\">{}</p>\n", prose(note)));
             }
             out.push_str("<div class=\"table\"><table>\n<tr>");
             for c in &COLUMNS {

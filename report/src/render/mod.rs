@@ -252,14 +252,15 @@ fn interval(lower: f64, upper: f64) -> String {
     format!("[{}, {}]", pct(lower), pct(upper))
 }
 
-/// A p-value for people: `0.0123`, or `1.4e-13` below 1e-4; `< 1e-300` for a p too
+/// A p-value for people: `0.0123`, or `1.4e-13` below 1e-3 (so never fewer than two
+/// significant digits: `0.0004` would hide that it is 3.6e-4); `< 1e-300` for a p too
 /// small for a double (the tail probability underflowed to 0), never a bare `0.0e0`.
 pub fn pval(p: f64) -> String {
     if p.is_nan() {
         "–".to_string()
     } else if p == 0.0 {
         "< 1e-300".to_string()
-    } else if p < 1e-4 {
+    } else if p < 1e-3 {
         format!("{p:.1e}")
     } else {
         format!("{p:.4}")

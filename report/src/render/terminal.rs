@@ -13,12 +13,31 @@ pub struct Terminal {
 /// Prose is wrapped at this many characters.
 const WIDTH: usize = 100;
 
+/// A text cell wider than this (`mean_time_per_session_without_first_track`, 41, would
+/// make the table 130 wide) goes on over more lines, broken after an underscore.
+const TEXT_CELL: usize = 24;
+
 const GREEN: &str = "\x1b[32m";
 const RED: &str = "\x1b[31m";
 const DIM: &str = "\x1b[2m";
 const BOLD_RED: &str = "\x1b[1;31m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
+
+/// The lines of a text cell: `text` broken after underscores into pieces of at most
+/// `width` characters (a piece without an underscore to break at stays whole).
+pub fn split_cell(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for piece in text.split_inclusive('_') {
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.chars().count() + piece.chars().count() > width {
+            lines.push(piece.to_string());
+        } else {
+            line.push_str(piece);
+        }
+    }
+    lines
+}
 
 /// `text` with its spaces turned into line breaks where a line would pass `width`
 /// (a word longer than `width` stays whole).
@@ -76,19 +95,31 @@ impl Renderer for Terminal {
             out.push('\n');
         }
         let sections = sections(a);
-        // One set of column widths for every section, so the tables line up.
-        let rows: Vec<Vec<String>> = sections
+        // One set of column widths for every section, so the tables line up. Each cell is
+        // its lines: one, or more for a long text cell.
+        let rows: Vec<Vec<Vec<String>>> = sections
             .iter()
             .flat_map(|s| &s.rows)
             .map(|r| {
                 let all = cells(r);
-                shown.iter().map(|&i| all[i].clone()).collect()
+                shown
+                    .iter()
+                    .map(|&i| {
+                        if COLUMNS[i].numeric {
+                            vec![all[i].clone()]
+                        } else {
+                            split_cell(&all[i], TEXT_CELL)
+                        }
+                    })
+                    .collect()
             })
             .collect();
         let mut widths: Vec<usize> = columns.iter().map(|c| c.header.chars().count()).collect();
         for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.chars().count());
+            for (w, lines) in widths.iter_mut().zip(r) {
+                for line in lines {
+                    *w = (*w).max(line.chars().count());
+                }
             }
         }
         let fmt_line = |cells: &[String]| -> String {
@@ -131,8 +162,15 @@ impl Renderer for Terminal {
                     Verdict::Worse => RED,
                     Verdict::NotSignificant => DIM,
                 };
-                out.push_str(&self.paint(colour, &fmt_line(cells)));
-                out.push('\n');
+                let height = cells.iter().map(Vec::len).max().unwrap_or(1);
+                for n in 0..height {
+                    let line: Vec<String> = cells
+                        .iter()
+                        .map(|lines| lines.get(n).cloned().unwrap_or_default())
+                        .collect();
+                    out.push_str(&self.paint(colour, &fmt_line(&line)));
+                    out.push('\n');
+                }
             }
         }
         if sections.is_empty() {
