@@ -120,10 +120,7 @@ impl Chart for RunningMean<'_> {
             chart
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))
                 .map_err(plot_err)?
-                .label(format!(
-                    "{name} (final {})",
-                    crate::render::num(last)
-                ))
+                .label(format!("{name} (final {})", crate::render::num(last)))
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 24, y)], colour.stroke_width(3))
                 });
