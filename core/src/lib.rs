@@ -1,6 +1,7 @@
 //! The core of botify-sim, a session simulator and A/B evaluation harness for music
-//! recommenders: worlds, the user model, recommenders, logs, training and the botify
-//! service (the A/B report is the crate `botify_sim_report`, in `report/`). Compiled at opt-level 3; the command layer that wires it to the `sim`
+//! recommenders: worlds, the user model, recommenders, logs and the botify service (the
+//! A/B report is the crate `botify_sim_report`, in `report/`; training is
+//! `botify_sim_train`, in `train/`). Compiled at opt-level 3; the command layer that wires it to the `sim`
 //! command line is the crate `botify_sim` (the repository's root package), compiled at
 //! opt-level 0 because nothing in it runs per event (why two crates: `Cargo.toml`).
 
@@ -17,5 +18,4 @@ pub mod serve;
 pub mod sim;
 pub mod terminal;
 pub mod topk;
-pub mod train;
 pub mod world;

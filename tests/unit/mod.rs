@@ -1,13 +1,12 @@
 //! The library's unit tests, one module per source file (`world_npy` tests
 //! `core/src/world/npy.rs`). They live here, not in `#[cfg(test)]` modules of `core/src/`,
-//! `report/src/` or `src/`,
+//! `report/src/`, `train/src/` or `src/`,
 //! because `cargo test` compiles a library that has unit tests a second time, whole, as a
 //! test harness: on 2 cores that second copy of the library cost 140 CPU s, about 70 s of
-//! the wall time of `cargo test --release` from clean. So `core/Cargo.toml`, `report/Cargo.toml`
-//! and `Cargo.toml` set
+//! the wall time of `cargo test --release` from clean. So the four `Cargo.toml`s set
 //! `[lib] test = false`, the items these tests reach are `pub`, and this test binary is
 //! built at opt-level 0 (`Cargo.toml`). `no_unit_tests_hide_in_src` keeps it that way: a
-//! `#[test]` in `core/src/`, `report/src/` or `src/` would never run.
+//! `#[test]` in `core/src/`, `report/src/`, `train/src/` or `src/` would never run.
 
 mod at_least_one;
 mod atomic_file;
@@ -91,7 +90,7 @@ fn no_unit_tests_hide_in_src() {
     }
     let mut found = Vec::new();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in ["core/src", "report/src", "src"] {
+    for dir in ["core/src", "report/src", "train/src", "src"] {
         visit(&root.join(dir), &mut found);
     }
     assert!(

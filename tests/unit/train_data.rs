@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/train/data.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `train/src/data.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::train::data::*;
 use botify_sim::train::{Catalogue, DssmParams, Interaction, TrainError};

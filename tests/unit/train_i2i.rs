@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/train/i2i.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `train/src/i2i.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::train::Interaction;
 use botify_sim::train::i2i::*;

@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/train/mf.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `train/src/mf.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::train::mf::*;
 use botify_sim::train::{Interaction, TrainError};

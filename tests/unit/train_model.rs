@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/train/model.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `train/src/model.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::train::data::ItemFeatures;
 use botify_sim::train::model::*;

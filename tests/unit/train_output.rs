@@ -1,4 +1,4 @@
-//! Unit tests of `core/src/train/output.rs` (moved out of the library: see `tests/unit/mod.rs`).
+//! Unit tests of `train/src/output.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 #[test]
 fn one_json_object_per_line() {

@@ -1,4 +1,4 @@
-//! Reading training input from files: event logs (JSON Lines of [`crate::log::Event`])
+//! Reading training input from files: event logs (JSON Lines of [`botify_sim_core::log::Event`])
 //! and the catalogue's `tracks.json`. Every error names the file and line at fault.
 //!
 //! Logs are read in blocks of lines; the lines of a block are parsed in parallel and
@@ -6,7 +6,7 @@
 //! `track`, `time`); other fields are not checked.
 
 use super::Interaction;
-use crate::log::Message;
+use botify_sim_core::log::Message;
 use rayon::prelude::*;
 use serde::Deserialize;
 use std::collections::HashMap;

@@ -165,7 +165,7 @@ fn run_here(args: &TrainDssmArgs) -> Result<()> {
         params: args.params(),
         out: &args.out,
         summary: &args.summary_path(),
-        stop: &crate::interrupt::stop_on_ctrl_c(),
+        stop: &botify_sim_core::interrupt::stop_on_ctrl_c(),
     })
 }
 
@@ -200,7 +200,7 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
     let read_seconds = start.elapsed().as_secs_f64();
 
     // `--quiet` hides the bar and the epoch lines, which a terminal would show.
-    let bar = if crate::terminal::is_quiet() {
+    let bar = if botify_sim_core::terminal::is_quiet() {
         ProgressBar::hidden()
     } else {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
@@ -246,7 +246,7 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
     };
     let model = train_dssm(&interactions, &catalogue, &params, &progress, job.stop)
         .with_context(|| format!("training on {}", list(job.logs)))?;
-    crate::interrupt::check(job.stop)?;
+    botify_sim_core::interrupt::check(job.stop)?;
 
     let t = Instant::now();
     let recs = model.recommendations(params.top_k);
@@ -265,9 +265,9 @@ pub fn train_to_files(job: &TrainJob) -> Result<()> {
         total_seconds: start.elapsed().as_secs_f64(),
     };
     let text = serde_json::to_string_pretty(&summary)?;
-    crate::atomic_file::write(summary_path, (text + "\n").as_bytes())?;
+    botify_sim_core::atomic_file::write(summary_path, (text + "\n").as_bytes())?;
     let last = s.epochs.iter().find(|e| e.epoch == s.best_epoch);
-    crate::note!(
+    botify_sim_core::note!(
         "trained on {} plays ({} positives, {} users): best epoch {}/{} (validation loss {}); \
          wrote top-{} of {} users to {} in {:.1} s",
         s.interactions,

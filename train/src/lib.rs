@@ -61,7 +61,7 @@ pub mod args;
 pub use fit::{EpochReport, Progress, TrainSummary};
 pub use output::{write_recommendations, write_summary};
 
-use crate::log::Event;
+use botify_sim_core::log::Event;
 use thiserror::Error;
 
 /// One play from a log: `time` is the listen time in `[0, 1]`.
@@ -194,7 +194,7 @@ impl Default for DssmParams {
 #[derive(Debug, Error)]
 pub enum TrainError {
     #[error("training stopped")]
-    Interrupted(#[from] crate::interrupt::Interrupted),
+    Interrupted(#[from] botify_sim_core::interrupt::Interrupted),
     #[error("the log is empty: no events to train on")]
     EmptyLog,
     #[error(
@@ -279,7 +279,8 @@ impl TrainedDssm {
     /// The `top_k` (clamped to the catalogue size) best tracks of every user, best first,
     /// users in increasing id order. Exact search, parallel over users.
     pub fn recommendations(&self, top_k: usize) -> Vec<(u32, Vec<u32>)> {
-        let lists = crate::topk::top_k(&self.user_vectors, &self.item_vectors, self.dim, top_k);
+        let lists =
+            botify_sim_core::topk::top_k(&self.user_vectors, &self.item_vectors, self.dim, top_k);
         self.users.iter().copied().zip(lists).collect()
     }
 

@@ -113,7 +113,7 @@ pub(crate) fn train(
         data::shuffle(&mut order, &mut rng);
         let mut loss_sum = 0.0;
         for (step, examples) in order.chunks(params.batch_size).enumerate() {
-            crate::interrupt::check(stop)?;
+            botify_sim_core::interrupt::check(stop)?;
             let batch = Batch::draw(&data, examples, params, &mut rng);
             let loss = batch.step(&data, &weights, &mut opt, params);
             opt.step(&mut weights);

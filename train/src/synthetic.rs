@@ -9,7 +9,7 @@
 //! About 10 % of the plays are positives (time > 0.8).
 
 use super::Interaction;
-use crate::log::{Event, Message};
+use botify_sim_core::log::{Event, Message};
 use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use std::collections::BTreeMap;

@@ -89,7 +89,8 @@ pub struct MfModel {
 impl MfModel {
     /// The `top_k` best tracks of every user, best first.
     pub fn recommendations(&self, top_k: usize) -> Vec<(u32, Vec<u32>)> {
-        let lists = crate::topk::top_k(&self.user_factors, &self.item_factors, self.dim, top_k);
+        let lists =
+            botify_sim_core::topk::top_k(&self.user_factors, &self.item_factors, self.dim, top_k);
         self.users.iter().copied().zip(lists).collect()
     }
 }

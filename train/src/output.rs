@@ -8,7 +8,7 @@ use std::path::Path;
 /// One `{"user": u, "tracks": [...]}` JSON line per user, in the given order, written
 /// whole or not at all.
 pub fn write_recommendations(path: &Path, recs: &[(u32, Vec<u32>)]) -> anyhow::Result<()> {
-    crate::atomic_file::write_with(path, |w| write_recommendations_to(w, recs))
+    botify_sim_core::atomic_file::write_with(path, |w| write_recommendations_to(w, recs))
 }
 
 /// As [`write_recommendations`], to any writer.
@@ -33,7 +33,7 @@ pub fn write_recommendations_to(w: &mut impl Write, recs: &[(u32, Vec<u32>)]) ->
 
 /// The summary as pretty-printed JSON.
 pub fn write_summary(path: &Path, summary: &TrainSummary) -> anyhow::Result<()> {
-    crate::atomic_file::write_with(path, |w| {
+    botify_sim_core::atomic_file::write_with(path, |w| {
         serde_json::to_writer_pretty(&mut *w, summary)?;
         w.write_all(b"\n")
     })

@@ -155,7 +155,7 @@ pub fn read_training_logs(
                 .map(|p| p.interaction.track + 1)
                 .max()
                 .unwrap_or(0);
-            crate::note!(
+            botify_sim_core::note!(
                 "note: no --tracks given: assuming {n} tracks (largest id in the logs + 1), each its own artist"
             );
             (0..n).collect()
@@ -197,7 +197,7 @@ pub fn mf_to_files(
     let model = train_mf(&interactions, artist_of.len(), params)
         .with_context(|| format!("training on {}", list(logs)))?;
     let recs = model.recommendations(params.top_k);
-    crate::atomic_file::write_with(out, |w| write_recommendations_to(w, &recs))?;
+    botify_sim_core::atomic_file::write_with(out, |w| write_recommendations_to(w, &recs))?;
     let s: &MfSummary = &model.summary;
     finish(
         "mf",
@@ -243,7 +243,7 @@ pub fn i2i_to_files(
             list(logs)
         );
     }
-    crate::atomic_file::write_with(out, |w| {
+    botify_sim_core::atomic_file::write_with(out, |w| {
         #[derive(Serialize)]
         struct Line<'a> {
             track: u32,
@@ -301,8 +301,8 @@ fn finish<P: Serialize, S: Serialize>(
     };
     let path = summary_path(out);
     let text = serde_json::to_string_pretty(&summary)? + "\n";
-    crate::atomic_file::write(&path, text.as_bytes())?;
-    crate::note!("{message} to {} in {total_seconds:.1} s", out.display());
+    botify_sim_core::atomic_file::write(&path, text.as_bytes())?;
+    botify_sim_core::note!("{message} to {} in {total_seconds:.1} s", out.display());
     Ok(())
 }
 
