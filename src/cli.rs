@@ -183,6 +183,10 @@ pub struct RunArgs {
     /// failure stops the run, keeping every finished day's log
     #[arg(long, value_name = "CMD")]
     pub between_days: Option<String>,
+    /// Seconds the --between-days command may run: then it is sent SIGTERM (SIGKILL 5 s
+    /// later) and the run stops, keeping every finished day's log (default: no limit)
+    #[arg(long, value_name = "SECONDS", requires = "between_days", value_parser = positive_seconds)]
+    pub between_days_timeout: Option<f64>,
     #[command(flatten)]
     pub remote_options: RemoteArgs,
     /// Simulate only the episodes of the users in shard K of N (K from 0; merge the shards

@@ -102,7 +102,8 @@ fn assert_rejected(corrupt: impl Fn(&Path), expected: &[&str]) {
     corrupt(&dir.path().join("world"));
     let out = sim(&["world", "info", "--config", "course.yml"], dir.path());
     let err = stderr(&out);
-    assert!(!out.status.success(), "accepted: {err}");
+    // 1, an error: a panic exits with 101.
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     for part in expected {
         assert!(err.contains(part), "{part:?} not in {err}");
@@ -163,6 +164,28 @@ fn embedding_rows_must_match_the_tracks() {
             "tracks.npy",
             &format!("{} rows", TRACKS - 1),
             &format!("{TRACKS} tracks"),
+        ],
+    );
+}
+
+/// A shape whose byte size overflows: 300 rows of 2^62 floats is 300 * 2^64 bytes, which
+/// wraps to 0, the size of an empty payload.
+#[test]
+fn a_shape_whose_size_overflows_is_an_error_naming_the_shape() {
+    assert_rejected(
+        |w| {
+            write_npy(
+                &w.join("tracks.npy"),
+                "<f4",
+                false,
+                (TRACKS, 1 << 62),
+                &[],
+            )
+        },
+        &[
+            "tracks.npy",
+            &format!("shape [{TRACKS}, {}]", 1u64 << 62),
+            "too large",
         ],
     );
 }

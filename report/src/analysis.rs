@@ -4,7 +4,7 @@ use super::metrics::{Metric, user_totals};
 use super::sessionize::{Session, Sessionized, Sessionizer};
 use super::stats::{self, Moments};
 use anyhow::{Context, bail};
-use botify_sim_core::log::reader::FxBuildHasher;
+use rustc_hash::FxBuildHasher;
 use botify_sim_core::log::reader::{self, ExperimentSets, ReadStats, ReaderOptions};
 use botify_sim_core::log::session::SessionTotals;
 use serde::Serialize;

@@ -1,7 +1,7 @@
 //! User-level metrics (AB_REPORT.md §2): per (user, treatment), over its sessions.
 
 use super::sessionize::Session;
-use botify_sim_core::log::reader::FxBuildHasher;
+use rustc_hash::FxBuildHasher;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 

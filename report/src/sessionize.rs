@@ -15,7 +15,7 @@
 //!
 //! Events of treatments not tracked (other experiments) are ignored.
 
-use botify_sim_core::log::reader::FxBuildHasher;
+use rustc_hash::FxBuildHasher;
 use botify_sim_core::log::reader::{ExperimentSets, ParsedEvent};
 use botify_sim_core::log::session::SessionTotals;
 use std::collections::{BTreeSet, HashMap};

@@ -14,11 +14,13 @@ use crate::sim::days::{Days, day_plan};
 use crate::sim::episode::LiveArm;
 use crate::sim::runner::{RunEnd, RunOptions};
 use crate::sim::summary::{ArmSummary, RunTotals, summarize};
-use anyhow::Context;
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use super::between_days::between_days;
+use crate::interrupt::{Input, Lines};
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 /// What `run.json` records of one day.
 #[derive(Debug, serde::Serialize)]
@@ -120,7 +122,7 @@ pub fn run_days(
         let day_outcome = match simulated {
             Ok(day_outcome) => day_outcome,
             Err(e) => {
-                outcome.end = DaysEnd::Failed(e.context(format!("day {day}")));
+                outcome.end = failed_or_interrupted(e.context(format!("day {day}")));
                 break;
             }
         };
@@ -141,6 +143,11 @@ pub fn run_days(
         match day_outcome.end {
             RunEnd::Finished => {}
             RunEnd::Interrupted => {
+                outcome.end = DaysEnd::Interrupted;
+                break;
+            }
+            // A signal at the console's prompt ends it as `q` does: an interruption.
+            RunEnd::Quit if crate::interrupt::requested() => {
                 outcome.end = DaysEnd::Interrupted;
                 break;
             }
@@ -165,13 +172,26 @@ pub fn run_days(
         if args.days.is_last(day) {
             break;
         }
-        if args.days == Days::Ask && !ask_new_day(day) {
-            break;
+        if args.days == Days::Ask {
+            match ask_new_day(day) {
+                Some(true) => {}
+                Some(false) => break,
+                None => {
+                    outcome.end = DaysEnd::Interrupted;
+                    break;
+                }
+            }
         }
         if let Some(command) = &args.between_days
-            && let Err(e) = between_days(command, day, &log, folder.final_path("").as_path())
+            && let Err(e) = between_days(
+                command,
+                day,
+                &log,
+                folder.final_path("").as_path(),
+                args.between_days_timeout.map(Duration::from_secs_f64),
+            )
         {
-            outcome.end = DaysEnd::Failed(e);
+            outcome.end = failed_or_interrupted(e);
             break;
         }
         let logs: Vec<PathBuf> = outcome.days.iter().map(|d| folder.staged(&d.log)).collect();
@@ -179,7 +199,7 @@ pub fn run_days(
             Ok(Some(next)) => retrained = Some(next),
             Ok(None) => {}
             Err(e) => {
-                outcome.end = DaysEnd::Failed(e.context(format!(
+                outcome.end = failed_or_interrupted(e.context(format!(
                     "cannot retrain after day {day}{}",
                     earlier_days(day + 1)
                 )));
@@ -188,6 +208,15 @@ pub fn run_days(
         }
     }
     outcome
+}
+
+/// A signal's stop is an interruption (exit 130), not a failure.
+fn failed_or_interrupted(error: anyhow::Error) -> DaysEnd {
+    if crate::interrupt::is_interrupted(&error) {
+        DaysEnd::Interrupted
+    } else {
+        DaysEnd::Failed(error)
+    }
 }
 
 /// ", the logs of days 1..d-1 are kept" when there are any.
@@ -241,9 +270,9 @@ fn retrain(
     }))
 }
 
-/// The course's question after each day; `false` on "n" or the end of the input.
-fn ask_new_day(day: u32) -> bool {
-    let stdin = std::io::stdin();
+/// The course's question after each day: `Some(true)` on "y", `Some(false)` on "n" or
+/// the end of the input, `None` on Ctrl-C (which ends the wait at once).
+fn ask_new_day(day: u32) -> Option<bool> {
     let mut stderr = std::io::stderr();
     loop {
         let _ = write!(
@@ -251,53 +280,23 @@ fn ask_new_day(day: u32) -> bool {
             "End of day {day}. Would you like to start a new day? (y/n) "
         );
         let _ = stderr.flush();
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => return false,
-            Ok(_) => match line.trim().to_ascii_lowercase().as_str() {
-                "y" | "yes" => return true,
-                "n" | "no" => return false,
+        match Lines::stdin().next() {
+            Input::Interrupted => {
+                let _ = writeln!(stderr);
+                return None;
+            }
+            Input::End | Input::Failed(_) => return Some(false),
+            Input::Line(line) => match String::from_utf8_lossy(&line)
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "y" | "yes" => return Some(true),
+                "n" | "no" => return Some(false),
                 _ => {
                     let _ = writeln!(stderr, "please answer y or n");
                 }
             },
         }
     }
-}
-
-/// Lines of a failing command's output shown in the error.
-const OUTPUT_TAIL_LINES: usize = 20;
-
-/// Runs `command` with `sh -c` after `day`; its output goes to stderr. A failure names
-/// the command, the day, the exit status and the end of its output.
-pub fn between_days(command: &str, day: u32, log: &Path, out_dir: &Path) -> anyhow::Result<()> {
-    crate::note!("between days {day} and {}: {command}", day + 1);
-    // Absolute, so the command may change directory.
-    let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let output = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env("BOTIFY_DAY", day.to_string())
-        .env("BOTIFY_LOG", absolute(log))
-        .env("BOTIFY_OUT", absolute(out_dir))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .with_context(|| format!("--between-days: cannot start `sh -c {command:?}`"))?;
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    if output.status.success() {
-        eprint!("{text}");
-        return Ok(());
-    }
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n");
-    let status = match output.status.code() {
-        Some(code) => format!("exit status {code}"),
-        None => format!("{}", output.status),
-    };
-    anyhow::bail!(
-        "--between-days command {command:?} failed after day {day} with {status}; its output:\n{}\nthe run stopped; the logs of days 1..{day} are kept in {}",
-        if tail.is_empty() { "(none)" } else { &tail },
-        out_dir.display()
-    )
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_http;
+pub mod between_days;
 pub mod cache;
 pub mod days;
 pub mod init;

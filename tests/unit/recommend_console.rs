@@ -1,5 +1,6 @@
 //! Unit tests of `core/src/recommend/console.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
+use botify_sim::interrupt::Lines;
 use botify_sim::recommend::console::*;
 use botify_sim::recommend::{RecRng, RecommendError, Recommender, SessionStart};
 use botify_sim::world::Catalogue;
@@ -22,6 +23,10 @@ impl Write for Shared {
 }
 
 fn console(input: &str) -> (Console, Shared) {
+    console_of_bytes(input.as_bytes())
+}
+
+fn console_of_bytes(input: &[u8]) -> (Console, Shared) {
     let titles = ["Blue Moon", "Moonlight", "Sunny", "Rain"];
     let catalogue = Catalogue::new(
         1,
@@ -33,7 +38,7 @@ fn console(input: &str) -> (Console, Shared) {
     );
     let out = Shared::default();
     let terminal = Terminal {
-        input: Box::new(std::io::Cursor::new(input.to_string().into_bytes())),
+        input: Arc::new(Lines::new(std::io::Cursor::new(input.to_vec()))),
         output: Box::new(out.clone()),
         echo: true,
     };
@@ -87,6 +92,36 @@ fn bad_input_asks_again_with_the_reason() {
     ] {
         assert!(text.contains(reason), "{reason} missing from:\n{text}");
     }
+}
+
+/// After a bad pick the next line is a pick again, never a track id: "2" here is the
+/// second match (track 1), not track 2.
+#[test]
+fn a_bad_pick_asks_for_the_pick_again() {
+    let (console, out) = console("moon\n7\n2\n");
+    let mut rng = RecRng::seed_from_u64(1);
+    let start = SessionStart {
+        user: 1,
+        hidden_taste: 0,
+    };
+    assert_eq!(console.start(&start).next(0, 1.0, &mut rng).unwrap(), 1);
+    let text = printed(&out);
+    assert!(text.contains("\"7\" is not a number from 1 to 2"), "{text}");
+    assert_eq!(text.matches("pick 1-2").count(), 2, "{text}");
+}
+
+/// A line that is not UTF-8 asks again, saying so; the session goes on.
+#[test]
+fn invalid_utf8_asks_again() {
+    let (console, out) = console_of_bytes(b"\xffno\xfe\n2\n");
+    let mut rng = RecRng::seed_from_u64(1);
+    let start = SessionStart {
+        user: 1,
+        hidden_taste: 0,
+    };
+    assert_eq!(console.start(&start).next(0, 1.0, &mut rng).unwrap(), 2);
+    let text = printed(&out);
+    assert!(text.contains("not valid UTF-8 (byte 1 of it)"), "{text}");
 }
 
 #[test]

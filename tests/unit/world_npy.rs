@@ -79,7 +79,7 @@ fn what_it_writes_it_reads_back_with_numpys_layout() {
 fn bad_files_say_what_is_wrong() {
     let le = bytes_of(&[1.0f32; 6], f32::to_le_bytes);
     let ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n";
-    let cases: [(Vec<u8>, &str); 9] = [
+    let cases: [(Vec<u8>, &str); 10] = [
         (b"PK\x03\x04 a zip file".to_vec(), "not a .npy file"),
         (file(3, ok, &le), "unsupported .npy version 3.0"),
         (
@@ -95,6 +95,11 @@ fn bad_files_say_what_is_wrong() {
             "unsupported dtype >f8",
         ),
         (file(1, &ok.replace("(2, 3)", "(2, x)"), &le), "dimension"),
+        // 2^62 x 4 floats of 4 bytes: 2^66 bytes, 0 once wrapped.
+        (
+            file(1, &ok.replace("(2, 3)", "(4611686018427387904, 4)"), &[]),
+            "shape [4611686018427387904, 4] of <f4 is too large",
+        ),
         (
             file(1, "{'descr': '<f4', 'shape': (2, 3), }\n", &le),
             "no 'fortran_order'",

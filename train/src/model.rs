@@ -10,7 +10,7 @@ use super::{InitKind, InitScheme};
 use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use rustc_hash::FxBuildHasher;
 
 pub(crate) const TRACK: usize = 0;
 pub(crate) const ARTIST: usize = 1;
@@ -159,36 +159,12 @@ pub(crate) fn normalize_into(x: &[f32], out: &mut [f32]) -> f32 {
     n
 }
 
-/// A cheap deterministic hasher for `(table, row)` keys (FxHash's multiply-rotate).
-#[derive(Default)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-}
-
 /// Gradient of a chunk of examples: dense block plus the touched embedding rows, in
 /// order of first touch.
 pub struct Grad {
     d: usize,
     pub dense: Vec<f32>,
-    index: HashMap<(usize, u32), usize, BuildHasherDefault<FxHasher>>,
+    index: HashMap<(usize, u32), usize, FxBuildHasher>,
     /// `(table, row)` per touched row, in order of first touch.
     pub keys: Vec<(usize, u32)>,
     /// `keys.len() x d` row gradients.

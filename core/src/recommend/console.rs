@@ -9,7 +9,8 @@
 
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
 use crate::world::Catalogue;
-use std::io::{BufRead, IsTerminal, Write};
+use crate::interrupt::{Input, Lines};
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +19,8 @@ const MAX_MATCHES: usize = 10;
 
 /// The person's side of the console: where lines come from and prompts go.
 pub struct Terminal {
-    pub input: Box<dyn BufRead + Send>,
+    /// Read on a thread of its own, so that Ctrl-C ends a prompt at once.
+    pub input: Arc<Lines>,
     pub output: Box<dyn Write + Send>,
     /// Write each line read after its prompt: piped input is not echoed by a terminal, and
     /// a scripted lesson's transcript should read like a typed one.
@@ -29,7 +31,7 @@ impl Terminal {
     /// Standard input, prompts on standard error (standard output keeps the run summary).
     pub fn stdio() -> Terminal {
         Terminal {
-            input: Box::new(std::io::BufReader::new(std::io::stdin())),
+            input: Lines::stdin(),
             output: Box::new(std::io::stderr()),
             echo: !std::io::stdin().is_terminal(),
         }
@@ -119,7 +121,7 @@ impl ConsoleSession<'_> {
                 self.user
             )?;
             terminal.output.flush()?;
-            let Some(line) = read_line(terminal)? else {
+            let Read::Line(line) = read_line(terminal)? else {
                 writeln!(terminal.output)?;
                 return Ok(None);
             };
@@ -180,40 +182,74 @@ impl ConsoleSession<'_> {
                 found.len()
             )?;
         }
-        write!(
-            terminal.output,
-            "pick 1-{} (Enter: search again, q quits)> ",
-            found.len()
-        )?;
-        terminal.output.flush()?;
-        let Some(line) = read_line(terminal)? else {
-            return Ok(Reply::Quit);
-        };
-        let choice = line.trim();
-        if choice.eq_ignore_ascii_case("q") {
-            return Ok(Reply::Quit);
-        }
-        Ok(match choice.parse::<usize>() {
-            Ok(k) if (1..=found.len()).contains(&k) => Reply::Track(found[k - 1]),
-            _ if choice.is_empty() => Reply::Again("search again".into()),
-            _ => Reply::Again(format!(
-                "{choice:?} is not a number from 1 to {}",
+        // A bad pick asks for the pick again: the next line is never taken for an id.
+        loop {
+            write!(
+                terminal.output,
+                "pick 1-{} (Enter: search again, q quits)> ",
                 found.len()
-            )),
-        })
+            )?;
+            terminal.output.flush()?;
+            let Read::Line(line) = read_line(terminal)? else {
+                return Ok(Reply::Quit);
+            };
+            let choice = line.trim();
+            if choice.eq_ignore_ascii_case("q") {
+                return Ok(Reply::Quit);
+            }
+            match choice.parse::<usize>() {
+                Ok(k) if (1..=found.len()).contains(&k) => return Ok(Reply::Track(found[k - 1])),
+                _ if choice.is_empty() => return Ok(Reply::Again("search again".into())),
+                _ => writeln!(
+                    terminal.output,
+                    "  {choice:?} is not a number from 1 to {}",
+                    found.len()
+                )?,
+            }
+        }
     }
 }
 
-/// One line of input; `None` at the end of the input.
-fn read_line(terminal: &mut Terminal) -> std::io::Result<Option<String>> {
-    let mut line = String::new();
-    if terminal.input.read_line(&mut line)? == 0 {
-        return Ok(None);
+/// What a read of the console's input gave.
+enum Read {
+    Line(String),
+    /// The end of the input, or Ctrl-C: the run ends.
+    End,
+}
+
+/// One line of input. A line that is not UTF-8 is not a failure: the person is asked
+/// again, saying why.
+fn read_line(terminal: &mut Terminal) -> std::io::Result<Read> {
+    loop {
+        let line = match terminal.input.next() {
+            Input::Line(line) => line,
+            Input::End => return Ok(Read::End),
+            Input::Interrupted => {
+                writeln!(terminal.output)?;
+                return Ok(Read::End);
+            }
+            Input::Failed(e) => return Err(e),
+        };
+        match String::from_utf8(line) {
+            Ok(line) => {
+                if terminal.echo {
+                    writeln!(terminal.output, "{}", line.trim_end())?;
+                }
+                return Ok(Read::Line(line));
+            }
+            Err(bad) => {
+                if terminal.echo {
+                    writeln!(terminal.output, "{}", String::from_utf8_lossy(bad.as_bytes()).trim_end())?;
+                }
+                write!(
+                    terminal.output,
+                    "  that line is not valid UTF-8 (byte {} of it): type it again> ",
+                    bad.utf8_error().valid_up_to() + 1
+                )?;
+                terminal.output.flush()?;
+            }
+        }
     }
-    if terminal.echo {
-        writeln!(terminal.output, "{}", line.trim_end())?;
-    }
-    Ok(Some(line))
 }
 
 fn io_failed(e: std::io::Error) -> RecommendError {

@@ -2,7 +2,7 @@
 //! steps, aggregated as episodes finish so that memory does not grow with `--episodes`.
 
 use super::episode::EpisodeSummary;
-use crate::log::reader::FxBuildHasher;
+use rustc_hash::FxBuildHasher;
 use crate::log::session::SessionTotals;
 use std::collections::HashSet;
 

@@ -45,8 +45,7 @@ pub fn read_f32(bytes: &[u8]) -> Result<Array, String> {
     let header = Header::parse(header).map_err(|e| format!("bad header {header:?}: {e}"))?;
     let data = &bytes[start + header_len..];
 
-    let count: usize = header.shape.iter().product();
-    let width = match header.descr.as_str() {
+    let width: usize = match header.descr.as_str() {
         "<f4" | ">f4" => 4,
         "<f8" => 8,
         other => {
@@ -55,13 +54,26 @@ pub fn read_f32(bytes: &[u8]) -> Result<Array, String> {
             ));
         }
     };
-    if data.len() != count * width {
+    // A crafted shape can multiply past `usize`: checked, or it wraps to a small size
+    // that a short file matches.
+    let needed = header
+        .shape
+        .iter()
+        .try_fold(width, |bytes, &n| bytes.checked_mul(n))
+        .ok_or_else(|| {
+            format!(
+                "shape {:?} of {} is too large: its byte size overflows a {}-bit size",
+                header.shape,
+                header.descr,
+                usize::BITS
+            )
+        })?;
+    if data.len() != needed {
         return Err(format!(
-            "the data has {} bytes but shape {:?} of {} needs {}",
+            "the data has {} bytes but shape {:?} of {} needs {needed}",
             data.len(),
             header.shape,
             header.descr,
-            count * width
         ));
     }
     let values: Vec<f32> = match header.descr.as_str() {

@@ -5,7 +5,7 @@
 
 use super::{Chart, arm_colour, bold, font, padded, plot_err};
 use crate::Analysis;
-use botify_sim_core::log::reader::FxBuildHasher;
+use rustc_hash::FxBuildHasher;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::collections::HashMap;
