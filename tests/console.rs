@@ -161,6 +161,15 @@ impl Tmux {
         }
     }
 
+    /// Ctrl-C twice, as a person presses it, nothing between the two.
+    fn ctrl_c_twice(&self) {
+        let status = self
+            .cmd(&["send-keys", "-t", "t", "C-c", "C-c"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     fn type_line(&self, text: &str) {
         let status = self
             .cmd(&["send-keys", "-t", "t", "-l", text])
@@ -250,4 +259,32 @@ fn days_ask_asks_after_each_day_in_tmux() {
             .unwrap();
     assert_eq!(record["days"].as_array().unwrap().len(), 2);
     assert_eq!(record["days_asked"], "ask");
+}
+
+/// Ctrl-C twice at the `--days ask` prompt ends the run at once as one Ctrl-C does: day
+/// 1's log in place, `run.json` with `interrupted: true`, exit 130.
+#[test]
+fn ctrl_c_twice_at_the_days_ask_prompt_keeps_the_finished_day() {
+    assert!(have_tmux(), "tmux is needed (CI installs it)");
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_world_config(dir.path());
+    let experiment = root().join("experiments/ceiling.yml");
+    let command = format!(
+        "{} run --experiment {} --config {} --episodes 30 --days ask --out o --cache-dir cache; echo EXIT=$?; sleep 600",
+        sim_path().display(),
+        experiment.display(),
+        config.display()
+    );
+    let tmux = Tmux::start(dir.path(), &command);
+    tmux.wait_for("End of day 1. Would you like to start a new day? (y/n)", 1);
+    tmux.ctrl_c_twice();
+    let screen = tmux.wait_for("EXIT=", 1);
+    assert!(screen.contains("EXIT=130"), "{screen}");
+    let record: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("o/run.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["interrupted"], true, "{record}");
+    assert_eq!(record["days"].as_array().unwrap().len(), 1);
+    assert_eq!(record["completed_episodes"], 30);
+    assert!(dir.path().join("o/events-day1.jsonl").exists());
 }

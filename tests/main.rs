@@ -16,6 +16,7 @@ mod http_fault;
 mod http_fuzz;
 mod http_hostile;
 mod input_values;
+mod interruptions;
 mod neighbour_cache;
 mod pipeline;
 mod remote_catalogue;

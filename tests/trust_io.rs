@@ -4,90 +4,9 @@
 //! builds and training with exit 130.
 
 use crate::common::*;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Generous: the machine is shared and slow; only a hang reaches it.
-const PATIENCE: Duration = Duration::from_secs(300);
-
-/// A `sim` process whose stderr lines arrive on a channel.
-struct Running {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn start(args: &[&str], dir: &Path) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
-            .args(args)
-            .current_dir(dir)
-            .env("BOTIFY_CACHE_DIR", dir.join("cache"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        Running {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits until a stderr line contains `needle`.
-    fn wait_for(&mut self, needle: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(needle);
-                    self.seen.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                    let _ = self.child.kill();
-                    panic!("no {needle:?} on stderr: {:#?}", self.seen);
-                }
-            }
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
-        assert!(status.success());
-    }
-
-    /// Exit code and the whole stderr.
-    fn finish(mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("sim did not stop: {:#?}", self.seen);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        self.seen.extend(self.lines.iter());
-        (status.code(), self.seen.join("\n"))
-    }
-}
 
 fn run_args<'a>(episodes: &'a str, out: &'a str) -> Vec<&'a str> {
     vec![
@@ -134,14 +53,11 @@ fn run_folders(out: &Path) -> Vec<PathBuf> {
 
 /// Waits until a run's temporary folder in `out` holds events.
 fn wait_for_staged_events(out: &Path) {
-    let deadline = Instant::now() + PATIENCE;
-    while !run_folders(out)
-        .iter()
-        .any(|f| f.join("events.jsonl").metadata().is_ok_and(|m| m.len() > 0))
-    {
-        assert!(Instant::now() < deadline, "no events were written");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("no events were written", || {
+        run_folders(out)
+            .iter()
+            .any(|f| f.join("events.jsonl").metadata().is_ok_and(|m| m.len() > 0))
+    });
 }
 
 /// The episode numbers of the log's lines, each episode once, in order.
@@ -267,11 +183,9 @@ fn a_second_run_into_a_busy_folder_is_refused() {
     let mut first = Running::start(&run_args("1000000000", "out"), dir.path());
     first.wait_for("world:");
     let lock = dir.path().join("out/.sim-run.lock");
-    let deadline = Instant::now() + PATIENCE;
-    while std::fs::read_to_string(&lock).map_or(true, |s| s.is_empty()) {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("the lock names its owner", || {
+        std::fs::read_to_string(&lock).is_ok_and(|s| !s.is_empty())
+    });
     let second = sim(&run_args("10", "out"), dir.path());
     first.signal("-INT");
     let (code, _) = first.finish();
@@ -384,15 +298,13 @@ fn ctrl_c_stops_an_artifact_build_and_leaves_no_temporary_folder() {
     let mut build = Running::start(&args, dir.path());
     build.wait_for("simulating");
     let cache = dir.path().join("cache");
-    let deadline = Instant::now() + PATIENCE;
-    while !artifacts(dir.path()).iter().any(|a| {
-        a.join("logs")
-            .read_dir()
-            .is_ok_and(|mut d| d.next().is_some())
-    }) {
-        assert!(Instant::now() < deadline, "the build wrote no log");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("the build wrote no log", || {
+        artifacts(dir.path()).iter().any(|a| {
+            a.join("logs")
+                .read_dir()
+                .is_ok_and(|mut d| d.next().is_some())
+        })
+    });
     build.signal("-INT");
     let (code, err) = build.finish();
     assert_eq!(code, Some(130), "{err}");
@@ -459,8 +371,7 @@ fn ctrl_c_stops_the_neighbour_search_and_caches_nothing() {
     )
     .unwrap();
     let mut run = Running::start(&run_args("1000", "out"), dir.path());
-    run.wait_for("world:");
-    std::thread::sleep(Duration::from_millis(300));
+    run.wait_for("neighbours: searching");
     run.signal("-INT");
     let signalled = Instant::now();
     let (code, err) = run.finish();

@@ -213,6 +213,7 @@ pub fn run_days(
 /// A signal's stop is an interruption (exit 130), not a failure.
 fn failed_or_interrupted(error: anyhow::Error) -> DaysEnd {
     if crate::interrupt::is_interrupted(&error) {
+        crate::note!("{}", crate::terminal::one_line(&error));
         DaysEnd::Interrupted
     } else {
         DaysEnd::Failed(error)

@@ -157,3 +157,157 @@ fn failure_rejects_a_command_that_succeeds() {
         .arg("--version")
         .failure();
 }
+
+/// Generous: the machine is shared and slow; only a hang reaches it.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// What a [`Running`] process reports: a piece of its stderr, or its exit.
+enum Report {
+    Stderr(Vec<u8>),
+    Exited(std::process::ExitStatus),
+}
+
+/// A `sim` process started in `dir` (its cache in `dir/cache`) whose stderr and exit are
+/// reported on a channel as they happen, so a test waits for an event, not for a time.
+pub struct Running {
+    pid: u32,
+    reports: std::sync::mpsc::Receiver<Report>,
+    /// Its stderr so far (prompts have no line end, so this is bytes, not lines).
+    pub stderr: String,
+    status: Option<std::process::ExitStatus>,
+    /// Its standard input, when it was started with one.
+    pub stdin: Option<std::process::ChildStdin>,
+}
+
+impl Running {
+    pub fn start(args: &[&str], dir: &Path) -> Running {
+        Running::spawn(args, dir, false)
+    }
+
+    /// With a pipe on standard input, kept open until [`Running::stdin`] is dropped.
+    pub fn start_with_stdin(args: &[&str], dir: &Path) -> Running {
+        Running::spawn(args, dir, true)
+    }
+
+    fn spawn(args: &[&str], dir: &Path, stdin: bool) -> Running {
+        use std::io::Read;
+        use std::process::Stdio;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+            .args(args)
+            .current_dir(dir)
+            .env("BOTIFY_CACHE_DIR", dir.join("cache"))
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the sim binary runs");
+        let mut stderr = child.stderr.take().expect("piped");
+        let stdin = child.stdin.take();
+        let (tx, reports) = std::sync::mpsc::channel();
+        let pieces = tx.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut buffer) {
+                if pieces.send(Report::Stderr(buffer[..n].to_vec())).is_err() {
+                    return;
+                }
+            }
+        });
+        let pid = child.id();
+        std::thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = tx.send(Report::Exited(status));
+            }
+        });
+        Running {
+            pid,
+            reports,
+            stderr: String::new(),
+            status: None,
+            stdin,
+        }
+    }
+
+    /// Takes the next report, or panics after `PATIENCE` (killing the process).
+    fn next_report(&mut self, waiting_for: &str) {
+        match self.reports.recv_timeout(PATIENCE) {
+            Ok(Report::Stderr(bytes)) => self.stderr.push_str(&String::from_utf8_lossy(&bytes)),
+            Ok(Report::Exited(status)) => self.status = Some(status),
+            Err(_) => {
+                self.signal("-KILL");
+                panic!("no {waiting_for} within {PATIENCE:?}: {}", self.stderr);
+            }
+        }
+    }
+
+    /// Waits until its stderr so far contains `needle`; panics if the process ends
+    /// without writing it.
+    pub fn wait_for(&mut self, needle: &str) {
+        self.wait_for_count(needle, 1);
+    }
+
+    /// Waits until its stderr so far contains `needle` `count` times.
+    pub fn wait_for_count(&mut self, needle: &str, count: usize) {
+        while self.stderr.matches(needle).count() < count {
+            if let Some(status) = self.status {
+                // The rest of stderr may still be on its way.
+                while let Ok(Report::Stderr(bytes)) =
+                    self.reports.recv_timeout(std::time::Duration::from_secs(5))
+                {
+                    self.stderr.push_str(&String::from_utf8_lossy(&bytes));
+                }
+                assert!(
+                    self.stderr.matches(needle).count() >= count,
+                    "exited ({status}) before {needle:?} (x{count}): {}",
+                    self.stderr
+                );
+                return;
+            }
+            self.next_report(needle);
+        }
+    }
+
+    /// Sends `signal` (as `kill` spells it: `-INT`, `-TERM`, `-KILL`).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {}", self.pid);
+    }
+
+    /// Sends `signal` twice in a row, with nothing between the two.
+    pub fn signal_twice(&self, signal: &str) {
+        let pid = self.pid.to_string();
+        let status = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .and_then(|_| Command::new("kill").args([signal, &pid]).status())
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    /// Waits for the exit; its code (none if killed by a signal) and the whole stderr.
+    pub fn finish(mut self) -> (Option<i32>, String) {
+        self.stdin = None;
+        while self.status.is_none() {
+            self.next_report("exit");
+        }
+        while let Ok(Report::Stderr(bytes)) =
+            self.reports.recv_timeout(std::time::Duration::from_secs(5))
+        {
+            self.stderr.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        (self.status.and_then(|s| s.code()), self.stderr)
+    }
+}
+
+/// Waits until `ready` holds, looking again each time the file system may have changed
+/// (every 20 ms), or panics after `PATIENCE` saying `what` never happened.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -93,6 +93,11 @@ pub fn load_or_compute(
             ),
         }
     }
+    crate::note!(
+        "neighbours: searching the {k} nearest of {} tracks for {} interests",
+        world.catalogue.len(),
+        tracks.len()
+    );
     world
         .neighbours
         .warm_or_stop(&world.catalogue, &tracks, stop)
