@@ -10,6 +10,7 @@ mod course_table;
 mod days;
 mod default_experiment;
 mod first_hour;
+mod guarantees;
 mod http_deploy;
 mod http_e2e;
 mod http_fault;

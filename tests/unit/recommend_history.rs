@@ -125,3 +125,40 @@ fn zero_attempts_always_asks_the_fallback_and_memory_is_per_session() {
     assert_eq!(session_answers(&h, 9, 1, 2), vec![0]);
     assert_eq!(session_answers(&h, 9, 1, 3), vec![0]);
 }
+
+/// The fallback's answers keep both rules too: the fallback here (ten tracks of five
+/// artists) breaks them within a few steps, and its answers are replaced.
+#[test]
+fn the_fallbacks_answers_keep_both_rules_too() {
+    let h = history(vec![0, 1], 1, 10);
+    for seed in 0..50 {
+        let answers = session_answers(&h, 50, 40, seed);
+        let mut seen: HashSet<u32> = HashSet::from([50]);
+        let mut artists = HashSet::new();
+        for a in &answers {
+            assert!(seen.insert(*a), "seed {seed}: repeat {a} in {answers:?}");
+            assert!(artists.insert(a / 2), "seed {seed}: artist of {a} twice in {answers:?}");
+        }
+    }
+}
+
+/// Once every track is used or its artist capped, no answer keeps both rules: the
+/// session fails, saying so, rather than break one.
+#[test]
+fn a_session_that_used_up_the_catalogue_fails_saying_so() {
+    let h = history(vec![0, 1], 1, 10);
+    let mut rng = RecRng::seed_from_u64(4);
+    let mut session = h.start(&SessionStart {
+        user: 0,
+        hidden_taste: 0,
+    });
+    // 50 artists, one recommendation each.
+    let mut prev = 50;
+    for step in 0..50 {
+        prev = session
+            .next(prev, 0.5, &mut rng)
+            .unwrap_or_else(|e| panic!("step {step}: {e}"));
+    }
+    let err = session.next(prev, 0.5, &mut rng).unwrap_err().to_string();
+    assert!(err.contains("no track keeps both rules"), "{err}");
+}
