@@ -12,6 +12,7 @@ pub mod experiment;
 pub mod http_client;
 pub mod interrupt;
 pub mod log;
+pub mod overwrite;
 pub mod pipeline;
 pub mod recommend;
 pub mod serve;

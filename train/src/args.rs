@@ -1,6 +1,6 @@
 //! `sim train dssm`: arguments and the command.
 
-use super::lists_args::read_training_logs;
+use super::lists_args::{check_outputs, read_training_logs};
 use super::{
     Catalogue, DssmParams, InitScheme, Interaction, Progress, TrainSummary, input, train_dssm,
     write_recommendations,
@@ -123,8 +123,12 @@ impl TrainDssmArgs {
                 bail!("{flag} must be a finite number >= 0, got {value}");
             }
         }
-        check_writable("--out", &self.out)?;
-        check_writable("--summary", &self.summary_path())
+        check_outputs(
+            &self.logs,
+            self.tracks.as_deref(),
+            &self.out,
+            ("--summary", &self.summary_path()),
+        )
     }
 
     pub fn summary_path(&self) -> PathBuf {
@@ -291,37 +295,4 @@ fn list(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Fails unless a file can be created at `path` (its folder exists and takes new files),
-/// so that a typo in an output path is found before minutes of training, not after.
-fn check_writable(flag: &str, path: &Path) -> Result<()> {
-    if path.is_dir() {
-        bail!(
-            "{flag} {}: is a directory; give a file name",
-            path.display()
-        );
-    }
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "{flag} {}: the folder {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
-    tempfile::Builder::new()
-        .prefix(".sim-write-check.")
-        .tempfile_in(dir)
-        .map(drop)
-        .with_context(|| {
-            format!(
-                "{flag} {}: cannot create files in {}",
-                path.display(),
-                dir.display()
-            )
-        })
 }

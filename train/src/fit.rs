@@ -128,6 +128,15 @@ pub(crate) fn train(
         let train_loss = loss_sum / order.len() as f64;
         let validation_loss =
             (!data.validation.is_empty()).then(|| validation.loss(&data, &weights, params));
+        if let Some(loss) = std::iter::once(train_loss)
+            .chain(validation_loss)
+            .find(|l| !l.is_finite())
+        {
+            return Err(TrainError::Degenerate(format!(
+                "the loss is {loss} at epoch {epoch}: training diverged; {}",
+                divergence_advice(params)
+            )));
+        }
         let improved = match (&best, validation_loss) {
             (_, None) => false,
             (None, Some(_)) => true,
@@ -165,6 +174,14 @@ pub(crate) fn train(
     progress(Progress::Finished);
 
     let (user_vectors, item_vectors) = vectors(&data, &weights, params);
+    for (side, vectors) in [("user", &user_vectors), ("track", &item_vectors)] {
+        if vectors.iter().any(|v| !v.is_finite()) || vectors.iter().all(|v| *v == 0.0) {
+            return Err(TrainError::Degenerate(format!(
+                "the trained {side} vectors are all 0 or not finite, so every list would be empty; {}",
+                divergence_advice(params)
+            )));
+        }
+    }
     let summary = TrainSummary {
         interactions: data.n_interactions,
         positive_events: data.n_positive_events,
@@ -188,6 +205,27 @@ pub(crate) fn train(
         item_vectors,
         summary,
     })
+}
+
+/// The step sizes to lower after a diverged training: those set off their defaults (all
+/// three, with their values, when none is).
+fn divergence_advice(p: &DssmParams) -> String {
+    let d = DssmParams::default();
+    let all = [
+        ("--lr", p.lr, d.lr),
+        ("--weight-decay", p.weight_decay, d.weight_decay),
+        ("--margin", p.margin, d.margin),
+    ];
+    let changed: Vec<String> = all
+        .iter()
+        .filter(|(_, value, default)| value != default)
+        .map(|(flag, value, default)| format!("{flag} {value:?} (the default is {default:?})"))
+        .collect();
+    if changed.is_empty() {
+        format!("lower --lr (it is {:?})", p.lr)
+    } else {
+        format!("lower {}", changed.join(" or "))
+    }
 }
 
 fn validate(p: &DssmParams) -> Result<(), TrainError> {

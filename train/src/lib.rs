@@ -234,6 +234,10 @@ pub enum TrainError {
     CatalogueMismatch { n_tracks: usize, artists: usize },
     #[error("invalid parameter: {0}")]
     InvalidParams(String),
+    /// Training ran but its result is no model (a non-finite loss, vectors all 0 or not
+    /// finite): the message names the parameter to change.
+    #[error("{0}")]
+    Degenerate(String),
 }
 
 /// The log's plays as interactions (both `next` and `last` events carry a played track).

@@ -6,6 +6,7 @@ use super::input::{self, Play};
 use super::mf::{MfParams, MfSummary, train_mf};
 use super::output::write_recommendations_to;
 use anyhow::{Context, Result, bail};
+use botify_sim_core::overwrite::{Named, refuse_outputs_over_inputs};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,71 @@ pub struct ListsIo {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+impl ListsIo {
+    fn check(&self) -> Result<()> {
+        if self.threads == Some(0) {
+            bail!("--threads must be at least 1, got 0");
+        }
+        check_outputs(
+            &self.logs,
+            self.tracks.as_deref(),
+            &self.out,
+            ("the summary", &summary_path(&self.out)),
+        )
+    }
+}
+
+/// Refuses, before any log is read, an `out` or `summary` (what the user calls it, and
+/// its path) that cannot be created or would overwrite an input or each other.
+pub fn check_outputs(
+    logs: &[PathBuf],
+    tracks: Option<&Path>,
+    out: &Path,
+    (summary_name, summary): (&str, &Path),
+) -> Result<()> {
+    check_writable("--out", out)?;
+    check_writable(summary_name, summary)?;
+    let mut inputs: Vec<Named> = logs.iter().map(|l| Named::new("--logs", l)).collect();
+    inputs.extend(tracks.map(|t| Named::new("--tracks", t)));
+    refuse_outputs_over_inputs(
+        &inputs,
+        &[Named::new("--out", out), Named::new(summary_name, summary)],
+    )
+}
+
+/// Fails unless a file can be created at `path` (its folder exists and takes new files),
+/// so that a typo in an output path is found before minutes of training, not after.
+fn check_writable(flag: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!(
+            "{flag} {}: is a directory; give a file name",
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        bail!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".sim-write-check.")
+        .tempfile_in(dir)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "{flag} {}: cannot create files in {}",
+                path.display(),
+                dir.display()
+            )
+        })
 }
 
 /// Implicit-feedback matrix factorisation (weighted ALS) -> per-user top-k lists.
@@ -55,6 +121,27 @@ pub struct TrainMfArgs {
 }
 
 impl TrainMfArgs {
+    /// Refuses impossible flag values, naming the one flag and its value, and outputs
+    /// that cannot be written or would overwrite an input, before any log is read.
+    fn check(&self) -> Result<()> {
+        for (flag, value) in [
+            ("--top-k", self.top_k),
+            ("--dim", self.dim),
+            ("--iterations", self.iterations),
+        ] {
+            if value == 0 {
+                bail!("{flag} must be at least 1, got 0");
+            }
+        }
+        if !(self.reg.is_finite() && self.reg > 0.0) {
+            bail!("--reg must be a finite number > 0, got {}", self.reg);
+        }
+        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
+            bail!("--alpha must be a finite number >= 0, got {}", self.alpha);
+        }
+        self.io.check()
+    }
+
     pub fn params(&self) -> MfParams {
         MfParams {
             top_k: self.top_k,
@@ -85,6 +172,17 @@ pub struct TrainI2iArgs {
 }
 
 impl TrainI2iArgs {
+    /// As [`TrainMfArgs::check`].
+    fn check(&self) -> Result<()> {
+        if self.top_k == 0 {
+            bail!("--top-k must be at least 1, got 0");
+        }
+        if !(0.0..=1.0).contains(&self.min_time) {
+            bail!("--min-time must be in [0, 1], got {}", self.min_time);
+        }
+        self.io.check()
+    }
+
     pub fn params(&self) -> I2iParams {
         I2iParams {
             top_k: self.top_k,
@@ -112,6 +210,7 @@ where
 
 /// Runs `sim train mf`.
 pub fn run_mf(args: &TrainMfArgs) -> Result<()> {
+    args.check()?;
     with_threads(args.io.threads, || {
         let artist_of = read_artists(args.io.tracks.as_deref())?;
         mf_to_files(&args.io.logs, artist_of, &args.params(), &args.io.out)
@@ -120,6 +219,7 @@ pub fn run_mf(args: &TrainMfArgs) -> Result<()> {
 
 /// Runs `sim train i2i`.
 pub fn run_i2i(args: &TrainI2iArgs) -> Result<()> {
+    args.check()?;
     with_threads(args.io.threads, || {
         let artist_of = read_artists(args.io.tracks.as_deref())?;
         i2i_to_files(&args.io.logs, artist_of, &args.params(), &args.io.out)

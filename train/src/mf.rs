@@ -104,15 +104,23 @@ pub fn train_mf(
     n_tracks: usize,
     params: &MfParams,
 ) -> Result<MfModel, TrainError> {
-    if params.dim == 0 || params.iterations == 0 {
-        return Err(TrainError::InvalidParams(
-            "dim and iterations must be at least 1".into(),
-        ));
+    for (name, value) in [("dim", params.dim), ("iterations", params.iterations)] {
+        if value == 0 {
+            return Err(TrainError::InvalidParams(format!(
+                "{name} must be at least 1, got 0"
+            )));
+        }
     }
-    if !(params.reg > 0.0 && params.reg.is_finite() && params.alpha >= 0.0) {
+    if !(params.reg > 0.0 && params.reg.is_finite()) {
         return Err(TrainError::InvalidParams(format!(
-            "reg must be > 0 and alpha >= 0 (reg {}, alpha {})",
-            params.reg, params.alpha
+            "reg must be a finite number > 0, got {}",
+            params.reg
+        )));
+    }
+    if !(params.alpha >= 0.0 && params.alpha.is_finite()) {
+        return Err(TrainError::InvalidParams(format!(
+            "alpha must be a finite number >= 0, got {}",
+            params.alpha
         )));
     }
     if interactions.is_empty() {
@@ -167,6 +175,17 @@ pub fn train_mf(
         x = solve_rows(&by_user, &y, d, params);
         y = solve_rows(&by_item, &x, d, params);
     }
+    let user_factors: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+    let item_factors: Vec<f32> = y.iter().map(|v| *v as f32).collect();
+    for (side, factors) in [("user", &user_factors), ("track", &item_factors)] {
+        if factors.iter().any(|v| !v.is_finite()) || factors.iter().all(|v| *v == 0.0) {
+            return Err(TrainError::Degenerate(format!(
+                "the {side} factors are all 0 or not finite, so every list would be the id order: --reg {:?} is too large for these logs (the default is {:?}); lower it",
+                params.reg,
+                MfParams::default().reg
+            )));
+        }
+    }
     Ok(MfModel {
         dim: d,
         summary: MfSummary {
@@ -176,8 +195,8 @@ pub fn train_mf(
             tracks: n_tracks,
         },
         users,
-        user_factors: x.iter().map(|v| *v as f32).collect(),
-        item_factors: y.iter().map(|v| *v as f32).collect(),
+        user_factors,
+        item_factors,
     })
 }
 
