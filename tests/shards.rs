@@ -198,9 +198,44 @@ fn merge_refuses_cut_duplicated_mixed_or_unsharded_runs_and_keeps_the_old_output
     let keep = text.lines().count() / 2;
     let cut: String = text.lines().take(keep).map(|l| format!("{l}\n")).collect();
     std::fs::write(&log, cut).unwrap();
-    expect_error(&["s0", "s1"], "episodes of the run's 1500");
+    expect_error(&["s0", "s1"], "s1/events.jsonl: shard 1/2's log was changed after its run");
     std::fs::write(&log, "{\"message\":\"next\"}\n").unwrap();
-    expect_error(&["s0", "s1"], "s1/events.jsonl:1:");
+    expect_error(&["s0", "s1"], "s1/events.jsonl: shard 1/2's log was changed after its run");
+    // One value edited, every line still a valid event of the run: the hash names the shard.
+    std::fs::write(&log, &text).unwrap();
+    ok(merge(d, &["s0", "s1"], "merged"));
+    let edited = text.replacen("\"time\":0.", "\"time\":1.", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&log, &edited).unwrap();
+    expect_error(&["s1", "s0"], "s1/events.jsonl: shard 1/2's log was changed after its run");
+    std::fs::write(&log, &text).unwrap();
+}
+
+/// `sim merge --out` into a shard's folder (or any folder holding a shard's run) would
+/// replace that shard: refused before anything is read, the shard left whole.
+#[test]
+fn merge_refuses_an_out_that_holds_a_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_shards(d, 2);
+    let before = std::fs::read(d.join("s0/events.jsonl")).unwrap();
+    for (out, needle) in [
+        ("s0", "--out s0 is the folder of the shard s0"),
+        ("./s1/", "--out ./s1/ is the folder of the shard s1"),
+    ] {
+        let result = merge(d, &["s0", "s1"], out);
+        let err = stderr(&result);
+        assert_eq!(result.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+    // A copy of a shard elsewhere, given as --out.
+    std::fs::create_dir(d.join("copy")).unwrap();
+    std::fs::copy(d.join("s0/run.json"), d.join("copy/run.json")).unwrap();
+    let result = merge(d, &["s0", "s1"], "copy");
+    let err = stderr(&result);
+    assert_eq!(result.status.code(), Some(1), "{err}");
+    assert!(err.contains("--out copy holds a shard's run"), "{err}");
+    assert_eq!(std::fs::read(d.join("s0/events.jsonl")).unwrap(), before);
 }
 
 #[test]

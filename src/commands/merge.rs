@@ -67,6 +67,20 @@ fn load_shard(input: &Path) -> anyhow::Result<ShardRun> {
     if !log.is_file() {
         bail!("{}: no such log (shard {shard})", log.display());
     }
+    let Some(recorded) = record["log_hash"].as_str() else {
+        bail!(
+            "{}: shard {shard} records no content hash of its log (made by an older sim); rerun it with sim run --shard {shard}",
+            run_json.display()
+        );
+    };
+    let hash = crate::log::fingerprint::content_hash(&log)?;
+    if hash != recorded {
+        bail!(
+            "{}: shard {shard}'s log was changed after its run (content hash {hash}, {} records {recorded}); rerun it with sim run --shard {shard}",
+            log.display(),
+            run_json.display()
+        );
+    }
     Ok(ShardRun {
         shard,
         log,
@@ -126,7 +140,40 @@ fn load_shards(inputs: &[PathBuf]) -> anyhow::Result<Vec<ShardRun>> {
     Ok(shards)
 }
 
+/// Refuses an `--out` that is a shard's folder or holds a shard's run (merging into it
+/// would replace that shard), before any shard is read.
+fn check_out(out: &Path, inputs: &[PathBuf]) -> anyhow::Result<()> {
+    for input in inputs {
+        let folder = if input.is_dir() {
+            input.clone()
+        } else {
+            input.parent().map_or(PathBuf::from("."), Path::to_path_buf)
+        };
+        if crate::overwrite::same_file(out, &folder) {
+            bail!(
+                "--out {} is the folder of the shard {}: the merge would replace that shard; give another --out",
+                out.display(),
+                input.display()
+            );
+        }
+    }
+    let record = out.join("run.json");
+    if let Ok(text) = std::fs::read_to_string(&record)
+        && let Ok(value) = serde_json::from_str::<Value>(&text)
+        && !value["shard"].is_null()
+    {
+        bail!(
+            "--out {} holds a shard's run ({} says shard {}): the merge would replace it; give another --out",
+            out.display(),
+            record.display(),
+            value["shard"]
+        );
+    }
+    Ok(())
+}
+
 pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
+    check_out(&args.out, &args.inputs)?;
     let shards = load_shards(&args.inputs)?;
     let first = &shards[0].record;
     let name = first["experiment"]["name"]
@@ -180,6 +227,8 @@ pub fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         fields.insert("completed_episodes".into(), totals.episodes().into());
         fields.insert("interrupted".into(), false.into());
         fields.insert("shard".into(), Value::Null);
+        // A shard's own: the merged log is no shard.
+        fields.insert("log_hash".into(), Value::Null);
         fields.insert("workers".into(), workers.into());
         fields.insert("wall_seconds".into(), wall.into());
         // The merged report is written after this record: its time is not known here.

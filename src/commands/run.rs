@@ -452,6 +452,11 @@ fn write_run_json(
         DaysEnd::Failed(e) => Some(crate::terminal::one_line(e)),
         _ => None,
     };
+    // `sim merge` refuses a shard whose log no longer has this hash.
+    let log_hash = match (options.shard, outcome.days.as_slice()) {
+        (Some(_), [day]) => Some(crate::log::fingerprint::content_hash(&folder.staged(&day.log))?),
+        _ => None,
+    };
     let experiment_file = args.remote.is_none().then_some(&args.experiment);
     let experiment_hash = match experiment_file {
         Some(path) => Some(content_hash(&experiment::source_text(path)?)?),
@@ -472,6 +477,7 @@ fn write_run_json(
         "error": error,
         "workers": options.workers,
         "shard": options.shard,
+        "log_hash": log_hash,
         "version": env!("CARGO_PKG_VERSION"),
         "commit": env!("BOTIFY_COMMIT"),
         "wall_seconds": seconds.simulation,

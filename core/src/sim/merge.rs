@@ -105,17 +105,19 @@ fn merge_logs(
         readers.push(reader);
     }
     let mut totals = RunTotals::new(treatments.len());
-    let mut last: Option<u64> = None;
+    // The last episode written, and where it came from.
+    let mut last: Option<(u64, PathBuf, u64)> = None;
     while let Some(Reverse((episode, i))) = heads.pop() {
         let reader = &mut readers[i];
-        if let Some(last) = last.filter(|&last| last >= episode) {
+        if let Some((last, path, line)) = last.as_ref().filter(|(last, _, _)| *last >= episode) {
             return Err(std::io::Error::other(format!(
-                "{}:{}: episode {episode} comes after episode {last} of another shard or this one: logs of different runs, or a log edited by hand",
+                "{}:{}: episode {episode} comes after episode {last} at {}:{line}: logs of different runs, or a log edited by hand",
                 reader.path.display(),
                 reader.number,
+                path.display(),
             )));
         }
-        last = Some(episode);
+        last = Some((episode, reader.path.clone(), reader.number));
         let mut summary: Option<EpisodeSummary> = None;
         loop {
             let fields = reader.fields()?;
