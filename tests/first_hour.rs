@@ -364,7 +364,11 @@ fn cache_takes_its_folder_after_the_subcommand() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("mine");
     std::fs::create_dir_all(cache.join("neighbours")).unwrap();
-    std::fs::write(cache.join("neighbours/x.bin"), [0u8; 10]).unwrap();
+    std::fs::write(
+        cache.join("neighbours/0123456789abcdef0123456789abcdef.bin"),
+        b"BSIMNBR\n and the rest",
+    )
+    .unwrap();
     let cache = cache.to_str().unwrap();
     for args in [
         ["cache", "list", "--cache-dir", cache],
@@ -555,4 +559,64 @@ fn bench_and_bench_http_print_json() {
     assert_eq!(workers, [1, 3], "one run per --workers count");
     assert!(memory["measured"]["load"]["requests"].as_u64().unwrap() > 0);
     assert!(memory["servers"][0]["requests"].as_u64().unwrap() > 0);
+}
+
+/// `sim cache clean` removes only what it can prove the cache made (an artifact's own
+/// manifest, an empty build lock, a build's own files, cache files with their magic) and
+/// names everything it left, with why.
+#[test]
+fn cache_clean_removes_only_what_it_can_prove_it_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let key = |c: char| c.to_string().repeat(32);
+    let put = |path: &str, bytes: &[u8]| {
+        let path = cache.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    };
+    // Ours: an artifact with its manifest, an empty lock, a dead build's own files, a
+    // world cache file.
+    put(&format!("{}/recs.jsonl", key('a')), b"{}\n");
+    put(
+        &format!("{}/manifest.json", key('a')),
+        br#"{"recs.jsonl": {"bytes": 3, "murmur3": "00"}}"#,
+    );
+    put(&format!("{}.lock", key('a')), b"");
+    put(&format!("{}.tmp-42/logs/0-seminar.jsonl", key('b')), b"{}\n");
+    put(&format!("worlds/{}.bin", key('c')), b"BSIMWLD\n...");
+    // Not provably ours: a course world in a folder named like a key, a lock with text,
+    // a build folder with a file no build writes, a user's files in worlds/ and
+    // neighbours/.
+    put(&format!("{}/tracks.json", key('d')), b"{\"track\": 0}\n");
+    put(&format!("{}.lock", key('e')), b"my notes");
+    put(&format!("{}.tmp-7/thesis.tex", key('f')), b"chapter 1");
+    put("worlds/course.bin", b"mine");
+    put("neighbours/mine.txt", b"mine");
+    let out = sim(&["cache", "clean", "--cache-dir", cache.to_str().unwrap()], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with("removed 4 entries"), "{said}");
+    let err = stderr(&out);
+    for left in [
+        format!("{} (no manifest.json of an artifact in it)", key('d')),
+        format!("{}.lock (not the empty file of a build lock)", key('e')),
+        format!("{}.tmp-7 (holds files no artifact build writes)", key('f')),
+        "worlds (its cache files removed; it also holds course.bin)".to_string(),
+        "neighbours (holds no cache file of sim: mine.txt)".to_string(),
+    ] {
+        assert!(err.contains(&left), "{left:?} not in {err}");
+    }
+    assert!(!cache.join(key('a')).exists());
+    assert!(!cache.join(format!("{}.lock", key('a'))).exists());
+    assert!(!cache.join(format!("{}.tmp-42", key('b'))).exists());
+    assert!(!cache.join(format!("worlds/{}.bin", key('c'))).exists());
+    for kept in [
+        format!("{}/tracks.json", key('d')),
+        format!("{}.lock", key('e')),
+        format!("{}.tmp-7/thesis.tex", key('f')),
+        "worlds/course.bin".to_string(),
+        "neighbours/mine.txt".to_string(),
+    ] {
+        assert!(cache.join(&kept).exists(), "{kept} was removed");
+    }
 }

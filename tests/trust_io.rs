@@ -447,3 +447,84 @@ fn the_generated_world_is_cached_checked_and_rebuilt() {
     assert!(err.contains("generated and cached"), "{err}");
     assert_eq!(again, log);
 }
+
+/// Runs `sim ARGS` in `dir` unable to write `read_only` (a folder of `dir`): as the user
+/// nobody when the tests run as root (root writes anywhere), else with the folder's
+/// write bits removed. The run's `out` folder is writable.
+fn sim_with_read_only(dir: &Path, read_only: &Path, args: &[&str]) -> std::process::Output {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = env!("CARGO_BIN_EXE_sim");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mut command = if root {
+        // nobody must reach `dir`, and write where the run writes.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(dir.join("out")).unwrap();
+        std::fs::set_permissions(dir.join("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", bin]);
+        c
+    } else {
+        let status = Command::new("chmod").args(["-R", "a-w"]).arg(read_only).status().unwrap();
+        assert!(status.success());
+        Command::new(bin)
+    };
+    let out = command
+        .args(args)
+        .current_dir(dir)
+        .env("BOTIFY_CACHE_DIR", dir.join("cache"))
+        .output()
+        .expect("sim runs");
+    if !root {
+        let _ = Command::new("chmod").args(["-R", "u+w"]).arg(read_only).status();
+    }
+    out
+}
+
+/// A prepared cache that cannot be written (a pod's read-only volume) serves its
+/// artifacts; an artifact missing from it is an error naming the cache.
+#[test]
+fn a_read_only_prepared_cache_is_usable() {
+    let dir = recipe_project("300");
+    let prepare = sim(
+        &["prepare", "--experiment", "trained.yml", "--config", "env.yml"],
+        dir.path(),
+    );
+    assert!(prepare.status.success(), "{}", stderr(&prepare));
+    let cache = dir.path().join("cache");
+    let out = sim_with_read_only(dir.path(), &cache, &trained_run_args(&[]));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("cached"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+
+    // An experiment whose artifact was never prepared.
+    std::fs::write(
+        dir.path().join("trained.yml"),
+        std::fs::read_to_string(dir.path().join("trained.yml")).unwrap().replace("seed: 1\n      dim", "seed: 2\n      dim"),
+    )
+    .unwrap();
+    let out = sim_with_read_only(dir.path(), &cache, &trained_run_args(&[]));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is not in the cache") && err.contains("sim prepare"), "{err}");
+}
+
+/// A cache that cannot be written costs a run that builds nothing a warning, never the
+/// run; the world it could not save is "generated (not cached)", not "cached".
+#[test]
+fn an_unwritable_cache_is_a_warning_when_nothing_needs_building() {
+    let dir = project();
+    // A cache folder that cannot even be made: its parent is read-only.
+    let parent = dir.path().join("read-only");
+    std::fs::create_dir_all(&parent).unwrap();
+    let mut args = run_args("100", "out");
+    args.extend(["--cache-dir", "read-only/cache"]);
+    let out = sim_with_read_only(dir.path(), &parent, &args);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warning: world cache not saved"), "{err}");
+    assert!(err.contains("generated (not cached)"), "{err}");
+    assert!(!err.contains("generated and cached"), "{err}");
+    assert_eq!(read_json(&dir.path().join("out/run.json"))["completed_episodes"], 100);
+}

@@ -46,6 +46,7 @@ fn load_world_cached(config: &Config, artifacts: &ArtifactOptions) -> anyhow::Re
     let from = match origin {
         Some(neighbour_file::Origin::Read) => ", read from the cache",
         Some(neighbour_file::Origin::Computed) => ", generated and cached",
+        Some(neighbour_file::Origin::NotSaved) => ", generated (not cached)",
         None => "",
     };
     note_world(&world, from, clock);

@@ -46,6 +46,15 @@ pub fn write(dir: &Path) -> anyhow::Result<()> {
     crate::atomic_file::write(&dir.join(FILE_NAME), &serde_json::to_vec_pretty(&manifest)?)
 }
 
+/// Whether `dir` holds an artifact manifest (`manifest.json` that reads as one): the
+/// proof that the cache made the folder.
+pub fn is_manifest(dir: &Path) -> bool {
+    std::fs::read(dir.join(FILE_NAME))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Manifest>(&bytes).ok())
+        .is_some_and(|m| !m.is_empty())
+}
+
 /// Compares every file of `dir`'s manifest with the file: size first, then content.
 pub fn check(dir: &Path) -> Check {
     if !dir.is_dir() {

@@ -69,12 +69,18 @@ impl<'a> Pipeline<'a> {
     ) -> anyhow::Result<Pipeline<'a>> {
         let world_fingerprint = world_fingerprint(config)?;
         // Absolute, because specs resolve relative paths against their experiment's folder.
-        std::fs::create_dir_all(&cache_dir)
-            .with_context(|| format!("cannot create the cache {}", cache_dir.display()))?;
-        let cache_dir = cache_dir
-            .canonicalize()
-            .with_context(|| format!("cannot find the cache {}", cache_dir.display()))?;
-        remove_dead_builds(&cache_dir)?;
+        // A cache that cannot be made costs nothing until something must be built in it:
+        // then the build names the cache and why.
+        let cache_dir = match std::fs::create_dir_all(&cache_dir) {
+            Ok(()) => cache_dir
+                .canonicalize()
+                .with_context(|| format!("cannot find the cache {}", cache_dir.display()))?,
+            Err(_) => std::path::absolute(&cache_dir)
+                .with_context(|| format!("cannot find the cache {}", cache_dir.display()))?,
+        };
+        if cache_dir.is_dir() {
+            remove_dead_builds(&cache_dir)?;
+        }
         Ok(Pipeline {
             world,
             config,
@@ -133,21 +139,33 @@ impl<'a> Pipeline<'a> {
         }
         let dir = self.cache_dir.join(&key);
         let recs = dir.join("recs.jsonl");
-        let (_lock, waited) = self.lock(&key)?;
-        // An artifact another process just built is reused, even under --rebuild.
-        if !self.rebuild || waited {
+        let (lock, waited) = self.lock(&key)?;
+        let read_only = lock.is_none();
+        // An artifact another process just built is reused, even under --rebuild; in a
+        // cache this process cannot write, what is there is all there is.
+        if !self.rebuild || waited || read_only {
             match manifest::check(&dir) {
                 manifest::Check::Valid => {
                     crate::note!("artifact {key}: cached ({})", dir.display());
                     self.resolved.borrow_mut().insert(key, recs.clone());
                     return Ok(recs);
                 }
+                manifest::Check::Absent if read_only => anyhow::bail!(
+                    "artifact {key} is not in the cache {}, which this process cannot write to ({} cannot be opened for writing): build it with `sim prepare` where the cache is writable",
+                    self.cache_dir.display(),
+                    lock_path(&self.cache_dir, &key).display()
+                ),
+                manifest::Check::Damaged(why) if read_only => anyhow::bail!(
+                    "artifact {key} is damaged ({why}) and the cache {} cannot be written to: rebuild it with `sim prepare --rebuild` where the cache is writable",
+                    self.cache_dir.display()
+                ),
                 manifest::Check::Absent => {}
                 manifest::Check::Damaged(why) => {
                     crate::problem!("warning: artifact {key} is damaged ({why}): rebuilding it");
                 }
             }
         }
+        let _lock = lock;
         crate::note!("artifact {key}: building in {}", dir.display());
         let tmp = self
             .cache_dir
@@ -170,14 +188,22 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Takes the build lock of `key`, waiting (Ctrl-C aside) while another process holds
-    /// it; says whether it had to wait.
-    fn lock(&self, key: &str) -> anyhow::Result<(File, bool)> {
+    /// it; says whether it had to wait. `None`: the cache cannot be written by this
+    /// process (a prepared cache mounted read-only, say), so nothing can be built into it
+    /// and its finished artifacts (renamed into place whole) are read without a lock.
+    fn lock(&self, key: &str) -> anyhow::Result<(Option<File>, bool)> {
         let path = lock_path(&self.cache_dir, key);
-        let file = open_lock(&path)?;
+        let file = match open_lock(&path) {
+            Ok(file) => file,
+            Err(e) if is_read_only(&e) => return Ok((None, false)),
+            Err(e) => {
+                return Err(e).with_context(|| format!("{}: cannot open the lock file", path.display()));
+            }
+        };
         let mut waited = false;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok((file, waited)),
+                Ok(()) => return Ok((Some(file), waited)),
                 Err(TryLockError::WouldBlock) => {}
                 Err(TryLockError::Error(e)) => {
                     return Err(e).with_context(|| format!("{}: cannot lock", path.display()));
@@ -410,13 +436,20 @@ fn lock_path(cache_dir: &Path, key: &str) -> PathBuf {
     cache_dir.join(format!("{key}.lock"))
 }
 
-fn open_lock(path: &Path) -> anyhow::Result<File> {
+fn open_lock(path: &Path) -> std::io::Result<File> {
     std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
-        .with_context(|| format!("{}: cannot open the lock file", path.display()))
+}
+
+/// Whether `error` says the file system or folder may not be written.
+fn is_read_only(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 /// Removes the temporary folders of builds that died (a kill, a crash): those whose
@@ -432,7 +465,15 @@ fn remove_dead_builds(cache_dir: &Path) -> anyhow::Result<()> {
         if !entry.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
-        let lock = open_lock(&lock_path(cache_dir, key))?;
+        let lock_file = lock_path(cache_dir, key);
+        let lock = match open_lock(&lock_file) {
+            Ok(lock) => lock,
+            // A cache this process cannot write: what is left there is not its to remove.
+            Err(e) if is_read_only(&e) => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("{}: cannot open the lock file", lock_file.display()));
+            }
+        };
         if lock.try_lock().is_ok() {
             std::fs::remove_dir_all(entry.path()).with_context(|| {
                 format!(

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-const MAGIC: &[u8; 8] = b"BSIMNBR\n";
+pub const MAGIC: &[u8; 8] = b"BSIMNBR\n";
 /// Bumped when the layout or the search's results change.
 const VERSION: u32 = 1;
 pub const HEADER: usize = 8 + 4 * 4 + 16;
@@ -23,7 +23,10 @@ pub const HEADER: usize = 8 + 4 * 4 + 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Read,
+    /// Computed (or generated) and saved to the cache.
     Computed,
+    /// Computed, but the cache could not be written (a warning said why).
+    NotSaved,
 }
 
 /// The sorted, distinct interest tracks of every user: what episodes start from.
@@ -119,7 +122,10 @@ pub fn load_or_compute(
             clock.elapsed().as_secs_f64(),
             file.display()
         ),
-        Err(e) => crate::problem!("warning: neighbour cache not saved: {e:#}"),
+        Err(e) => {
+            crate::problem!("warning: neighbour cache not saved: {e:#}");
+            return Ok(Origin::NotSaved);
+        }
     }
     Ok(Origin::Computed)
 }

@@ -18,7 +18,7 @@ use crate::config::UserDefaults;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"BSIMWLD\n";
+pub const MAGIC: &[u8; 8] = b"BSIMWLD\n";
 /// Bumped when the layout or the generator's output changes.
 const VERSION: u32 = 1;
 pub const HEADER: usize = 8 + 6 * 4 + 16;
@@ -46,7 +46,7 @@ pub fn load_or_generate(
         Ok(file) => file,
         Err(e) => {
             crate::problem!("warning: no world cache: {e:#}");
-            return Ok((generate(cfg, defaults)?, Origin::Computed));
+            return Ok((generate(cfg, defaults)?, Origin::NotSaved));
         }
     };
     if !rebuild && file.exists() {
@@ -71,6 +71,7 @@ pub fn load_or_generate(
         .and_then(|()| crate::atomic_file::write(&file, &encode(&world)));
     if let Err(e) = saved {
         crate::problem!("warning: world cache not saved: {e:#}");
+        return Ok((world, Origin::NotSaved));
     }
     Ok((world, Origin::Computed))
 }
