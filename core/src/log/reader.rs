@@ -561,15 +561,19 @@ fn optional_id(name: &str, raw: Option<&RawValue>) -> Result<Option<u64>, String
     }
 }
 
-/// The values no event can hold: a listened share outside [0, 1], a negative or
-/// infinite latency.
+/// The longest time a request may have taken, in seconds: a day. A larger `latency`
+/// is no measurement (a `1e308` made a guardrail infinite once summed in ms).
+pub const MAX_LATENCY_SECONDS: f64 = 86_400.0;
+
+/// The values no event can hold: a listened share outside [0, 1], a latency that is not
+/// a number of seconds a request can take.
 fn check_values(line: &FastLine) -> Result<(), String> {
     if !(0.0..=1.0).contains(&line.time) {
         return Err(format!("`time` must be in [0, 1], got {:?}", line.time));
     }
-    if !(line.latency.is_finite() && line.latency >= 0.0) {
+    if !(0.0..=MAX_LATENCY_SECONDS).contains(&line.latency) {
         return Err(format!(
-            "`latency` must be a finite number of seconds >= 0, got {:?}",
+            "`latency` must be a number of seconds in [0, {MAX_LATENCY_SECONDS}], got {:?}",
             line.latency
         ));
     }
@@ -597,7 +601,7 @@ pub struct FastLine<'a> {
     pub latency: f64,
     pub experiments: &'a str,
     pub session: Option<u64>,
-    episode: bool,
+    pub episode: bool,
 }
 
 /// A byte cursor over one line (valid UTF-8, so token slices need no re-validation).
@@ -630,7 +634,8 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A string without escapes (the fast path gives up on escapes).
+    /// A string without escapes or control characters (the fast path gives up on
+    /// escapes; JSON forbids raw control characters in strings).
     #[inline]
     fn plain_str(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
@@ -642,11 +647,46 @@ impl<'a> Cursor<'a> {
                     self.i += 1;
                     return Some(&self.b[start..self.i - 1]);
                 }
-                b'\\' => return None,
+                b'\\' | 0..=0x1f => return None,
                 _ => self.i += 1,
             }
         }
         None
+    }
+
+    /// A number as JSON spells it, `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`;
+    /// its text.
+    #[inline]
+    fn number(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        let digits = |c: &mut Self| {
+            let from = c.i;
+            while let Some(b'0'..=b'9') = c.peek() {
+                c.i += 1;
+            }
+            c.i > from
+        };
+        let _ = self.eat(b'-');
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => {
+                digits(self);
+            }
+            _ => return None,
+        }
+        if self.eat(b'.').is_some() && !digits(self) {
+            return None;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if !digits(self) {
+                return None;
+            }
+        }
+        self.s.get(start..self.i)
     }
 
     /// An unsigned integer.
@@ -668,20 +708,12 @@ impl<'a> Cursor<'a> {
         Some(v)
     }
 
-    /// A JSON number as f64 (correctly rounded by the standard library).
+    /// A JSON number as f64, correctly rounded by the standard library (as serde_json
+    /// with `float_roundtrip`); one too large for f64 is serde_json's to report.
     #[inline]
     fn float(&mut self) -> Option<f64> {
-        let start = self.i;
-        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
-            self.i += 1;
-        }
-        let token = self.s.get(start..self.i)?;
-        let first = *token.as_bytes().first()?;
-        let lastc = *token.as_bytes().last()?;
-        if !(first == b'-' || first.is_ascii_digit()) || !lastc.is_ascii_digit() {
-            return None;
-        }
-        token.parse().ok()
+        let value: f64 = self.number()?.parse().ok()?;
+        value.is_finite().then_some(value)
     }
 
     #[inline]
@@ -694,64 +726,42 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Skips any value; objects and arrays by bracket depth (strings respected).
+    /// Skips a value it can check as serde_json would: a string without escapes or
+    /// control characters, a number, a literal. Objects and arrays (which no field of an
+    /// event the fast path skips holds) are left to serde_json.
     fn skip_value(&mut self) -> Option<()> {
         match self.peek()? {
-            b'"' => {
-                self.i += 1;
-                loop {
-                    let rest = &self.b[self.i..];
-                    let p = memchr::memchr2(b'"', b'\\', rest)?;
-                    if rest[p] == b'\\' {
-                        self.i += p + 2;
-                    } else {
-                        self.i += p + 1;
-                        return Some(());
-                    }
-                }
-            }
-            b'{' | b'[' => {
-                self.raw_container()?;
-                Some(())
-            }
+            b'"' => self.plain_str().map(drop),
             b'n' => self.literal(b"null"),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
-            b'-' | b'0'..=b'9' => {
-                // Scan the number without converting it.
-                self.i += 1;
-                while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
-                    self.i += 1;
-                }
-                Some(())
-            }
+            b'-' | b'0'..=b'9' => self.number().map(drop),
             _ => None,
         }
     }
 
-    /// An object or array, returned raw.
-    fn raw_container(&mut self) -> Option<&'a str> {
+    /// An `experiments` object, `{"name": "arm", ...}` with plain strings, returned raw:
+    /// exactly what serde_json reads as a map of strings (anything else is its to read).
+    fn experiments(&mut self) -> Option<&'a str> {
         let start = self.i;
-        let mut depth = 0usize;
-        while self.i < self.b.len() {
-            match self.b[self.i] {
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.checked_sub(1)?;
-                    if depth == 0 {
-                        self.i += 1;
-                        return self.s.get(start..self.i);
-                    }
+        self.eat(b'{')?;
+        self.ws();
+        if self.eat(b'}').is_none() {
+            loop {
+                self.ws();
+                self.plain_str()?;
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                self.plain_str()?;
+                self.ws();
+                if self.eat(b'}').is_some() {
+                    break;
                 }
-                b'"' => {
-                    self.skip_value()?;
-                    continue;
-                }
-                _ => {}
+                self.eat(b',')?;
             }
-            self.i += 1;
         }
-        None
+        self.s.get(start..self.i)
     }
 }
 
@@ -819,10 +829,7 @@ pub fn parse_fast(line: &str) -> Option<FastLine<'_>> {
                     LATENCY
                 }
                 b"experiments" => {
-                    if c.peek()? != b'{' {
-                        return None;
-                    }
-                    out.experiments = c.raw_container()?;
+                    out.experiments = c.experiments()?;
                     EXPERIMENTS
                 }
                 b"track" => {
