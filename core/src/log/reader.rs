@@ -767,6 +767,13 @@ impl<'a> Cursor<'a> {
 
 /// Parses the common, well-formed line quickly; `None` means "let serde_json decide" (it
 /// gives the error message, or handles what the fast path does not, such as escapes).
+/// It accepts only lines serde_json accepts, with the same values (a test compares the
+/// two on generated lines).
+///
+/// Why not serde_json alone: `sim report LOG --no-files` on the 1,071,057 events of `sim
+/// run --experiment seminar --episodes 150000` takes 0.37 s of CPU with this path and
+/// 0.69 s with serde_json for every line (a build whose fast path always declines; five
+/// runs of each, alternated, medians; ratio 0.54; load average 4.4 on 2 cores).
 pub fn parse_fast(line: &str) -> Option<FastLine<'_>> {
     const MESSAGE: u16 = 1;
     const TIMESTAMP: u16 = 2;
