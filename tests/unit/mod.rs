@@ -63,7 +63,6 @@ mod train_optim;
 mod train_output;
 mod train_synthetic;
 mod world;
-mod world_murmur;
 mod world_neighbour_file;
 mod world_neighbours;
 mod world_npy;

@@ -27,8 +27,7 @@ pub const HEADER: usize = 8 + 6 * 4 + 16;
 pub fn path(cfg: &SyntheticWorldConfig, cache_dir: &Path) -> anyhow::Result<PathBuf> {
     let described = serde_json::to_string(cfg).context("cannot describe the world config")?;
     let keyed = format!("{VERSION} {} {described}", env!("CARGO_PKG_VERSION"));
-    let key = murmur3::murmur3_x64_128(&mut keyed.as_bytes(), 0)
-        .context("cannot hash the world config")?;
+    let key = super::murmur::murmur3_x64_128(keyed.as_bytes());
     Ok(cache_dir.join("worlds").join(format!("{key:032x}.bin")))
 }
 
