@@ -120,7 +120,13 @@ fn impossible_times_latencies_and_ids_are_malformed_lines() {
         (
             r#""latency":0.001,"#,
             r#""latency":-0.5,"#,
-            "`latency` must be a finite number of seconds >= 0, got -0.5",
+            "`latency` must be a number of seconds in [0, 86400], got -0.5",
+        ),
+        // Finite, but no request's time: summed in ms it made a guardrail infinite.
+        (
+            r#""latency":0.001,"#,
+            r#""latency":1e308,"#,
+            "`latency` must be a number of seconds in [0, 86400], got 1e308",
         ),
         (
             r#""user":3,"#,
@@ -290,4 +296,100 @@ fn merge_into_a_closed_standard_output_ends_quietly_with_every_file_written() {
             "sim merge wrote no {file}"
         );
     }
+}
+
+/// The rows of an `ab.csv` but the latency one (measured, so it may differ between runs).
+fn ab_rows(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("mean_request_latency"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The same log read twice (given twice, or a copy of it) is counted once, with a line
+/// saying how many events were dropped and from which files.
+#[test]
+fn the_same_events_read_twice_are_counted_once_and_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_into(dir.path(), "run", &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    std::fs::copy(dir.path().join("run/events.jsonl"), dir.path().join("copy.jsonl")).unwrap();
+    let events = std::fs::read_to_string(dir.path().join("run/events.jsonl")).unwrap().lines().count();
+    let once = sim(&["report", "run/events.jsonl", "--out", "once"], dir.path());
+    assert!(once.status.success(), "{}", stderr(&once));
+    for (second, out) in [("run/events.jsonl", "twice"), ("copy.jsonl", "copy")] {
+        let result = sim(&["report", "run/events.jsonl", second, "--out", out], dir.path());
+        let text = stdout(&result);
+        assert!(result.status.success(), "{}", stderr(&result));
+        assert!(
+            text.contains(&format!("Dropped {events} events read twice, counted once: {second} repeats {events} events of run/events.jsonl")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("Read {events} events")), "{text}");
+        assert_eq!(ab_rows(&dir.path().join(out).join("ab.csv")), ab_rows(&dir.path().join("once/ab.csv")));
+    }
+}
+
+/// A directory's subfolders (one per replica) are read and listed; a compressed rotated
+/// log is listed as not read.
+#[test]
+fn subfolders_are_read_and_compressed_logs_listed_as_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_into(dir.path(), "run", &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = std::fs::read_to_string(dir.path().join("run/events.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let half = lines.len() / 2;
+    let logs = dir.path().join("logs");
+    for (replica, part) in [("replica-1", &lines[..half]), ("replica-2", &lines[half..])] {
+        std::fs::create_dir_all(logs.join(replica)).unwrap();
+        std::fs::write(logs.join(replica).join("served.jsonl"), part.join("\n") + "\n").unwrap();
+    }
+    std::fs::write(logs.join("data.json.2.gz"), [0x1f, 0x8b, 8, 0]).unwrap();
+    // A hidden folder (a running `sim run`'s) is not read.
+    std::fs::create_dir_all(logs.join(".run-1.tmp")).unwrap();
+    std::fs::write(logs.join(".run-1.tmp/events.jsonl"), &text).unwrap();
+    let result = sim(&["report", "logs", "--out", "from-replicas"], dir.path());
+    let said = stdout(&result);
+    assert!(result.status.success(), "{}", stderr(&result));
+    for part in [
+        format!("logs/replica-1/served.jsonl ({half} events)"),
+        format!("logs/replica-2/served.jsonl ({} events)", lines.len() - half),
+        "Files not read: logs/data.json.2.gz (compressed (.gz): not read".to_string(),
+        format!("Read {} events from 2 file(s)", lines.len()),
+    ] {
+        assert!(said.contains(&part), "{part:?} not in {said}");
+    }
+    let whole = sim(&["report", "run/events.jsonl", "--out", "whole"], dir.path());
+    assert!(whole.status.success());
+    assert_eq!(ab_rows(&dir.path().join("from-replicas/ab.csv")), ab_rows(&dir.path().join("whole/ab.csv")));
+}
+
+/// `--by-day` on a one-day run (whose virtual clock spans days: one
+/// `episode_stride_ms` per episode) gives one day, as its run.json says; the same log
+/// without its run.json is refused, naming it.
+#[test]
+fn by_day_uses_the_runs_own_day_count_or_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_into(dir.path(), "run", &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let events = std::fs::read_to_string(dir.path().join("run/events.jsonl")).unwrap();
+    let stamps: Vec<u64> = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["timestamp"].as_u64().unwrap())
+        .collect();
+    let spread = stamps.iter().max().unwrap() - stamps.iter().min().unwrap();
+    assert!(spread > 86_400_000, "the log spans more than a day of timestamps: {spread}");
+    let result = sim(&["report", "--by-day", "run/events.jsonl", "--out", "days"], dir.path());
+    assert!(result.status.success(), "{}", stderr(&result));
+    assert!(stderr(&result).contains("(1 days)"), "{}", stderr(&result));
+    assert!(stdout(&result).contains("day 1\n") && !stdout(&result).contains("day 2\n"));
+
+    std::fs::copy(dir.path().join("run/events.jsonl"), dir.path().join("alone.jsonl")).unwrap();
+    let result = sim(&["report", "--by-day", "alone.jsonl", "--out", "alone"], dir.path());
+    let err = stderr(&result);
+    assert_eq!(result.status.code(), Some(1), "{err}");
+    assert!(err.contains("alone.jsonl: a log of `sim run` without the run.json"), "{err}");
 }

@@ -82,6 +82,16 @@ pub struct LogSummary {
     pub unfinished_events: u64,
     /// Events without session id were out of time order and had to be sorted in memory.
     pub sorted_by_timestamp: bool,
+    /// Events read twice (in two files), counted once.
+    pub duplicates: Vec<DuplicateEvents>,
+}
+
+/// Events of `file` that `first` held already: dropped.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DuplicateEvents {
+    pub file: PathBuf,
+    pub first: PathBuf,
+    pub events: u64,
 }
 
 /// One arm of the experiment.
@@ -181,12 +191,14 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
 }
 
 /// One A/B table per day of the log, day `k` being the sessions that start `k - 1` to `k`
-/// days ([`botify_sim_core::log::DAY_MS`]) after the log's first session. Days without sessions are
-/// left out. The log counters (files, bytes, bad lines) are the whole log's; events and
-/// sessions are the day's.
+/// days ([`botify_sim_core::log::DAY_MS`]) after the log's first session; with `days`
+/// (a run's own count, from its `run.json`), later sessions belong to its last day.
+/// Days without sessions are left out. The log counters (files, bytes, bad lines) are
+/// the whole log's; events and sessions are the day's.
 pub fn analyze_by_day(
     inputs: &[PathBuf],
     opts: &AnalysisOptions,
+    days: Option<u64>,
 ) -> anyhow::Result<Vec<(u64, Analysis)>> {
     let (files, read, sessionized) = read_sessions(inputs, opts)?;
     let Some(first) = sessionized.sessions.iter().map(|s| s.timestamp).min() else {
@@ -195,6 +207,7 @@ pub fn analyze_by_day(
     let mut by_day: BTreeMap<u64, Vec<Session>> = BTreeMap::new();
     for session in &sessionized.sessions {
         let day = 1 + (session.timestamp - first) / botify_sim_core::log::DAY_MS;
+        let day = days.map_or(day, |days| day.min(days.max(1)));
         by_day.entry(day).or_default().push(*session);
     }
     let mut days = Vec::with_capacity(by_day.len());
@@ -265,6 +278,7 @@ pub fn analyze_written(log: &WrittenLog, opts: &AnalysisOptions) -> anyhow::Resu
         events: log.events,
         bad_lines: 0,
         bad_line_examples: Vec::new(),
+        duplicates: Vec::new(),
     };
     let files = reader::Inputs {
         files: vec![log.path.clone()],
@@ -567,6 +581,15 @@ fn tabulate(
         alpha: opts.alpha,
         power: opts.power,
         log: LogSummary {
+            duplicates: read
+                .duplicates
+                .iter()
+                .map(|&(file, first, events)| DuplicateEvents {
+                    file: files[file].clone(),
+                    first: files[first].clone(),
+                    events,
+                })
+                .collect(),
             files: files
                 .into_iter()
                 .zip(read.events_per_file.iter().copied())

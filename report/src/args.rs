@@ -85,7 +85,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
 
 /// `sim report --by-day`: prints each day's table, writes the report by day.
 fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
-    let days = analyze_by_day(&args.inputs, opts)?;
+    let days = analyze_by_day(
+        &args.inputs,
+        opts,
+        crate::run_days::run_day_count(&args.inputs)?,
+    )?;
     let color = botify_sim_core::terminal::color_for_stdout();
     let mut tables = String::new();
     for (day, analysis) in &days {

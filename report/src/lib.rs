@@ -12,6 +12,7 @@ pub mod args;
 pub mod charts;
 pub mod metrics;
 pub mod render;
+mod run_days;
 pub mod sessionize;
 pub mod stats;
 

@@ -183,7 +183,7 @@ fn report_by_day(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) {
     };
     let staged = folder.staged("");
     let out_dir = folder.final_path("");
-    match report::analyze_by_day(logs, &options).and_then(|mut days| {
+    match report::analyze_by_day(logs, &options, Some(logs.len() as u64)).and_then(|mut days| {
         for (_, analysis) in &mut days {
             name_final_paths(analysis, &staged, &out_dir);
         }

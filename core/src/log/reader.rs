@@ -68,6 +68,21 @@ pub struct ParsedEvent {
     pub experiments: u32,
 }
 
+impl ParsedEvent {
+    /// Whether two events are one: every field equal, the measured latency to the bit
+    /// (two requests never take the very same time).
+    fn same_as(&self, other: &ParsedEvent) -> bool {
+        self.timestamp == other.timestamp
+            && self.user == other.user
+            && self.time.to_bits() == other.time.to_bits()
+            && self.latency.to_bits() == other.latency.to_bits()
+            && self.session == other.session
+            && self.episode == other.episode
+            && self.last == other.last
+            && self.experiments == other.experiments
+    }
+}
+
 /// The distinct `experiments` objects seen so far, each parsed once.
 #[derive(Debug, Default)]
 pub struct ExperimentSets {
@@ -118,9 +133,24 @@ pub struct ReadStats {
     pub bad_lines: u64,
     /// The first few bad lines, as `file:line: message`.
     pub bad_line_examples: Vec<String>,
+    /// Events read twice, dropped: (file index, index of the file that held it first,
+    /// events), in the order first seen.
+    pub duplicates: Vec<(usize, usize, u64)>,
 }
 
 impl ReadStats {
+    fn record_duplicate(&mut self, file: usize, first: usize) {
+        self.events -= 1;
+        match self
+            .duplicates
+            .iter_mut()
+            .find(|(f, o, _)| (*f, *o) == (file, first))
+        {
+            Some((_, _, n)) => *n += 1,
+            None => self.duplicates.push((file, first, 1)),
+        }
+    }
+
     fn record_bad(&mut self, path: &Path, line: u64, message: &str) {
         self.bad_lines += 1;
         if self.bad_line_examples.len() < KEPT_BAD_LINE_MESSAGES {
@@ -159,9 +189,11 @@ pub struct Inputs {
 
 /// Expands directories into the event logs they hold: `*.jsonl`, `*.json` and rotated
 /// logs `*.json.N` (the botify service's `data.json.1` ... `data.json.N`), oldest rotation
-/// first; files are kept as given. Files of a directory that are not event logs (a
-/// report's `ab.json`, `run.json`, a training summary, any `.json` whose first line is not
-/// one JSON object) are skipped and listed.
+/// first, then those of its subfolders (a deployment's one folder per replica), hidden
+/// ones aside (a running `sim run`'s temporary folder); files are kept as given. Files of
+/// a directory that are not event logs (a report's `ab.json`, `run.json`, a training
+/// summary, any `.json` whose first line is not one JSON object, a compressed rotated
+/// log) are skipped and listed.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Inputs, ReadError> {
     let mut expanded = Inputs::default();
     for input in inputs {
@@ -169,35 +201,66 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Inputs, ReadError> {
             expanded.files.push(input.clone());
             continue;
         }
-        let io = |source| ReadError::Io {
-            path: input.clone(),
-            source,
-        };
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(input).map_err(io)? {
-            let path = entry.map_err(io)?.path();
-            let Some(order) = log_name_order(&path) else {
-                continue;
-            };
-            if !path.is_file() {
-                continue;
-            }
-            match not_a_log(&path) {
-                Some(reason) => expanded.skipped.push((path, reason)),
-                None => found.push((order, path)),
-            }
-        }
-        if found.is_empty() {
+        let before = expanded.files.len();
+        expand_dir(input, &mut expanded)?;
+        if expanded.files.len() == before {
             return Err(ReadError::EmptyDirectory {
                 path: input.clone(),
             });
         }
-        found.sort();
-        expanded
-            .files
-            .extend(found.into_iter().map(|(_, path)| path));
     }
     Ok(expanded)
+}
+
+/// Compressed files, listed as not read: the reader reads plain text only.
+const COMPRESSED: [&str; 4] = [".gz", ".bz2", ".xz", ".zst"];
+
+/// Adds the logs of `dir`, then of its subfolders (by name), to `expanded`.
+fn expand_dir(dir: &Path, expanded: &mut Inputs) -> Result<(), ReadError> {
+    let io = |source| ReadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut found = Vec::new();
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if path.is_dir() {
+            if !name.starts_with('.') {
+                folders.push(path);
+            }
+            continue;
+        }
+        if let Some(ext) = COMPRESSED.iter().find(|ext| name.ends_with(*ext))
+            && log_name_order(&path.with_extension("")).is_some()
+        {
+            expanded.skipped.push((
+                path.clone(),
+                format!("compressed ({ext}): not read; decompress it to read it"),
+            ));
+            continue;
+        }
+        let Some(order) = log_name_order(&path) else {
+            continue;
+        };
+        if !path.is_file() {
+            continue;
+        }
+        match not_a_log(&path) {
+            Some(reason) => expanded.skipped.push((path, reason)),
+            None => found.push((order, path)),
+        }
+    }
+    found.sort();
+    expanded
+        .files
+        .extend(found.into_iter().map(|(_, path)| path));
+    folders.sort();
+    for folder in folders {
+        expand_dir(&folder, expanded)?;
+    }
+    Ok(())
 }
 
 /// For a log file name, its sort key within a directory: the base name, then the
@@ -304,10 +367,33 @@ where
         }
         batches.push((batch, 0));
     }
+    // The same event in two files (a file given twice, a copy, a merged log beside its
+    // shards) comes out of the merge next to itself: equal timestamps leave in file
+    // order. Events of the current millisecond are kept to drop such repeats.
+    let mut this_millisecond: Vec<(ParsedEvent, usize)> = Vec::new();
     while let Some(Reverse((_, i))) = heap.pop() {
         let (batch, pos) = &mut batches[i];
-        visit(i, &batch[*pos], sets);
-        stats.events_per_file[i] += 1;
+        let event = batch[*pos];
+        if this_millisecond
+            .first()
+            .is_some_and(|(e, _)| e.timestamp != event.timestamp)
+        {
+            this_millisecond.clear();
+        }
+        match this_millisecond
+            .iter()
+            .position(|(e, f)| *f != i && e.same_as(&event))
+        {
+            Some(at) => {
+                let (_, first) = this_millisecond.swap_remove(at);
+                stats.record_duplicate(i, first);
+            }
+            None => {
+                this_millisecond.push((event, i));
+                visit(i, &event, sets);
+                stats.events_per_file[i] += 1;
+            }
+        }
         *pos += 1;
         if *pos == batch.len() {
             *batch = next_nonempty(&mut streams[i], sets, &mut stats)?.unwrap_or_default();

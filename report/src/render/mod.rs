@@ -352,6 +352,26 @@ pub fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
         .map(|f| format!("{} ({} events)", f.path.display(), f.events))
         .collect();
     facts.push(format!("Files read: {}.", files.join(", ")));
+    if !a.log.duplicates.is_empty() {
+        let total: u64 = a.log.duplicates.iter().map(|d| d.events).sum();
+        let pairs: Vec<String> = a
+            .log
+            .duplicates
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} repeats {} events of {}",
+                    d.file.display(),
+                    d.events,
+                    d.first.display()
+                )
+            })
+            .collect();
+        facts.push(format!(
+            "Dropped {total} events read twice, counted once: {}.",
+            pairs.join(", ")
+        ));
+    }
     if !a.log.skipped_files.is_empty() {
         let skipped: Vec<String> = a
             .log
