@@ -393,3 +393,23 @@ fn by_day_uses_the_runs_own_day_count_or_refuses() {
     assert_eq!(result.status.code(), Some(1), "{err}");
     assert!(err.contains("alone.jsonl: a log of `sim run` without the run.json"), "{err}");
 }
+
+/// A report whose `--out` would overwrite a log it reads is refused before anything is
+/// read, the log left as it was.
+#[test]
+fn a_report_never_writes_over_a_log_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = run_into(dir.path(), "run", &[]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    std::fs::create_dir(dir.path().join("x")).unwrap();
+    std::fs::copy(dir.path().join("run/events.jsonl"), dir.path().join("x/ab.json")).unwrap();
+    std::os::unix::fs::symlink("../x/ab.json", dir.path().join("run/link.jsonl")).unwrap();
+    let before = std::fs::read(dir.path().join("x/ab.json")).unwrap();
+    for (log, out) in [("x/ab.json", "x"), ("run/link.jsonl", "x")] {
+        let result = sim(&["report", log, "--out", out], dir.path());
+        let err = stderr(&result);
+        assert_eq!(result.status.code(), Some(1), "{err}");
+        assert!(err.contains(&format!("the report would overwrite the log {log}")), "{err}");
+    }
+    assert_eq!(std::fs::read(dir.path().join("x/ab.json")).unwrap(), before);
+}

@@ -528,3 +528,22 @@ fn an_unwritable_cache_is_a_warning_when_nothing_needs_building() {
     assert!(!err.contains("generated and cached"), "{err}");
     assert_eq!(read_json(&dir.path().join("out/run.json"))["completed_episodes"], 100);
 }
+
+/// A run whose `--out` holds one of its inputs under a name the run writes is refused
+/// before any work, the input left as it was.
+#[test]
+fn a_run_never_writes_over_a_file_it_reads() {
+    let dir = project();
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let experiment = std::fs::read(dir.path().join("ab.yml")).unwrap();
+    std::fs::write(dir.path().join("out/ab.json"), &experiment).unwrap();
+    let args = [
+        "run", "--experiment", "out/ab.json", "--config", "env.yml", "--episodes", "20", "--out", "out",
+    ];
+    let out = sim(&args, dir.path());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the run would write over out/ab.json, which it reads"), "{err}");
+    assert!(!err.contains("world:"), "worked first: {err}");
+    assert_eq!(std::fs::read(dir.path().join("out/ab.json")).unwrap(), experiment);
+}

@@ -289,3 +289,19 @@ fn optional_user_keys_take_the_config_defaults() {
     let nexts = log.iter().filter(|l| l.contains("\"next\"")).count();
     assert_eq!(nexts, 200);
 }
+
+/// `sim world export` into the folder its course world is read from is refused, the
+/// files left as they were.
+#[test]
+fn exporting_a_course_world_into_its_own_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    exported_world(dir.path());
+    let before = std::fs::read(dir.path().join("world/tracks.npy")).unwrap();
+    std::fs::remove_file(dir.path().join("world/top_tracks.json")).unwrap();
+    let out = sim(&["world", "export", "world", "--config", "course.yml"], dir.path());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is the folder the config's world is read from"), "{err}");
+    assert_eq!(std::fs::read(dir.path().join("world/tracks.npy")).unwrap(), before);
+    assert!(!dir.path().join("world/top_tracks.json").exists());
+}

@@ -4,7 +4,7 @@ use super::{
     AnalysisOptions, analyze, analyze_by_day, default_out_dir, render_terminal, write_by_day,
     write_outputs,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `sim report`.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,6 +56,9 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         split: None,
         without_first_track: args.without_first_track,
     };
+    if let Some(out) = args.out.as_deref().filter(|_| !args.no_files) {
+        refuse_outputs_over_logs(&args.inputs, out)?;
+    }
     if args.by_day {
         return run_by_day(args, &opts);
     }
@@ -79,6 +82,44 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| default_out_dir(&analysis.experiment));
         let written = write_outputs(&analysis, &dir)?;
         botify_sim_core::note!("wrote {} files to {}", written.len(), dir.display());
+    }
+    Ok(())
+}
+
+/// Whether `name` is one of the files a report writes (`report.md`, `ab.json`, the
+/// charts, the report by day...).
+pub fn is_report_output(name: &str) -> bool {
+    const FILES: [&str; 6] = ["report.md", "report.html", "report.txt", "ab.csv", "ab.json", "by_day.md"];
+    const CHARTS: [&str; 3] = ["forest", "session_time", "running_mean"];
+    FILES.contains(&name)
+        || name.starts_with("by_day")
+        || CHARTS.iter().any(|c| {
+            name.strip_prefix(c)
+                .is_some_and(|ext| ext == ".svg" || ext == ".png")
+        })
+}
+
+/// Refuses, before any log is read, an `--out` where the report would overwrite one of
+/// the logs it reads (a log named like a report file in that folder, links resolved).
+fn refuse_outputs_over_logs(inputs: &[PathBuf], out: &Path) -> anyhow::Result<()> {
+    let files = botify_sim_core::log::reader::expand_inputs(inputs)?.files;
+    for file in &files {
+        let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let real = botify_sim_core::overwrite::resolved(file);
+        let real_name = real.file_name().and_then(|n| n.to_str()).unwrap_or(name);
+        let real_folder = real.parent().unwrap_or(folder);
+        let lands_on_it = (is_report_output(name) && botify_sim_core::overwrite::same_file(folder, out))
+            || (is_report_output(real_name) && botify_sim_core::overwrite::same_file(real_folder, out));
+        if lands_on_it {
+            anyhow::bail!(
+                "--out {}: the report would overwrite the log {} it reads; give another --out",
+                out.display(),
+                file.display()
+            );
+        }
     }
     Ok(())
 }

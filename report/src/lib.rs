@@ -20,7 +20,7 @@ pub use analysis::{
     Analysis, AnalysisOptions, ArmSessions, ArmSummary, LogSummary, Row, SRM_THRESHOLD, Srm,
     WrittenLog, analyze, analyze_by_day, analyze_written,
 };
-pub use args::{ReportArgs, run};
+pub use args::{ReportArgs, is_report_output, run};
 pub use metrics::Metric;
 
 use anyhow::Context;

@@ -43,6 +43,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             args.days
         );
     }
+    if let Some(out) = &args.out {
+        refuse_outputs_over_inputs(args, out)?;
+    }
     let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
@@ -172,6 +175,38 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             record.display()
         )),
     }
+}
+
+/// Refuses, before any work, an `--out` where the run would write over a file it reads:
+/// the experiment, the config or the course world's files named as a run's output there.
+fn refuse_outputs_over_inputs(args: &RunArgs, out: &Path) -> anyhow::Result<()> {
+    let mut inputs: Vec<PathBuf> = vec![args.experiment.clone()];
+    inputs.extend(args.config.clone());
+    let config = Config::load_or_default(args.config.as_deref())?;
+    if let Some(dir) = &config.world.dir {
+        for name in ["tracks.json", "tracks.npy", "users.json", "top_tracks.json"] {
+            inputs.push(dir.join(name));
+        }
+    }
+    let written_by_a_run = |name: &str| {
+        name == RUN_JSON
+            || (name.starts_with("events") && name.ends_with(".jsonl"))
+            || report::is_report_output(name)
+    };
+    for input in inputs.iter().filter(|p| p.is_file()) {
+        let real = crate::overwrite::resolved(input);
+        let (Some(name), Some(folder)) = (real.file_name().and_then(|n| n.to_str()), real.parent()) else {
+            continue;
+        };
+        if written_by_a_run(name) && crate::overwrite::same_file(folder, out) {
+            anyhow::bail!(
+                "--out {}: the run would write over {}, which it reads; give another --out",
+                out.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Writes one A/B table per day and the metrics-by-day charts next to the logs.

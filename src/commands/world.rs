@@ -11,6 +11,15 @@ use std::process::ExitCode;
 
 pub fn export(dir: &Path, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = Config::load_or_default(config)?;
+    // Exporting a course world into its own folder would rewrite the files it reads.
+    if let (crate::config::WorldKind::Course, Some(source)) = (config.world.source, &config.world.dir)
+        && crate::overwrite::same_file(source, dir)
+    {
+        anyhow::bail!(
+            "{}: is the folder the config's world is read from; export into another folder",
+            dir.display()
+        );
+    }
     let world = load_world(&config)?;
     course_format::export(&world, dir)
         .with_context(|| format!("cannot export the world to {}", dir.display()))?;
