@@ -8,8 +8,8 @@
 //! builds at opt-level 0, the other three at 3, side by side (measurements: `Cargo.toml`).
 
 pub use botify_sim_core::{
-    at_least_one, atomic_file, config, experiment, http_client, interrupt, log, note, out, overwrite, problem,
-    recommend, serve, sim, terminal, topk, world,
+    at_least_one, atomic_file, config, experiment, http_client, interrupt, log, note, out,
+    overwrite, problem, recommend, serve, sim, terminal, topk, world,
 };
 
 pub use botify_sim_report as report;

@@ -582,7 +582,10 @@ fn cache_clean_removes_only_what_it_can_prove_it_made() {
         br#"{"recs.jsonl": {"bytes": 3, "murmur3": "00"}}"#,
     );
     put(&format!("{}.lock", key('a')), b"");
-    put(&format!("{}.tmp-42/logs/0-seminar.jsonl", key('b')), b"{}\n");
+    put(
+        &format!("{}.tmp-42/logs/0-seminar.jsonl", key('b')),
+        b"{}\n",
+    );
     put(&format!("worlds/{}.bin", key('c')), b"BSIMWLD\n...");
     // Not provably ours: a course world in a folder named like a key, a lock with text,
     // a build folder with a file no build writes, a user's files in worlds/ and
@@ -592,7 +595,10 @@ fn cache_clean_removes_only_what_it_can_prove_it_made() {
     put(&format!("{}.tmp-7/thesis.tex", key('f')), b"chapter 1");
     put("worlds/course.bin", b"mine");
     put("neighbours/mine.txt", b"mine");
-    let out = sim(&["cache", "clean", "--cache-dir", cache.to_str().unwrap()], tmp.path());
+    let out = sim(
+        &["cache", "clean", "--cache-dir", cache.to_str().unwrap()],
+        tmp.path(),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.starts_with("removed 4 entries"), "{said}");

@@ -65,7 +65,11 @@ fn sessions(log: &Path) -> Vec<Vec<Value>> {
 
 /// Checks every session of `log`; `arm_of` gives a session's arm. Returns the sessions
 /// checked per arm and the steps in all.
-fn check(log: &Path, artists: &[String], arm_of: impl Fn(&Value) -> String) -> (HashMap<String, usize>, usize) {
+fn check(
+    log: &Path,
+    artists: &[String],
+    arm_of: impl Fn(&Value) -> String,
+) -> (HashMap<String, usize>, usize) {
     let mut per_arm: HashMap<String, usize> = HashMap::new();
     let mut steps = 0;
     for session in sessions(log) {

@@ -129,7 +129,16 @@ fn two_ctrl_c_while_retraining_end_the_run_as_one_does() {
 fn two_ctrl_c_at_the_console_prompt_end_the_run_as_one_does() {
     let dir = tempfile::tempdir().unwrap();
     small_world_config(dir.path());
-    let args = ["run", "--console", "--config", "env.yml", "--seed", "3", "--out", "out"];
+    let args = [
+        "run",
+        "--console",
+        "--config",
+        "env.yml",
+        "--seed",
+        "3",
+        "--out",
+        "out",
+    ];
     let mut run = Running::start_with_stdin(&args, dir.path());
     const PROMPT: &str = "q quits)> ";
     let mut prompts = 1;
@@ -199,5 +208,8 @@ fn a_between_days_command_past_its_timeout_stops_the_run_keeping_day_one() {
     assert!(err.contains("--between-days-timeout 1 s"), "{err}");
     let record = read_json(&dir.path().join("out/run.json"));
     assert_eq!(record["completed_episodes"], 50);
-    assert!(record["error"].as_str().unwrap().contains("timeout"), "{record}");
+    assert!(
+        record["error"].as_str().unwrap().contains("timeout"),
+        "{record}"
+    );
 }

@@ -315,12 +315,22 @@ fn the_same_events_read_twice_are_counted_once_and_said_so() {
     let dir = tempfile::tempdir().unwrap();
     let run = run_into(dir.path(), "run", &[]);
     assert!(run.status.success(), "{}", stderr(&run));
-    std::fs::copy(dir.path().join("run/events.jsonl"), dir.path().join("copy.jsonl")).unwrap();
-    let events = std::fs::read_to_string(dir.path().join("run/events.jsonl")).unwrap().lines().count();
+    std::fs::copy(
+        dir.path().join("run/events.jsonl"),
+        dir.path().join("copy.jsonl"),
+    )
+    .unwrap();
+    let events = std::fs::read_to_string(dir.path().join("run/events.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
     let once = sim(&["report", "run/events.jsonl", "--out", "once"], dir.path());
     assert!(once.status.success(), "{}", stderr(&once));
     for (second, out) in [("run/events.jsonl", "twice"), ("copy.jsonl", "copy")] {
-        let result = sim(&["report", "run/events.jsonl", second, "--out", out], dir.path());
+        let result = sim(
+            &["report", "run/events.jsonl", second, "--out", out],
+            dir.path(),
+        );
         let text = stdout(&result);
         assert!(result.status.success(), "{}", stderr(&result));
         assert!(
@@ -328,7 +338,10 @@ fn the_same_events_read_twice_are_counted_once_and_said_so() {
             "{text}"
         );
         assert!(text.contains(&format!("Read {events} events")), "{text}");
-        assert_eq!(ab_rows(&dir.path().join(out).join("ab.csv")), ab_rows(&dir.path().join("once/ab.csv")));
+        assert_eq!(
+            ab_rows(&dir.path().join(out).join("ab.csv")),
+            ab_rows(&dir.path().join("once/ab.csv"))
+        );
     }
 }
 
@@ -345,7 +358,11 @@ fn subfolders_are_read_and_compressed_logs_listed_as_not_read() {
     let logs = dir.path().join("logs");
     for (replica, part) in [("replica-1", &lines[..half]), ("replica-2", &lines[half..])] {
         std::fs::create_dir_all(logs.join(replica)).unwrap();
-        std::fs::write(logs.join(replica).join("served.jsonl"), part.join("\n") + "\n").unwrap();
+        std::fs::write(
+            logs.join(replica).join("served.jsonl"),
+            part.join("\n") + "\n",
+        )
+        .unwrap();
     }
     std::fs::write(logs.join("data.json.2.gz"), [0x1f, 0x8b, 8, 0]).unwrap();
     // A hidden folder (a running `sim run`'s) is not read.
@@ -356,15 +373,24 @@ fn subfolders_are_read_and_compressed_logs_listed_as_not_read() {
     assert!(result.status.success(), "{}", stderr(&result));
     for part in [
         format!("logs/replica-1/served.jsonl ({half} events)"),
-        format!("logs/replica-2/served.jsonl ({} events)", lines.len() - half),
+        format!(
+            "logs/replica-2/served.jsonl ({} events)",
+            lines.len() - half
+        ),
         "Files not read: logs/data.json.2.gz (compressed (.gz): not read".to_string(),
         format!("Read {} events from 2 file(s)", lines.len()),
     ] {
         assert!(said.contains(&part), "{part:?} not in {said}");
     }
-    let whole = sim(&["report", "run/events.jsonl", "--out", "whole"], dir.path());
+    let whole = sim(
+        &["report", "run/events.jsonl", "--out", "whole"],
+        dir.path(),
+    );
     assert!(whole.status.success());
-    assert_eq!(ab_rows(&dir.path().join("from-replicas/ab.csv")), ab_rows(&dir.path().join("whole/ab.csv")));
+    assert_eq!(
+        ab_rows(&dir.path().join("from-replicas/ab.csv")),
+        ab_rows(&dir.path().join("whole/ab.csv"))
+    );
 }
 
 /// `--by-day` on a one-day run (whose virtual clock spans days: one
@@ -378,20 +404,40 @@ fn by_day_uses_the_runs_own_day_count_or_refuses() {
     let events = std::fs::read_to_string(dir.path().join("run/events.jsonl")).unwrap();
     let stamps: Vec<u64> = events
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["timestamp"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["timestamp"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     let spread = stamps.iter().max().unwrap() - stamps.iter().min().unwrap();
-    assert!(spread > 86_400_000, "the log spans more than a day of timestamps: {spread}");
-    let result = sim(&["report", "--by-day", "run/events.jsonl", "--out", "days"], dir.path());
+    assert!(
+        spread > 86_400_000,
+        "the log spans more than a day of timestamps: {spread}"
+    );
+    let result = sim(
+        &["report", "--by-day", "run/events.jsonl", "--out", "days"],
+        dir.path(),
+    );
     assert!(result.status.success(), "{}", stderr(&result));
     assert!(stderr(&result).contains("(1 days)"), "{}", stderr(&result));
     assert!(stdout(&result).contains("day 1\n") && !stdout(&result).contains("day 2\n"));
 
-    std::fs::copy(dir.path().join("run/events.jsonl"), dir.path().join("alone.jsonl")).unwrap();
-    let result = sim(&["report", "--by-day", "alone.jsonl", "--out", "alone"], dir.path());
+    std::fs::copy(
+        dir.path().join("run/events.jsonl"),
+        dir.path().join("alone.jsonl"),
+    )
+    .unwrap();
+    let result = sim(
+        &["report", "--by-day", "alone.jsonl", "--out", "alone"],
+        dir.path(),
+    );
     let err = stderr(&result);
     assert_eq!(result.status.code(), Some(1), "{err}");
-    assert!(err.contains("alone.jsonl: a log of `sim run` without the run.json"), "{err}");
+    assert!(
+        err.contains("alone.jsonl: a log of `sim run` without the run.json"),
+        "{err}"
+    );
 }
 
 /// A report whose `--out` would overwrite a log it reads is refused before anything is
@@ -402,14 +448,21 @@ fn a_report_never_writes_over_a_log_it_reads() {
     let run = run_into(dir.path(), "run", &[]);
     assert!(run.status.success(), "{}", stderr(&run));
     std::fs::create_dir(dir.path().join("x")).unwrap();
-    std::fs::copy(dir.path().join("run/events.jsonl"), dir.path().join("x/ab.json")).unwrap();
+    std::fs::copy(
+        dir.path().join("run/events.jsonl"),
+        dir.path().join("x/ab.json"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("../x/ab.json", dir.path().join("run/link.jsonl")).unwrap();
     let before = std::fs::read(dir.path().join("x/ab.json")).unwrap();
     for (log, out) in [("x/ab.json", "x"), ("run/link.jsonl", "x")] {
         let result = sim(&["report", log, "--out", out], dir.path());
         let err = stderr(&result);
         assert_eq!(result.status.code(), Some(1), "{err}");
-        assert!(err.contains(&format!("the report would overwrite the log {log}")), "{err}");
+        assert!(
+            err.contains(&format!("the report would overwrite the log {log}")),
+            "{err}"
+        );
     }
     assert_eq!(std::fs::read(dir.path().join("x/ab.json")).unwrap(), before);
 }

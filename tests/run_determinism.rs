@@ -33,13 +33,20 @@ fn same_seed_gives_the_same_log_for_any_number_of_workers() {
     let b = run_episodes(dir.path(), "b", "2", "9", "3000");
     let c = run_episodes(dir.path(), "c", "3", "9", "3000");
     let again = run_episodes(dir.path(), "again", "2", "9", "3000");
-    assert!(a.len() > 6000, "a 3000-episode log has more than 6000 events");
+    assert!(
+        a.len() > 6000,
+        "a 3000-episode log has more than 6000 events"
+    );
     assert_eq!(a, b, "1 and 2 workers");
     assert_eq!(a, c, "1 and 3 workers");
     assert_eq!(b, again, "the same command twice");
     let episodes: Vec<u64> = a
         .iter()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["episode"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["episode"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     let mut distinct = episodes.clone();
     distinct.dedup();

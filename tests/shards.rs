@@ -198,16 +198,25 @@ fn merge_refuses_cut_duplicated_mixed_or_unsharded_runs_and_keeps_the_old_output
     let keep = text.lines().count() / 2;
     let cut: String = text.lines().take(keep).map(|l| format!("{l}\n")).collect();
     std::fs::write(&log, cut).unwrap();
-    expect_error(&["s0", "s1"], "s1/events.jsonl: shard 1/2's log was changed after its run");
+    expect_error(
+        &["s0", "s1"],
+        "s1/events.jsonl: shard 1/2's log was changed after its run",
+    );
     std::fs::write(&log, "{\"message\":\"next\"}\n").unwrap();
-    expect_error(&["s0", "s1"], "s1/events.jsonl: shard 1/2's log was changed after its run");
+    expect_error(
+        &["s0", "s1"],
+        "s1/events.jsonl: shard 1/2's log was changed after its run",
+    );
     // One value edited, every line still a valid event of the run: the hash names the shard.
     std::fs::write(&log, &text).unwrap();
     ok(merge(d, &["s0", "s1"], "merged"));
     let edited = text.replacen("\"time\":0.", "\"time\":1.", 1);
     assert_ne!(edited, text);
     std::fs::write(&log, &edited).unwrap();
-    expect_error(&["s1", "s0"], "s1/events.jsonl: shard 1/2's log was changed after its run");
+    expect_error(
+        &["s1", "s0"],
+        "s1/events.jsonl: shard 1/2's log was changed after its run",
+    );
     std::fs::write(&log, &text).unwrap();
 }
 

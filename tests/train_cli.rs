@@ -225,8 +225,16 @@ fn bad_input_names_the_file_and_line() {
 
 /// Runs `sim train ARGS` in `dir`; its exit code and stderr.
 fn train_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = sim().arg("train").args(args).current_dir(dir).output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = sim()
+        .arg("train")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// An output equal to an input (directly, through a symbolic link, or as a hard link) is
@@ -260,14 +268,23 @@ fn no_trainer_writes_over_its_inputs() {
     args.extend(["--out", "recs.jsonl", "--summary", "recs.jsonl"]);
     let (code, err) = train_in(dir.path(), &args);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("--out recs.jsonl and --summary recs.jsonl are the same file"), "{err}");
+    assert!(
+        err.contains("--out recs.jsonl and --summary recs.jsonl are the same file"),
+        "{err}"
+    );
     let mut args = vec!["dssm"];
     args.extend(io);
     args.extend(["--out", "recs.jsonl", "--summary", "link.jsonl"]);
     let (code, err) = train_in(dir.path(), &args);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains("--summary link.jsonl is --logs events.jsonl"), "{err}");
-    assert_eq!(std::fs::read(dir.path().join("events.jsonl")).unwrap(), before);
+    assert!(
+        err.contains("--summary link.jsonl is --logs events.jsonl"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("events.jsonl")).unwrap(),
+        before
+    );
     assert!(!dir.path().join("recs.jsonl").exists());
 }
 
@@ -277,14 +294,38 @@ fn no_trainer_writes_over_its_inputs() {
 fn every_trainer_checks_flags_and_out_before_reading_logs() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &str); 8] = [
-        (&["mf", "--out", "no/such/dir/recs.jsonl"], "--out no/such/dir/recs.jsonl: the folder no/such/dir does not exist"),
-        (&["i2i", "--out", "no/such/dir/lists.jsonl"], "--out no/such/dir/lists.jsonl: the folder no/such/dir does not exist"),
-        (&["dssm", "--out", "no/such/dir/recs.jsonl"], "--out no/such/dir/recs.jsonl: the folder no/such/dir does not exist"),
-        (&["mf", "--out", "r.jsonl", "--dim", "0"], "--dim must be at least 1, got 0"),
-        (&["mf", "--out", "r.jsonl", "--iterations", "0"], "--iterations must be at least 1, got 0"),
-        (&["mf", "--out", "r.jsonl", "--reg", "0"], "--reg must be a finite number > 0, got 0"),
-        (&["mf", "--out", "r.jsonl", "--top-k", "0"], "--top-k must be at least 1, got 0"),
-        (&["i2i", "--out", "r.jsonl", "--min-time", "2"], "--min-time must be in [0, 1], got 2"),
+        (
+            &["mf", "--out", "no/such/dir/recs.jsonl"],
+            "--out no/such/dir/recs.jsonl: the folder no/such/dir does not exist",
+        ),
+        (
+            &["i2i", "--out", "no/such/dir/lists.jsonl"],
+            "--out no/such/dir/lists.jsonl: the folder no/such/dir does not exist",
+        ),
+        (
+            &["dssm", "--out", "no/such/dir/recs.jsonl"],
+            "--out no/such/dir/recs.jsonl: the folder no/such/dir does not exist",
+        ),
+        (
+            &["mf", "--out", "r.jsonl", "--dim", "0"],
+            "--dim must be at least 1, got 0",
+        ),
+        (
+            &["mf", "--out", "r.jsonl", "--iterations", "0"],
+            "--iterations must be at least 1, got 0",
+        ),
+        (
+            &["mf", "--out", "r.jsonl", "--reg", "0"],
+            "--reg must be a finite number > 0, got 0",
+        ),
+        (
+            &["mf", "--out", "r.jsonl", "--top-k", "0"],
+            "--top-k must be at least 1, got 0",
+        ),
+        (
+            &["i2i", "--out", "r.jsonl", "--min-time", "2"],
+            "--min-time must be in [0, 1], got 2",
+        ),
     ];
     for (args, expected) in cases {
         let mut args = args.to_vec();
@@ -294,7 +335,11 @@ fn every_trainer_checks_flags_and_out_before_reading_logs() {
         assert!(err.contains(expected), "{args:?}: {err}");
         assert!(!err.contains("missing.jsonl"), "read the log first: {err}");
         // One culprit: `--dim 0` names no other key.
-        assert_eq!(err.matches("--").count(), expected.matches("--").count(), "{err}");
+        assert_eq!(
+            err.matches("--").count(),
+            expected.matches("--").count(),
+            "{err}"
+        );
     }
 }
 
@@ -304,11 +349,32 @@ fn every_trainer_checks_flags_and_out_before_reading_logs() {
 fn a_degenerate_training_fails_naming_the_parameter() {
     let dir = tempfile::tempdir().unwrap();
     write_log(dir.path());
-    let io = ["--logs", "events.jsonl", "--tracks", "tracks.json", "--out", "recs.jsonl"];
+    let io = [
+        "--logs",
+        "events.jsonl",
+        "--tracks",
+        "tracks.json",
+        "--out",
+        "recs.jsonl",
+    ];
     let cases: [(&[&str], &str); 3] = [
         (&["mf", "--reg", "1e308"], "--reg 1e308 is too large"),
-        (&["dssm", "--lr", "1e30", "--epochs", "2", "--dim", "8"], "lower --lr 1e30"),
-        (&["dssm", "--weight-decay", "1e30", "--epochs", "2", "--dim", "8"], "lower --weight-decay 1e30"),
+        (
+            &["dssm", "--lr", "1e30", "--epochs", "2", "--dim", "8"],
+            "lower --lr 1e30",
+        ),
+        (
+            &[
+                "dssm",
+                "--weight-decay",
+                "1e30",
+                "--epochs",
+                "2",
+                "--dim",
+                "8",
+            ],
+            "lower --weight-decay 1e30",
+        ),
     ];
     for (flags, expected) in cases {
         let mut args = flags.to_vec();
@@ -316,6 +382,9 @@ fn a_degenerate_training_fails_naming_the_parameter() {
         let (code, err) = train_in(dir.path(), &args);
         assert_eq!(code, Some(1), "{flags:?}: {err}");
         assert!(err.contains(expected), "{flags:?}: {err}");
-        assert!(!dir.path().join("recs.jsonl").exists(), "{flags:?} wrote its lists");
+        assert!(
+            !dir.path().join("recs.jsonl").exists(),
+            "{flags:?} wrote its lists"
+        );
     }
 }

@@ -462,10 +462,21 @@ fn sim_with_read_only(dir: &Path, read_only: &Path, args: &[&str]) -> std::proce
         std::fs::create_dir_all(dir.join("out")).unwrap();
         std::fs::set_permissions(dir.join("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
         let mut c = Command::new("setpriv");
-        c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", bin]);
+        c.args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            bin,
+        ]);
         c
     } else {
-        let status = Command::new("chmod").args(["-R", "a-w"]).arg(read_only).status().unwrap();
+        let status = Command::new("chmod")
+            .args(["-R", "a-w"])
+            .arg(read_only)
+            .status()
+            .unwrap();
         assert!(status.success());
         Command::new(bin)
     };
@@ -476,7 +487,10 @@ fn sim_with_read_only(dir: &Path, read_only: &Path, args: &[&str]) -> std::proce
         .output()
         .expect("sim runs");
     if !root {
-        let _ = Command::new("chmod").args(["-R", "u+w"]).arg(read_only).status();
+        let _ = Command::new("chmod")
+            .args(["-R", "u+w"])
+            .arg(read_only)
+            .status();
     }
     out
 }
@@ -487,7 +501,13 @@ fn sim_with_read_only(dir: &Path, read_only: &Path, args: &[&str]) -> std::proce
 fn a_read_only_prepared_cache_is_usable() {
     let dir = recipe_project("300");
     let prepare = sim(
-        &["prepare", "--experiment", "trained.yml", "--config", "env.yml"],
+        &[
+            "prepare",
+            "--experiment",
+            "trained.yml",
+            "--config",
+            "env.yml",
+        ],
         dir.path(),
     );
     assert!(prepare.status.success(), "{}", stderr(&prepare));
@@ -501,13 +521,18 @@ fn a_read_only_prepared_cache_is_usable() {
     // An experiment whose artifact was never prepared.
     std::fs::write(
         dir.path().join("trained.yml"),
-        std::fs::read_to_string(dir.path().join("trained.yml")).unwrap().replace("seed: 1\n      dim", "seed: 2\n      dim"),
+        std::fs::read_to_string(dir.path().join("trained.yml"))
+            .unwrap()
+            .replace("seed: 1\n      dim", "seed: 2\n      dim"),
     )
     .unwrap();
     let out = sim_with_read_only(dir.path(), &cache, &trained_run_args(&[]));
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("is not in the cache") && err.contains("sim prepare"), "{err}");
+    assert!(
+        err.contains("is not in the cache") && err.contains("sim prepare"),
+        "{err}"
+    );
 }
 
 /// A cache that cannot be written costs a run that builds nothing a warning, never the
@@ -526,7 +551,10 @@ fn an_unwritable_cache_is_a_warning_when_nothing_needs_building() {
     assert!(err.contains("warning: world cache not saved"), "{err}");
     assert!(err.contains("generated (not cached)"), "{err}");
     assert!(!err.contains("generated and cached"), "{err}");
-    assert_eq!(read_json(&dir.path().join("out/run.json"))["completed_episodes"], 100);
+    assert_eq!(
+        read_json(&dir.path().join("out/run.json"))["completed_episodes"],
+        100
+    );
 }
 
 /// A run whose `--out` holds one of its inputs under a name the run writes is refused
@@ -538,12 +566,26 @@ fn a_run_never_writes_over_a_file_it_reads() {
     let experiment = std::fs::read(dir.path().join("ab.yml")).unwrap();
     std::fs::write(dir.path().join("out/ab.json"), &experiment).unwrap();
     let args = [
-        "run", "--experiment", "out/ab.json", "--config", "env.yml", "--episodes", "20", "--out", "out",
+        "run",
+        "--experiment",
+        "out/ab.json",
+        "--config",
+        "env.yml",
+        "--episodes",
+        "20",
+        "--out",
+        "out",
     ];
     let out = sim(&args, dir.path());
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("the run would write over out/ab.json, which it reads"), "{err}");
+    assert!(
+        err.contains("the run would write over out/ab.json, which it reads"),
+        "{err}"
+    );
     assert!(!err.contains("world:"), "worked first: {err}");
-    assert_eq!(std::fs::read(dir.path().join("out/ab.json")).unwrap(), experiment);
+    assert_eq!(
+        std::fs::read(dir.path().join("out/ab.json")).unwrap(),
+        experiment
+    );
 }

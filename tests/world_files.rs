@@ -173,15 +173,7 @@ fn embedding_rows_must_match_the_tracks() {
 #[test]
 fn a_shape_whose_size_overflows_is_an_error_naming_the_shape() {
     assert_rejected(
-        |w| {
-            write_npy(
-                &w.join("tracks.npy"),
-                "<f4",
-                false,
-                (TRACKS, 1 << 62),
-                &[],
-            )
-        },
+        |w| write_npy(&w.join("tracks.npy"), "<f4", false, (TRACKS, 1 << 62), &[]),
         &[
             "tracks.npy",
             &format!("shape [{TRACKS}, {}]", 1u64 << 62),
@@ -298,10 +290,19 @@ fn exporting_a_course_world_into_its_own_folder_is_refused() {
     exported_world(dir.path());
     let before = std::fs::read(dir.path().join("world/tracks.npy")).unwrap();
     std::fs::remove_file(dir.path().join("world/top_tracks.json")).unwrap();
-    let out = sim(&["world", "export", "world", "--config", "course.yml"], dir.path());
+    let out = sim(
+        &["world", "export", "world", "--config", "course.yml"],
+        dir.path(),
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("is the folder the config's world is read from"), "{err}");
-    assert_eq!(std::fs::read(dir.path().join("world/tracks.npy")).unwrap(), before);
+    assert!(
+        err.contains("is the folder the config's world is read from"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("world/tracks.npy")).unwrap(),
+        before
+    );
     assert!(!dir.path().join("world/top_tracks.json").exists());
 }

@@ -89,7 +89,14 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
 /// Whether `name` is one of the files a report writes (`report.md`, `ab.json`, the
 /// charts, the report by day...).
 pub fn is_report_output(name: &str) -> bool {
-    const FILES: [&str; 6] = ["report.md", "report.html", "report.txt", "ab.csv", "ab.json", "by_day.md"];
+    const FILES: [&str; 6] = [
+        "report.md",
+        "report.html",
+        "report.txt",
+        "ab.csv",
+        "ab.json",
+        "by_day.md",
+    ];
     const CHARTS: [&str; 3] = ["forest", "session_time", "running_mean"];
     FILES.contains(&name)
         || name.starts_with("by_day")
@@ -107,12 +114,17 @@ fn refuse_outputs_over_logs(inputs: &[PathBuf], out: &Path) -> anyhow::Result<()
         let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let folder = file
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let real = botify_sim_core::overwrite::resolved(file);
         let real_name = real.file_name().and_then(|n| n.to_str()).unwrap_or(name);
         let real_folder = real.parent().unwrap_or(folder);
-        let lands_on_it = (is_report_output(name) && botify_sim_core::overwrite::same_file(folder, out))
-            || (is_report_output(real_name) && botify_sim_core::overwrite::same_file(real_folder, out));
+        let lands_on_it = (is_report_output(name)
+            && botify_sim_core::overwrite::same_file(folder, out))
+            || (is_report_output(real_name)
+                && botify_sim_core::overwrite::same_file(real_folder, out));
         if lands_on_it {
             anyhow::bail!(
                 "--out {}: the report would overwrite the log {} it reads; give another --out",

@@ -29,7 +29,10 @@ pub fn run_day_count(inputs: &[PathBuf]) -> anyhow::Result<Option<u64>> {
 /// The days of the run whose `run.json` (beside `log`) lists `log` among its days.
 fn recorded_days(log: &Path) -> Option<u64> {
     let name = log.file_name()?.to_str()?;
-    let folder = log.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = log
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let text = std::fs::read_to_string(folder.join("run.json")).ok()?;
     let record: serde_json::Value = serde_json::from_str(&text).ok()?;
     let days = record["days"].as_array()?;

@@ -15,9 +15,9 @@
 //!
 //! Events of treatments not tracked (other experiments) are ignored.
 
-use rustc_hash::FxBuildHasher;
 use botify_sim_core::log::reader::{ExperimentSets, ParsedEvent};
 use botify_sim_core::log::session::SessionTotals;
+use rustc_hash::FxBuildHasher;
 use std::collections::{BTreeSet, HashMap};
 
 type FastMap<K, V> = HashMap<K, V, FxBuildHasher>;

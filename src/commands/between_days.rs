@@ -96,7 +96,9 @@ pub fn between_days(
         };
         match event {
             Ok(Event::Exited(status)) => {
-                break status.with_context(|| format!("--between-days: cannot wait for `sh -c {command:?}`"))?;
+                break status.with_context(|| {
+                    format!("--between-days: cannot wait for `sh -c {command:?}`")
+                })?;
             }
             Ok(Event::Signal(signal)) => {
                 signal_group(group, signal);
@@ -122,8 +124,16 @@ pub fn between_days(
         }
     };
     let _ = drained.recv_timeout(DRAIN);
-    let tail = tail_lines(&tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-    let output = if tail.is_empty() { "(none)".to_string() } else { tail };
+    let tail = tail_lines(
+        &tail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    let output = if tail.is_empty() {
+        "(none)".to_string()
+    } else {
+        tail
+    };
     match stopped {
         Some(Stopped::Signal(signal)) => {
             Err(anyhow::Error::new(interrupt::Interrupted).context(format!(
@@ -177,7 +187,9 @@ fn stream_output(mut output: impl Read, tail: &Mutex<Vec<u8>>) {
         };
         // A closed stderr does not stop the command: its output is dropped.
         let _ = std::io::stderr().write_all(&buffer[..n]);
-        let mut kept = tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut kept = tail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         kept.extend_from_slice(&buffer[..n]);
         if kept.len() > 2 * OUTPUT_TAIL_BYTES {
             let cut = kept.len() - OUTPUT_TAIL_BYTES;

@@ -188,7 +188,12 @@ enum Verdict {
 /// `recs.summary.json`, `recipe.json`, `manifest.json`, and the temporary files of their
 /// atomic writes (`.<name>.<random>`).
 fn only_build_files(dir: &Path) -> bool {
-    const NAMES: [&str; 4] = ["recs.jsonl", "recs.summary.json", "recipe.json", "manifest.json"];
+    const NAMES: [&str; 4] = [
+        "recs.jsonl",
+        "recs.summary.json",
+        "recipe.json",
+        "manifest.json",
+    ];
     let temporary = |name: &str| NAMES.iter().any(|n| name.starts_with(&format!(".{n}.")));
     let Ok(read) = std::fs::read_dir(dir) else {
         return false;
@@ -256,7 +261,10 @@ fn judge(dir: &Path, entry: &Entry) -> Verdict {
             if others.is_empty() {
                 Verdict::Remove(ours)
             } else if ours.is_empty() {
-                Verdict::Keep(format!("holds no cache file of sim: {}", list_some(&others)))
+                Verdict::Keep(format!(
+                    "holds no cache file of sim: {}",
+                    list_some(&others)
+                ))
             } else {
                 // Its own files go; the folder stays for the others.
                 let mut paths = ours;
@@ -345,7 +353,11 @@ pub fn clean(dir: &Path) -> anyhow::Result<ExitCode> {
 /// The first few of `names`, and "..." when there are more.
 fn list_some(names: &[String]) -> String {
     let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
-    format!("{}{}", shown.join(", "), if names.len() > 5 { ", ..." } else { "" })
+    format!(
+        "{}{}",
+        shown.join(", "),
+        if names.len() > 5 { ", ..." } else { "" }
+    )
 }
 
 /// Names what is in the folder but not made by the cache (left alone).

@@ -2,11 +2,13 @@
 //! `retrain: daily` recipes on the logs so far, ask or go on. A one-day run is one
 //! simulation into `events.jsonl`, as it always was.
 
+use super::between_days::between_days;
 use super::run_folder::RunFolder;
 use super::setup::{ArtifactOptions, Prepared};
 use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::experiment::Experiment;
+use crate::interrupt::{Input, Lines};
 use crate::pipeline::daily::DailyArtifact;
 use crate::pipeline::recipe::Retrain;
 use crate::pipeline::{Pipeline, build_arms, simulate};
@@ -14,8 +16,6 @@ use crate::sim::days::{Days, day_plan};
 use crate::sim::episode::LiveArm;
 use crate::sim::runner::{RunEnd, RunOptions};
 use crate::sim::summary::{ArmSummary, RunTotals, summarize};
-use super::between_days::between_days;
-use crate::interrupt::{Input, Lines};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -195,7 +195,8 @@ fn refuse_outputs_over_inputs(args: &RunArgs, out: &Path) -> anyhow::Result<()> 
     };
     for input in inputs.iter().filter(|p| p.is_file()) {
         let real = crate::overwrite::resolved(input);
-        let (Some(name), Some(folder)) = (real.file_name().and_then(|n| n.to_str()), real.parent()) else {
+        let (Some(name), Some(folder)) = (real.file_name().and_then(|n| n.to_str()), real.parent())
+        else {
             continue;
         };
         if written_by_a_run(name) && crate::overwrite::same_file(folder, out) {
@@ -489,7 +490,9 @@ fn write_run_json(
     };
     // `sim merge` refuses a shard whose log no longer has this hash.
     let log_hash = match (options.shard, outcome.days.as_slice()) {
-        (Some(_), [day]) => Some(crate::log::fingerprint::content_hash(&folder.staged(&day.log))?),
+        (Some(_), [day]) => Some(crate::log::fingerprint::content_hash(
+            &folder.staged(&day.log),
+        )?),
         _ => None,
     };
     let experiment_file = args.remote.is_none().then_some(&args.experiment);

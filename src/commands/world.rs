@@ -12,7 +12,8 @@ use std::process::ExitCode;
 pub fn export(dir: &Path, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = Config::load_or_default(config)?;
     // Exporting a course world into its own folder would rewrite the files it reads.
-    if let (crate::config::WorldKind::Course, Some(source)) = (config.world.source, &config.world.dir)
+    if let (crate::config::WorldKind::Course, Some(source)) =
+        (config.world.source, &config.world.dir)
         && crate::overwrite::same_file(source, dir)
     {
         anyhow::bail!(

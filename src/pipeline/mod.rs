@@ -197,7 +197,8 @@ impl<'a> Pipeline<'a> {
             Ok(file) => file,
             Err(e) if is_read_only(&e) => return Ok((None, false)),
             Err(e) => {
-                return Err(e).with_context(|| format!("{}: cannot open the lock file", path.display()));
+                return Err(e)
+                    .with_context(|| format!("{}: cannot open the lock file", path.display()));
             }
         };
         let mut waited = false;
@@ -471,7 +472,9 @@ fn remove_dead_builds(cache_dir: &Path) -> anyhow::Result<()> {
             // A cache this process cannot write: what is left there is not its to remove.
             Err(e) if is_read_only(&e) => continue,
             Err(e) => {
-                return Err(e).with_context(|| format!("{}: cannot open the lock file", lock_file.display()));
+                return Err(e).with_context(|| {
+                    format!("{}: cannot open the lock file", lock_file.display())
+                });
             }
         };
         if lock.try_lock().is_ok() {

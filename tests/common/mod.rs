@@ -307,7 +307,10 @@ impl Running {
 pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + PATIENCE;
     while !ready() {
-        assert!(std::time::Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {PATIENCE:?}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

@@ -60,8 +60,16 @@ fn a_failing_commands_message_holds_only_the_tail_of_its_output() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("the-end"), "{}", &err[..err.len().min(2000)]);
-    assert!(err.contains(&format!("{:059}", 3000)), "{}", &err[..err.len().min(2000)]);
-    assert!(!err.contains(&format!("{:059}", 2980)), "more than the tail: {} bytes", err.len());
+    assert!(
+        err.contains(&format!("{:059}", 3000)),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(
+        !err.contains(&format!("{:059}", 2980)),
+        "more than the tail: {} bytes",
+        err.len()
+    );
     assert!(err.len() < 4000, "{} bytes", err.len());
 }
 
@@ -85,5 +93,9 @@ fn a_command_past_its_timeout_is_stopped_and_named() {
     assert!(err.contains("started"), "{err}");
     // SIGTERM ends `sh` and its `sleep` (one process group) at once: well before the
     // grace period that would kill it.
-    assert!(started.elapsed() < BETWEEN_DAYS_GRACE, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < BETWEEN_DAYS_GRACE,
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -233,20 +233,57 @@ fn the_fast_path_accepts_only_what_serde_json_accepts_with_its_values() {
         r#"{ "message" : "next" , "timestamp" : 5 , "user" : 0 , "time" : 1 , "latency" : 2.5e-7 , "experiments" : { "a" : "C" , "b" : "T1" } }"#,
     ];
     let near_numbers = [
-        "1-2-3", "01", "-0", "1.", ".5", "1e", "1e+", "1E-2", "-", "+1", "1.5e308", "1e400",
-        "1e-400", "123456789012345678901234567890", "4.9e-324", "0.30000000000000004", "-1",
-        "2.0", "0x10", "1e5", "00", "1.0e+0", "9007199254740993", "0.1e1", "Infinity", "NaN",
+        "1-2-3",
+        "01",
+        "-0",
+        "1.",
+        ".5",
+        "1e",
+        "1e+",
+        "1E-2",
+        "-",
+        "+1",
+        "1.5e308",
+        "1e400",
+        "1e-400",
+        "123456789012345678901234567890",
+        "4.9e-324",
+        "0.30000000000000004",
+        "-1",
+        "2.0",
+        "0x10",
+        "1e5",
+        "00",
+        "1.0e+0",
+        "9007199254740993",
+        "0.1e1",
+        "Infinity",
+        "NaN",
     ];
     let extras = [
-        r#""extra":1-2-3"#, r#""extra":"a\u0041""#, "\"extra\":\"\t\"", r#""extra":[1,2"#,
-        r#""extra":{"a":1}"#, r#""extra":tru"#, r#""extra":nulll"#, r#""extra":true"#,
-        r#""extra":"x""#, r#""extra":-0.0e-0"#, r#""extra":"\x""#, r#""extra":"#, "\"ex\ntra\":1",
+        r#""extra":1-2-3"#,
+        r#""extra":"a\u0041""#,
+        "\"extra\":\"\t\"",
+        r#""extra":[1,2"#,
+        r#""extra":{"a":1}"#,
+        r#""extra":tru"#,
+        r#""extra":nulll"#,
+        r#""extra":true"#,
+        r#""extra":"x""#,
+        r#""extra":-0.0e-0"#,
+        r#""extra":"\x""#,
+        r#""extra":"#,
+        "\"ex\ntra\":1",
     ];
-    let alphabet: Vec<char> = "0123456789-+.eE\"\\{}[],: \tnulltruefalsexa\u{1}\u{7f}é".chars().collect();
+    let alphabet: Vec<char> = "0123456789-+.eE\"\\{}[],: \tnulltruefalsexa\u{1}\u{7f}é"
+        .chars()
+        .collect();
     let mut rng = chacha20::ChaCha8Rng::seed_from_u64(23);
     let (mut accepted, mut rejected_by_both) = (0, 0);
     for _ in 0..30_000 {
-        let mut line: Vec<char> = templates[rng.random_range(0..templates.len())].chars().collect();
+        let mut line: Vec<char> = templates[rng.random_range(0..templates.len())]
+            .chars()
+            .collect();
         for _ in 0..rng.random_range(1..=3) {
             let at = rng.random_range(0..=line.len());
             match rng.random_range(0..6) {
@@ -260,7 +297,12 @@ fn the_fast_path_accepts_only_what_serde_json_accepts_with_its_values() {
                     let text: String = line.iter().collect();
                     let starts: Vec<usize> = text
                         .char_indices()
-                        .filter(|&(i, c)| c.is_ascii_digit() && (i == 0 || !text[..i].ends_with(|p: char| p.is_ascii_digit() || p == '.')))
+                        .filter(|&(i, c)| {
+                            c.is_ascii_digit()
+                                && (i == 0
+                                    || !text[..i]
+                                        .ends_with(|p: char| p.is_ascii_digit() || p == '.'))
+                        })
                         .map(|(i, _)| i)
                         .collect();
                     if starts.is_empty() {
@@ -270,7 +312,12 @@ fn the_fast_path_accepts_only_what_serde_json_accepts_with_its_values() {
                     let end = text[start..]
                         .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
                         .map_or(text.len(), |e| start + e);
-                    let replaced = format!("{}{}{}", &text[..start], near_numbers[rng.random_range(0..near_numbers.len())], &text[end..]);
+                    let replaced = format!(
+                        "{}{}{}",
+                        &text[..start],
+                        near_numbers[rng.random_range(0..near_numbers.len())],
+                        &text[end..]
+                    );
                     line = replaced.chars().collect();
                 }
                 4 => {
@@ -278,7 +325,9 @@ fn the_fast_path_accepts_only_what_serde_json_accepts_with_its_values() {
                     let text: String = line.iter().collect();
                     if let Some(close) = text.rfind('}') {
                         let extra = extras[rng.random_range(0..extras.len())];
-                        line = format!("{},{extra}{}", &text[..close], &text[close..]).chars().collect();
+                        line = format!("{},{extra}{}", &text[..close], &text[close..])
+                            .chars()
+                            .collect();
                     }
                 }
                 _ => {}
@@ -300,7 +349,9 @@ fn the_fast_path_accepts_only_what_serde_json_accepts_with_its_values() {
                 assert_eq!(fast.session, slow.session, "{line}");
                 assert_eq!(fast.episode, slow.episode, "{line}");
             }
-            (Some(_), Err(e)) => panic!("the fast path accepted what serde_json rejects ({e}): {line}"),
+            (Some(_), Err(e)) => {
+                panic!("the fast path accepted what serde_json rejects ({e}): {line}")
+            }
             (None, Err(_)) => rejected_by_both += 1,
             (None, Ok(_)) => {}
         }

@@ -137,7 +137,10 @@ fn the_fallbacks_answers_keep_both_rules_too() {
         let mut artists = HashSet::new();
         for a in &answers {
             assert!(seen.insert(*a), "seed {seed}: repeat {a} in {answers:?}");
-            assert!(artists.insert(a / 2), "seed {seed}: artist of {a} twice in {answers:?}");
+            assert!(
+                artists.insert(a / 2),
+                "seed {seed}: artist of {a} twice in {answers:?}"
+            );
         }
     }
 }

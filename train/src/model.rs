@@ -9,8 +9,8 @@ use super::data::{ItemFeatures, N_POP_BUCKETS};
 use super::{InitKind, InitScheme};
 use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
-use std::collections::HashMap;
 use rustc_hash::FxBuildHasher;
+use std::collections::HashMap;
 
 pub(crate) const TRACK: usize = 0;
 pub(crate) const ARTIST: usize = 1;

@@ -9,7 +9,8 @@ use std::path::Path;
 /// murmur3 x64-128 of a file's bytes, as 32 hex digits, read in a stream: what a shard's
 /// `run.json` records of its log, and `sim merge` checks.
 pub fn content_hash(path: &Path) -> anyhow::Result<String> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let hash = murmur3::murmur3_x64_128(&mut reader, 0)
         .with_context(|| format!("cannot read {}", path.display()))?;

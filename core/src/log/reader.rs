@@ -11,13 +11,13 @@
 
 use crate::log::Message;
 use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::fs::File;
 use std::io::Read;
-use rustc_hash::FxBuildHasher;
 use std::path::{Path, PathBuf};
 
 /// Bytes read per block (a block is split at line ends and parsed in parallel).
@@ -225,7 +225,10 @@ fn expand_dir(dir: &Path, expanded: &mut Inputs) -> Result<(), ReadError> {
     let mut folders = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if path.is_dir() {
             if !name.starts_with('.') {
                 folders.push(path);

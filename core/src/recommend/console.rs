@@ -8,8 +8,8 @@
 //! never shown. Runs with a console arm use one worker, so prompts never interleave.
 
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
-use crate::world::Catalogue;
 use crate::interrupt::{Input, Lines};
+use crate::world::Catalogue;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -239,7 +239,11 @@ fn read_line(terminal: &mut Terminal) -> std::io::Result<Read> {
             }
             Err(bad) => {
                 if terminal.echo {
-                    writeln!(terminal.output, "{}", String::from_utf8_lossy(bad.as_bytes()).trim_end())?;
+                    writeln!(
+                        terminal.output,
+                        "{}",
+                        String::from_utf8_lossy(bad.as_bytes()).trim_end()
+                    )?;
                 }
                 write!(
                     terminal.output,

@@ -2,8 +2,8 @@
 //! steps, aggregated as episodes finish so that memory does not grow with `--episodes`.
 
 use super::episode::EpisodeSummary;
-use rustc_hash::FxBuildHasher;
 use crate::log::session::SessionTotals;
+use rustc_hash::FxBuildHasher;
 use std::collections::HashSet;
 
 /// Mean and standard error of the mean (sample sd / sqrt(n); 0 for n < 2).

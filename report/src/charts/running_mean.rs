@@ -5,9 +5,9 @@
 
 use super::{Chart, arm_colour, bold, font, padded, plot_err};
 use crate::Analysis;
-use rustc_hash::FxBuildHasher;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use rustc_hash::FxBuildHasher;
 use std::collections::HashMap;
 
 /// At most this many points per line: more adds nothing at this width, and plotters
