@@ -233,11 +233,9 @@ fn a_person_plays_at_the_console_in_tmux() {
     assert!(dir.path().join("o/run.json").exists());
 }
 
-#[test]
-fn days_ask_asks_after_each_day_in_tmux() {
-    assert!(have_tmux(), "tmux is needed (CI installs it)");
-    let dir = tempfile::tempdir().unwrap();
-    let config = small_world_config(dir.path());
+/// `sim run --days ask` of 30 episodes a day on the small world, in tmux, in `dir`.
+fn days_ask_in_tmux(dir: &Path) -> Tmux {
+    let config = small_world_config(dir);
     let experiment = root().join("experiments/ceiling.yml");
     let command = format!(
         "{} run --experiment {} --config {} --episodes 30 --days ask --out o --cache-dir cache; echo EXIT=$?; sleep 600",
@@ -245,7 +243,14 @@ fn days_ask_asks_after_each_day_in_tmux() {
         experiment.display(),
         config.display()
     );
-    let tmux = Tmux::start(dir.path(), &command);
+    Tmux::start(dir, &command)
+}
+
+#[test]
+fn days_ask_asks_after_each_day_in_tmux() {
+    assert!(have_tmux(), "tmux is needed (CI installs it)");
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = days_ask_in_tmux(dir.path());
     tmux.wait_for("End of day 1. Would you like to start a new day? (y/n)", 1);
     tmux.type_line("maybe");
     tmux.wait_for("please answer y or n", 1);
@@ -267,15 +272,7 @@ fn days_ask_asks_after_each_day_in_tmux() {
 fn ctrl_c_twice_at_the_days_ask_prompt_keeps_the_finished_day() {
     assert!(have_tmux(), "tmux is needed (CI installs it)");
     let dir = tempfile::tempdir().unwrap();
-    let config = small_world_config(dir.path());
-    let experiment = root().join("experiments/ceiling.yml");
-    let command = format!(
-        "{} run --experiment {} --config {} --episodes 30 --days ask --out o --cache-dir cache; echo EXIT=$?; sleep 600",
-        sim_path().display(),
-        experiment.display(),
-        config.display()
-    );
-    let tmux = Tmux::start(dir.path(), &command);
+    let tmux = days_ask_in_tmux(dir.path());
     tmux.wait_for("End of day 1. Would you like to start a new day? (y/n)", 1);
     tmux.ctrl_c_twice();
     let screen = tmux.wait_for("EXIT=", 1);

@@ -42,17 +42,6 @@ fn assert_interrupted(code: Option<i32>, err: &str, out: &Path, logs: &[&str]) -
     record
 }
 
-fn ab_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    small_world_config(dir.path());
-    std::fs::write(
-        dir.path().join("ab.yml"),
-        "name: ab\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n",
-    )
-    .unwrap();
-    dir
-}
-
 fn ab_run<'a>(episodes: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["run", "--experiment", "ab.yml", "--config", "env.yml"];
     args.extend(["--episodes", episodes, "--workers", "1", "--out", "out"]);

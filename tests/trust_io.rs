@@ -24,18 +24,6 @@ fn run_args<'a>(episodes: &'a str, out: &'a str) -> Vec<&'a str> {
     ]
 }
 
-/// A small world and a two-arm experiment.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    small_world_config(dir.path());
-    std::fs::write(
-        dir.path().join("ab.yml"),
-        "name: ab\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n",
-    )
-    .unwrap();
-    dir
-}
-
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -75,7 +63,7 @@ fn episodes_of(log: &Path) -> Vec<u64> {
 
 #[test]
 fn a_killed_run_leaves_the_previous_run_whole_and_the_next_run_cleans_up() {
-    let dir = project();
+    let dir = ab_project();
     let first = sim(&run_args("300", "out"), dir.path());
     assert!(first.status.success(), "{}", stderr(&first));
     let out = dir.path().join("out");
@@ -116,7 +104,7 @@ fn a_killed_run_leaves_the_previous_run_whole_and_the_next_run_cleans_up() {
 
 #[test]
 fn the_largest_episode_count_runs_until_ctrl_c() {
-    let dir = project();
+    let dir = ab_project();
     let max = u64::MAX.to_string();
     let mut run = Running::start(&run_args(&max, "out"), dir.path());
     run.wait_for("world:");
@@ -140,7 +128,7 @@ fn the_largest_episode_count_runs_until_ctrl_c() {
 
 #[test]
 fn a_full_disk_cuts_the_log_at_an_episode_boundary_and_says_so() {
-    let dir = project();
+    let dir = ab_project();
     // Two blocks of 1024 episodes (one worker) for their size.
     let whole = sim(&run_args("2048", "whole"), dir.path());
     assert!(whole.status.success(), "{}", stderr(&whole));
@@ -179,7 +167,7 @@ fn a_full_disk_cuts_the_log_at_an_episode_boundary_and_says_so() {
 
 #[test]
 fn a_second_run_into_a_busy_folder_is_refused() {
-    let dir = project();
+    let dir = ab_project();
     let mut first = Running::start(&run_args("1000000000", "out"), dir.path());
     first.wait_for("world:");
     let lock = dir.path().join("out/.sim-run.lock");
@@ -205,7 +193,7 @@ fn locked_by(lock: &Path) -> String {
 
 /// A seminar experiment and one whose control is trained on `episodes` of its logs.
 fn recipe_project(episodes: &str) -> tempfile::TempDir {
-    let dir = project();
+    let dir = ab_project();
     std::fs::write(
         dir.path().join("trained.yml"),
         format!(
@@ -330,7 +318,7 @@ fn a_dead_builds_temporary_folder_is_removed() {
 
 #[test]
 fn ctrl_c_stops_training_without_writing() {
-    let dir = project();
+    let dir = ab_project();
     let run = sim(&run_args("300", "out"), dir.path());
     assert!(run.status.success(), "{}", stderr(&run));
     let args = [
@@ -364,7 +352,7 @@ fn ctrl_c_stops_training_without_writing() {
 /// neighbour cache file (nor its temporary), no run folder.
 #[test]
 fn ctrl_c_stops_the_neighbour_search_and_caches_nothing() {
-    let dir = project();
+    let dir = ab_project();
     std::fs::write(
         dir.path().join("env.yml"),
         "world:\n  synthetic: {tracks: 60000, artists: 9000, users: 30000, interests_per_user: 2, dim: 64, seed: 3}\n",
@@ -403,7 +391,7 @@ fn ctrl_c_stops_the_neighbour_search_and_caches_nothing() {
 /// log is the same every time.
 #[test]
 fn the_generated_world_is_cached_checked_and_rebuilt() {
-    let dir = project();
+    let dir = ab_project();
     let run = |extra: &[&str]| {
         let mut args = run_args("300", "out");
         args.extend(extra);
@@ -539,7 +527,7 @@ fn a_read_only_prepared_cache_is_usable() {
 /// run; the world it could not save is "generated (not cached)", not "cached".
 #[test]
 fn an_unwritable_cache_is_a_warning_when_nothing_needs_building() {
-    let dir = project();
+    let dir = ab_project();
     // A cache folder that cannot even be made: its parent is read-only.
     let parent = dir.path().join("read-only");
     std::fs::create_dir_all(&parent).unwrap();
@@ -561,7 +549,7 @@ fn an_unwritable_cache_is_a_warning_when_nothing_needs_building() {
 /// before any work, the input left as it was.
 #[test]
 fn a_run_never_writes_over_a_file_it_reads() {
-    let dir = project();
+    let dir = ab_project();
     std::fs::create_dir(dir.path().join("out")).unwrap();
     let experiment = std::fs::read(dir.path().join("ab.yml")).unwrap();
     std::fs::write(dir.path().join("out/ab.json"), &experiment).unwrap();

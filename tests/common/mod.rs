@@ -35,6 +35,18 @@ pub fn small_world_config(dir: &Path) -> PathBuf {
     path
 }
 
+/// A folder with the small world (`env.yml`) and a two-arm experiment (`ab.yml`).
+pub fn ab_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    small_world_config(dir.path());
+    std::fs::write(
+        dir.path().join("ab.yml"),
+        "name: ab\narms:\n  C: {kind: random}\n  T1: {kind: sticky_artist}\n",
+    )
+    .unwrap();
+    dir
+}
+
 /// Writes the small world's `env.yml` into `dir` and returns the start of a `sim` call
 /// on it with the built-in `ceiling` experiment (run in `dir`): `command --experiment
 /// ceiling --config env.yml`.
