@@ -184,6 +184,12 @@ impl UserSession {
         self.end
     }
 
+    /// The patience left: a session ends when it reaches 0 (hidden from recommenders;
+    /// the course's `render` shows it).
+    pub fn budget(&self) -> i32 {
+        self.budget
+    }
+
     /// What the next recommendation is asked with.
     pub fn request(&self) -> Request {
         Request {
