@@ -154,7 +154,8 @@ impl PyArm {
         if kind != "i" && kind != "u" {
             let dtype = array.getattr("dtype").map_or_else(|_| "?".into(), |d| d.to_string());
             return Err(failed(format!(
-                "returned an array of {dtype}: the answers must be integers (track ids)"
+                "returned {} (dtype {dtype}): the answers must be integers (track ids)",
+                describe(answer)
             )));
         }
         let shape: Vec<usize> = array.getattr("shape").and_then(|s| s.extract()).unwrap_or_default();
