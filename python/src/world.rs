@@ -3,7 +3,8 @@
 //! one world (a vector of N `SessionEnv`s made by Gymnasium does not load it N times).
 
 use botify_sim::config::Config;
-use botify_sim::world::World;
+use botify_sim::world::{World, neighbour_file};
+use std::sync::atomic::AtomicBool;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
@@ -36,6 +37,9 @@ pub fn load(config: Option<&Path>, cache_dir: &Path) -> anyhow::Result<(Config, 
         return Ok((config, world));
     }
     let (world, _) = World::from_config_cached(&config, cache_dir, false)?;
+    // Every interest's first-track neighbourhood, from the cache `sim run` fills (or
+    // computed into it): searched one reset at a time, each took milliseconds.
+    neighbour_file::load_or_compute(&world, cache_dir, false, &AtomicBool::new(false))?;
     let world = Arc::new(world);
     loaded.push((key, Arc::downgrade(&world)));
     Ok((config, world))

@@ -15,6 +15,7 @@ pub mod oracle;
 pub mod remote;
 pub mod simple;
 pub mod spec;
+pub mod stall;
 
 pub use spec::RecommenderSpec;
 
