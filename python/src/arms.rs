@@ -132,7 +132,12 @@ impl PyArm {
         let tracks = PyArray1::from_vec(py, column(&requests.tracks));
         let times = PyArray1::from_slice(py, &requests.times);
         let n = requests.len();
-        let call = || format!("recommend_batch over {n} sessions (users {})", first_users(&requests.users));
+        let call = || {
+            format!(
+                "recommend_batch over {n} sessions (users {})",
+                first_users(&requests.users)
+            )
+        };
         let failed = |message: String| BatchError::Failed {
             user: None,
             message: format!("{} {message}", call()),
@@ -152,15 +157,22 @@ impl PyArm {
             .and_then(|k| k.extract())
             .unwrap_or_default();
         if kind != "i" && kind != "u" {
-            let dtype = array.getattr("dtype").map_or_else(|_| "?".into(), |d| d.to_string());
+            let dtype = array
+                .getattr("dtype")
+                .map_or_else(|_| "?".into(), |d| d.to_string());
             return Err(failed(format!(
                 "returned {} (dtype {dtype}): the answers must be integers (track ids)",
                 describe(answer)
             )));
         }
-        let shape: Vec<usize> = array.getattr("shape").and_then(|s| s.extract()).unwrap_or_default();
+        let shape: Vec<usize> = array
+            .getattr("shape")
+            .and_then(|s| s.extract())
+            .unwrap_or_default();
         if shape != [n] {
-            return Err(failed(format!("returned an array of shape {shape:?}, not ({n},)")));
+            return Err(failed(format!(
+                "returned an array of shape {shape:?}, not ({n},)"
+            )));
         }
         let ids: PyReadonlyArray1<i64> = array
             .call_method1("astype", ("int64",))
@@ -188,7 +200,11 @@ impl BatchRecommender for PyArm {
         self.hook(&self.start, "start", users)
     }
 
-    fn recommend(&self, requests: &BatchRequests, answers: &mut Vec<u32>) -> Result<(), BatchError> {
+    fn recommend(
+        &self,
+        requests: &BatchRequests,
+        answers: &mut Vec<u32>,
+    ) -> Result<(), BatchError> {
         answers.clear();
         Python::attach(|py| {
             if self.batched {
@@ -220,13 +236,18 @@ impl Recommender for SharedArm {
 
 /// `repr(object)` and its type, for messages.
 fn describe(object: &Bound<'_, PyAny>) -> String {
-    let repr = object.repr().map_or_else(|_| "?".to_string(), |r| r.to_string());
+    let repr = object
+        .repr()
+        .map_or_else(|_| "?".to_string(), |r| r.to_string());
     let repr = if repr.chars().count() > 80 {
         format!("{}…", repr.chars().take(79).collect::<String>())
     } else {
         repr
     };
-    let kind = object.get_type().name().map_or_else(|_| "?".to_string(), |n| n.to_string());
+    let kind = object
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_string(), |n| n.to_string());
     format!("{repr} ({kind})")
 }
 

@@ -43,7 +43,9 @@ pub fn read_log<'py>(
             columns.set.push(i64::from(event.experiments));
         })?;
         columns.bad_lines = stats.bad_lines;
-        columns.sets = (0..sets.len() as u32).map(|id| sets.get(id).to_vec()).collect();
+        columns.sets = (0..sets.len() as u32)
+            .map(|id| sets.get(id).to_vec())
+            .collect();
         Ok(columns)
     });
     let columns = read.map_err(|e| crate::runtime_error(&e))?;

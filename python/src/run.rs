@@ -22,6 +22,9 @@ use std::time::Duration;
 /// How often the waiting thread looks for Ctrl-C.
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
+/// The record, the failure, a Python arm's exception, and whether Ctrl-C stopped the run.
+type RunReturn<'py> = (Bound<'py, PyAny>, Option<String>, Option<PyErr>, bool);
+
 /// `sim run`'s arguments, parsed by its own definition: the same defaults and checks.
 #[derive(Parser)]
 #[command(name = "botify_sim.run", no_binary_name = true)]
@@ -50,7 +53,7 @@ pub fn run<'py>(
     cache_dir: Option<PathBuf>,
     rebuild: bool,
     quiet: bool,
-) -> PyResult<(Bound<'py, PyAny>, Option<String>, Option<PyErr>, bool)> {
+) -> PyResult<RunReturn<'py>> {
     let mut argv: Vec<String> = vec![
         "--experiment".into(),
         experiment,
@@ -84,7 +87,10 @@ pub fn run<'py>(
             .extract()
             .map_err(|_| PyValueError::new_err(format!("arm names are strings, got {name}")))?;
         let arm = Arc::new(PyArm::new(&name, &object)?);
-        let kind = object.get_type().qualname().map_or_else(|_| "?".into(), |n| n.to_string());
+        let kind = object
+            .get_type()
+            .qualname()
+            .map_or_else(|_| "?".into(), |n| n.to_string());
         supplied.push(SuppliedArm {
             name,
             label: format!("python: {kind}"),
@@ -125,7 +131,9 @@ pub fn run<'py>(
     let cause = python_arms.iter().find_map(|arm| arm.raised(py));
     let interrupted = interrupt.is_some() || stop.load(Ordering::Relaxed);
     match executed {
-        Ok(Ran { record, failure, .. }) => {
+        Ok(Ran {
+            record, failure, ..
+        }) => {
             let text = serde_json::to_string(&record)
                 .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
             let record = py.import("json")?.getattr("loads")?.call1((text,))?;

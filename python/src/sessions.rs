@@ -19,6 +19,11 @@ use rayon::prelude::*;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// A NumPy column of ids, and of the other fields a step returns.
+type Ids<'py> = Bound<'py, PyArray1<i64>>;
+type Floats<'py> = Bound<'py, PyArray1<f64>>;
+type Flags<'py> = Bound<'py, PyArray1<bool>>;
+
 /// Below this many sub-environments a step runs on the calling thread: handing work to
 /// the thread pool costs more than it saves.
 const PARALLEL_FROM: usize = 256;
@@ -175,7 +180,10 @@ impl Sessions {
                 "the first reset needs a seed (reset(seed=...))",
             ));
         }
-        let live = sub.live.as_ref().map(|l| (l.session.user, l.session.prev, l.episode));
+        let live = sub
+            .live
+            .as_ref()
+            .map(|l| (l.session.user, l.session.prev, l.episode));
         live.ok_or_else(|| PyRuntimeError::new_err("no episode began"))
     }
 
@@ -190,14 +198,17 @@ impl Sessions {
         let world = Arc::clone(&self.world);
         let sub = self.env(env)?;
         let Some(live) = sub.live.as_mut() else {
-            return Err(PyRuntimeError::new_err("step() before reset(): call reset() first"));
+            return Err(PyRuntimeError::new_err(
+                "step() before reset(): call reset() first",
+            ));
         };
         if live.session.end().is_some() {
             return Err(PyRuntimeError::new_err(
                 "the session has ended (terminated or truncated): call reset() before step()",
             ));
         }
-        let time = Env::listen(live, &world, track).map_err(|e| out_of_range(e.track.into(), e.tracks))?;
+        let time =
+            Env::listen(live, &world, track).map_err(|e| out_of_range(e.track.into(), e.tracks))?;
         let o = outcome(live, time);
         Ok((o.user, o.track, o.reward, o.terminated, o.truncated))
     }
@@ -209,7 +220,7 @@ impl Sessions {
         &mut self,
         py: Python<'py>,
         seeds: Option<Vec<u64>>,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<(Ids<'py>, Ids<'py>)> {
         if let Some(seeds) = &seeds {
             if seeds.len() != self.envs.len() {
                 return Err(PyValueError::new_err(format!(
@@ -232,11 +243,20 @@ impl Sessions {
         let outcomes = py.detach(|| {
             for_each(envs, |env| {
                 env.begin(world, max_steps, keep);
-                env.live.as_ref().map(|l| outcome(l, 0.0)).unwrap_or_default()
+                env.live
+                    .as_ref()
+                    .map(|l| outcome(l, 0.0))
+                    .unwrap_or_default()
             })
         });
-        let users = outcomes.iter().map(|o| i64::from(o.user)).collect::<Vec<_>>();
-        let tracks = outcomes.iter().map(|o| i64::from(o.track)).collect::<Vec<_>>();
+        let users = outcomes
+            .iter()
+            .map(|o| i64::from(o.user))
+            .collect::<Vec<_>>();
+        let tracks = outcomes
+            .iter()
+            .map(|o| i64::from(o.track))
+            .collect::<Vec<_>>();
         Ok((users.into_pyarray(py), tracks.into_pyarray(py)))
     }
 
@@ -244,19 +264,14 @@ impl Sessions {
     /// returns (users, tracks, rewards, terminated, truncated). A sub-environment whose
     /// session ended at the previous step begins its next episode instead, ignoring its
     /// action, and reports reward 0 (Gymnasium's next-step autoreset).
-    #[allow(clippy::type_complexity)]
     fn step_all<'py>(
         &mut self,
         py: Python<'py>,
         actions: PyReadonlyArray1<'py, i64>,
-    ) -> PyResult<(
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<i64>>,
-        Bound<'py, PyArray1<f64>>,
-        Bound<'py, PyArray1<bool>>,
-        Bound<'py, PyArray1<bool>>,
-    )> {
-        let actions = actions.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?;
+    ) -> PyResult<(Ids<'py>, Ids<'py>, Floats<'py>, Flags<'py>, Flags<'py>)> {
+        let actions = actions
+            .as_slice()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         if actions.len() != self.envs.len() {
             return Err(PyValueError::new_err(format!(
                 "{} actions for {} sub-environments",
@@ -276,7 +291,9 @@ impl Sessions {
             )));
         }
         if self.envs.iter().any(|e| e.live.is_none()) {
-            return Err(PyRuntimeError::new_err("step() before reset(): call reset() first"));
+            return Err(PyRuntimeError::new_err(
+                "step() before reset(): call reset() first",
+            ));
         }
         let (world, max_steps, keep) = (&*self.world, self.max_steps, self.keep_plays);
         let envs = &mut self.envs;
@@ -299,8 +316,14 @@ impl Sessions {
                 }
             })
         });
-        let users = outcomes.iter().map(|o| i64::from(o.user)).collect::<Vec<_>>();
-        let tracks = outcomes.iter().map(|o| i64::from(o.track)).collect::<Vec<_>>();
+        let users = outcomes
+            .iter()
+            .map(|o| i64::from(o.user))
+            .collect::<Vec<_>>();
+        let tracks = outcomes
+            .iter()
+            .map(|o| i64::from(o.track))
+            .collect::<Vec<_>>();
         let rewards = outcomes.iter().map(|o| o.reward).collect::<Vec<_>>();
         let terminated = outcomes.iter().map(|o| o.terminated).collect::<Vec<_>>();
         let truncated = outcomes.iter().map(|o| o.truncated).collect::<Vec<_>>();
@@ -336,7 +359,11 @@ impl Sessions {
                 )
             })
             .collect();
-        let end = if live.session.end().is_some() { "." } else { "" };
+        let end = if live.session.end().is_some() {
+            "."
+        } else {
+            ""
+        };
         Ok(format!(
             "{}:[{}]:{}{end}",
             live.session.user,
@@ -392,8 +419,13 @@ pub fn track_id(action: &Bound<'_, PyAny>, n_tracks: usize) -> PyResult<u32> {
         None => Err(PyValueError::new_err(format!(
             "an action is a track id, an integer in 0..{}; got {} of type {}",
             n_tracks - 1,
-            action.repr().map_or_else(|_| "?".to_string(), |r| r.to_string()),
-            action.get_type().name().map_or_else(|_| "?".to_string(), |n| n.to_string()),
+            action
+                .repr()
+                .map_or_else(|_| "?".to_string(), |r| r.to_string()),
+            action
+                .get_type()
+                .name()
+                .map_or_else(|_| "?".to_string(), |n| n.to_string()),
         ))),
     }
 }
@@ -407,7 +439,11 @@ fn out_of_range(track: i64, n_tracks: usize) -> PyErr {
 
 /// `text` as Python's `repr` writes a string.
 fn python_str(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') { '"' } else { '\'' };
+    let quote = if text.contains('\'') && !text.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(text.len() + 2);
     out.push(quote);
     for c in text.chars() {

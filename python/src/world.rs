@@ -4,8 +4,8 @@
 
 use botify_sim::config::Config;
 use botify_sim::world::{World, neighbour_file};
-use std::sync::atomic::AtomicBool;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// The artifact and world cache: `cache_dir`, else `BOTIFY_CACHE_DIR`, else the user's

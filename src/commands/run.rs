@@ -83,7 +83,12 @@ pub fn execute(
     }
     let prepared = match &args.remote {
         None if args.console => prepare_console(args, &artifacts)?,
-        None => prepare(&args.experiment, args.config.as_deref(), &artifacts, supplied)?,
+        None => prepare(
+            &args.experiment,
+            args.config.as_deref(),
+            &artifacts,
+            supplied,
+        )?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
     // A person answers one session at a time.

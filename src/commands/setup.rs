@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::experiment::Experiment;
 use crate::pipeline::{Pipeline, build_arms_with};
-use crate::recommend::{RecommenderSpec, Recommender};
+use crate::recommend::{Recommender, RecommenderSpec};
 use crate::sim::episode::LiveArm;
 use crate::world::{World, neighbour_file};
 use anyhow::Context;

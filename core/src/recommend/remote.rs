@@ -319,7 +319,11 @@ impl RecSession for RemoteSession<'_> {
     fn next(&mut self, prev: u32, time: f64, _rng: &mut RecRng) -> Result<u32, RecommendError> {
         let asked = std::time::Instant::now();
         let (url, body) = self.remote.post("next", self.user, prev, time)?;
-        if let Some(warning) = self.remote.stall.observe(&self.remote.base, asked.elapsed()) {
+        if let Some(warning) = self
+            .remote
+            .stall
+            .observe(&self.remote.base, asked.elapsed())
+        {
             crate::problem!("{warning}");
         }
         Ok(parse_next_answer(&url, &body)?)

@@ -163,7 +163,13 @@ impl UserSession {
             });
         }
         let user = &world.users[self.user as usize];
-        let time = listen_time(catalogue, user, catalogue.embedding(self.interest), played, track);
+        let time = listen_time(
+            catalogue,
+            user,
+            catalogue.embedding(self.interest),
+            played,
+            track,
+        );
         if rng.random::<f64>() > time {
             self.budget -= 1;
         }

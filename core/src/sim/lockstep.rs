@@ -26,7 +26,11 @@ pub type EpisodeOutput = Result<(EpisodeSummary, Range<usize>), EpisodeError>;
 
 /// The batched arm of each arm of `setup` (`None`: one session at a time).
 pub fn batched_arms<'a>(setup: &EpisodeSetup<'a>) -> Vec<Option<&'a dyn BatchRecommender>> {
-    setup.arms.iter().map(|arm| arm.recommender.batch()).collect()
+    setup
+        .arms
+        .iter()
+        .map(|arm| arm.recommender.batch())
+        .collect()
 }
 
 /// A user's episodes of the block and the one it is in.
@@ -99,7 +103,9 @@ pub fn run_lockstep(
             if let Some(live) = &slot.live {
                 let request = live.session.request();
                 let round = &mut rounds[live.arm as usize];
-                round.requests.push(live.session.user, request.track, request.time);
+                round
+                    .requests
+                    .push(live.session.user, request.track, request.time);
                 round.slots.push(s);
             }
         }
@@ -126,7 +132,12 @@ pub fn run_lockstep(
                 Ok(latency) => latency,
                 Err(e) => {
                     let failed = failed_slot(round, &e);
-                    fail_slot(&slots, failed, batch_error(name, &slots, failed, e), &mut results);
+                    fail_slot(
+                        &slots,
+                        failed,
+                        batch_error(name, &slots, failed, e),
+                        &mut results,
+                    );
                     return results;
                 }
             };
@@ -156,7 +167,12 @@ pub fn run_lockstep(
                 let asked = clock.now();
                 if let Err(e) = arm.end(&round.ended_users) {
                     let failed = round.ended[0];
-                    fail_slot(&slots, failed, batch_error(name, &slots, failed, e), &mut results);
+                    fail_slot(
+                        &slots,
+                        failed,
+                        batch_error(name, &slots, failed, e),
+                        &mut results,
+                    );
                     return results;
                 }
                 let latency = asked.elapsed_seconds() / round.ended.len() as f64;
