@@ -26,9 +26,11 @@ fi
 
 cargo test --release "$@"
 
-# The Python package (python/): a virtual environment in target/python-venv with the
-# test tools, made when missing; the package built into it by maturin (cargo reuses this
-# target folder: after `cargo test`, only pyo3 and the extension compile); its tests.
+# The Python package (python/), unless a test filter was given: a virtual environment in
+# target/python-venv with the test tools, made when missing; the package built into it by
+# maturin (cargo reuses this target folder: after `cargo test`, only pyo3 and the
+# extension compile); its tests.
+[ $# -eq 0 ] || exit 0
 venv=target/python-venv
 python=python3
 command -v "$python" >/dev/null 2>&1 || {
