@@ -148,6 +148,12 @@ impl UserSession {
 
     /// The user listens to `track`: returns its listen time. A track outside the
     /// catalogue changes nothing. The caller stops at [`UserSession::end`].
+    ///
+    /// Inlined into each caller's loop: called, `sim run --experiment seminar --episodes
+    /// 20000 --workers 1` executed 2.1 % more instructions than when `run_episode` had the
+    /// model written into its own loop (412.4 M), inlined 0.5 % more (`valgrind
+    /// --tool=cachegrind`).
+    #[inline]
     pub fn listen(
         &mut self,
         world: &World,
@@ -186,6 +192,7 @@ impl UserSession {
     }
 
     /// `None` while the session goes on.
+    #[inline]
     pub fn end(&self) -> Option<SessionEnd> {
         self.end
     }
@@ -197,6 +204,7 @@ impl UserSession {
     }
 
     /// What the next recommendation is asked with.
+    #[inline]
     pub fn request(&self) -> Request {
         Request {
             step: self.steps,
