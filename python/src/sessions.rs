@@ -107,6 +107,15 @@ fn outcome(live: &Live, reward: f64) -> Outcome {
     }
 }
 
+/// The users and tracks of `outcomes`: the observation's two columns.
+fn observations<'py>(py: Python<'py>, outcomes: &[Outcome]) -> (Ids<'py>, Ids<'py>) {
+    let column = |field: fn(&Outcome) -> u32| {
+        let ids: Vec<i64> = outcomes.iter().map(|o| i64::from(field(o))).collect();
+        ids.into_pyarray(py)
+    };
+    (column(|o| o.user), column(|o| o.track))
+}
+
 /// Live sessions of one world (see the module's doc).
 #[pyclass(module = "botify_sim._native")]
 pub struct Sessions {
@@ -249,15 +258,7 @@ impl Sessions {
                     .unwrap_or_default()
             })
         });
-        let users = outcomes
-            .iter()
-            .map(|o| i64::from(o.user))
-            .collect::<Vec<_>>();
-        let tracks = outcomes
-            .iter()
-            .map(|o| i64::from(o.track))
-            .collect::<Vec<_>>();
-        Ok((users.into_pyarray(py), tracks.into_pyarray(py)))
+        Ok(observations(py, &outcomes))
     }
 
     /// Steps every sub-environment with its action, in parallel with the GIL released:
@@ -316,20 +317,13 @@ impl Sessions {
                 }
             })
         });
-        let users = outcomes
-            .iter()
-            .map(|o| i64::from(o.user))
-            .collect::<Vec<_>>();
-        let tracks = outcomes
-            .iter()
-            .map(|o| i64::from(o.track))
-            .collect::<Vec<_>>();
+        let (users, tracks) = observations(py, &outcomes);
         let rewards = outcomes.iter().map(|o| o.reward).collect::<Vec<_>>();
         let terminated = outcomes.iter().map(|o| o.terminated).collect::<Vec<_>>();
         let truncated = outcomes.iter().map(|o| o.truncated).collect::<Vec<_>>();
         Ok((
-            users.into_pyarray(py),
-            tracks.into_pyarray(py),
+            users,
+            tracks,
             rewards.into_pyarray(py),
             terminated.into_pyarray(py),
             truncated.into_pyarray(py),

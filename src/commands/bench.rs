@@ -56,12 +56,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         workers: 2,
         stop: Arc::clone(&stop),
     };
-    let prepared = prepare(
-        &args.experiment,
-        args.config.as_deref(),
-        &artifacts,
-        Vec::new(),
-    )?;
+    let prepared = prepare(&args.experiment, args.config.as_deref(), &artifacts)?;
     let startup = clock.elapsed().as_secs_f64();
     if !args.json {
         crate::out!("start-up (config, world generation, recommenders): {startup:.3} s");

@@ -17,12 +17,7 @@ pub fn run(args: &PrepareArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         stop: Arc::new(AtomicBool::new(false)),
     };
-    let prepared = prepare(
-        &args.experiment,
-        args.config.as_deref(),
-        &artifacts,
-        Vec::new(),
-    )?;
+    let prepared = prepare(&args.experiment, args.config.as_deref(), &artifacts)?;
     crate::out!(
         "prepared experiment {} ({} arms) in {}",
         prepared.experiment.name,

@@ -2,7 +2,7 @@
 
 use super::days::{DaysEnd, DaysOutcome, run_days};
 use super::run_folder::{RUN_JSON, RunFolder};
-use super::setup::{ArtifactOptions, Prepared, SuppliedArm, prepare, prepare_experiment};
+use super::setup::{ArtifactOptions, Prepared, SuppliedArm, prepare_experiment, prepare_with_arms};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
 use crate::experiment::{self, Experiment};
@@ -83,7 +83,7 @@ pub fn execute(
     }
     let prepared = match &args.remote {
         None if args.console => prepare_console(args, &artifacts)?,
-        None => prepare(
+        None => prepare_with_arms(
             &args.experiment,
             args.config.as_deref(),
             &artifacts,

@@ -77,6 +77,16 @@ pub fn prepare(
     experiment: &Path,
     config: Option<&Path>,
     artifacts: &ArtifactOptions,
+) -> anyhow::Result<Prepared> {
+    prepare_with_arms(experiment, config, artifacts, Vec::new())
+}
+
+/// [`prepare`], with the `supplied` arms in place of the experiment's specs of the same
+/// names (which are then neither built nor trained for).
+pub fn prepare_with_arms(
+    experiment: &Path,
+    config: Option<&Path>,
+    artifacts: &ArtifactOptions,
     supplied: Vec<SuppliedArm>,
 ) -> anyhow::Result<Prepared> {
     let config = Config::load_or_default(config)?;

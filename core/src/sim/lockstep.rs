@@ -131,13 +131,7 @@ pub fn run_lockstep(
             let latency = match answered {
                 Ok(latency) => latency,
                 Err(e) => {
-                    let failed = failed_slot(round, &e);
-                    fail_slot(
-                        &slots,
-                        failed,
-                        batch_error(name, &slots, failed, e),
-                        &mut results,
-                    );
+                    fail_call(&slots, failed_slot(round, &e), name, e, &mut results);
                     return results;
                 }
             };
@@ -166,13 +160,7 @@ pub fn run_lockstep(
             if !round.ended.is_empty() {
                 let asked = clock.now();
                 if let Err(e) = arm.end(&round.ended_users) {
-                    let failed = round.ended[0];
-                    fail_slot(
-                        &slots,
-                        failed,
-                        batch_error(name, &slots, failed, e),
-                        &mut results,
-                    );
+                    fail_call(&slots, round.ended[0], name, e, &mut results);
                     return results;
                 }
                 let latency = asked.elapsed_seconds() / round.ended.len() as f64;
@@ -280,15 +268,23 @@ fn failed_slot(round: &Round, error: &BatchError) -> usize {
     named.unwrap_or(round.slots[0])
 }
 
-fn batch_error(arm: &str, slots: &[Slot], failed: usize, error: BatchError) -> EpisodeError {
-    match error {
+/// Ends the lockstep with arm `arm`'s failed call as the result of slot `failed`'s episode.
+fn fail_call(
+    slots: &[Slot],
+    failed: usize,
+    arm: &str,
+    error: BatchError,
+    results: &mut Vec<(usize, EpisodeOutput)>,
+) {
+    let error = match error {
         BatchError::Interrupted => EpisodeError::Interrupted,
         BatchError::Failed { message, .. } => EpisodeError::Recommender {
             arm: arm.to_string(),
             user: slots[failed].live.as_ref().map_or(0, |l| l.session.user),
             message,
         },
-    }
+    };
+    fail_slot(slots, failed, error, results);
 }
 
 /// Ends the lockstep with `error` as the result of slot `failed`'s episode.
