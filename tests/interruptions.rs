@@ -51,7 +51,7 @@ fn ab_run<'a>(episodes: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn two_signals_while_simulating_end_the_run_as_one_does() {
-    for signal in ["-INT", "-TERM"] {
+    for signal in [libc::SIGINT, libc::SIGTERM] {
         let dir = ab_project();
         let max = u64::MAX.to_string();
         let mut run = Running::start(&ab_run(&max, &[]), dir.path());
@@ -106,7 +106,7 @@ fn two_ctrl_c_while_retraining_end_the_run_as_one_does() {
     ];
     let mut run = Running::start(&args, dir.path());
     run.wait_for("retraining on 2 logs");
-    run.signal_twice("-INT");
+    run.signal_twice(libc::SIGINT);
     let (code, err) = run.finish();
     let record = assert_interrupted(code, &err, &dir.path().join("out"), &["events-day1.jsonl"]);
     assert_eq!(record["completed_episodes"], 40000, "{err}");
@@ -141,7 +141,7 @@ fn two_ctrl_c_at_the_console_prompt_end_the_run_as_one_does() {
         prompts += 1;
         run.wait_for_count(PROMPT, prompts);
     }
-    run.signal_twice("-INT");
+    run.signal_twice(libc::SIGINT);
     let (code, err) = run.finish();
     let record = assert_interrupted(code, &err, &dir.path().join("out"), &["events.jsonl"]);
     assert_eq!(record["completed_episodes"], 1, "{err}");
@@ -164,7 +164,7 @@ fn two_ctrl_c_during_a_between_days_command_stop_it_and_end_the_run() {
         dir.path(),
     );
     run.wait_for("between-started");
-    run.signal_twice("-INT");
+    run.signal_twice(libc::SIGINT);
     let (code, err) = run.finish();
     let record = assert_interrupted(code, &err, &dir.path().join("out"), &["events-day1.jsonl"]);
     assert_eq!(record["completed_episodes"], 50);

@@ -147,7 +147,7 @@ pub fn run_days(
                 break;
             }
             // A signal at the console's prompt ends it as `q` does: an interruption.
-            RunEnd::Quit if crate::interrupt::requested() => {
+            RunEnd::Quit if stop.load(std::sync::atomic::Ordering::Relaxed) => {
                 outcome.end = DaysEnd::Interrupted;
                 break;
             }

@@ -66,6 +66,10 @@ pub struct ParsedEvent {
     pub last: bool,
     /// Id of the event's `experiments` object in [`ExperimentSets`].
     pub experiments: u32,
+    /// The previous track (`None` when the line has none) and the answer (`None` for a
+    /// `"last"` event): not used by the report, read for `botify_sim.read_log`.
+    pub track: Option<u64>,
+    pub recommendation: Option<u64>,
 }
 
 impl ParsedEvent {
@@ -80,6 +84,8 @@ impl ParsedEvent {
             && self.episode == other.episode
             && self.last == other.last
             && self.experiments == other.experiments
+            && self.track == other.track
+            && self.recommendation == other.recommendation
     }
 }
 
@@ -370,9 +376,17 @@ where
         }
         batches.push((batch, 0));
     }
-    // The same event in two files (a file given twice, a copy, a merged log beside its
-    // shards) comes out of the merge next to itself: equal timestamps leave in file
-    // order. Events of the current millisecond are kept to drop such repeats.
+    // The same event in two files (a file given twice, a copy of a `sim run` log, a
+    // merged log beside its shards) comes out of the merge next to itself: equal
+    // timestamps leave in file order. Events of the current millisecond are kept to
+    // drop such repeats. An event of a simulator's log is one of its run (session and
+    // episode ids), so an equal one is the same; a service's events are taken for
+    // repeats only from one file read twice (two of its replicas may log two equal
+    // requests of a session in the same millisecond).
+    let same_file: Vec<Vec<bool>> = files
+        .iter()
+        .map(|a| files.iter().map(|b| crate::overwrite::same_file(a, b)).collect())
+        .collect();
     let mut this_millisecond: Vec<(ParsedEvent, usize)> = Vec::new();
     while let Some(Reverse((_, i))) = heap.pop() {
         let (batch, pos) = &mut batches[i];
@@ -385,7 +399,9 @@ where
         }
         match this_millisecond
             .iter()
-            .position(|(e, f)| *f != i && e.same_as(&event))
+            .position(|(e, f)| {
+                *f != i && e.same_as(&event) && (event.episode || same_file[*f][i])
+            })
         {
             Some(at) => {
                 let (_, first) = this_millisecond.swap_remove(at);
@@ -611,13 +627,9 @@ pub struct Line<'a> {
 
 impl<'a> Line<'a> {
     pub fn into_fast(self) -> Result<FastLine<'a>, String> {
-        for (name, raw) in [
-            ("track", self.track),
-            ("recommendation", self.recommendation),
-        ] {
-            optional_id(name, raw)?;
-        }
         Ok(FastLine {
+            track: optional_id("track", self.track)?,
+            recommendation: optional_id("recommendation", self.recommendation)?,
             last: self.message == Message::Last,
             timestamp: id("timestamp", self.timestamp)?,
             user: id("user", self.user)?,
@@ -691,6 +703,8 @@ pub struct FastLine<'a> {
     pub experiments: &'a str,
     pub session: Option<u64>,
     pub episode: bool,
+    pub track: Option<u64>,
+    pub recommendation: Option<u64>,
 }
 
 /// A byte cursor over one line (valid UTF-8, so token slices need no re-validation).
@@ -888,6 +902,8 @@ pub fn parse_fast(line: &str) -> Option<FastLine<'_>> {
         experiments: "",
         session: None,
         episode: false,
+        track: None,
+        recommendation: None,
     };
     c.ws();
     c.eat(b'{')?;
@@ -929,15 +945,16 @@ pub fn parse_fast(line: &str) -> Option<FastLine<'_>> {
                     EXPERIMENTS
                 }
                 b"track" => {
-                    c.uint()?;
+                    out.track = Some(c.uint()?);
                     TRACK
                 }
                 b"recommendation" => {
-                    if c.peek()? == b'n' {
+                    out.recommendation = if c.peek()? == b'n' {
                         c.literal(b"null")?;
+                        None
                     } else {
-                        c.uint()?;
-                    }
+                        Some(c.uint()?)
+                    };
                     RECOMMENDATION
                 }
                 b"session" => {
@@ -1037,6 +1054,8 @@ pub fn parse_piece(bytes: &[u8]) -> Piece {
             episode: parsed.episode,
             last: parsed.last,
             experiments: id,
+            track: parsed.track,
+            recommendation: parsed.recommendation,
         });
     }
     Piece {
