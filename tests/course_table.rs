@@ -208,7 +208,11 @@ fn mf_and_i2i_commands_give_the_same_bytes_for_any_thread_count() {
         d,
     );
     assert!(!bad.status.success());
-    assert!(stderr(&bad).contains("--reg must be a finite number > 0, got 0"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("--reg must be a finite number > 0, got 0"),
+        "{}",
+        stderr(&bad)
+    );
 }
 
 /// docs/EXPERIMENTS.md's claims about `experiments/course_table.yml`: T4 is hw2's DSSM baseline

@@ -385,7 +385,12 @@ where
     // requests of a session in the same millisecond).
     let same_file: Vec<Vec<bool>> = files
         .iter()
-        .map(|a| files.iter().map(|b| crate::overwrite::same_file(a, b)).collect())
+        .map(|a| {
+            files
+                .iter()
+                .map(|b| crate::overwrite::same_file(a, b))
+                .collect()
+        })
         .collect();
     let mut this_millisecond: Vec<(ParsedEvent, usize)> = Vec::new();
     while let Some(Reverse((_, i))) = heap.pop() {
@@ -399,9 +404,7 @@ where
         }
         match this_millisecond
             .iter()
-            .position(|(e, f)| {
-                *f != i && e.same_as(&event) && (event.episode || same_file[*f][i])
-            })
+            .position(|(e, f)| *f != i && e.same_as(&event) && (event.episode || same_file[*f][i]))
         {
             Some(at) => {
                 let (_, first) = this_millisecond.swap_remove(at);
