@@ -183,6 +183,19 @@ pub struct RunArgs {
     /// failure stops the run, keeping every finished day's log
     #[arg(long, value_name = "CMD")]
     pub between_days: Option<String>,
+    /// Play every episode under every arm (common random numbers): the same user, session
+    /// interest, first track, listening draws and recommender stream, so the arms differ
+    /// only by what they recommend; one session per arm per episode, tied by `pair` in the
+    /// log, and the report's paired rows. In-process arms only: --remote and remote arms
+    /// keep the murmur3 assignment (the service assigns its own treatments) [default: the
+    /// experiment's `paired:`]
+    #[arg(long, conflicts_with_all = ["remote", "console"])]
+    pub paired: bool,
+    /// Days of a pre-period before day 1: every user under the control arm, --episodes a
+    /// day, with streams of their own, logged to events-pre.jsonl; the report adjusts each
+    /// user's metrics by their pre-period ones (CUPED)
+    #[arg(long, default_value_t = 0, value_name = "D", value_parser = clap::value_parser!(u32).range(0..=365))]
+    pub pre_days: u32,
     #[command(flatten)]
     pub remote_options: RemoteArgs,
     /// Simulate only the episodes of the users in shard K of N (K from 0; merge the shards

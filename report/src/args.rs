@@ -4,6 +4,7 @@ use super::{
     AnalysisOptions, analyze, analyze_by_day, default_out_dir, render_terminal, write_by_day,
     write_outputs,
 };
+use botify_sim_core::experiment::plan::{Guardrail, Plan, parse_guardrail_flag};
 use std::path::PathBuf;
 
 /// Arguments of `sim report`.
@@ -43,29 +44,83 @@ pub struct ReportArgs {
     /// correction then counts its comparisons too).
     #[arg(long)]
     pub without_first_track: bool,
+    /// The metric that decides [default: the run's experiment's (run.json beside the
+    /// logs), else mean_time_per_session]; with --guardrail, replaces the run's plan
+    #[arg(long, value_name = "METRIC")]
+    pub primary: Option<String>,
+    /// A guardrail and how far it may move the wrong way, e.g.
+    /// `mean_request_latency=+2ms` or `mean_tracks_per_session=-5%` (repeatable); with
+    /// --primary, replaces the run's plan
+    #[arg(long, value_name = "METRIC=THRESHOLD", value_parser = guardrail_flag)]
+    pub guardrail: Vec<(String, Guardrail)>,
+    /// Logs of a pre-period (say the service's logs of an earlier day): each user's
+    /// metrics there are the covariates of CUPED [default: the run's pre-period, if
+    /// `sim run --pre-days` made one]
+    #[arg(long, value_name = "LOG_OR_DIR")]
+    pub covariate: Vec<PathBuf>,
+    /// Decide by the always-valid (sequential) interval: for a run that was looked at as
+    /// it went [default: on for the logs of a multi-day run]
+    #[arg(long)]
+    pub sequential: bool,
+    /// Users (pairs in a paired log) at which the always-valid interval is narrowest
+    /// [default: those of the whole log]
+    #[arg(long, value_name = "UNITS")]
+    pub sequential_tuning: Option<f64>,
+    /// Print the report (ab.json's document) as JSON on stdout instead of the table
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn guardrail_flag(text: &str) -> Result<(String, Guardrail), String> {
+    parse_guardrail_flag(text)
+}
+
+impl ReportArgs {
+    /// The options these arguments ask for.
+    pub fn options(&self) -> AnalysisOptions {
+        let plan = (self.primary.is_some() || !self.guardrail.is_empty()).then(|| Plan {
+            primary: self.primary.clone(),
+            guardrails: self.guardrail.iter().cloned().collect(),
+            paired: false,
+        });
+        AnalysisOptions {
+            experiment: self.experiment.clone(),
+            control: self.control.clone(),
+            skip_bad_lines: self.skip_bad_lines,
+            alpha: self.alpha,
+            power: self.power,
+            split: None,
+            without_first_track: self.without_first_track,
+            plan,
+            covariate: self.covariate.clone(),
+            sequential: self.sequential,
+            sequential_tuning: self.sequential_tuning,
+            stopped_early: None,
+            run_record: true,
+        }
+    }
 }
 
 /// Runs `sim report`: prints the table, writes the report files.
 pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
-    let opts = AnalysisOptions {
-        experiment: args.experiment.clone(),
-        control: args.control.clone(),
-        skip_bad_lines: args.skip_bad_lines,
-        alpha: args.alpha,
-        power: args.power,
-        split: None,
-        without_first_track: args.without_first_track,
-    };
+    let opts = args.options();
     if args.by_day {
         return run_by_day(args, &opts);
     }
     let started = std::time::Instant::now();
     let analysis = analyze(&args.inputs, &opts)?;
     let elapsed = started.elapsed().as_secs_f64();
-    botify_sim_core::terminal::print(&render_terminal(
-        &analysis,
-        botify_sim_core::terminal::color_for_stdout(),
-    ));
+    if args.json {
+        botify_sim_core::terminal::print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&analysis)?
+        ));
+    } else {
+        botify_sim_core::terminal::print(&render_terminal(
+            &analysis,
+            botify_sim_core::terminal::color_for_stdout(),
+        ));
+    }
     botify_sim_core::note!(
         "analysed {} events in {:.2} s ({:.0} events/s)",
         analysis.log.events,

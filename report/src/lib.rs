@@ -10,16 +10,22 @@
 pub mod analysis;
 pub mod args;
 pub mod charts;
+pub mod compare;
+pub mod cuped;
+pub mod design;
 pub mod metrics;
 pub mod render;
+pub mod run_record;
 pub mod sessionize;
 pub mod stats;
+pub mod verdict;
 
 pub use analysis::{
-    Analysis, AnalysisOptions, ArmSessions, ArmSummary, LogSummary, Row, SRM_THRESHOLD, Srm,
-    WrittenLog, analyze, analyze_by_day, analyze_written,
+    Analysis, AnalysisOptions, ArmSessions, ArmSummary, Design, LogSummary, Row, SRM_THRESHOLD,
+    Srm, WrittenLog, analyze, analyze_by_day, analyze_written,
 };
 pub use args::{ReportArgs, run};
+pub use design::{Criteria, Method};
 pub use metrics::Metric;
 
 use anyhow::Context;

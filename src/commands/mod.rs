@@ -6,6 +6,7 @@ pub mod cache;
 pub mod days;
 pub mod init;
 pub mod merge;
+pub mod pre_period;
 pub mod prepare;
 pub mod run;
 pub mod run_folder;

@@ -17,6 +17,7 @@ mod config;
 mod experiment;
 mod experiment_assign;
 mod experiment_builtin;
+mod experiment_plan;
 mod http_client;
 mod http_test_server;
 mod log_fingerprint;

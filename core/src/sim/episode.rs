@@ -34,6 +34,11 @@ impl EpisodeStreams {
         rng.set_stream(stream);
         rng
     }
+
+    /// The recommender's stream of episode `index`.
+    pub fn recommender_stream(&self, index: u64) -> RecRng {
+        self.stream(2 * index + 1)
+    }
 }
 
 /// An episode's first draws, its user and session interest, with the stream it goes on
@@ -49,6 +54,9 @@ pub struct EpisodeStart {
     /// To start the recommender's stream where the episode runs: started here, its 300
     /// bytes were copied three times more (1.6 % of a run's instructions).
     streams: EpisodeStreams,
+    /// Where the user-model stream stands after the first draws: a paired episode replays
+    /// it from here under every arm.
+    drawn: u128,
 }
 
 impl EpisodeStart {
@@ -62,9 +70,18 @@ impl EpisodeStart {
             index,
             user,
             interest,
+            drawn: user_rng.get_word_pos(),
             user_rng: Mutex::new(user_rng),
             streams: *streams,
         }
+    }
+
+    /// The user-model stream as it stands after the first draws, anew: every arm of a
+    /// paired episode draws the same first track and the same listening draws from it.
+    pub fn replay_user_stream(&self) -> ChaCha8Rng {
+        let mut rng = self.streams.stream(2 * self.index);
+        rng.set_word_pos(self.drawn);
+        rng
     }
 }
 
@@ -147,29 +164,149 @@ pub struct EpisodeScratch {
     parts: SessionParts,
 }
 
-/// Runs the episode `start` began to its end, appending its events to `out`.
+/// Runs the episode `start` began to its end under the user's arm, appending its events
+/// to `out`.
 pub fn run_episode(
     setup: &EpisodeSetup,
     start: &EpisodeStart,
     scratch: &mut EpisodeScratch,
     out: &mut Vec<u8>,
 ) -> Result<EpisodeSummary, EpisodeError> {
-    let world = setup.world;
-    let cat = &world.catalogue;
-    let (index, user_id, interest) = (start.index, start.user, start.interest);
+    let arm = setup.user_arm[start.user as usize];
     let mut rng = start
         .user_rng
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let mut rec_rng: RecRng = start.streams.stream(2 * index + 1);
+    let EpisodeScratch { played, parts } = scratch;
+    parts.start(
+        u64::from(start.user),
+        &setup.treatments[arm as usize],
+        Some(start.index),
+        Some(start.index),
+    );
+    let rec_rng = start.streams.recommender_stream(start.index);
+    play(
+        setup,
+        start,
+        arm,
+        &mut rng,
+        rec_rng,
+        played,
+        &mut Lines { out, parts },
+    )
+}
+
+/// Runs the episode `start` began under `arm`, whatever the user's arm, as one arm of a
+/// paired episode (`sim run --paired`): the same first track, listening draws and
+/// recommender stream as under every other arm. Its events carry the session id
+/// `index * arms + arm` and `"pair": index`.
+pub fn run_paired_episode(
+    setup: &EpisodeSetup,
+    start: &EpisodeStart,
+    arm: u8,
+    scratch: &mut EpisodeScratch,
+    out: &mut Vec<u8>,
+) -> Result<EpisodeSummary, EpisodeError> {
+    let mut rng = start.replay_user_stream();
+    let EpisodeScratch { played, parts } = scratch;
+    let session = start
+        .index
+        .wrapping_mul(setup.arms.len() as u64)
+        .wrapping_add(u64::from(arm));
+    parts.start_in_pair(
+        u64::from(start.user),
+        &setup.treatments[arm as usize],
+        Some(session),
+        Some(start.index),
+        Some(start.index),
+    );
+    let rec_rng = start.streams.recommender_stream(start.index);
+    play(
+        setup,
+        start,
+        arm,
+        &mut rng,
+        rec_rng,
+        played,
+        &mut Lines { out, parts },
+    )
+}
+
+/// Runs the episode `start` began under `arm` without writing events or measuring
+/// latency (0 in the totals): what `sim calibrate` needs, in memory. `rec_rng` is the
+/// recommender's stream (that of [`EpisodeStreams::recommender_stream`] to match a run);
+/// `replay`: draw the user model from [`EpisodeStart::replay_user_stream`], as every arm of
+/// a paired episode does.
+pub fn simulate_episode(
+    setup: &EpisodeSetup,
+    start: &EpisodeStart,
+    arm: u8,
+    rec_rng: RecRng,
+    replay: bool,
+    played: &mut Playback,
+) -> Result<EpisodeSummary, EpisodeError> {
+    if replay {
+        let mut rng = start.replay_user_stream();
+        return play(setup, start, arm, &mut rng, rec_rng, played, &mut Unlogged);
+    }
+    let mut rng = start
+        .user_rng
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    play(setup, start, arm, &mut rng, rec_rng, played, &mut Unlogged)
+}
+
+/// Where an episode's events go.
+trait Events {
+    /// Whether latency is measured (the clock read around every answer).
+    const MEASURED: bool;
+    /// Takes one event and folds it into the session's totals.
+    fn record(&mut self, logged: &mut SessionTotals, event: &EventFields);
+}
+
+/// Events as log lines.
+struct Lines<'a> {
+    out: &'a mut Vec<u8>,
+    parts: &'a mut SessionParts,
+}
+
+impl Events for Lines<'_> {
+    const MEASURED: bool = true;
+    fn record(&mut self, logged: &mut SessionTotals, event: &EventFields) {
+        log_event(self.out, self.parts, logged, event);
+    }
+}
+
+/// Events only totalled.
+struct Unlogged;
+
+impl Events for Unlogged {
+    const MEASURED: bool = false;
+    fn record(&mut self, logged: &mut SessionTotals, event: &EventFields) {
+        logged.add(event.timestamp, event.time, 0.0);
+    }
+}
+
+/// The episode itself (SIMULATOR.md §2): first track, then the recommender is asked until
+/// the budget runs out.
+fn play<E: Events>(
+    setup: &EpisodeSetup,
+    start: &EpisodeStart,
+    arm_index: u8,
+    rng: &mut ChaCha8Rng,
+    mut rec_rng: RecRng,
+    played: &mut Playback,
+    events: &mut E,
+) -> Result<EpisodeSummary, EpisodeError> {
+    let world = setup.world;
+    let cat = &world.catalogue;
+    let (index, user_id, interest) = (start.index, start.user, start.interest);
     let user = &world.users[user_id as usize];
     let candidates = world.first_track_candidates(user, interest);
     let first = candidates[rng.random_range(0..candidates.len())];
     let taste = cat.embedding(interest);
 
-    let arm_index = setup.user_arm[user_id as usize];
     let arm = &setup.arms[arm_index as usize];
-    let treatments = &setup.treatments[arm_index as usize];
     let start_ts = setup.simulation.start_timestamp_ms + index * setup.simulation.episode_stride_ms;
     let fail = |e: RecommendError| match e {
         RecommendError::Quit => EpisodeError::Quit,
@@ -184,19 +321,17 @@ pub fn run_episode(
         user: user_id,
         hidden_taste: interest,
     });
-    let EpisodeScratch { played, parts } = scratch;
     played.clear();
     played.push(first, cat);
     let (mut prev, mut prev_time) = (first, 1.0);
     let mut budget = user.session_budget;
     let (mut steps, mut reward) = (0u32, 0.0f64);
     let mut logged = SessionTotals::new(start_ts);
-    parts.start(u64::from(user_id), treatments, Some(index), Some(index));
     let clock = LatencyClock::get();
     loop {
-        let asked = clock.now();
+        let asked = E::MEASURED.then(|| clock.now());
         let answer = session.next(prev, prev_time, &mut rec_rng).map_err(fail)?;
-        let latency = asked.elapsed_seconds();
+        let latency = asked.map_or(0.0, |asked| asked.elapsed_seconds());
         if answer as usize >= cat.len() {
             return Err(EpisodeError::TrackOutOfRange {
                 arm: arm.name.clone(),
@@ -205,9 +340,7 @@ pub fn run_episode(
                 max: cat.len() - 1,
             });
         }
-        log_event(
-            out,
-            parts,
+        events.record(
             &mut logged,
             &EventFields {
                 message: Message::Next,
@@ -230,18 +363,16 @@ pub fn run_episode(
             break;
         }
     }
-    let asked = clock.now();
+    let asked = E::MEASURED.then(|| clock.now());
     session.end(prev, prev_time).map_err(fail)?;
-    log_event(
-        out,
-        parts,
+    events.record(
         &mut logged,
         &EventFields {
             message: Message::Last,
             timestamp: start_ts + steps as u64,
             track: prev as u64,
             time: prev_time,
-            latency: asked.elapsed_seconds(),
+            latency: asked.map_or(0.0, |asked| asked.elapsed_seconds()),
             recommendation: None,
         },
     );
