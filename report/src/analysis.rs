@@ -1,6 +1,6 @@
 //! From log files to the A/B table: read, sessionize, user metrics, comparisons.
 
-use super::compare::{ArmUnits, Comparisons, PairedEpisodes, SequentialTuning};
+use super::compare::{ArmUnits, Comparisons, PairedEpisodes};
 use super::cuped::{CovariateSummary, Covariates};
 use super::design::{Criteria, Direction, Method, Role, RowResult};
 use super::metrics::{Metric, UserTotals, user_totals};
@@ -253,31 +253,6 @@ pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Ana
     tabulate(log.files, &log.read, log.sessionized, opts, &setting)
 }
 
-/// One A/B table per day of the log, day `k` being the sessions that start `k - 1` to `k`
-/// days ([`botify_sim_core::log::DAY_MS`]) after the log's first session. Days without sessions are
-/// left out. The log counters (files, bytes, bad lines) are the whole log's; events and
-/// sessions are the day's.
-pub fn analyze_by_day(
-    inputs: &[PathBuf],
-    opts: &AnalysisOptions,
-) -> anyhow::Result<Vec<(u64, Analysis)>> {
-    let log = read_sessions(inputs, opts)?;
-    let setting = Setting::resolve(&log.sessionized, log.record.as_ref(), opts)?;
-    let (files, read, sessionized) = (log.files, log.read, log.sessionized);
-    let mut days = Vec::new();
-    for (day, sessions) in sessions_by_day(&sessionized.sessions)? {
-        let one_day = sessionized_part(&sessionized, sessions);
-        let read = ReadStats {
-            events: one_day.sessions.iter().map(|s| s.tracks).sum(),
-            ..read.clone()
-        };
-        let analysis = tabulate(files.clone(), &read, one_day, opts, &setting)
-            .with_context(|| format!("day {day}"))?;
-        days.push((day, analysis));
-    }
-    Ok(days)
-}
-
 /// The log's sessions by day, day `k` (from 1) holding those that start `k - 1` to `k`
 /// days after the first.
 pub(crate) fn sessions_by_day(sessions: &[Session]) -> anyhow::Result<BTreeMap<u64, Vec<Session>>> {
@@ -492,6 +467,7 @@ fn sessionize(
 
 /// The options resolved against the log and its run record: what decides, the
 /// covariates, the sequential tuning, and whether the run is whole.
+#[derive(Clone)]
 pub(crate) struct Setting {
     pub experiment: String,
     pub criteria: Criteria,
@@ -624,7 +600,7 @@ pub fn load_covariates(
 }
 
 /// The A/B table of sessionized logs.
-fn tabulate(
+pub(crate) fn tabulate(
     reader::Inputs { files, skipped }: reader::Inputs,
     read: &ReadStats,
     sessionized: Sessionized,
@@ -720,6 +696,25 @@ fn tabulate(
 
     let pairing = pair_sessions(&sessionized.sessions, &arm_of, arm_names.len());
     let paired = pairing.paired.as_ref();
+    // One tuning for the table's always-valid intervals: the units of the largest
+    // comparison (users of the control and an arm; a paired log's users, each in every
+    // arm), unless the options fix it.
+    let tuning = setting.tuning.unwrap_or_else(|| {
+        let control_users = units[control_index].users.len();
+        let most = units
+            .iter()
+            .enumerate()
+            .filter(|&(a, _)| a != control_index)
+            .map(|(_, u)| u.users.len())
+            .max()
+            .unwrap_or(0);
+        (if paired.is_some() {
+            control_users
+        } else {
+            control_users + most
+        })
+        .max(1) as f64
+    });
     let comparisons = |alpha: f64| Comparisons {
         arms: &units,
         names: &arm_names,
@@ -727,7 +722,7 @@ fn tabulate(
         metrics: &metrics,
         paired,
         covariates: setting.covariates.as_ref(),
-        tuning: SequentialTuning(setting.tuning),
+        tuning,
         alpha,
         power: opts.power,
     };
@@ -769,11 +764,7 @@ fn tabulate(
         treatments: &treatments,
         alpha: verdict_alpha,
         power: opts.power,
-        tuning: (decided_by == Method::Sequential).then(|| {
-            setting
-                .tuning
-                .unwrap_or_else(|| table_units(&rows, decided_by))
-        }),
+        tuning: (decided_by == Method::Sequential).then_some(tuning),
         paired: paired.is_some(),
     });
     let design = Design {
@@ -801,9 +792,7 @@ fn tabulate(
                     .collect(),
             }
         }),
-        sequential_tuning: setting
-            .tuning
-            .unwrap_or_else(|| table_units(&rows, Method::Sequential)),
+        sequential_tuning: tuning,
     };
 
     // Session times per arm in time order.
@@ -865,21 +854,6 @@ fn tabulate(
         verdicts,
         session_times,
     })
-}
-
-/// The units a method's rows count (users of both arms, or pairs), the most of any
-/// treatment: the always-valid interval's tuning when nothing else gives one.
-fn table_units(rows: &[Row], method: Method) -> f64 {
-    rows.iter()
-        .filter(|r| r.method == method)
-        .map(|r| {
-            if r.control_n == r.treatment_n && matches!(r.method, Method::Paired) {
-                r.control_n as f64
-            } else {
-                (r.control_n + r.treatment_n) as f64
-            }
-        })
-        .fold(1.0, f64::max)
 }
 
 /// How a log's sessions are paired.

@@ -1,7 +1,7 @@
 //! The `sim report` command: arguments and entry point.
 
 use super::{
-    AnalysisOptions, analyze, analyze_by_day, default_out_dir, render_terminal, write_by_day,
+    AnalysisOptions, analyze, analyze_days, default_out_dir, render_terminal, write_by_day,
     write_outputs,
 };
 use botify_sim_core::experiment::plan::{Guardrail, Plan, parse_guardrail_flag};
@@ -140,14 +140,22 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
 
 /// `sim report --by-day`: prints each day's table, writes the report by day.
 fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
-    let days = analyze_by_day(&args.inputs, opts)?;
+    let by_day = analyze_days(&args.inputs, opts)?;
+    let days = &by_day.days;
     let color = botify_sim_core::terminal::color_for_stdout();
     let mut tables = String::new();
-    for (day, analysis) in &days {
+    for (day, analysis) in days {
         tables.push_str(&format!(
             "day {day}\n{}\n",
             render_terminal(analysis, color)
         ));
+    }
+    tables.push_str(
+        "Sequential monitoring (every session up to each day, always-valid intervals):\n",
+    );
+    for line in crate::monitor::look_lines(&by_day.looks) {
+        tables.push_str(&line);
+        tables.push('\n');
     }
     botify_sim_core::terminal::print(&tables);
     if !args.no_files
@@ -157,7 +165,7 @@ fn run_by_day(args: &ReportArgs, opts: &AnalysisOptions) -> anyhow::Result<()> {
             .out
             .clone()
             .unwrap_or_else(|| default_out_dir(&first.experiment));
-        let path = write_by_day(&days, &dir)?;
+        let path = write_by_day(&by_day, &dir)?;
         botify_sim_core::note!(
             "wrote the report by day ({} days): {}",
             days.len(),

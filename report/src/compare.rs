@@ -31,11 +31,6 @@ pub struct PairedEpisodes {
     pub incomplete: u64,
 }
 
-/// The always-valid interval's tuning: the number of units (users, or pairs) at which
-/// it is narrowest. `None`: the units of the table itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SequentialTuning(pub Option<f64>);
-
 /// What the comparisons of one table are made from.
 pub struct Comparisons<'a> {
     pub arms: &'a [ArmUnits],
@@ -45,7 +40,9 @@ pub struct Comparisons<'a> {
     /// Present for a paired log: then the arms hold the same users.
     pub paired: Option<&'a PairedEpisodes>,
     pub covariates: Option<&'a Covariates>,
-    pub tuning: SequentialTuning,
+    /// The units (users; a paired log's users) at which the always-valid interval is
+    /// narrowest: one value for the whole table.
+    pub tuning: f64,
     pub alpha: f64,
     pub power: f64,
 }
@@ -157,9 +154,8 @@ impl Comparisons<'_> {
         }
         let base = self.base_method();
         if let Some(b) = out.iter().find(|m| m.method == base) {
-            let tuning = self.tuning.0.unwrap_or(b.units);
             let comparison =
-                stats::sequential(&b.estimate, b.units, tuning, self.alpha, self.power);
+                stats::sequential(&b.estimate, b.units, self.tuning, self.alpha, self.power);
             out.push(Measured {
                 method: Method::Sequential,
                 comparison,

@@ -56,18 +56,26 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         workers,
         stop: std::sync::Arc::clone(&stop),
     };
+    // The experiment's plan and pairing are checked before anything is built or
+    // simulated: an error names the key and the value, or the arm that cannot be paired.
+    let paired = match (&args.remote, args.console) {
+        (None, false) => {
+            let experiment = Experiment::load(&args.experiment)?;
+            report::Criteria::from_plan(&experiment.plan)
+                .with_context(|| format!("invalid experiment {}", args.experiment.display()))?;
+            let paired = args.paired || experiment.plan.paired;
+            if paired {
+                check_pairable(&experiment, args)?;
+            }
+            paired
+        }
+        _ => false,
+    };
     let prepared = match &args.remote {
         None if args.console => prepare_console(args, &artifacts)?,
         None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
-    // Checked before anything is simulated: an error names the key and the value.
-    report::Criteria::from_plan(&prepared.experiment.plan)
-        .with_context(|| format!("invalid experiment {}", args.experiment.display()))?;
-    let paired = args.paired || prepared.experiment.plan.paired;
-    if paired {
-        check_pairable(&prepared.experiment, args)?;
-    }
     // A person answers one session at a time.
     let console = prepared
         .experiment
@@ -259,11 +267,11 @@ fn check_pairable(experiment: &Experiment, args: &RunArgs) -> anyhow::Result<()>
 fn report_by_day(options: &AnalysisOptions, folder: &RunFolder, logs: &[PathBuf]) {
     let staged = folder.staged("");
     let out_dir = folder.final_path("");
-    match report::analyze_by_day(logs, options).and_then(|mut days| {
-        for (_, analysis) in &mut days {
+    match report::analyze_days(logs, options).and_then(|mut by_day| {
+        for (_, analysis) in by_day.days.iter_mut().chain(by_day.looks.iter_mut()) {
             name_final_paths(analysis, &staged, &out_dir);
         }
-        report::write_by_day(&days, &staged)
+        report::write_by_day(&by_day, &staged)
     }) {
         Ok(_) => crate::note!(
             "report by day: {}",
