@@ -49,14 +49,22 @@ fn the_reference_solution_beats_the_dssm_baseline() {
     // paired interval of T1 against C covers the estimate of the same sessions analysed as
     // independent arms, and is narrower.
     let run = sim(
-        &["run", "--episodes", "2000", "--seed", "42", "--paired", "--out", "paired"],
+        &[
+            "run",
+            "--episodes",
+            "2000",
+            "--seed",
+            "42",
+            "--paired",
+            "--out",
+            "paired",
+        ],
         dir.path(),
     );
     assert!(run.status.success(), "{}", stderr(&run));
-    let ab: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("paired/ab.json")).unwrap(),
-    )
-    .unwrap();
+    let ab: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("paired/ab.json")).unwrap())
+            .unwrap();
     let find = |method: &str| {
         ab["rows"]
             .as_array()

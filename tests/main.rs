@@ -32,4 +32,5 @@ mod shards;
 mod train_cli;
 mod train_dssm;
 mod trust_io;
+mod verdicts;
 mod world_files;

@@ -35,6 +35,7 @@ mod report_charts;
 mod report_charts_distribution;
 mod report_charts_forest;
 mod report_charts_running_mean;
+mod report_cuped;
 mod report_metrics;
 mod report_render;
 mod report_render_terminal;
