@@ -5,6 +5,7 @@ mod common;
 mod http_support;
 mod unit;
 
+mod calibrate;
 mod console;
 mod course_table;
 mod days;

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_http;
 pub mod cache;
+pub mod calibrate;
 pub mod days;
 pub mod init;
 pub mod merge;
