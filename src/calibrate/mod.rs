@@ -261,7 +261,7 @@ impl Calibrator {
             let arm = self.user_arm[start.user as usize];
             for (setup, acc) in [(&real, &mut scratch.real), (&aa, &mut scratch.aa)] {
                 let rec = streams.recommender_stream(index);
-                let s = simulate_episode(setup, &start, arm, rec, true, &mut scratch.played)?;
+                let s = simulate_episode(setup, &start, arm, rec, &mut scratch.played)?;
                 acc.add(arm, start.user, &s.logged);
             }
             let look = index + 1;
@@ -345,7 +345,7 @@ impl Calibrator {
         for index in 0..o.episodes * u64::from(o.pre_days) {
             let start = EpisodeStart::draw(&streams, index, &self.world);
             let rec = streams.recommender_stream(index);
-            let s = simulate_episode(&setup, &start, self.control, rec, true, &mut scratch.played)?;
+            let s = simulate_episode(&setup, &start, self.control, rec, &mut scratch.played)?;
             covariates.sessions += 1;
             covariates
                 .users
@@ -384,7 +384,7 @@ impl Calibrator {
                 } else {
                     streams.recommender_stream(index)
                 };
-                let s = simulate_episode(setup, &start, arm as u8, rec, true, &mut scratch.played)?;
+                let s = simulate_episode(setup, &start, arm as u8, rec, &mut scratch.played)?;
                 scratch.real.add(arm as u8, start.user, &s.logged);
                 pairs.sessions[arm].push(user_totals(&s.logged));
             }
@@ -414,14 +414,7 @@ impl Calibrator {
                         let start = EpisodeStart::draw(&streams, index, &self.world);
                         for arm in 0..arms {
                             let rec = streams.recommender_stream(index);
-                            let s = simulate_episode(
-                                &setup,
-                                &start,
-                                arm as u8,
-                                rec,
-                                true,
-                                &mut played,
-                            )?;
+                            let s = simulate_episode(&setup, &start, arm as u8, rec, &mut played)?;
                             let t = user_totals(&s.logged);
                             per_user[arm * users + start.user as usize].add(&t);
                             per_arm[arm].add(&t);

@@ -3,7 +3,7 @@
 use super::days::{DaysEnd, DaysOutcome, run_days};
 use super::pre_period::{PrePeriod, run_pre_period};
 use super::run_folder::{RUN_JSON, RunFolder};
-use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
+use super::setup::{ArtifactOptions, Prepared, SuppliedArm, prepare_experiment, prepare_with_arms};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
 use crate::experiment::{self, Experiment};
@@ -23,6 +23,35 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let stop = interrupt::stop_on_ctrl_c();
+    let ran = execute(args, Vec::new(), &stop, !args.json)?;
+    if args.json {
+        crate::out!("{}", serde_json::to_string_pretty(&ran.record)?);
+    }
+    match ran.failure {
+        Some(e) => Err(e),
+        None => Ok(ran.exit),
+    }
+}
+
+/// What a run did: its record (`run.json`, with the files written under `files`) and
+/// how it ended.
+pub struct Ran {
+    pub record: serde_json::Value,
+    pub exit: ExitCode,
+    /// Why the run failed, after its finished episodes were logged and recorded.
+    pub failure: Option<anyhow::Error>,
+}
+
+/// Runs `args` with the `supplied` arms in place of the experiment's specs of the same
+/// names; Ctrl-C is `stop` (set by whoever watches for it). `tables`: print the summary
+/// and the A/B table, as `sim run` does on a terminal.
+pub fn execute(
+    args: &RunArgs,
+    supplied: Vec<SuppliedArm>,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tables: bool,
+) -> anyhow::Result<Ran> {
     if args.days == Days::Ask && !std::io::stdin().is_terminal() {
         anyhow::bail!(
             "--days ask asks after each day whether to start a new one, but standard input is not a terminal; give a number of days instead (e.g. --days 3)"
@@ -49,13 +78,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             "--shard runs unpaired and without a pre-period: `sim merge` joins only the shards' events.jsonl"
         );
     }
-    let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
         rebuild: args.rebuild,
         workers,
-        stop: std::sync::Arc::clone(&stop),
+        stop: std::sync::Arc::clone(stop),
     };
+    if !supplied.is_empty() && (args.console || args.remote.is_some()) {
+        anyhow::bail!("arms are supplied to an experiment, not to --console or --remote");
+    }
     // The experiment's plan and pairing are checked before anything is built or
     // simulated: an error names the key and the value, or the arm that cannot be paired.
     let paired = match (&args.remote, args.console) {
@@ -73,7 +104,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     let prepared = match &args.remote {
         None if args.console => prepare_console(args, &artifacts)?,
-        None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
+        None => prepare_with_arms(
+            &args.experiment,
+            args.config.as_deref(),
+            &artifacts,
+            supplied,
+        )?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
     // A person answers one session at a time.
@@ -102,16 +138,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let clock = Instant::now();
     let pre_period = match args.pre_days {
         0 => None,
-        days => Some(run_pre_period(&prepared, days, &options, &folder, &stop)?),
+        days => Some(run_pre_period(&prepared, days, &options, &folder, stop)?),
     };
-    let outcome = run_days(&prepared, args, &artifacts, &options, &folder, &stop);
+    let outcome = run_days(&prepared, args, &artifacts, &options, &folder, stop);
     let wall = clock.elapsed().as_secs_f64();
     // A paired run's totals count sessions, one per arm of each episode.
     let sessions_per_episode = sessions_per_episode(&options, &prepared);
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
     let summary = summarize(&arm_names, &outcome.totals);
-    if !args.json {
+    if tables {
         print_summary(&prepared, &summary, &outcome, wall, sessions_per_episode);
     }
     let failed = matches!(outcome.end, DaysEnd::Failed(_));
@@ -137,7 +173,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             (!paired).then_some((arm_names.as_slice(), &outcome.totals)),
             &folder.staged(""),
             &out_dir,
-            (!args.json).then(crate::terminal::color_for_stdout),
+            tables.then(crate::terminal::color_for_stdout),
         );
     if reported && outcome.days.len() > 1 {
         report_by_day(&report_options, &folder, &logs);
@@ -178,23 +214,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &report_path {
         crate::note!("report: {}", path.display());
     }
-    if args.json {
-        record["files"] = json!({
-            "logs": log_paths,
-            "run": out_dir.join(RUN_JSON),
-            "report": report_path,
-        });
-        crate::out!("{}", serde_json::to_string_pretty(&record)?);
-    }
+    record["files"] = json!({
+        "logs": log_paths,
+        "run": out_dir.join(RUN_JSON),
+        "report": report_path,
+    });
     if let Some(shard) = shard {
         crate::note!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
     }
-    let record = out_dir.join(RUN_JSON);
-    match outcome.end {
-        DaysEnd::Finished => Ok(ExitCode::SUCCESS),
+    let record_path = out_dir.join(RUN_JSON);
+    let (exit, failure) = match outcome.end {
+        DaysEnd::Finished => (ExitCode::SUCCESS, None),
         DaysEnd::Quit => {
             crate::note!("ended at the console: {episodes} finished episodes logged");
-            Ok(ExitCode::SUCCESS)
+            (ExitCode::SUCCESS, None)
         }
         DaysEnd::Interrupted => {
             if args.days != Days::Count(1) {
@@ -208,14 +241,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                     args.episodes
                 );
             }
-            Ok(ExitCode::from(interrupt::EXIT_CODE))
+            (ExitCode::from(interrupt::EXIT_CODE), None)
         }
-        DaysEnd::Failed(e) => Err(anyhow::anyhow!(
-            "{}; {} records them",
-            crate::terminal::one_line(&e),
-            record.display()
-        )),
-    }
+        DaysEnd::Failed(e) => (
+            ExitCode::FAILURE,
+            Some(anyhow::anyhow!(
+                "{}; {} records them",
+                crate::terminal::one_line(&e),
+                record_path.display()
+            )),
+        ),
+    };
+    Ok(Ran {
+        record,
+        exit,
+        failure,
+    })
 }
 
 /// Why a run's logs are not the whole run, if it stopped early (no verdict then).

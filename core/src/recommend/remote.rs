@@ -7,6 +7,7 @@
 //! times with exponential backoff; once a request has failed after every retry the
 //! service is taken as down and later requests fail at once, so a run stops quickly.
 
+use super::stall::StallWatch;
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
 use crate::http_client::{Answer, HttpClient, Target};
 use crate::world::Catalogue;
@@ -50,6 +51,8 @@ pub struct Remote {
     /// Set once a request failed after all retries (to what it failed with): the
     /// service is down, stop asking.
     down_because: OnceLock<String>,
+    /// Names a 40 ms stall per answer in the first answers (see `stall.rs`).
+    stall: StallWatch,
 }
 
 /// A protocol call that failed, with everything needed to say why.
@@ -114,6 +117,7 @@ impl Remote {
             base,
             options,
             down_because: OnceLock::new(),
+            stall: StallWatch::default(),
         })
     }
 
@@ -313,7 +317,15 @@ struct RemoteSession<'a> {
 
 impl RecSession for RemoteSession<'_> {
     fn next(&mut self, prev: u32, time: f64, _rng: &mut RecRng) -> Result<u32, RecommendError> {
+        let asked = std::time::Instant::now();
         let (url, body) = self.remote.post("next", self.user, prev, time)?;
+        if let Some(warning) = self
+            .remote
+            .stall
+            .observe(&self.remote.base, asked.elapsed())
+        {
+            crate::problem!("{warning}");
+        }
         Ok(parse_next_answer(&url, &body)?)
     }
 
