@@ -127,7 +127,7 @@ fn a_sample_ratio_mismatch_refuses_a_verdict() {
         .lines()
         .filter(|l| {
             let e: Value = serde_json::from_str(l).unwrap();
-            e["experiments"]["seminar"] != "T1" || e["user"].as_u64().unwrap() % 2 == 0
+            e["experiments"]["seminar"] != "T1" || e["user"].as_u64().unwrap().is_multiple_of(2)
         })
         .map(|l| format!("{l}\n"))
         .collect();

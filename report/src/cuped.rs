@@ -89,7 +89,8 @@ pub fn adjust(
         .flat_map(|(y, x)| y.iter().copied().zip(x.iter().copied()))
         .unzip();
     let (my, mx) = (Moments::of(&all_y), Moments::of(&all_x));
-    if !(mx.var > 0.0) {
+    // A covariate that does not vary (or is NaN) adjusts nothing.
+    if mx.var.is_nan() || mx.var <= 0.0 {
         return None;
     }
     let theta = covariance(&all_y, &all_x, my.mean, mx.mean) / mx.var;

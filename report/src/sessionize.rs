@@ -113,6 +113,9 @@ pub struct Sessionized {
     pub simulated: bool,
 }
 
+/// A session with an id, open: (user, pair, totals so far).
+type OpenSession = (u64, Option<u64>, SessionTotals);
+
 /// The "file" of the sessions of `sim serve` logs, whose ids hold across files.
 const SERVICE_WIDE: u32 = u32::MAX;
 
@@ -126,8 +129,8 @@ pub struct Sessionizer {
     experiments: BTreeSet<String>,
     /// Experiment-set id -> tracked treatment indices.
     pub set_cache: Vec<Option<Vec<u32>>>,
-    /// Open sessions with ids: (user, pair, totals).
-    by_id: FastMap<(u32, u64, u32), (u64, Option<u64>, SessionTotals)>,
+    /// Open sessions with ids.
+    by_id: FastMap<(u32, u64, u32), OpenSession>,
     /// Closed `sim serve` sessions -> index in `id_sessions`: replicas' clocks tick in
     /// milliseconds, so a session's `last` may sort before its previous event from the
     /// other replica's log; that event still belongs to the closed session.

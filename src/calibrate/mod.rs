@@ -378,9 +378,9 @@ impl Calibrator {
         };
         for index in 0..self.options.episodes {
             let start = EpisodeStart::draw(streams, index, &self.world);
-            for arm in 0..arms {
+            for (arm, own) in arm_streams.iter().enumerate() {
                 let rec = if own_streams && arm > 0 {
-                    arm_streams[arm].recommender_stream(index)
+                    own.recommender_stream(index)
                 } else {
                     streams.recommender_stream(index)
                 };

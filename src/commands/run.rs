@@ -187,10 +187,12 @@ pub fn execute(
         args,
         &prepared,
         &options,
-        &outcome,
-        &summary,
-        seconds,
-        pre_period.as_ref(),
+        &Done {
+            outcome: &outcome,
+            summary: &summary,
+            seconds,
+            pre_period: pre_period.as_ref(),
+        },
     );
     let mut record = match written {
         Ok(record) => record,
@@ -586,6 +588,14 @@ struct Seconds {
     report: f64,
 }
 
+/// What a run did, for its record.
+struct Done<'a> {
+    outcome: &'a DaysOutcome,
+    summary: &'a [ArmSummary],
+    seconds: Seconds,
+    pre_period: Option<&'a PrePeriod>,
+}
+
 /// Writes `run.json` into the staged run and returns it: what ran (with the experiment
 /// file's hash), how it ended, which tool made it (version and commit fixed at build
 /// time, not the current folder's), and the files the run wrote (so the next run into the
@@ -595,11 +605,14 @@ fn write_run_json(
     args: &RunArgs,
     prepared: &Prepared,
     options: &RunOptions,
-    outcome: &DaysOutcome,
-    summary: &[ArmSummary],
-    seconds: Seconds,
-    pre_period: Option<&PrePeriod>,
+    done: &Done,
 ) -> anyhow::Result<serde_json::Value> {
+    let Done {
+        outcome,
+        summary,
+        seconds,
+        pre_period,
+    } = *done;
     let mut outputs = folder.staged_names()?;
     outputs.insert(RUN_JSON.to_string());
     let error = match &outcome.end {
