@@ -242,8 +242,9 @@ pub struct RunArgs {
     pub paired: bool,
     /// Days of a pre-period before day 1: every user under the control arm, --episodes a
     /// day, with streams of their own, logged to events-pre.jsonl; the report adjusts each
-    /// user's metrics by their pre-period ones (CUPED)
-    #[arg(long, default_value_t = 0, value_name = "D", value_parser = clap::value_parser!(u32).range(0..=365))]
+    /// user's metrics by their pre-period ones (CUPED). Not with --remote or --console
+    /// (one arm: nothing to compare)
+    #[arg(long, default_value_t = 0, value_name = "D", value_parser = clap::value_parser!(u32).range(0..=365), conflicts_with_all = ["remote", "console"])]
     pub pre_days: u32,
     #[command(flatten)]
     pub remote_options: RemoteArgs,

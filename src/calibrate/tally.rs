@@ -186,11 +186,16 @@ pub struct TallyRow {
     pub mean_effect: f64,
     pub sd_effect: f64,
     pub mean_half_width: f64,
+    /// Mean over the real arms' replicates of the test statistic, the absolute effect over
+    /// its standard error: what the power depends on.
+    pub mean_z: f64,
 }
 
 /// Episodes a design needs to detect a treatment's true effect on the primary metric at
-/// the report's power: `episodes * ((z_{1-alpha/2} + z_power) sd / |effect|)^2` from the
-/// replicates' spread at `episodes`.
+/// the report's power: `episodes * ((z_{1-alpha/2} + z_power) / mean z)^2`, the test
+/// statistic growing as the square root of the episodes. (The spread of the relative
+/// effect would not do: it holds the control mean's error, which the test of the
+/// difference does not see, and overstates the episodes a large effect needs.)
 #[derive(Debug, Clone, Serialize)]
 pub struct DesignCost {
     pub design: &'static str,
@@ -244,6 +249,7 @@ struct Counts {
     delta_covered: u64,
     effects: Vec<f64>,
     half_widths: Vec<f64>,
+    z: Vec<f64>,
 }
 
 /// One replicate's judgement of a (treatment, metric) by one method.
@@ -255,6 +261,8 @@ struct Judged {
     upper: f64,
     delta: (f64, f64),
     effect: f64,
+    /// The absolute effect over its standard error.
+    z: f64,
 }
 
 /// The judgement of one replicate's rows of one method.
@@ -281,6 +289,7 @@ fn judge(method: CalMethod, rows: &[Row]) -> BTreeMap<(String, Metric), Judged> 
                 upper,
                 delta: (r.delta_lower, r.delta_upper),
                 effect: r.effect,
+                z: r.effect / 100.0 * r.control_mean / r.se,
             },
         );
     }
@@ -306,6 +315,7 @@ pub fn tally(replicates: &[Replicate], truth: &Truth, cx: &Context) -> Calibrati
                     c.covered += u64::from(j.lower <= t && t <= j.upper);
                     c.delta_covered += u64::from(j.delta.0 <= t && t <= j.delta.1);
                     c.effects.push(j.effect);
+                    c.z.push(j.z);
                     c.half_widths.push((j.upper - j.lower) / 2.0);
                 }
             }
@@ -337,6 +347,7 @@ pub fn tally(replicates: &[Replicate], truth: &Truth, cx: &Context) -> Calibrati
             mean_effect: spread.map_or(f64::NAN, |m| m.mean),
             sd_effect: spread.map_or(f64::NAN, |m| m.var.sqrt()),
             mean_half_width: real.map_or(f64::NAN, |c| Moments::of(&c.half_widths).mean),
+            mean_z: real.map_or(f64::NAN, |c| Moments::of(&c.z).mean),
         });
     }
     let done = replicates.len() as u64;
@@ -389,7 +400,7 @@ fn costs(rows: &[TallyRow], o: &Options, cx: &Context) -> Vec<DesignCost> {
             .iter()
             .filter(|r| r.method == method && r.metric == primary)
         {
-            let episodes = n * (z * r.sd_effect / r.true_effect.abs()).powi(2);
+            let episodes = n * (z / r.mean_z.abs()).powi(2);
             out.push(DesignCost {
                 design,
                 method,
