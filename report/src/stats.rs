@@ -224,7 +224,7 @@ fn gavi_rho2(tuning: f64, alpha: f64) -> f64 {
 /// estimate, after `n` units, tuned for `tuning` units: the normal-mixture confidence
 /// sequence `sqrt(2 (n rho^2 + 1) / (n rho^2) * ln(sqrt(n rho^2 + 1) / alpha))` of
 /// Howard et al. (2021) in its asymptotic form (Waudby-Smith et al. 2023), as GrowthBook
-/// and Eppo compute it. Above the fixed-horizon normal quantile for every `n`.
+/// documents and computes it. Above the fixed-horizon normal quantile for every `n`.
 pub fn gavi_factor(n: f64, tuning: f64, alpha: f64) -> f64 {
     let nr2 = n * gavi_rho2(tuning, alpha);
     (2.0 * (nr2 + 1.0) / nr2 * ((nr2 + 1.0).sqrt() / alpha).ln()).sqrt()
