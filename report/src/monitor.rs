@@ -8,6 +8,7 @@ use super::analysis::{
 };
 use super::design::Method;
 use super::render::{pct, pval};
+use super::sessionize::Session;
 use super::verdict::Decision;
 use anyhow::Context;
 use botify_sim_core::log::reader::ReadStats;
@@ -27,55 +28,40 @@ pub fn analyze_days(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Resul
     let log = read_sessions(inputs, opts)?;
     let setting = Setting::resolve(&log.sessionized, log.record.as_ref(), opts)?;
     let by_day = sessions_by_day(&log.sessionized.sessions)?;
-    let read_of = |sessions: &[super::sessionize::Session]| ReadStats {
-        events: sessions.iter().map(|s| s.tracks).sum(),
-        ..log.read.clone()
+    // The analysis of some of the log's sessions (a day, or the days so far).
+    let table = |sessions: Vec<Session>, setting: &Setting| {
+        let part = sessionized_part(&log.sessionized, sessions);
+        let read = ReadStats {
+            events: part.sessions.iter().map(|s| s.tracks).sum(),
+            ..log.read.clone()
+        };
+        tabulate(log.files.clone(), &read, part, opts, setting)
     };
     let mut days = Vec::with_capacity(by_day.len());
     for (&day, sessions) in &by_day {
-        let one_day = sessionized_part(&log.sessionized, sessions.clone());
-        let mut analysis = tabulate(
-            log.files.clone(),
-            &read_of(&one_day.sessions),
-            one_day,
-            opts,
-            &setting,
-        )
-        .with_context(|| format!("day {day}"))?;
+        let mut analysis =
+            table(sessions.clone(), &setting).with_context(|| format!("day {day}"))?;
         // A day's own sessions describe the day; the looks decide.
         analysis.verdicts.clear();
         days.push((day, analysis));
     }
     // The looks share one tuning: the units of the whole log, which the design fixes
     // before any outcome is seen.
-    let whole = tabulate(
-        log.files.clone(),
-        &log.read,
-        sessionized_part(&log.sessionized, log.sessionized.sessions.clone()),
-        opts,
-        &Setting {
-            sequential: true,
-            ..setting.clone()
-        },
-    )?;
-    let look_setting = Setting {
+    let sequential = Setting {
         sequential: true,
-        tuning: Some(whole.design.sequential_tuning),
         ..setting
+    };
+    let whole = table(log.sessionized.sessions.clone(), &sequential)?;
+    let look_setting = Setting {
+        tuning: Some(whole.design.sequential_tuning),
+        ..sequential
     };
     let mut looks = Vec::with_capacity(by_day.len());
     let mut so_far = Vec::new();
     for (&day, sessions) in &by_day {
         so_far.extend_from_slice(sessions);
-        let part = sessionized_part(&log.sessionized, so_far.clone());
-        let analysis = tabulate(
-            log.files.clone(),
-            &read_of(&part.sessions),
-            part,
-            opts,
-            &look_setting,
-        )
-        .with_context(|| format!("days 1 to {day}"))?;
+        let analysis =
+            table(so_far.clone(), &look_setting).with_context(|| format!("days 1 to {day}"))?;
         looks.push((day, analysis));
     }
     Ok(ByDay { days, looks })

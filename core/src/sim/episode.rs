@@ -452,22 +452,14 @@ pub fn run_episode(
     scratch: &mut EpisodeScratch,
     out: &mut Vec<u8>,
 ) -> Result<EpisodeSummary, EpisodeError> {
-    let arm_index = setup.user_arm[start.user as usize];
+    let arm = setup.user_arm[start.user as usize];
     let mut rng = start
         .user_rng
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let EpisodeScratch { played, parts } = scratch;
-    let log = EpisodeLog::begin(setup, start.index, start.user, arm_index, parts);
-    play(
-        setup,
-        start,
-        arm_index,
-        &mut rng,
-        start.streams.recommender_stream(start.index),
-        played,
-        Lines { out, parts, log },
-    )
+    run_logged(setup, start, arm, &mut rng, scratch, out, |parts| {
+        EpisodeLog::begin(setup, start.index, start.user, arm, parts)
+    })
 }
 
 /// Runs the episode `start` began under `arm`, whatever the user's arm, as one arm of a
@@ -481,14 +473,30 @@ pub fn run_paired_episode(
     out: &mut Vec<u8>,
 ) -> Result<EpisodeSummary, EpisodeError> {
     let mut rng = start.replay_user_stream();
+    run_logged(setup, start, arm, &mut rng, scratch, out, |parts| {
+        EpisodeLog::begin_in_pair(setup, start.index, start.user, arm, parts)
+    })
+}
+
+/// The episode under `arm`, its lines started by `begin` and appended to `out`.
+fn run_logged(
+    setup: &EpisodeSetup,
+    start: &EpisodeStart,
+    arm: u8,
+    rng: &mut ChaCha8Rng,
+    scratch: &mut EpisodeScratch,
+    out: &mut Vec<u8>,
+    begin: impl FnOnce(&mut SessionParts) -> EpisodeLog,
+) -> Result<EpisodeSummary, EpisodeError> {
     let EpisodeScratch { played, parts } = scratch;
-    let log = EpisodeLog::begin_in_pair(setup, start.index, start.user, arm, parts);
+    let log = begin(parts);
+    let rec_rng = start.streams.recommender_stream(start.index);
     play(
         setup,
         start,
         arm,
-        &mut rng,
-        start.streams.recommender_stream(start.index),
+        rng,
+        rec_rng,
         played,
         Lines { out, parts, log },
     )
