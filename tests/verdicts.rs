@@ -193,3 +193,29 @@ fn a_run_stopped_early_refuses_a_verdict() {
         "{v}"
     );
 }
+
+/// The flags of the plan are checked: a metric given twice, a metric that is not one, a
+/// threshold that is not one; each error names what is wrong.
+#[test]
+fn a_bad_plan_on_the_command_line_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    seminar(dir.path(), "out", &["--episodes", "200"]);
+    let refused = |args: &[&str]| {
+        let mut all = vec!["report", "out", "--no-files"];
+        all.extend_from_slice(args);
+        let out = sim(&all, dir.path());
+        assert!(!out.status.success(), "{args:?} was accepted");
+        stderr(&out)
+    };
+    let err = refused(&["--guardrail", "time=+1", "--guardrail", "time=-1"]);
+    assert!(err.contains("--guardrail time=... is given twice"), "{err}");
+    let err = refused(&["--guardrail", "happiness=+1%"]);
+    assert!(
+        err.contains("guardrails.happiness: unknown metric `happiness`"),
+        "{err}"
+    );
+    let err = refused(&["--primary", "sessions", "--guardrail", "sessions=+1"]);
+    assert!(err.contains("is the primary metric"), "{err}");
+    let err = refused(&["--guardrail", "mean_request_latency=+2 parsecs"]);
+    assert!(err.contains("2 parsecs"), "{err}");
+}

@@ -206,8 +206,8 @@ pub struct Analysis {
     pub log: LogSummary,
     pub arms: Vec<ArmSummary>,
     pub srm: Srm,
-    /// Number of primary comparisons (rows with a defined p-value) Holm corrects for; the
-    /// guardrail rows are a family of their own.
+    /// Number of the Welch rows' comparisons (rows with a defined p-value) Holm corrects
+    /// for together; latency's rows, and each other method's, are families of their own.
     pub comparisons: usize,
     /// Sorted by method (Welch first: the course's table), then metric, then treatment,
     /// both descending (as the course).

@@ -35,8 +35,10 @@ pub struct ReportArgs {
     /// Only print the table; write no files.
     #[arg(long)]
     pub no_files: bool,
-    /// One A/B table per day of the log (24 h from its first session), and a chart of each
-    /// metric by day: by_day.md, by_day.json, by_day_<metric>.svg/.png.
+    /// One A/B table per day of the log (24 h from its first session), the looks of
+    /// sequential monitoring (after each day, every session so far by the always-valid
+    /// interval, and whether stopping there is safe), and a chart of each metric by day:
+    /// by_day.md, by_day.json, by_day_<metric>.svg/.png.
     #[arg(long)]
     pub by_day: bool,
     /// Add `mean_time_per_session_without_first_track`: session time without each
@@ -103,6 +105,12 @@ impl ReportArgs {
 
 /// Runs `sim report`: prints the table, writes the report files.
 pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
+    let mut named = std::collections::BTreeSet::new();
+    for (metric, _) in &args.guardrail {
+        if !named.insert(metric) {
+            anyhow::bail!("--guardrail {metric}=... is given twice; give each metric once");
+        }
+    }
     let opts = args.options();
     if args.by_day {
         return run_by_day(args, &opts);

@@ -1,11 +1,15 @@
 //! `sim report`: A/B tables with confidence intervals, and charts, from event logs.
 //!
 //! Data flows one way: [`botify_sim_core::log::reader`] (streaming, parallel parse) ->
-//! [`sessionize`] (events -> sessions) -> [`metrics`] (user-level metrics) -> [`stats`]
-//! (Welch, delta method, Holm, MDE, SRM) -> [`render`] (one trait, one implementation per
-//! format) and [`charts`] (one trait, SVG and PNG back ends).
+//! [`sessionize`] (events -> sessions) -> [`metrics`] (user-level metrics) -> [`compare`]
+//! (every method's rows: Welch, paired, CUPED with [`cuped`], sequential; the formulas in
+//! [`stats`]) -> [`design`] and [`verdict`] (what each row is for, the decision, the health
+//! check) -> [`render`] (one trait, one implementation per format) and [`charts`] (one
+//! trait, SVG and PNG back ends). [`monitor`] looks at a log day by day; [`run_record`]
+//! reads `run.json` beside the logs.
 //!
-//! The library API used by `sim run`: [`analyze`], [`render_terminal`], [`write_outputs`].
+//! The library API used by `sim run`: [`analyze`], [`render_terminal`], [`write_outputs`];
+//! by `sim calibrate`: [`compare::Comparisons`].
 
 pub mod analysis;
 pub mod args;
