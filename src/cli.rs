@@ -79,6 +79,55 @@ pub enum Command {
     Merge(MergeArgs),
     /// Build every artifact and the neighbour cache of an experiment once, for shards to read
     Prepare(PrepareArgs),
+    /// Run seeded replicate experiments in memory (A/A and with the real arms) and measure
+    /// each method's false-positive rate, power and coverage of the true effect
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Experiment whose arms are calibrated: a built-in name or a file
+    #[arg(long, value_name = "NAME|FILE", default_value = "hw2", value_parser = experiment_path)]
+    pub experiment: PathBuf,
+    /// Config file [default: config/env.yml if present, else built-in defaults]
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Episodes of each replicate experiment
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(2..))]
+    pub episodes: u64,
+    /// Replicate experiments of each kind (A/A and real arms) and design
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub replicates: u64,
+    /// Seed the replicates' seeds are drawn from
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Days of the pre-period of the CUPED design (0: no CUPED)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=30))]
+    pub pre_days: u32,
+    /// Looks of the sequential design: after every episodes/looks episodes
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub looks: u32,
+    /// Episodes of the paired run whose means are the true effects
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1000..))]
+    pub truth_episodes: u64,
+    /// Leave out the paired design (every episode under every arm)
+    #[arg(long)]
+    pub no_paired: bool,
+    /// Two-sided significance level of every interval
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Power the episodes needed are sized for
+    #[arg(long, default_value_t = 0.8)]
+    pub power: f64,
+    /// Parallel workers [default: number of cores]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: Option<u64>,
+    /// Where trained artifacts of recipes are cached
+    #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
+    pub cache_dir: PathBuf,
+    /// Print the calibration as JSON on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +236,20 @@ pub struct RunArgs {
     /// later) and the run stops, keeping every finished day's log (default: no limit)
     #[arg(long, value_name = "SECONDS", requires = "between_days", value_parser = positive_seconds)]
     pub between_days_timeout: Option<f64>,
+    /// Play every episode under every arm (common random numbers): the same user, session
+    /// interest, first track, listening draws and recommender stream, so the arms differ
+    /// only by what they recommend; one session per arm per episode, tied by `pair` in the
+    /// log, and the report's paired rows. In-process arms only: --remote and remote arms
+    /// keep the murmur3 assignment (the service assigns its own treatments) [default: the
+    /// experiment's `paired:`]
+    #[arg(long, conflicts_with_all = ["remote", "console"])]
+    pub paired: bool,
+    /// Days of a pre-period before day 1: every user under the control arm, --episodes a
+    /// day, with streams of their own, logged to events-pre.jsonl; the report adjusts each
+    /// user's metrics by their pre-period ones (CUPED). Not with --remote or --console
+    /// (one arm: nothing to compare)
+    #[arg(long, default_value_t = 0, value_name = "D", value_parser = clap::value_parser!(u32).range(0..=365), conflicts_with_all = ["remote", "console"])]
+    pub pre_days: u32,
     #[command(flatten)]
     pub remote_options: RemoteArgs,
     /// Simulate only the episodes of the users in shard K of N (K from 0; merge the shards

@@ -15,6 +15,7 @@ pub use botify_sim_core::{
 pub use botify_sim_report as report;
 pub use botify_sim_train as train;
 
+pub mod calibrate;
 pub mod cli;
 pub mod commands;
 pub mod pipeline;

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         }
         Command::Merge(args) => commands::merge::run(args),
         Command::Prepare(args) => commands::prepare::run(args),
+        Command::Calibrate(args) => commands::calibrate::run(args),
     };
     match result {
         Ok(code) => code,

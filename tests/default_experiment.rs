@@ -30,12 +30,64 @@ fn the_reference_solution_beats_the_dssm_baseline() {
     assert_eq!(row["significant"], true, "{row}");
     assert_eq!(row["significant_holm"], true, "{row}");
 
+    // The experiment decides by mean_time_per_session, latency a guardrail of +2 ms: the
+    // reference solution is a ship.
+    let verdict = &ab["verdicts"][0];
+    assert_eq!(verdict["treatment"], "T1");
+    assert_eq!(verdict["decision"], "ship", "{verdict}");
+    assert_eq!(verdict["guardrails"][0]["result"], "pass", "{verdict}");
+    assert!(ab["health"]["ok"].as_bool().unwrap(), "{}", ab["health"]);
+
     let fresh = ab_rows_without_latency(&out.join("ab.csv"));
     let curated = ab_rows_without_latency(&root().join("reports/hw2/ab.csv"));
     assert_eq!(
         fresh, curated,
         "reports/hw2 is stale: regenerate it with `sim run --episodes 5000 --seed 42 --out reports/hw2`"
     );
+
+    // Paired arms on hw2 (the trained artifacts are cached by now): in the paired log the
+    // paired interval of T1 against C covers the estimate of the same sessions analysed as
+    // independent arms, and is narrower.
+    let run = sim(
+        &[
+            "run",
+            "--episodes",
+            "2000",
+            "--seed",
+            "42",
+            "--paired",
+            "--out",
+            "paired",
+        ],
+        dir.path(),
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let ab: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("paired/ab.json")).unwrap())
+            .unwrap();
+    let find = |method: &str| {
+        ab["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["treatment"] == "T1"
+                    && r["metric"] == "mean_time_per_session"
+                    && r["method"] == method
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no {method} row"))
+    };
+    let (paired, welch) = (find("paired"), find("welch"));
+    let number = |r: &serde_json::Value, key: &str| r[key].as_f64().unwrap();
+    assert!(number(&paired, "lower") < number(&welch, "effect"));
+    assert!(number(&welch, "effect") < number(&paired, "upper"));
+    assert!(
+        number(&paired, "upper") - number(&paired, "lower")
+            < number(&welch, "upper") - number(&welch, "lower"),
+        "paired {paired}\nwelch {welch}"
+    );
+    assert_eq!(ab["verdicts"][0]["decision"], "ship");
 }
 
 /// The rows of an `ab.csv` but those of latency metrics, which are measured, not

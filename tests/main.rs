@@ -5,10 +5,12 @@ mod common;
 mod http_support;
 mod unit;
 
+mod calibrate;
 mod console;
 mod course_table;
 mod days;
 mod default_experiment;
+mod designs;
 mod first_hour;
 mod guarantees;
 mod http_deploy;
@@ -33,4 +35,5 @@ mod shards;
 mod train_cli;
 mod train_dssm;
 mod trust_io;
+mod verdicts;
 mod world_files;

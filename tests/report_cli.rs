@@ -95,17 +95,18 @@ fn botify_data_json_without_session_ids_writes_every_output() {
         "report.html must be self-contained"
     );
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("| arm | metric | control mean | arm mean | effect |"));
+    assert!(md.contains("| arm | metric | method | control mean | arm mean | effect |"));
     assert!(md.contains("![") && md.contains("forest.png"));
     let csv = std::fs::read_to_string(out.join("ab.csv")).unwrap();
     assert!(csv.starts_with(
         "treatment,metric,effect,upper,lower,control_mean,treatment_mean,significant,"
     ));
-    assert_eq!(csv.lines().count(), 1 + 5);
+    // Five metrics by Welch (the course's rows), then by the always-valid interval.
+    assert_eq!(csv.lines().count(), 1 + 5 + 5);
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("ab.json")).unwrap()).unwrap();
     assert_eq!(json["experiment"], "ab");
-    assert_eq!(json["rows"].as_array().unwrap().len(), 5);
+    assert_eq!(json["rows"].as_array().unwrap().len(), 10);
 }
 
 #[test]

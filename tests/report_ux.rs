@@ -48,29 +48,48 @@ fn guardrails_apart_table_fits_and_one_mean_session_time() {
     let output = Command::new(env!("CARGO_BIN_EXE_sim"))
         .arg("report")
         .arg(&path)
+        .args(["--guardrail", "mean_request_latency=+5%"])
         .arg("--out")
         .arg(&out)
         .success();
     let stdout = String::from_utf8(output.stdout).unwrap();
-    // The tables and their notes; the lines above saying what was read stay whole.
-    let tables = &stdout[stdout.find("Primary metrics").expect("tables")..];
+    // The tables and their notes; the lines above saying what was read, and the
+    // verdicts, stay whole.
+    let tables = &stdout[stdout.find("\nPrimary metric").expect("tables")..];
     for line in tables.lines() {
         assert!(line.chars().count() <= 120, "too wide: {line}");
     }
     let (primary, guardrails) = stdout
-        .split_once("Guardrails (an increase is bad)")
+        .split_once("Guardrails (decide: pass when the interval stays inside the threshold)")
         .unwrap_or_else(|| panic!("no guardrail section: {stdout}"));
-    assert!(primary.contains("Primary metrics (an increase is good)"));
     assert!(
-        !primary.lines().any(|l| l.contains("mean_request_latency")),
+        primary.contains("Primary metric: mean_time_per_session (decides; an increase is good)")
+    );
+    assert!(
+        !primary
+            .lines()
+            .any(|l| l.contains("mean_request_latency") && l.starts_with("T1 ")),
         "{primary}"
     );
     let latency = guardrails
         .lines()
         .find(|l| l.starts_with("T1 ") && l.contains("mean_request_latency"))
         .unwrap_or_else(|| panic!("{guardrails}"));
-    assert!(latency.ends_with("worse"), "10x slower is worse: {latency}");
+    assert!(
+        latency.ends_with("fail"),
+        "10x slower fails a +5% guardrail: {latency}"
+    );
     assert!(guardrails.contains("wall time"), "{guardrails}");
+    let verdict = stdout
+        .lines()
+        .find(|l| l.starts_with("Verdict on T1 vs C"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    // 60 users an arm: the health check refuses a verdict, and says why.
+    assert!(
+        verdict
+            .contains("NO VERDICT: arm C has 60 users with finished sessions, fewer than the 100"),
+        "{verdict}"
+    );
 
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     let section = &html[html.find("<section id=\"guardrails\">").unwrap()..];

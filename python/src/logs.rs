@@ -105,14 +105,16 @@ pub fn report_csv(
     skip_bad_lines: bool,
     without_first_track: bool,
 ) -> PyResult<(Vec<u8>, Vec<u8>)> {
+    // As `sim report`: what decides (and a pre-period) from run.json beside the logs.
     let options = AnalysisOptions {
         experiment,
         control,
         skip_bad_lines,
         alpha,
         power,
-        split: None,
         without_first_track,
+        run_record: true,
+        ..AnalysisOptions::default()
     };
     py.detach(|| -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
         let analysis = analyze(&paths, &options)?;

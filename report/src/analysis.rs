@@ -1,9 +1,15 @@
 //! From log files to the A/B table: read, sessionize, user metrics, comparisons.
 
-use super::metrics::{Metric, user_totals};
+use super::compare::{ArmUnits, Comparisons, PairedEpisodes};
+use super::cuped::{CovariateSummary, Covariates};
+use super::design::{Criteria, Direction, Method, Role, RowResult};
+use super::metrics::{Metric, UserTotals, user_totals};
+use super::run_record::RunRecord;
 use super::sessionize::{Session, Sessionized, Sessionizer};
 use super::stats::{self, Moments};
+use super::verdict::{Health, MIN_USERS_PER_ARM, Verdict, VerdictInputs, verdicts};
 use anyhow::{Context, bail};
+use botify_sim_core::experiment::plan::Plan;
 use botify_sim_core::log::reader::{self, ExperimentSets, ReadStats, ReaderOptions};
 use botify_sim_core::log::session::SessionTotals;
 use rustc_hash::FxBuildHasher;
@@ -33,6 +39,22 @@ pub struct AnalysisOptions {
     /// Add `mean_time_per_session_without_first_track` to the table (the course table's
     /// definition; see [`Metric::MeanTimePerSessionWithoutFirstTrack`]).
     pub without_first_track: bool,
+    /// What decides (primary metric, guardrails); `None`: the run record's when
+    /// [`run_record`](Self::run_record) finds one, else [`Criteria::default`].
+    pub plan: Option<Plan>,
+    /// Logs of a pre-period whose per-user metrics are CUPED's covariates; empty: the run
+    /// record's pre-period, if any.
+    pub covariate: Vec<PathBuf>,
+    /// The always-valid interval decides: the run was looked at as it went (every day).
+    pub sequential: bool,
+    /// Units (users; pairs in a paired log) at which the always-valid interval is
+    /// narrowest; `None`: the units of the whole table (of the whole log, for the days of
+    /// a log read day by day), which the design, not the outcomes, fixes.
+    pub sequential_tuning: Option<f64>,
+    /// Why the logs are not the whole run (a run stopped early): no verdict is given.
+    pub stopped_early: Option<String>,
+    /// Read `run.json` beside the logs for what the options leave open.
+    pub run_record: bool,
 }
 
 impl Default for AnalysisOptions {
@@ -45,6 +67,12 @@ impl Default for AnalysisOptions {
             power: 0.8,
             split: None,
             without_first_track: false,
+            plan: None,
+            covariate: Vec::new(),
+            sequential: false,
+            sequential_tuning: None,
+            stopped_early: None,
+            run_record: false,
         }
     }
 }
@@ -147,6 +175,25 @@ pub struct Row {
     pub delta_upper: f64,
     /// Minimum detectable effect at the given power, percent of mean_C.
     pub mde: f64,
+    /// How the interval was made.
+    pub method: Method,
+    /// The metric's part in the decision.
+    pub role: Role,
+    /// Which way of the metric is good.
+    pub direction: Direction,
+    /// A guardrail's rule as the experiment gives it (`max_increase 2 ms`); empty if none.
+    pub guardrail: String,
+    /// A guardrail's threshold as an effect (percent of mean_C, signed the bad way): the
+    /// interval is compared with it. NaN if none.
+    pub threshold: f64,
+    /// How the row reads: better / worse / n.s. by `p_holm` in its direction, or a
+    /// guardrail's pass / fail / unclear by its threshold.
+    pub result: RowResult,
+    /// 1 - (this method's variance / the Welch variance of the same sessions); NaN for
+    /// Welch itself.
+    pub variance_reduction: f64,
+    /// Standard error of mean_T - mean_C.
+    pub se: f64,
 }
 
 /// Session times of one arm, in time order (for the charts).
@@ -169,13 +216,38 @@ pub struct Analysis {
     pub log: LogSummary,
     pub arms: Vec<ArmSummary>,
     pub srm: Srm,
-    /// Number of primary comparisons (rows with a defined p-value) Holm corrects for; the
-    /// guardrail rows are a family of their own.
+    /// Number of the Welch rows' comparisons (rows with a defined p-value) Holm corrects
+    /// for together; latency's rows, and each other method's, are families of their own.
     pub comparisons: usize,
-    /// Sorted by metric, then treatment, both descending (as the course).
+    /// Sorted by method (Welch first: the course's table), then metric, then treatment,
+    /// both descending (as the course).
     pub rows: Vec<Row>,
+    /// What decides.
+    pub criteria: Criteria,
+    /// The designs the log allows and the method that decides.
+    pub design: Design,
+    /// Whether a verdict can be trusted.
+    pub health: Health,
+    /// One per treatment.
+    pub verdicts: Vec<Verdict>,
     #[serde(skip)]
     pub session_times: Vec<ArmSessions>,
+}
+
+/// What the log's design allows beyond independent arms.
+#[derive(Debug, Clone, Serialize)]
+pub struct Design {
+    /// The method of the verdicts.
+    pub decided_by: Method,
+    /// Every episode was played under every arm (`sim run --paired`).
+    pub paired: bool,
+    /// Paired episodes with a session under every arm, and those without.
+    pub pairs: u64,
+    pub incomplete_pairs: u64,
+    /// CUPED's pre-period, if any.
+    pub covariate: Option<CovariateSummary>,
+    /// Units at which the always-valid interval is narrowest.
+    pub sequential_tuning: f64,
 }
 
 impl Analysis {
@@ -186,55 +258,46 @@ impl Analysis {
 
 /// Reads the logs, sessionizes and computes the whole report.
 pub fn analyze(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<Analysis> {
-    let (files, read, sessionized) = read_sessions(inputs, opts)?;
-    tabulate(files, &read, sessionized, opts)
+    let log = read_sessions(inputs, opts)?;
+    let setting = Setting::resolve(&log.sessionized, log.record.as_ref(), opts)?;
+    tabulate(log.files, &log.read, log.sessionized, opts, &setting)
 }
 
-/// One A/B table per day of the log, day `k` being the sessions that start `k - 1` to `k`
-/// days ([`botify_sim_core::log::DAY_MS`]) after the log's first session; with `days`
-/// (a run's own count, from its `run.json`), later sessions belong to its last day.
-/// Days without sessions are left out. The log counters (files, bytes, bad lines) are
-/// the whole log's; events and sessions are the day's.
-pub fn analyze_by_day(
-    inputs: &[PathBuf],
-    opts: &AnalysisOptions,
+/// The log's sessions by day, day `k` (from 1) holding those that start `k - 1` to `k`
+/// days ([`botify_sim_core::log::DAY_MS`]) after the first; with `days` (a run's own
+/// count, from its `run.json`), later sessions belong to its last day.
+pub(crate) fn sessions_by_day(
+    sessions: &[Session],
     days: Option<u64>,
-) -> anyhow::Result<Vec<(u64, Analysis)>> {
-    let (files, read, sessionized) = read_sessions(inputs, opts)?;
-    let Some(first) = sessionized.sessions.iter().map(|s| s.timestamp).min() else {
+) -> anyhow::Result<BTreeMap<u64, Vec<Session>>> {
+    let Some(first) = sessions.iter().map(|s| s.timestamp).min() else {
         bail!("the log holds no finished session");
     };
     let mut by_day: BTreeMap<u64, Vec<Session>> = BTreeMap::new();
-    for session in &sessionized.sessions {
+    for session in sessions {
         let day = 1 + (session.timestamp - first) / botify_sim_core::log::DAY_MS;
         let day = days.map_or(day, |days| day.min(days.max(1)));
         by_day.entry(day).or_default().push(*session);
     }
-    let mut days = Vec::with_capacity(by_day.len());
-    for (day, sessions) in by_day {
-        let mut units: Vec<(u32, u64)> = sessions.iter().map(|s| (s.treatment, s.user)).collect();
-        units.sort_unstable();
-        units.dedup();
-        let events = sessions.iter().map(|s| s.tracks).sum();
-        let one_day = Sessionized {
-            treatments: sessionized.treatments.clone(),
-            experiments: sessionized.experiments.clone(),
-            sessions,
-            units,
-            unfinished_sessions: 0,
-            unfinished_events: 0,
-            ignored_events: 0,
-            sorted: sessionized.sorted,
-        };
-        let read = ReadStats {
-            events,
-            ..read.clone()
-        };
-        let analysis =
-            tabulate(files.clone(), &read, one_day, opts).with_context(|| format!("day {day}"))?;
-        days.push((day, analysis));
+    Ok(by_day)
+}
+
+/// `sessionized` reduced to `sessions` (a day, or the days so far).
+pub(crate) fn sessionized_part(sessionized: &Sessionized, sessions: Vec<Session>) -> Sessionized {
+    let mut units: Vec<(u32, u64)> = sessions.iter().map(|s| (s.treatment, s.user)).collect();
+    units.sort_unstable();
+    units.dedup();
+    Sessionized {
+        treatments: sessionized.treatments.clone(),
+        experiments: sessionized.experiments.clone(),
+        sessions,
+        units,
+        unfinished_sessions: 0,
+        unfinished_events: 0,
+        ignored_events: 0,
+        sorted: sessionized.sorted,
+        simulated: sessionized.simulated,
     }
-    Ok(days)
 }
 
 /// A log described by the run that has just written it.
@@ -269,6 +332,7 @@ pub fn analyze_written(log: &WrittenLog, opts: &AnalysisOptions) -> anyhow::Resu
         experiments: BTreeSet::from([log.experiment.to_string()]),
         sessions,
         units,
+        simulated: true,
         ..Sessionized::default()
     };
     let read = ReadStats {
@@ -284,7 +348,8 @@ pub fn analyze_written(log: &WrittenLog, opts: &AnalysisOptions) -> anyhow::Resu
         files: vec![log.path.clone()],
         skipped: Vec::new(),
     };
-    tabulate(files, &read, sessionized, opts)
+    let setting = Setting::resolve(&sessionized, None, opts)?;
+    tabulate(files, &read, sessionized, opts, &setting)
 }
 
 /// The distinct (arm, user) pairs of `sessions`, sorted: marked in a table by arm and user
@@ -324,37 +389,53 @@ fn check_levels(opts: &AnalysisOptions) -> anyhow::Result<()> {
     if !(opts.power > 0.0 && opts.power < 1.0) {
         bail!("power must be in (0, 1), got {}", opts.power);
     }
+    if let Some(tuning) = opts.sequential_tuning
+        && !(tuning.is_finite() && tuning >= 1.0)
+    {
+        bail!("the sequential tuning must be a number of units >= 1, got {tuning}");
+    }
     Ok(())
 }
 
-/// Reads and sessionizes the logs.
-fn read_sessions(
-    inputs: &[PathBuf],
-    opts: &AnalysisOptions,
-) -> anyhow::Result<(reader::Inputs, ReadStats, Sessionized)> {
+/// A read, sessionized log.
+pub(crate) struct ReadLog {
+    pub files: reader::Inputs,
+    pub read: ReadStats,
+    pub sessionized: Sessionized,
+    /// `run.json` beside the logs, when the options ask for it.
+    pub record: Option<RunRecord>,
+}
+
+/// Reads and sessionizes the logs. A run record's pre-period log found by expanding a
+/// folder is not read as part of the experiment (it is the covariate).
+pub(crate) fn read_sessions(inputs: &[PathBuf], opts: &AnalysisOptions) -> anyhow::Result<ReadLog> {
     if inputs.is_empty() {
         bail!("no log given: pass one or more log files or directories");
     }
     check_levels(opts)?;
-    let reader::Inputs { files, skipped } = reader::expand_inputs(inputs)?;
-    let reader_opts = ReaderOptions {
-        skip_bad_lines: opts.skip_bad_lines,
-        ..ReaderOptions::default()
+    let reader::Inputs {
+        mut files,
+        mut skipped,
+    } = reader::expand_inputs(inputs)?;
+    let record = if opts.run_record {
+        RunRecord::beside(&files)
+    } else {
+        None
     };
-    let mut sets = ExperimentSets::default();
-    let mut sessionizer = Sessionizer::new(opts.experiment.clone());
-    let read = reader::read_events(&files, &reader_opts, &mut sets, |f, e, sets| {
-        sessionizer.push(f, e, sets)
-    })?;
-    if sessionizer.out_of_order() {
-        // Events without session ids are not in time order: sort them (second pass).
-        sessionizer.restart_buffered();
-        // Same interning table: the experiment-set ids of the first pass stay valid.
-        reader::read_events(&files, &reader_opts, &mut sets, |f, e, sets| {
-            sessionizer.push(f, e, sets)
-        })?;
+    if let Some(record) = &record {
+        let (pre, kept): (Vec<PathBuf>, Vec<PathBuf>) = files
+            .into_iter()
+            .partition(|f| !inputs.contains(f) && record.pre_period.contains(f));
+        files = kept;
+        skipped.extend(pre.into_iter().map(|f| {
+            (
+                f,
+                "the run's pre-period: the covariate of CUPED, not the experiment".to_string(),
+            )
+        }));
     }
-    let sessionized = sessionizer.finish();
+    let sessionized = sessionize(&files, opts.experiment.clone(), opts.skip_bad_lines)?;
+    let (read, sessionized) = sessionized;
     if read.events == 0 {
         let names = list_paths(&files);
         if read.bad_lines > 0 {
@@ -366,17 +447,102 @@ fn read_sessions(
         }
         bail!("nothing to compare: {names} hold no events");
     }
-    Ok((reader::Inputs { files, skipped }, read, sessionized))
+    Ok(ReadLog {
+        files: reader::Inputs { files, skipped },
+        read,
+        sessionized,
+        record,
+    })
 }
 
-/// The A/B table of sessionized logs.
-fn tabulate(
-    reader::Inputs { files, skipped }: reader::Inputs,
-    read: &ReadStats,
-    sessionized: Sessionized,
-    opts: &AnalysisOptions,
-) -> anyhow::Result<Analysis> {
-    let experiment = match &opts.experiment {
+/// Reads `files` into sessions of `experiment` (every experiment when `None`).
+fn sessionize(
+    files: &[PathBuf],
+    experiment: Option<String>,
+    skip_bad_lines: bool,
+) -> anyhow::Result<(ReadStats, Sessionized)> {
+    let reader_opts = ReaderOptions {
+        skip_bad_lines,
+        ..ReaderOptions::default()
+    };
+    let mut sets = ExperimentSets::default();
+    let mut sessionizer = Sessionizer::new(experiment);
+    let read = reader::read_events(files, &reader_opts, &mut sets, |f, e, sets| {
+        sessionizer.push(f, e, sets)
+    })?;
+    if sessionizer.out_of_order() {
+        // Events without session ids are not in time order: sort them (second pass).
+        sessionizer.restart_buffered();
+        // Same interning table: the experiment-set ids of the first pass stay valid.
+        reader::read_events(files, &reader_opts, &mut sets, |f, e, sets| {
+            sessionizer.push(f, e, sets)
+        })?;
+    }
+    Ok((read, sessionizer.finish()))
+}
+
+/// The options resolved against the log and its run record: what decides, the
+/// covariates, the sequential tuning, and whether the run is whole.
+#[derive(Clone)]
+pub(crate) struct Setting {
+    pub experiment: String,
+    pub criteria: Criteria,
+    pub covariates: Option<Covariates>,
+    pub sequential: bool,
+    pub tuning: Option<f64>,
+    pub stopped_early: Option<String>,
+}
+
+impl Setting {
+    pub fn resolve(
+        sessionized: &Sessionized,
+        record: Option<&RunRecord>,
+        opts: &AnalysisOptions,
+    ) -> anyhow::Result<Setting> {
+        let experiment = choose_experiment(sessionized, opts)?;
+        let record = record.filter(|r| r.experiment == experiment);
+        let plan = match (&opts.plan, record) {
+            (Some(plan), _) => plan.clone(),
+            (None, Some(r)) => r.plan.clone(),
+            (None, None) => Plan::default(),
+        };
+        let criteria = Criteria::from_plan(&plan).with_context(|| match record {
+            Some(r) if opts.plan.is_none() => {
+                format!("{}: the experiment's plan", r.path.display())
+            }
+            _ => "the decision plan".to_string(),
+        })?;
+        let covariate_logs = match (&opts.covariate, record) {
+            (logs, _) if !logs.is_empty() => logs.clone(),
+            (_, Some(r)) => r.pre_period.clone(),
+            _ => Vec::new(),
+        };
+        let covariates = if covariate_logs.is_empty() {
+            None
+        } else {
+            Some(load_covariates(
+                &covariate_logs,
+                &experiment,
+                opts.skip_bad_lines,
+            )?)
+        };
+        Ok(Setting {
+            experiment,
+            criteria,
+            covariates,
+            sequential: opts.sequential || record.is_some_and(|r| r.days > 1),
+            tuning: opts.sequential_tuning,
+            stopped_early: opts
+                .stopped_early
+                .clone()
+                .or_else(|| record.and_then(|r| r.stopped_early.clone())),
+        })
+    }
+}
+
+/// The experiment to analyse: `--experiment`, or the only one in the log.
+fn choose_experiment(sessionized: &Sessionized, opts: &AnalysisOptions) -> anyhow::Result<String> {
+    Ok(match &opts.experiment {
         Some(name) => {
             if !sessionized.experiments.contains(name) {
                 bail!(
@@ -399,7 +565,65 @@ fn tabulate(
                 list(sessionized.experiments.iter())
             ),
         },
+    })
+}
+
+/// The per-user totals of the covariate logs' sessions: of `experiment` if they hold it,
+/// else of the only experiment they hold (a pre-period or an earlier day of a service).
+pub fn load_covariates(
+    files: &[PathBuf],
+    experiment: &str,
+    skip_bad_lines: bool,
+) -> anyhow::Result<Covariates> {
+    let reader::Inputs { files, .. } = reader::expand_inputs(files)?;
+    let (_, sessionized) = sessionize(&files, None, skip_bad_lines)
+        .with_context(|| format!("the covariate logs {}", list_paths(&files)))?;
+    let chosen = if sessionized.experiments.contains(experiment) {
+        experiment.to_string()
+    } else if sessionized.experiments.len() == 1 {
+        sessionized
+            .experiments
+            .iter()
+            .next()
+            .cloned()
+            .unwrap_or_default()
+    } else {
+        bail!(
+            "the covariate logs {} hold {}; none is `{experiment}`, so which one is the pre-period is not clear",
+            list_paths(&files),
+            match sessionized.experiments.len() {
+                0 => "no experiment".to_string(),
+                _ => format!(
+                    "several experiments ({})",
+                    list(sessionized.experiments.iter())
+                ),
+            }
+        );
     };
+    let totals = user_totals(&sessionized.sessions, |t| {
+        sessionized.treatments[t as usize].0 == chosen
+    });
+    let mut covariates = Covariates {
+        files: files.clone(),
+        experiment: chosen,
+        ..Covariates::default()
+    };
+    for ((_, user), t) in totals {
+        covariates.sessions += t.sessions;
+        covariates.users.entry(user).or_default().add(&t);
+    }
+    Ok(covariates)
+}
+
+/// The A/B table of sessionized logs.
+pub(crate) fn tabulate(
+    reader::Inputs { files, skipped }: reader::Inputs,
+    read: &ReadStats,
+    sessionized: Sessionized,
+    opts: &AnalysisOptions,
+    setting: &Setting,
+) -> anyhow::Result<Analysis> {
+    let experiment = setting.experiment.clone();
     // Treatments of the chosen experiment, by name.
     let mut arm_of: HashMap<u32, usize, FxBuildHasher> = HashMap::default();
     let mut arm_names: Vec<String> = sessionized
@@ -443,38 +667,27 @@ fn tabulate(
             users[a] += 1;
         }
     }
-    // User-level metrics.
+    // User-level metrics, per arm in user order.
     let metrics = Metric::of_table(opts.without_first_track);
     let totals = user_totals(&sessionized.sessions, |t| arm_of.contains_key(&t));
-    let mut values: Vec<BTreeMap<Metric, Vec<f64>>> = vec![BTreeMap::new(); arm_names.len()];
-    let mut sessions_per_arm = vec![0u64; arm_names.len()];
-    for ((t, _), tot) in &totals {
+    let mut units: Vec<ArmUnits> = vec![ArmUnits::default(); arm_names.len()];
+    for ((t, user), tot) in &totals {
         let Some(&a) = arm_of.get(t) else { continue };
-        sessions_per_arm[a] += tot.sessions;
-        for &metric in &metrics {
-            values[a].entry(metric).or_default().push(tot.value(metric));
-        }
+        units[a].users.push(*user);
+        units[a].totals.push(*tot);
     }
-    let moments: Vec<BTreeMap<Metric, Moments>> = values
-        .iter()
-        .map(|per_metric| {
-            metrics
-                .iter()
-                .map(|&m| (m, Moments::of(per_metric.get(&m).map_or(&[][..], |v| v))))
-                .collect()
-        })
-        .collect();
     let arms: Vec<ArmSummary> = arm_names
         .iter()
+        .zip(&units)
         .enumerate()
-        .map(|(a, name)| ArmSummary {
+        .map(|(a, (name, arm))| ArmSummary {
             treatment: name.clone(),
             users: users[a],
-            users_with_sessions: values[a].get(&Metric::Time).map_or(0, |v| v.len() as u64),
-            sessions: sessions_per_arm[a],
-            metrics: moments[a]
+            users_with_sessions: arm.users.len() as u64,
+            sessions: arm.totals.iter().map(|t| t.sessions).sum(),
+            metrics: metrics
                 .iter()
-                .map(|(m, mo)| (m.name().to_string(), *mo))
+                .map(|&m| (m.name().to_string(), Moments::of(&arm.values(m))))
                 .collect(),
         })
         .collect();
@@ -497,59 +710,106 @@ fn tabulate(
         );
     }
 
-    // Comparisons, sorted by metric then treatment, both descending (string order).
-    let mut rows = Vec::new();
-    for &metric in &metrics {
-        for (a, name) in arm_names.iter().enumerate() {
-            if a == control_index {
-                continue;
-            }
-            let c = &moments[control_index][&metric];
-            let t = &moments[a][&metric];
-            let cmp = stats::compare(c, t, opts.alpha, opts.power);
-            rows.push(Row {
-                treatment: name.clone(),
-                metric,
-                effect: cmp.effect,
-                upper: cmp.upper,
-                lower: cmp.lower,
-                control_mean: c.mean,
-                treatment_mean: t.mean,
-                significant: cmp.significant,
-                control_n: c.n,
-                treatment_n: t.n,
-                dof: cmp.dof,
-                p_value: cmp.p_value,
-                p_holm: f64::NAN,
-                significant_holm: false,
-                delta_lower: cmp.delta_lower,
-                delta_upper: cmp.delta_upper,
-                mde: cmp.mde,
-            });
-        }
-    }
-    rows.sort_by(|x, y| {
-        (y.metric.name(), y.treatment.as_str()).cmp(&(x.metric.name(), x.treatment.as_str()))
+    let pairing = pair_sessions(&sessionized.sessions, &arm_of, arm_names.len());
+    let paired = pairing.paired.as_ref();
+    // One tuning for the table's always-valid intervals: the units of the largest
+    // comparison (users of the control and an arm; a paired log's users, each in every
+    // arm), unless the options fix it.
+    let tuning = setting.tuning.unwrap_or_else(|| {
+        let control_users = units[control_index].users.len();
+        let most = units
+            .iter()
+            .enumerate()
+            .filter(|&(a, _)| a != control_index)
+            .map(|(_, u)| u.users.len())
+            .max()
+            .unwrap_or(0);
+        (if paired.is_some() {
+            control_users
+        } else {
+            control_users + most
+        })
+        .max(1) as f64
     });
-    // Two families, each Holm-corrected on its own: the primary metrics, and the guardrails
-    // (latency). Wall-time latency differs from run to run; apart, it cannot move the
-    // primary rows' p_holm, so a rerun reproduces them exactly.
-    let mut comparisons = 0;
-    for guardrail in [false, true] {
-        let family: Vec<usize> = (0..rows.len())
-            .filter(|&i| rows[i].metric.is_guardrail() == guardrail)
-            .collect();
-        let p: Vec<f64> = family.iter().map(|&i| rows[i].p_value).collect();
-        if !guardrail {
-            comparisons = p.iter().filter(|p| !p.is_nan()).count();
-        }
-        for (&i, p_holm) in family.iter().zip(stats::holm(&p)) {
-            rows[i].p_holm = p_holm;
-            rows[i].significant_holm = p_holm < opts.alpha;
-        }
-    }
-
+    let comparisons = |alpha: f64| Comparisons {
+        arms: &units,
+        names: &arm_names,
+        control: control_index,
+        metrics: &metrics,
+        paired,
+        covariates: setting.covariates.as_ref(),
+        tuning,
+        alpha,
+        power: opts.power,
+    };
+    let table = comparisons(opts.alpha);
+    let mut rows = table.rows();
+    let comparisons_made = classify(
+        &mut rows,
+        &setting.criteria,
+        sessionized.simulated,
+        opts.alpha,
+    );
     let srm = srm_check(&arm_names, &users, opts.split.as_ref())?;
+
+    let decided_by = if setting.sequential {
+        Method::Sequential
+    } else {
+        table.base_method()
+    };
+    let health = health(&arms, &srm, &pairing, setting);
+    let treatments: Vec<String> = arm_names
+        .iter()
+        .enumerate()
+        .filter(|&(a, _)| a != control_index && finished(&arms[a]))
+        .map(|(_, n)| n.clone())
+        .collect();
+    // Bonferroni over the treatments: each verdict at alpha / m.
+    let verdict_alpha = opts.alpha / treatments.len().max(1) as f64;
+    let verdict_rows = if treatments.len() > 1 {
+        comparisons(verdict_alpha).rows()
+    } else {
+        rows.clone()
+    };
+    let verdicts = verdicts(&VerdictInputs {
+        rows: &verdict_rows,
+        criteria: &setting.criteria,
+        method: decided_by,
+        health: &health,
+        control: &control,
+        treatments: &treatments,
+        alpha: verdict_alpha,
+        power: opts.power,
+        tuning: (decided_by == Method::Sequential).then_some(tuning),
+        paired: paired.is_some(),
+    });
+    let design = Design {
+        decided_by,
+        paired: paired.is_some(),
+        pairs: paired.map_or(0, |p| p.sessions.first().map_or(0, Vec::len) as u64),
+        incomplete_pairs: paired.map_or(0, |p| p.incomplete),
+        covariate: setting.covariates.as_ref().map(|c| {
+            let all: usize = units.iter().map(|u| u.users.len()).sum();
+            let covered: usize = units
+                .iter()
+                .flat_map(|u| &u.users)
+                .filter(|u| c.users.get(u).is_some_and(|t| t.sessions > 0))
+                .count();
+            CovariateSummary {
+                files: c.files.clone(),
+                experiment: c.experiment.clone(),
+                sessions: c.sessions,
+                users: c.users.len(),
+                coverage: covered as f64 / all.max(1) as f64,
+                theta: table
+                    .thetas()
+                    .into_iter()
+                    .map(|(m, theta)| (m.name().to_string(), theta))
+                    .collect(),
+            }
+        }),
+        sequential_tuning: tuning,
+    };
 
     // Session times per arm in time order.
     let mut ordered: Vec<(u64, u64, usize, f64)> = sessionized
@@ -611,10 +871,156 @@ fn tabulate(
         },
         arms,
         srm,
-        comparisons,
+        comparisons: comparisons_made,
         rows,
+        criteria: setting.criteria.clone(),
+        design,
+        health,
+        verdicts,
         session_times,
     })
+}
+
+/// How a log's sessions are paired.
+struct Pairing {
+    /// The complete pairs, when every session of the experiment belongs to a pair.
+    paired: Option<PairedEpisodes>,
+    /// Sessions with and without a pair.
+    in_pairs: u64,
+    alone: u64,
+}
+
+/// The paired episodes of the experiment's sessions (arm of each treatment index in
+/// `arm_of`): every session must carry a pair for the log to count as paired.
+fn pair_sessions(
+    sessions: &[Session],
+    arm_of: &HashMap<u32, usize, FxBuildHasher>,
+    arms: usize,
+) -> Pairing {
+    let mut by_pair: BTreeMap<u64, Vec<Option<UserTotals>>> = BTreeMap::new();
+    let (mut in_pairs, mut alone) = (0, 0);
+    for s in sessions {
+        let Some(&a) = arm_of.get(&s.treatment) else {
+            continue;
+        };
+        let Some(pair) = s.pair else {
+            alone += 1;
+            continue;
+        };
+        in_pairs += 1;
+        let slots = by_pair.entry(pair).or_insert_with(|| vec![None; arms]);
+        slots[a] = Some(UserTotals {
+            time: s.time,
+            first_time: s.first_time,
+            sessions: 1,
+            latency_ms: s.latency_ms,
+            tracks: s.tracks,
+        });
+    }
+    if in_pairs == 0 || alone > 0 {
+        return Pairing {
+            paired: None,
+            in_pairs,
+            alone,
+        };
+    }
+    let mut paired = PairedEpisodes {
+        sessions: vec![Vec::new(); arms],
+        incomplete: 0,
+    };
+    for slots in by_pair.into_values() {
+        if slots.iter().all(Option::is_some) {
+            for (arm, slot) in paired.sessions.iter_mut().zip(slots.into_iter().flatten()) {
+                arm.push(slot);
+            }
+        } else {
+            paired.incomplete += 1;
+        }
+    }
+    Pairing {
+        paired: Some(paired),
+        in_pairs,
+        alone,
+    }
+}
+
+/// Holm's correction within each method, the measured latency apart (it changes between
+/// reruns; apart, it never moves another row's `p_holm`); each row's role, direction,
+/// threshold and result. Returns the number of the Welch rows' primary family, as the
+/// table's preamble counts them.
+fn classify(rows: &mut [Row], criteria: &Criteria, simulated: bool, alpha: f64) -> usize {
+    let mut families: BTreeMap<(Method, bool), Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        families
+            .entry((r.method, r.metric.is_measured()))
+            .or_default()
+            .push(i);
+    }
+    let mut comparisons = 0;
+    for ((method, measured), family) in &families {
+        let p: Vec<f64> = family.iter().map(|&i| rows[i].p_value).collect();
+        if *method == Method::Welch && !measured {
+            comparisons = p.iter().filter(|p| !p.is_nan()).count();
+        }
+        for (&i, p_holm) in family.iter().zip(stats::holm(&p)) {
+            rows[i].p_holm = p_holm;
+            rows[i].significant_holm = p_holm < alpha;
+        }
+    }
+    for r in rows.iter_mut() {
+        r.role = criteria.role(r.metric, simulated);
+        r.direction = criteria.direction(r.metric);
+        r.result = match criteria.guardrail(r.metric) {
+            Some(g) => {
+                r.guardrail = g.rule.describe();
+                r.threshold = g.threshold_percent(r.control_mean);
+                g.judge(r.lower, r.upper, r.control_mean)
+            }
+            None if !r.significant_holm || !r.effect.is_finite() || r.effect == 0.0 => {
+                RowResult::NotSignificant
+            }
+            None if r.direction.is_good(r.effect) => RowResult::Better,
+            None => RowResult::Worse,
+        };
+    }
+    comparisons
+}
+
+/// The reasons not to trust a verdict.
+fn health(arms: &[ArmSummary], srm: &Srm, pairing: &Pairing, setting: &Setting) -> Health {
+    let mut problems = Vec::new();
+    if srm.mismatch {
+        problems.push(format!(
+            "sample ratio mismatch (users per arm against the split: chi-square p = {})",
+            super::render::pval(srm.p_value)
+        ));
+    }
+    for arm in arms {
+        if arm.users_with_sessions < MIN_USERS_PER_ARM {
+            problems.push(format!(
+                "arm {} has {} users with finished sessions, fewer than the {MIN_USERS_PER_ARM} the intervals need",
+                arm.treatment, arm.users_with_sessions
+            ));
+        }
+    }
+    if pairing.in_pairs > 0 && pairing.alone > 0 {
+        problems.push(format!(
+            "the log mixes paired sessions ({}) with unpaired ones ({}); they were analysed as unpaired",
+            pairing.in_pairs, pairing.alone
+        ));
+    }
+    if let Some(p) = &pairing.paired
+        && p.incomplete > 0
+    {
+        problems.push(format!(
+            "{} paired episodes miss the session of some arm",
+            p.incomplete
+        ));
+    }
+    if let Some(why) = &setting.stopped_early {
+        problems.push(format!("{why}: the logs are not the whole run"));
+    }
+    Health::new(problems)
 }
 
 fn srm_check(

@@ -1,27 +1,39 @@
 //! `sim report`: A/B tables with confidence intervals, and charts, from event logs.
 //!
 //! Data flows one way: [`botify_sim_core::log::reader`] (streaming, parallel parse) ->
-//! [`sessionize`] (events -> sessions) -> [`metrics`] (user-level metrics) -> [`stats`]
-//! (Welch, delta method, Holm, MDE, SRM) -> [`render`] (one trait, one implementation per
-//! format) and [`charts`] (one trait, SVG and PNG back ends).
+//! [`sessionize`] (events -> sessions) -> [`metrics`] (user-level metrics) -> [`compare`]
+//! (every method's rows: Welch, paired, CUPED with [`cuped`], sequential; the formulas in
+//! [`stats`]) -> [`design`] and [`verdict`] (what each row is for, the decision, the health
+//! check) -> [`render`] (one trait, one implementation per format) and [`charts`] (one
+//! trait, SVG and PNG back ends). [`monitor`] looks at a log day by day; [`run_record`]
+//! reads `run.json` beside the logs.
 //!
-//! The library API used by `sim run`: [`analyze`], [`render_terminal`], [`write_outputs`].
+//! The library API used by `sim run`: [`analyze`], [`render_terminal`], [`write_outputs`];
+//! by `sim calibrate`: [`compare::Comparisons`].
 
 pub mod analysis;
 pub mod args;
 pub mod charts;
+pub mod compare;
+pub mod cuped;
+pub mod design;
 pub mod metrics;
+pub mod monitor;
 pub mod render;
 mod run_days;
+pub mod run_record;
 pub mod sessionize;
 pub mod stats;
+pub mod verdict;
 
 pub use analysis::{
-    Analysis, AnalysisOptions, ArmSessions, ArmSummary, LogSummary, Row, SRM_THRESHOLD, Srm,
-    WrittenLog, analyze, analyze_by_day, analyze_written,
+    Analysis, AnalysisOptions, ArmSessions, ArmSummary, Design, LogSummary, Row, SRM_THRESHOLD,
+    Srm, WrittenLog, analyze, analyze_written,
 };
 pub use args::{ReportArgs, is_report_output, run};
+pub use design::{Criteria, Method};
 pub use metrics::Metric;
+pub use monitor::{ByDay, analyze_days};
 
 use anyhow::Context;
 use charts::Chart;
@@ -68,16 +80,28 @@ pub fn write_outputs(analysis: &Analysis, out_dir: &Path) -> anyhow::Result<Vec<
     Ok(files.into_iter().map(|(path, _)| path).collect())
 }
 
-/// Writes the report by day into `out_dir`: `by_day.md` (each day's table, then one
-/// chart per metric), `by_day.json` (each day's whole analysis) and the charts
+/// Writes the report by day into `out_dir`: `by_day.md` (the looks of sequential
+/// monitoring, each day's table, then one chart per metric), `by_day.json` (each day's
+/// whole analysis and the look at the days so far) and the charts
 /// `by_day_<metric>.svg/.png`. Returns the path of `by_day.md`.
-pub fn write_by_day(days: &[(u64, Analysis)], out_dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn write_by_day(by_day: &ByDay, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let days = &by_day.days;
     let Some((_, first)) = days.first() else {
         anyhow::bail!("the log holds no day with finished sessions");
     };
     std::fs::create_dir_all(out_dir)
         .with_context(|| format!("{}: cannot create the output directory", out_dir.display()))?;
     let mut md = format!("# A/B report by day: `{}`\n\n", first.experiment);
+    md.push_str(
+        "## Sequential monitoring\n\nAfter each day, every session so far, decided by the \
+         always-valid interval (one tuning for every look): looking after every day does not \
+         make a false ship likelier than alpha, and a day whose verdict is ship or don't ship \
+         is a safe day to stop.\n\n",
+    );
+    for line in monitor::look_lines(&by_day.looks) {
+        md.push_str(&format!("- {line}\n"));
+    }
+    md.push('\n');
     for (day, analysis) in days {
         let content = ReportContent {
             analysis,
@@ -104,7 +128,10 @@ pub fn write_by_day(days: &[(u64, Analysis)], out_dir: &Path) -> anyhow::Result<
     }
     let json: Vec<serde_json::Value> = days
         .iter()
-        .map(|(day, analysis)| serde_json::json!({"day": day, "analysis": analysis}))
+        .zip(&by_day.looks)
+        .map(|((day, analysis), (_, so_far))| {
+            serde_json::json!({"day": day, "analysis": analysis, "so_far": so_far})
+        })
         .collect();
     botify_sim_core::atomic_file::write(
         &out_dir.join("by_day.json"),

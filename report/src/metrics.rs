@@ -1,5 +1,6 @@
 //! User-level metrics (AB_REPORT.md §2): per (user, treatment), over its sessions.
 
+use super::design::Direction;
 use super::sessionize::Session;
 use rustc_hash::FxBuildHasher;
 use serde::Serialize;
@@ -58,11 +59,39 @@ impl Metric {
         }
     }
 
-    /// Guardrails are metrics that must not get worse, where an increase is bad (latency);
-    /// the others are the primary metrics, where an increase is good. Reports keep the two
-    /// apart so a guardrail never reads as a win nor shares an axis with the primary ones.
-    pub fn is_guardrail(self) -> bool {
+    /// Measured wall time (latency), not simulated: it differs between runs of the same
+    /// recommenders, so its rows are a Holm family of their own (a rerun with the same
+    /// seed reproduces every other row exactly) and calibration leaves it out.
+    pub fn is_measured(self) -> bool {
         matches!(self, Metric::MeanRequestLatency)
+    }
+
+    /// Which way is good when nothing else is said: latency should go down, everything
+    /// else up.
+    pub fn natural_direction(self) -> Direction {
+        if self.is_measured() {
+            Direction::Decrease
+        } else {
+            Direction::Increase
+        }
+    }
+
+    /// A per-session mean (a ratio of a user's sums), rather than a sum or a count: a
+    /// user without sessions has no value of it (see the covariates of CUPED).
+    pub fn is_per_session(self) -> bool {
+        !matches!(self, Metric::Time | Metric::Sessions)
+    }
+
+    /// The unit of an absolute threshold of this metric.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Metric::MeanRequestLatency => "ms",
+            Metric::Time
+            | Metric::MeanTimePerSession
+            | Metric::MeanTimePerSessionWithoutFirstTrack => "listened tracks",
+            Metric::Sessions => "sessions",
+            Metric::MeanTracksPerSession => "tracks",
+        }
     }
 
     pub fn from_name(name: &str) -> Option<Metric> {
@@ -90,6 +119,15 @@ pub struct UserTotals {
 }
 
 impl UserTotals {
+    /// Adds another unit's sums (a user's sessions under several treatments).
+    pub fn add(&mut self, other: &UserTotals) {
+        self.time += other.time;
+        self.first_time += other.first_time;
+        self.sessions += other.sessions;
+        self.latency_ms += other.latency_ms;
+        self.tracks += other.tracks;
+    }
+
     pub fn value(&self, metric: Metric) -> f64 {
         let sessions = self.sessions as f64;
         match metric {

@@ -38,6 +38,8 @@ pub struct Session {
     pub first_time: f64,
     /// Sum of the events' `latency`, in milliseconds.
     pub latency_ms: f64,
+    /// The paired episode it is one arm of (`sim run --paired`).
+    pub pair: Option<u64>,
 }
 
 /// How events without session ids are handled.
@@ -59,7 +61,13 @@ impl Session {
             time: totals.time,
             first_time: totals.first_time,
             latency_ms: totals.latency_ms,
+            pair: None,
         }
+    }
+
+    /// The session, one arm of the paired episode `pair`.
+    pub fn in_pair(self, pair: Option<u64>) -> Self {
+        Session { pair, ..self }
     }
 }
 
@@ -101,7 +109,12 @@ pub struct Sessionized {
     pub ignored_events: u64,
     /// Events without session id were not in time order and were sorted (buffered mode).
     pub sorted: bool,
+    /// Some event carries an `episode`: a simulator's log.
+    pub simulated: bool,
 }
+
+/// A session with an id, open: (user, pair, totals so far).
+type OpenSession = (u64, Option<u64>, SessionTotals);
 
 /// The "file" of the sessions of `sim serve` logs, whose ids hold across files.
 const SERVICE_WIDE: u32 = u32::MAX;
@@ -116,7 +129,8 @@ pub struct Sessionizer {
     experiments: BTreeSet<String>,
     /// Experiment-set id -> tracked treatment indices.
     pub set_cache: Vec<Option<Vec<u32>>>,
-    by_id: FastMap<(u32, u64, u32), (u64, SessionTotals)>,
+    /// Open sessions with ids.
+    by_id: FastMap<(u32, u64, u32), OpenSession>,
     /// Closed `sim serve` sessions -> index in `id_sessions`: replicas' clocks tick in
     /// milliseconds, so a session's `last` may sort before its previous event from the
     /// other replica's log; that event still belongs to the closed session.
@@ -127,6 +141,7 @@ pub struct Sessionizer {
     out_of_order: bool,
     ignored_events: u64,
     seq: u64,
+    simulated: bool,
 }
 
 impl Sessionizer {
@@ -147,6 +162,7 @@ impl Sessionizer {
             out_of_order: false,
             ignored_events: 0,
             seq: 0,
+            simulated: false,
         }
     }
 
@@ -214,6 +230,7 @@ impl Sessionizer {
     }
 
     fn push_one(&mut self, file: u32, treatment: u32, event: &ParsedEvent) {
+        self.simulated |= event.episode;
         if let Some(session) = event.session {
             let scope = if event.episode { file } else { SERVICE_WIDE };
             let key = (scope, session, treatment);
@@ -225,19 +242,20 @@ impl Sessionizer {
                 s.latency_ms += event.latency * 1000.0;
                 return;
             }
-            let (_, acc) = self.by_id.entry(key).or_insert_with(|| {
+            let (_, _, acc) = self.by_id.entry(key).or_insert_with(|| {
                 // A new session: register its unit (once per session, not per event).
                 self.units.entry((treatment, event.user)).or_default();
-                (event.user, SessionTotals::new(event.timestamp))
+                (event.user, event.pair, SessionTotals::new(event.timestamp))
             });
             acc.add(event.timestamp, event.time, event.latency);
             if event.last
-                && let Some((user, acc)) = self.by_id.remove(&key)
+                && let Some((user, pair, acc)) = self.by_id.remove(&key)
             {
                 if scope == SERVICE_WIDE {
                     self.closed_service_wide.insert(key, self.id_sessions.len());
                 }
-                self.id_sessions.push(Session::new(treatment, user, &acc));
+                self.id_sessions
+                    .push(Session::new(treatment, user, &acc).in_pair(pair));
             }
             return;
         }
@@ -276,7 +294,7 @@ impl Sessionizer {
     pub fn finish(mut self) -> Sessionized {
         let mut unfinished_sessions = 0;
         let mut unfinished_events = 0;
-        for (_, acc) in self.by_id.values() {
+        for (_, _, acc) in self.by_id.values() {
             unfinished_sessions += 1;
             unfinished_events += acc.tracks;
         }
@@ -316,6 +334,7 @@ impl Sessionizer {
             unfinished_events,
             ignored_events: self.ignored_events,
             sorted: self.mode == Mode::Buffered,
+            simulated: self.simulated,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The statistics of the report (AB_REPORT.md §3-4): sample moments, the course's Welch
 //! interval, Welch's p-value, the delta-method interval of a ratio, Holm's correction,
-//! the minimum detectable effect and the sample-ratio-mismatch chi-square test.
+//! the minimum detectable effect and the sample-ratio-mismatch chi-square test; the
+//! paired interval, the always-valid (sequential) interval and Wilson's binomial interval.
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
@@ -103,14 +104,50 @@ pub struct Comparison {
 /// The course's Welch comparison (AB_REPORT.md §3) plus p-value, delta-method interval
 /// and MDE (§4).
 pub fn compare(control: &Moments, treatment: &Moments, alpha: f64, power: f64) -> Comparison {
+    interval(&welch(control, treatment), alpha, power)
+}
+
+/// The difference of two independent arms' means, with Welch's standard error and
+/// degrees of freedom.
+pub fn welch(control: &Moments, treatment: &Moments) -> Estimate {
     let (nc, nt) = (control.n as f64, treatment.n as f64);
     let (vc, vt) = (control.var, treatment.var);
     let (mc, mt) = (control.mean, treatment.mean);
-    let effect_abs = mt - mc;
     let (ac, at) = (vc / nc, vt / nt);
     let dof =
         (ac + at).powi(2) / (vc * vc / (nc * nc * (nc - 1.0)) + vt * vt / (nt * nt * (nt - 1.0)));
-    let se = (ac + at).sqrt();
+    // Delta method for R = mt/mc - 1 with independent arms:
+    // Var(R) ~ at / mc^2 + mt^2 * ac / mc^4.
+    let se_ratio = (at / (mc * mc) + mt * mt * ac / mc.powi(4)).sqrt();
+    Estimate {
+        effect_abs: mt - mc,
+        se: (ac + at).sqrt(),
+        dof,
+        control_mean: mc,
+        treatment_mean: mt,
+        se_ratio,
+    }
+}
+
+/// A difference of means with its standard error, from which every interval of a row is
+/// made.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// mean_T - mean_C.
+    pub effect_abs: f64,
+    pub se: f64,
+    /// Degrees of freedom of the t quantile.
+    pub dof: f64,
+    pub control_mean: f64,
+    pub treatment_mean: f64,
+    /// Delta-method standard error of mean_T / mean_C - 1.
+    pub se_ratio: f64,
+}
+
+/// The t interval, p-value, delta-method interval and MDE of an estimate.
+pub fn interval(e: &Estimate, alpha: f64, power: f64) -> Comparison {
+    let (effect_abs, se, dof) = (e.effect_abs, e.se, e.dof);
+    let (mc, mt) = (e.control_mean, e.treatment_mean);
     let t_crit = t_quantile(1.0 - alpha / 2.0, dof);
     let half = t_crit * se;
     let effect = effect_abs / mc * 100.0;
@@ -118,13 +155,10 @@ pub fn compare(control: &Moments, treatment: &Moments, alpha: f64, power: f64) -
     let upper = (effect_abs + half) / mc * 100.0;
     let significant = (effect_abs + half) * (effect_abs - half) > 0.0;
     let p_value = t_two_sided_p(effect_abs / se, dof);
-    // Delta method for R = mt/mc - 1 with independent arms:
-    // Var(R) ~ at / mc^2 + mt^2 * ac / mc^4.
     let ratio = mt / mc - 1.0;
-    let se_ratio = (at / (mc * mc) + mt * mt * ac / mc.powi(4)).sqrt();
     let z = z_quantile(1.0 - alpha / 2.0);
-    let delta_lower = (ratio - z * se_ratio) * 100.0;
-    let delta_upper = (ratio + z * se_ratio) * 100.0;
+    let delta_lower = (ratio - z * e.se_ratio) * 100.0;
+    let delta_upper = (ratio + z * e.se_ratio) * 100.0;
     let mde = (t_crit + t_quantile(power, dof)) * se / mc.abs() * 100.0;
     Comparison {
         effect_abs,
@@ -140,6 +174,112 @@ pub fn compare(control: &Moments, treatment: &Moments, alpha: f64, power: f64) -
         delta_upper,
         mde,
     }
+}
+
+/// Sample covariance (ddof = 1) of two equally long samples with the given means.
+pub fn covariance(x: &[f64], y: &[f64], mean_x: f64, mean_y: f64) -> f64 {
+    let n = x.len().min(y.len());
+    if n < 2 {
+        return f64::NAN;
+    }
+    x.iter()
+        .zip(y)
+        .map(|(a, b)| (a - mean_x) * (b - mean_y))
+        .sum::<f64>()
+        / (n - 1) as f64
+}
+
+/// Treatment against control on the same units (common random numbers: every unit was
+/// played under both arms; `control[i]` and `treatment[i]` are one unit's): the mean of
+/// the differences with its one-sample standard error, and the delta method for
+/// mean_T / mean_C - 1 with the arms' covariance.
+pub fn paired(control: &[f64], treatment: &[f64]) -> Estimate {
+    let n = control.len().min(treatment.len());
+    let (c, t) = (&control[..n], &treatment[..n]);
+    let (mc, mt) = (Moments::of(c), Moments::of(t));
+    let differences: Vec<f64> = t.iter().zip(c).map(|(t, c)| t - c).collect();
+    let d = Moments::of(&differences);
+    let nf = n as f64;
+    let r = mt.mean / mc.mean;
+    let cov = covariance(c, t, mc.mean, mt.mean);
+    let var_ratio = (mt.var - 2.0 * r * cov + r * r * mc.var) / nf / (mc.mean * mc.mean);
+    Estimate {
+        effect_abs: d.mean,
+        se: (d.var / nf).sqrt(),
+        dof: nf - 1.0,
+        control_mean: mc.mean,
+        treatment_mean: mt.mean,
+        se_ratio: var_ratio.max(0.0).sqrt(),
+    }
+}
+
+/// The mixture tuning of the always-valid intervals: `rho^2` for which the interval is
+/// narrowest when `tuning` units have been seen (Waudby-Smith et al. 2023, as GrowthBook).
+fn gavi_rho2(tuning: f64, alpha: f64) -> f64 {
+    let l = -2.0 * alpha.ln();
+    (l + (l + 1.0).ln()) / tuning
+}
+
+/// Half-width of the always-valid (1 - alpha) interval over the standard error of the
+/// estimate, after `n` units, tuned for `tuning` units: the normal-mixture confidence
+/// sequence `sqrt(2 (n rho^2 + 1) / (n rho^2) * ln(sqrt(n rho^2 + 1) / alpha))` of
+/// Howard et al. (2021) in its asymptotic form (Waudby-Smith et al. 2023), as GrowthBook
+/// documents and computes it. Above the fixed-horizon normal quantile for every `n`.
+pub fn gavi_factor(n: f64, tuning: f64, alpha: f64) -> f64 {
+    let nr2 = n * gavi_rho2(tuning, alpha);
+    (2.0 * (nr2 + 1.0) / nr2 * ((nr2 + 1.0).sqrt() / alpha).ln()).sqrt()
+}
+
+/// The always-valid p-value of `z = estimate / se` after `n` units: the inverse of the
+/// mixture e-value (Waudby-Smith et al. 2023, eq. 155), capped at 1. It is below alpha
+/// exactly when the interval of [`gavi_factor`] excludes 0.
+pub fn always_valid_p(z: f64, n: f64, tuning: f64, alpha: f64) -> f64 {
+    if !(z.is_finite() && n > 0.0) {
+        return f64::NAN;
+    }
+    let rho2 = gavi_rho2(tuning, alpha);
+    let nr2 = n * rho2;
+    let log_e = nr2 * z * z / (2.0 * (nr2 + 1.0)) - 0.5 * (nr2 + 1.0).ln();
+    (-log_e).exp().min(1.0)
+}
+
+/// The always-valid interval of an estimate after `n` units (see [`gavi_factor`]): the
+/// same effect, every interval widened to the confidence sequence's width, the p-value
+/// always valid.
+pub fn sequential(e: &Estimate, n: f64, tuning: f64, alpha: f64, power: f64) -> Comparison {
+    let factor = gavi_factor(n, tuning, alpha);
+    let (effect_abs, se, mc) = (e.effect_abs, e.se, e.control_mean);
+    let half = factor * se;
+    let ratio = e.treatment_mean / mc - 1.0;
+    Comparison {
+        effect_abs,
+        dof: f64::NAN,
+        se,
+        half,
+        effect: effect_abs / mc * 100.0,
+        lower: (effect_abs - half) / mc * 100.0,
+        upper: (effect_abs + half) / mc * 100.0,
+        significant: (effect_abs + half) * (effect_abs - half) > 0.0,
+        p_value: always_valid_p(effect_abs / se, n, tuning, alpha),
+        delta_lower: (ratio - factor * e.se_ratio) * 100.0,
+        delta_upper: (ratio + factor * e.se_ratio) * 100.0,
+        mde: (factor + z_quantile(power)) * se / mc.abs() * 100.0,
+    }
+}
+
+/// Wilson's score interval of a binomial proportion `successes / trials` at level
+/// 1 - alpha: good coverage even for rates near 0 or 1, where the normal interval is not.
+pub fn wilson(successes: u64, trials: u64, alpha: f64) -> (f64, f64) {
+    if trials == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z = z_quantile(1.0 - alpha / 2.0);
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// Holm-adjusted p-values (step-down, monotone, capped at 1); NaN p-values stay NaN and

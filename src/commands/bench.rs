@@ -34,6 +34,7 @@ pub fn timed_run(
         seed: 1,
         workers,
         shard: None,
+        paired: false,
     };
     let clock = Instant::now();
     let outcome = runner::run(setup, &options, writer, &progress_bar(0), stop)?;

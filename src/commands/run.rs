@@ -1,6 +1,7 @@
 //! `sim run`: simulate, log, summarise.
 
 use super::days::{DaysEnd, DaysOutcome, run_days};
+use super::pre_period::{PrePeriod, run_pre_period};
 use super::run_folder::{RUN_JSON, RunFolder};
 use super::setup::{ArtifactOptions, Prepared, SuppliedArm, prepare_experiment, prepare_with_arms};
 use crate::cli::RunArgs;
@@ -75,6 +76,11 @@ pub fn execute(
     if let Some(out) = &args.out {
         refuse_outputs_over_inputs(args, out)?;
     }
+    if shard.is_some() && (args.paired || args.pre_days > 0) {
+        anyhow::bail!(
+            "--shard runs unpaired and without a pre-period: `sim merge` joins only the shards' events.jsonl"
+        );
+    }
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
         rebuild: args.rebuild,
@@ -84,6 +90,21 @@ pub fn execute(
     if !supplied.is_empty() && (args.console || args.remote.is_some()) {
         anyhow::bail!("arms are supplied to an experiment, not to --console or --remote");
     }
+    // The experiment's plan and pairing are checked before anything is built or
+    // simulated: an error names the key and the value, or the arm that cannot be paired.
+    let paired = match (&args.remote, args.console) {
+        (None, false) => {
+            let experiment = Experiment::load(&args.experiment)?;
+            report::Criteria::from_plan(&experiment.plan)
+                .with_context(|| format!("invalid experiment {}", args.experiment.display()))?;
+            let paired = args.paired || experiment.plan.paired;
+            if paired {
+                check_pairable(&experiment, args)?;
+            }
+            paired
+        }
+        _ => false,
+    };
     let prepared = match &args.remote {
         None if args.console => prepare_console(args, &artifacts)?,
         None => prepare_with_arms(
@@ -115,41 +136,66 @@ pub fn execute(
         seed: args.seed,
         workers,
         shard,
+        paired,
     };
     let clock = Instant::now();
+    let pre_period = match args.pre_days {
+        0 => None,
+        days => Some(run_pre_period(&prepared, days, &options, &folder, stop)?),
+    };
     let outcome = run_days(&prepared, args, &artifacts, &options, &folder, stop);
     let wall = clock.elapsed().as_secs_f64();
+    // A paired run's totals count sessions, one per arm of each episode.
+    let sessions_per_episode = sessions_per_episode(&options, &prepared);
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
     let summary = summarize(&arm_names, &outcome.totals);
     if tables {
-        print_summary(&prepared, &summary, &outcome, wall);
+        print_summary(&prepared, &summary, &outcome, wall, sessions_per_episode);
     }
     let failed = matches!(outcome.end, DaysEnd::Failed(_));
-    let episodes = outcome.totals.episodes();
+    let episodes = outcome.totals.episodes() / sessions_per_episode;
     let logs: Vec<PathBuf> = outcome.days.iter().map(|d| folder.staged(&d.log)).collect();
     let report_clock = Instant::now();
+    let report_options = AnalysisOptions {
+        experiment: Some(prepared.experiment.name.clone()),
+        control: Some(prepared.experiment.control.clone()),
+        plan: Some(prepared.experiment.plan.clone()),
+        covariate: pre_period.iter().map(|p| folder.staged(&p.log)).collect(),
+        sequential: outcome.days.len() > 1,
+        stopped_early: stopped_early(&outcome, episodes, args),
+        ..AnalysisOptions::default()
+    };
     let reported = !failed
         && prepared.arms.len() > 1
         && episodes > 0
-        && report_ab_table(
-            &prepared.experiment.name,
-            &prepared.experiment.control,
+        && report_ab_table_with(
+            &report_options,
             &logs,
-            Some((&arm_names, &outcome.totals)),
+            // A paired log's pairs are read back from it.
+            (!paired).then_some((arm_names.as_slice(), &outcome.totals)),
             &folder.staged(""),
             &out_dir,
             tables.then(crate::terminal::color_for_stdout),
         );
     if reported && outcome.days.len() > 1 {
-        report_by_day(&prepared, &folder, &logs);
+        report_by_day(&report_options, &folder, &logs);
     }
     let seconds = Seconds {
         simulation: wall,
         report: report_clock.elapsed().as_secs_f64(),
     };
     let written = write_run_json(
-        &folder, args, &prepared, &options, &outcome, &summary, seconds,
+        &folder,
+        args,
+        &prepared,
+        &options,
+        &Done {
+            outcome: &outcome,
+            summary: &summary,
+            seconds,
+            pre_period: pre_period.as_ref(),
+        },
     );
     let mut record = match written {
         Ok(record) => record,
@@ -251,20 +297,60 @@ fn refuse_outputs_over_inputs(args: &RunArgs, out: &Path) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Writes one A/B table per day and the metrics-by-day charts next to the logs.
-fn report_by_day(prepared: &Prepared, folder: &RunFolder, logs: &[PathBuf]) {
-    let options = AnalysisOptions {
-        experiment: Some(prepared.experiment.name.clone()),
-        control: Some(prepared.experiment.control.clone()),
-        ..AnalysisOptions::default()
+/// Why a run's logs are not the whole run, if it stopped early (no verdict then).
+fn stopped_early(outcome: &DaysOutcome, episodes: u64, args: &RunArgs) -> Option<String> {
+    match outcome.end {
+        DaysEnd::Finished => None,
+        DaysEnd::Interrupted => Some(format!(
+            "the run was interrupted after {episodes} episodes ({} a day asked)",
+            args.episodes
+        )),
+        DaysEnd::Quit => Some("the run was ended at the console".to_string()),
+        DaysEnd::Failed(_) => Some("the run failed".to_string()),
+    }
+}
+
+/// `--paired` plays every episode under every arm: a service assigns its own treatments,
+/// and a person cannot answer one session several times.
+fn check_pairable(experiment: &Experiment, args: &RunArgs) -> anyhow::Result<()> {
+    let source = if args.paired {
+        "--paired"
+    } else {
+        "`paired: true` of the experiment"
     };
+    if let Some(arm) = experiment.arms.iter().find(|a| a.spec.uses_remote()) {
+        anyhow::bail!(
+            "{source}: arm {} asks a remote service, which assigns its own treatments; remote arms keep the murmur3 assignment: run without pairing",
+            arm.name
+        );
+    }
+    if let Some(arm) = experiment.arms.iter().find(|a| a.spec.uses_console()) {
+        anyhow::bail!(
+            "{source}: arm {} is the console, which cannot answer every episode once per arm",
+            arm.name
+        );
+    }
+    // Session ids are `index * arms + arm`, over every day a run may have.
+    let arms = experiment.arms.len() as u64;
+    let most = u64::MAX / (arms << 20);
+    if args.episodes > most {
+        anyhow::bail!(
+            "{source}: {} episodes of {arms} arms overflow the session ids (index * arms + arm); at most {most} episodes a day",
+            args.episodes
+        );
+    }
+    Ok(())
+}
+
+/// Writes one A/B table per day and the metrics-by-day charts next to the logs.
+fn report_by_day(options: &AnalysisOptions, folder: &RunFolder, logs: &[PathBuf]) {
     let staged = folder.staged("");
     let out_dir = folder.final_path("");
-    match report::analyze_by_day(logs, &options, Some(logs.len() as u64)).and_then(|mut days| {
-        for (_, analysis) in &mut days {
+    match report::analyze_days(logs, options, Some(logs.len() as u64)).and_then(|mut by_day| {
+        for (_, analysis) in by_day.days.iter_mut().chain(by_day.looks.iter_mut()) {
             name_final_paths(analysis, &staged, &out_dir);
         }
-        report::write_by_day(&days, &staged)
+        report::write_by_day(&by_day, &staged)
     }) {
         Ok(_) => crate::note!(
             "report by day: {}",
@@ -306,11 +392,26 @@ pub fn report_ab_table(
     final_dir: &Path,
     color: Option<bool>,
 ) -> bool {
+    // The run record beside the logs says what decides (`sim merge` writes it first).
     let options = AnalysisOptions {
         experiment: Some(experiment.to_string()),
         control: Some(control.to_string()),
+        run_record: true,
         ..AnalysisOptions::default()
     };
+    report_ab_table_with(&options, logs, written, out_dir, final_dir, color)
+}
+
+/// [`report_ab_table`] with the options given.
+pub fn report_ab_table_with(
+    options: &AnalysisOptions,
+    logs: &[PathBuf],
+    written: Option<(&[String], &RunTotals)>,
+    out_dir: &Path,
+    final_dir: &Path,
+    color: Option<bool>,
+) -> bool {
+    let experiment = options.experiment.as_deref().unwrap_or_default();
     let sessions = written.and_then(|(arms, totals)| Some((arms, totals, totals.sessions.all()?)));
     let analyzed = match (logs, sessions) {
         ([log], Some((arms, totals, sessions))) => std::fs::metadata(log)
@@ -325,10 +426,10 @@ pub fn report_ab_table(
                         arms,
                         sessions,
                     },
-                    &options,
+                    options,
                 )
             }),
-        _ => report::analyze(logs, &options),
+        _ => report::analyze(logs, options),
     };
     let mut analysis = match analyzed {
         Ok(analysis) => analysis,
@@ -425,17 +526,30 @@ fn prepare_console(args: &RunArgs, artifacts: &ArtifactOptions) -> anyhow::Resul
 }
 
 /// The run's summary: one row per arm, or per day and arm for a multi-day run.
-fn print_summary(prepared: &Prepared, summary: &[ArmSummary], outcome: &DaysOutcome, wall: f64) {
+fn print_summary(
+    prepared: &Prepared,
+    summary: &[ArmSummary],
+    outcome: &DaysOutcome,
+    wall: f64,
+    sessions_per_episode: u64,
+) {
     let totals = &outcome.totals;
     let steps = totals.steps();
     let days = match outcome.days.len() {
         1 => String::new(),
         n => format!(" over {n} days"),
     };
+    let paired = match sessions_per_episode {
+        1 => String::new(),
+        arms => format!(
+            " each played under all {arms} arms ({} sessions)",
+            totals.episodes()
+        ),
+    };
     crate::out!(
-        "experiment {}: {} episodes{days}, {} steps in {:.2} s ({:.0} steps/s)",
+        "experiment {}: {} episodes{paired}{days}, {} steps in {:.2} s ({:.0} steps/s)",
         prepared.experiment.name,
-        totals.episodes(),
+        totals.episodes() / sessions_per_episode,
         steps,
         wall,
         steps as f64 / wall.max(1e-9)
@@ -510,6 +624,14 @@ struct Seconds {
     report: f64,
 }
 
+/// What a run did, for its record.
+struct Done<'a> {
+    outcome: &'a DaysOutcome,
+    summary: &'a [ArmSummary],
+    seconds: Seconds,
+    pre_period: Option<&'a PrePeriod>,
+}
+
 /// Writes `run.json` into the staged run and returns it: what ran (with the experiment
 /// file's hash), how it ended, which tool made it (version and commit fixed at build
 /// time, not the current folder's), and the files the run wrote (so the next run into the
@@ -519,10 +641,14 @@ fn write_run_json(
     args: &RunArgs,
     prepared: &Prepared,
     options: &RunOptions,
-    outcome: &DaysOutcome,
-    summary: &[ArmSummary],
-    seconds: Seconds,
+    done: &Done,
 ) -> anyhow::Result<serde_json::Value> {
+    let Done {
+        outcome,
+        summary,
+        seconds,
+        pre_period,
+    } = *done;
     let mut outputs = folder.staged_names()?;
     outputs.insert(RUN_JSON.to_string());
     let error = match &outcome.end {
@@ -548,7 +674,9 @@ fn write_run_json(
         "config": prepared.config,
         "seed": options.seed,
         "episodes": options.episodes,
-        "completed_episodes": outcome.totals.episodes(),
+        "completed_episodes": outcome.totals.episodes() / sessions_per_episode(options, prepared),
+        "paired": options.paired,
+        "pre_period": pre_period,
         "interrupted": matches!(outcome.end, DaysEnd::Interrupted),
         "ended_at_console": matches!(outcome.end, DaysEnd::Quit),
         "days_asked": args.days.to_string(),
@@ -569,6 +697,15 @@ fn write_run_json(
         &serde_json::to_vec_pretty(&record)?,
     )?;
     Ok(record)
+}
+
+/// Sessions in the log per episode run: one, or one per arm of a paired run.
+fn sessions_per_episode(options: &RunOptions, prepared: &Prepared) -> u64 {
+    if options.paired {
+        prepared.arms.len() as u64
+    } else {
+        1
+    }
 }
 
 /// murmur3 x64 128 of `text`, in hex: equal files, equal hashes (built-in or copied).

@@ -251,6 +251,7 @@ impl<'a> Pipeline<'a> {
                 seed: source.seed,
                 workers: self.workers,
                 shard: None,
+                paired: false,
             };
             let outcome = simulate(
                 &self.world,

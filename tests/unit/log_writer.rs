@@ -161,6 +161,7 @@ fn a_session_equals_serde_json(experiment: &str) {
                 .collect(),
             session: Some(9),
             episode: Some(9),
+            pair: None,
         };
         assert_eq!(
             String::from_utf8(buf).unwrap(),
@@ -218,6 +219,7 @@ fn hand_written_lines_equal_serde_json_of_the_owned_event() {
                 .collect(),
             session: record.session,
             episode: record.episode,
+            pair: None,
         };
         assert_eq!(
             format!("{}\n", serde_json::to_string(&owned).unwrap()),

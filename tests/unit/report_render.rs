@@ -1,20 +1,48 @@
 //! Unit tests of `report/src/render/mod.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
+use botify_sim::experiment::plan::{Guardrail, Threshold, Unit};
+use botify_sim::report::design::{Criteria, Direction, GuardrailRule, Method, Role, RowResult};
 use botify_sim::report::render::*;
-use botify_sim::report::{Analysis, Row};
+use botify_sim::report::verdict::Health;
+use botify_sim::report::{Analysis, Design, Row};
 use botify_sim::report::{ArmSessions, LogSummary, Metric, Srm};
 use std::collections::BTreeMap;
 
-/// A row against control `C` with the given significance: `raw` is the course's
-/// interval rule, `holm` the Holm-adjusted one.
+/// The plan of these tests: the default primary, latency a guardrail of at most +2 ms.
+fn criteria() -> Criteria {
+    Criteria {
+        guardrails: vec![GuardrailRule {
+            metric: Metric::MeanRequestLatency,
+            rule: Guardrail::MaxIncrease(Threshold {
+                amount: 2.0,
+                unit: Unit::Milliseconds,
+            }),
+        }],
+        ..Criteria::default()
+    }
+}
+
+/// A Welch row against control `C` with the given significance: `raw` is the course's
+/// interval rule, `holm` the Holm-adjusted one; its role, direction and result as the
+/// report gives them under [`criteria`].
 pub(crate) fn row(arm: &str, metric: Metric, effect: f64, raw: bool, holm: bool) -> Row {
+    let criteria = criteria();
+    let direction = criteria.direction(metric);
+    let (lower, upper, control_mean) = (effect - 5.0, effect + 5.0, 5.3812e-5);
+    let guardrail = criteria.guardrail(metric);
+    let result = match guardrail {
+        Some(g) => g.judge(lower, upper, control_mean),
+        None if !holm => RowResult::NotSignificant,
+        None if direction.is_good(effect) => RowResult::Better,
+        None => RowResult::Worse,
+    };
     Row {
         treatment: arm.to_string(),
         metric,
         effect,
-        upper: effect + 5.0,
-        lower: effect - 5.0,
-        control_mean: 5.3812e-5,
+        upper,
+        lower,
+        control_mean,
         treatment_mean: 2.50312,
         significant: raw,
         control_n: 1000,
@@ -26,6 +54,14 @@ pub(crate) fn row(arm: &str, metric: Metric, effect: f64, raw: bool, holm: bool)
         delta_lower: effect - 1106.44,
         delta_upper: effect + 1106.44,
         mde: 712.74,
+        method: Method::Welch,
+        role: criteria.role(metric, true),
+        direction,
+        guardrail: guardrail.map_or(String::new(), |g| g.rule.describe()),
+        threshold: guardrail.map_or(f64::NAN, |g| g.threshold_percent(control_mean)),
+        result,
+        variance_reduction: f64::NAN,
+        se: 0.01,
     }
 }
 
@@ -47,6 +83,17 @@ pub(crate) fn analysis(rows: Vec<Row>) -> Analysis {
         },
         comparisons: rows.len(),
         rows,
+        criteria: criteria(),
+        design: Design {
+            decided_by: Method::Welch,
+            paired: false,
+            pairs: 0,
+            incomplete_pairs: 0,
+            covariate: None,
+            sequential_tuning: 2000.0,
+        },
+        health: Health::new(Vec::new()),
+        verdicts: Vec::new(),
         session_times: vec![ArmSessions {
             treatment: "C".to_string(),
             times: vec![1.0, 2.5, 3.0],
@@ -74,44 +121,80 @@ fn between<'t>(text: &'t str, start: &str, end: &str) -> &'t str {
         .map_or(rest, |to| &rest[..start.len() + to])
 }
 
-/// Raw-significant only (T2), Holm-significant (T1), on a primary metric; a latency
-/// increase, significant by Holm.
+/// Raw-significant only (T2), Holm-significant (T1), on the primary metric; a latency
+/// increase, significant by Holm but far inside its 2 ms guardrail; an increase of tracks
+/// per session (a secondary metric); sessions, which the simulator cannot move.
 fn mixed() -> Analysis {
     analysis(vec![
         row("T2", Metric::MeanTimePerSession, 9.5, true, false),
         row("T1", Metric::MeanTimePerSession, 60.5, true, true),
         row("T1", Metric::MeanRequestLatency, 234.0, true, true),
+        row("T1", Metric::MeanTracksPerSession, 12.0, true, true),
+        row("T1", Metric::Sessions, -1.0, false, false),
     ])
 }
 
 #[test]
-fn verdict_follows_holm_and_the_metric_direction() {
-    let v = |effect, raw, holm, metric| Verdict::of(&row("T", metric, effect, raw, holm));
-    assert_eq!(v(9.5, true, false, Metric::Time), Verdict::NotSignificant);
-    assert_eq!(v(9.5, true, true, Metric::Time), Verdict::Better);
-    assert_eq!(v(-9.5, true, true, Metric::Time), Verdict::Worse);
+fn rows_read_by_holm_in_their_direction_and_guardrails_by_their_threshold() {
+    let result = |effect, holm, metric| row("T", metric, effect, true, holm).result;
+    assert_eq!(result(9.5, false, Metric::Time), RowResult::NotSignificant);
+    assert_eq!(result(9.5, true, Metric::Time), RowResult::Better);
+    assert_eq!(result(-9.5, true, Metric::Time), RowResult::Worse);
+    // 2 ms of a 5.4e-5 ms control is +3.7 million percent: +234 % passes.
     assert_eq!(
-        v(234.0, true, true, Metric::MeanRequestLatency),
-        Verdict::Worse
+        result(234.0, true, Metric::MeanRequestLatency),
+        RowResult::Pass
+    );
+    let threshold = row("T", Metric::MeanRequestLatency, 0.0, true, true).threshold;
+    assert!(
+        (threshold - 2.0 / 5.3812e-5 * 100.0).abs() < 1e-6,
+        "{threshold}"
+    );
+    // An interval holding the threshold is unclear; one beyond it fails.
+    assert_eq!(
+        result(threshold, true, Metric::MeanRequestLatency),
+        RowResult::Unclear
     );
     assert_eq!(
-        v(-30.0, true, true, Metric::MeanRequestLatency),
-        Verdict::Better
+        result(threshold + 10.0, true, Metric::MeanRequestLatency),
+        RowResult::Fail
     );
     assert_eq!(
-        v(f64::NAN, false, true, Metric::Time),
-        Verdict::NotSignificant
+        criteria().direction(Metric::MeanRequestLatency),
+        Direction::Decrease
     );
 }
 
 #[test]
-fn html_sections_and_classes_follow_holm_and_direction() {
+fn sections_follow_the_role_of_each_metric() {
+    let a = mixed();
+    let titles: Vec<(String, Vec<Metric>)> = sections(&a)
+        .into_iter()
+        .map(|s| (s.title, s.rows.iter().map(|r| r.metric).collect()))
+        .collect();
+    assert_eq!(titles.len(), 4, "{titles:?}");
+    assert!(
+        titles[0]
+            .0
+            .starts_with("Primary metric: mean_time_per_session")
+    );
+    assert_eq!(titles[0].1, [Metric::MeanTimePerSession; 2]);
+    assert!(titles[1].0.starts_with("Guardrails"));
+    assert_eq!(titles[1].1, [Metric::MeanRequestLatency]);
+    assert!(titles[2].0.contains("do not decide"));
+    assert_eq!(titles[2].1, [Metric::MeanTracksPerSession]);
+    assert!(titles[3].0.starts_with("Not movable in this simulator"));
+    assert_eq!(titles[3].1, [Metric::Sessions]);
+    assert_eq!(a.rows[4].role, Role::NotMovable);
+}
+
+#[test]
+fn html_sections_and_classes_follow_the_results() {
     let html = render(&Html, &mixed());
     let primary = between(&html, "<section id=\"primary\">", "</section>");
     let guardrails = between(&html, "<section id=\"guardrails\">", "</section>");
     assert!(!primary.contains("mean_request_latency"), "{primary}");
     assert!(guardrails.contains("mean_request_latency"), "{guardrails}");
-    assert!(guardrails.contains("an increase is bad"), "{guardrails}");
     assert!(guardrails.contains("wall time") && guardrails.contains("--workers 1"));
     let tr = |s: &str, arm: &str| {
         s.split("<tr")
@@ -120,10 +203,12 @@ fn html_sections_and_classes_follow_holm_and_direction() {
     };
     assert!(tr(primary, "T2").unwrap().starts_with(" class=\"ns\""));
     assert!(tr(primary, "T1").unwrap().starts_with(" class=\"better\""));
+    // A latency increase inside its guardrail is a pass, not a "worse".
+    let latency = tr(guardrails, "T1").unwrap();
+    assert!(latency.starts_with(" class=\"better\""), "{latency}");
     assert!(
-        tr(guardrails, "T1")
-            .unwrap()
-            .starts_with(" class=\"worse\"")
+        latency.contains("<td class=\"result\">pass</td>"),
+        "{latency}"
     );
     assert!(
         html.contains("td{white-space:nowrap}"),
@@ -145,10 +230,10 @@ fn html_sets_code_spans_as_code() {
 }
 
 #[test]
-fn markdown_bolds_by_holm_and_keeps_guardrails_apart() {
+fn markdown_bolds_by_result_and_keeps_the_roles_apart() {
     let md = render(&Markdown, &mixed());
-    let primary = between(&md, "## Primary metrics", "## Guardrails");
-    let guardrails = between(&md, "## Guardrails (an increase is bad)", "\n\n![");
+    let primary = between(&md, "## Primary metric", "## Guardrails");
+    let guardrails = between(&md, "## Guardrails", "## Other metrics");
     let line = |s: &str, arm: &str| {
         s.lines()
             .find(|l| l.starts_with(&format!("| {arm} |")))
@@ -161,26 +246,27 @@ fn markdown_bolds_by_holm_and_keeps_guardrails_apart() {
     );
     assert!(line(primary, "T2").ends_with("| n.s. |"));
     assert!(line(primary, "T1").contains("| **+60.5%** |"));
+    assert!(line(primary, "T1").contains("| welch |"));
     assert!(line(guardrails, "T1").contains("| **+234%** |"));
-    assert!(line(guardrails, "T1").ends_with("| worse |"));
+    assert!(line(guardrails, "T1").ends_with("| pass |"));
     assert!(!primary.contains("mean_request_latency"));
 }
 
 #[test]
-fn terminal_colours_by_holm_and_fits_120_columns() {
+fn terminal_colours_by_result_and_fits_120_columns() {
     let a = analysis(vec![
         row("T2", Metric::MeanTracksPerSession, 9.5, true, false),
         row("T1", Metric::MeanTimePerSession, -60.5, true, true),
-        row("T1", Metric::MeanRequestLatency, 607.72, true, true),
+        row("T1", Metric::MeanRequestLatency, 6e6, true, true),
     ]);
     let plain = render(&Terminal { color: false }, &a);
     for line in plain.lines() {
         assert!(line.chars().count() <= 120, "{} wide: {line}", line.len());
     }
     assert!(!plain.contains('\x1b'));
-    let guardrails = between(&plain, "Guardrails (an increase is bad)", "\n\n");
+    let guardrails = between(&plain, "Guardrails", "\n\n");
     assert!(guardrails.contains("mean_request_latency"));
-    assert!(guardrails.contains("+608%") && guardrails.trim_end().ends_with("worse"));
+    assert!(guardrails.trim_end().ends_with("fail"), "{guardrails}");
     let colour = render(&Terminal { color: true }, &a);
     let line_of = |arm: &str, metric: &str| {
         colour
@@ -242,11 +328,12 @@ fn underflowed_p_values_read_as_bounds_not_zero() {
     let mut zero = row("T1", Metric::MeanTimePerSession, 60.5, true, true);
     (zero.p_value, zero.p_holm) = (0.0, 0.0);
     let a = analysis(vec![zero]);
-    for text in [
-        render(&Markdown, &a),
-        render(&Terminal { color: false }, &a),
+    // p and p_holm; the terminal shows only p_holm.
+    for (text, shown) in [
+        (render(&Markdown, &a), 2),
+        (render(&Terminal { color: false }, &a), 1),
     ] {
-        assert_eq!(text.matches("< 1e-300").count(), 2, "{text}");
+        assert_eq!(text.matches("< 1e-300").count(), shown, "{text}");
         assert!(!text.contains("0.0e0"), "{text}");
     }
     let html = render(&Html, &a);
@@ -254,7 +341,7 @@ fn underflowed_p_values_read_as_bounds_not_zero() {
     let csv = render(&Csv, &a);
     let line = csv.lines().nth(1).unwrap();
     assert!(
-        line.contains(",1998,0,0,true,"),
+        line.contains(",1998.0,0.0,0.0,true,"),
         "dof, p, p_holm, significant_holm: {line}"
     );
 }
@@ -275,4 +362,42 @@ fn numbers_for_people_have_3_to_4_significant_digits() {
     assert_eq!(pval(3.64e-4), "3.6e-4", "not 0.0004: one significant digit");
     assert_eq!(pval(0.0), "< 1e-300");
     assert_eq!(pval(2e-300), "2.0e-300");
+}
+
+/// `ab.csv` writes each number in its shortest exact form: a p-value of 5.98e-89 is 21
+/// characters that parse back to the same double, not 105 digits of zeros; the new columns
+/// follow the course's and the report's.
+#[test]
+fn csv_numbers_are_shortest_exact_and_the_new_columns_follow() {
+    let mut r = row("T1", Metric::MeanTimePerSession, 60.5, true, true);
+    r.p_value = 5.982978733323921e-89;
+    r.p_holm = 1.1965957466647841e-88;
+    let csv = render(&Csv, &analysis(vec![r.clone()]));
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        header[17..],
+        [
+            "method",
+            "role",
+            "direction",
+            "guardrail",
+            "threshold",
+            "result",
+            "variance_reduction",
+            "se"
+        ]
+    );
+    let fields: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| fields[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(column("p_value"), "5.982978733323921e-89");
+    assert_eq!(column("p_value").parse::<f64>().unwrap(), r.p_value);
+    assert_eq!(column("p_holm").parse::<f64>().unwrap(), r.p_holm);
+    assert_eq!(column("effect").parse::<f64>().unwrap(), r.effect);
+    assert_eq!(column("method"), "welch");
+    assert_eq!(column("role"), "primary");
+    assert_eq!(column("direction"), "increase");
+    assert_eq!(column("result"), "better");
+    assert_eq!(column("threshold"), "", "no threshold: empty, as NaN");
+    assert!(fields.iter().all(|f| f.len() <= 24), "{fields:?}");
 }

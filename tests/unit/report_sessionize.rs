@@ -14,6 +14,7 @@ fn ev(ts: u64, user: u64, time: f64, last: bool, session: Option<u64>) -> Parsed
         time,
         latency: 0.001,
         session,
+        pair: None,
         episode: session.is_some(),
         last,
         experiments: 0,

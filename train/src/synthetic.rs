@@ -177,6 +177,7 @@ impl SyntheticLog {
                     experiments: BTreeMap::new(),
                     session: Some(s as u64),
                     episode: Some(s as u64),
+                    pair: None,
                 }
             })
     }

@@ -3,9 +3,11 @@
 
 pub mod assign;
 pub mod builtin;
+pub mod plan;
 
 use crate::recommend::RecommenderSpec;
 use anyhow::{Context, bail};
+use plan::{Guardrail, Plan};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,24 @@ pub struct ExperimentFile {
     #[serde(default)]
     pub control: Option<String>,
     pub arms: BTreeMap<String, RecommenderSpec>,
+    /// The metric that decides (see [`Plan`]).
+    #[serde(default)]
+    pub primary: Option<String>,
+    #[serde(default)]
+    pub guardrails: BTreeMap<String, Guardrail>,
+    #[serde(default)]
+    pub paired: bool,
+}
+
+impl ExperimentFile {
+    /// What the file declares about deciding.
+    pub fn plan(&self) -> Plan {
+        Plan {
+            primary: self.primary.clone(),
+            guardrails: self.guardrails.clone(),
+            paired: self.paired,
+        }
+    }
 }
 
 /// A loaded, validated experiment.
@@ -26,6 +46,10 @@ pub struct Experiment {
     pub control: String,
     /// Arms in bucket order: `C`, `T1`, `T2`, ...
     pub arms: Vec<ArmSpec>,
+    /// What the experiment decides by; left out of the record when empty, so that the
+    /// artifact keys of experiments without one (they hash this record) stay as they were.
+    #[serde(skip_serializing_if = "Plan::is_default")]
+    pub plan: Plan,
     /// The experiment file's directory: relative paths in specs start here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -45,8 +69,11 @@ impl Experiment {
         let file: ExperimentFile = serde_norway::from_str(&text)
             .with_context(|| format!("invalid experiment {}", path.display()))?;
         let base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        Experiment::new(file.name, file.control, file.arms, base_dir)
-            .with_context(|| format!("invalid experiment {}", path.display()))
+        let plan = file.plan();
+        let mut experiment = Experiment::new(file.name, file.control, file.arms, base_dir)
+            .with_context(|| format!("invalid experiment {}", path.display()))?;
+        experiment.plan = plan;
+        Ok(experiment)
     }
 
     /// Checks that arms are exactly `C, T1, ..., T{k-1}` and the control is one of them.
@@ -83,6 +110,7 @@ impl Experiment {
             name,
             control,
             arms: ordered,
+            plan: Plan::default(),
             base_dir,
         })
     }

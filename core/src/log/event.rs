@@ -1,8 +1,8 @@
 //! The botify event: one JSON object per request (SIMULATOR.md §6).
 //!
 //! Our own logs add `session` (unique per session within a log) and `episode`
-//! (the simulator's episode index); the botify service's `data.json` has neither,
-//! so both are optional when reading.
+//! (the simulator's episode index), and a paired run `pair` (the episode every arm
+//! played); the botify service's `data.json` has none, so all are optional when reading.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,4 +35,7 @@ pub struct Event {
     pub session: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub episode: Option<u64>,
+    /// The episode of a paired run (`sim run --paired`) that this session is one arm of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<u64>,
 }

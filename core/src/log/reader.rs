@@ -58,6 +58,9 @@ pub struct ParsedEvent {
     pub latency: f64,
     /// Explicit session id (our logs); `None` in the botify service's `data.json`.
     pub session: Option<u64>,
+    /// The episode a paired run played under every arm (`sim run --paired`): the sessions
+    /// of one pair share it.
+    pub pair: Option<u64>,
     /// The line has an `episode`: a simulator's log, whose session ids count the episodes
     /// of one run (so they are unique within its file only). `sim serve` writes none: its
     /// ids are unique across its replicas' logs and restarts.
@@ -81,6 +84,7 @@ impl ParsedEvent {
             && self.time.to_bits() == other.time.to_bits()
             && self.latency.to_bits() == other.latency.to_bits()
             && self.session == other.session
+            && self.pair == other.pair
             && self.episode == other.episode
             && self.last == other.last
             && self.experiments == other.experiments
@@ -624,6 +628,8 @@ pub struct Line<'a> {
     track: Option<&'a RawValue>,
     #[serde(default, borrow)]
     recommendation: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pair: Option<&'a RawValue>,
     #[serde(default)]
     episode: Option<serde::de::IgnoredAny>,
 }
@@ -640,6 +646,7 @@ impl<'a> Line<'a> {
             latency: self.latency,
             experiments: self.experiments.get(),
             session: optional_id("session", self.session)?,
+            pair: optional_id("pair", self.pair)?,
             episode: self.episode.is_some(),
         })
     }
@@ -705,6 +712,7 @@ pub struct FastLine<'a> {
     pub latency: f64,
     pub experiments: &'a str,
     pub session: Option<u64>,
+    pub pair: Option<u64>,
     pub episode: bool,
     pub track: Option<u64>,
     pub recommendation: Option<u64>,
@@ -890,6 +898,7 @@ pub fn parse_fast(line: &str) -> Option<FastLine<'_>> {
     const SESSION: u16 = 64;
     const TRACK: u16 = 128;
     const RECOMMENDATION: u16 = 256;
+    const PAIR: u16 = 512;
     let mut c = Cursor {
         s: line,
         b: line.as_bytes(),
@@ -904,6 +913,7 @@ pub fn parse_fast(line: &str) -> Option<FastLine<'_>> {
         latency: 0.0,
         experiments: "",
         session: None,
+        pair: None,
         episode: false,
         track: None,
         recommendation: None,
@@ -968,6 +978,15 @@ pub fn parse_fast(line: &str) -> Option<FastLine<'_>> {
                         Some(c.uint()?)
                     };
                     SESSION
+                }
+                b"pair" => {
+                    out.pair = if c.peek()? == b'n' {
+                        c.literal(b"null")?;
+                        None
+                    } else {
+                        Some(c.uint()?)
+                    };
+                    PAIR
                 }
                 b"episode" => {
                     out.episode = c.peek()? != b'n';
@@ -1054,6 +1073,7 @@ pub fn parse_piece(bytes: &[u8]) -> Piece {
             time: parsed.time,
             latency: parsed.latency,
             session: parsed.session,
+            pair: parsed.pair,
             episode: parsed.episode,
             last: parsed.last,
             experiments: id,

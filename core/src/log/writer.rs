@@ -91,7 +91,7 @@ impl Default for SessionParts {
 const USER_PART: usize = 40;
 
 /// Tails up to this long are copied into the head: `,"experiments":{"seminar":"T1"},
-/// "session":299999,"episode":299999}` and a newline are 69 bytes.
+/// "session":299999,"episode":299999}` and a newline are 69 bytes, 83 with `"pair":299999`.
 const TAIL: usize = 96;
 
 impl SessionParts {
@@ -108,6 +108,19 @@ impl SessionParts {
         experiments: &str,
         session: Option<u64>,
         episode: Option<u64>,
+    ) {
+        self.start_in_pair(user, experiments, session, episode, None);
+    }
+
+    /// [`start`](SessionParts::start) for a session that is one arm of a paired episode:
+    /// its lines end with `"pair":P`.
+    pub fn start_in_pair(
+        &mut self,
+        user: u64,
+        experiments: &str,
+        session: Option<u64>,
+        episode: Option<u64>,
+        pair: Option<u64>,
     ) {
         let mut int = itoa::Buffer::new();
         let head = &mut self.head;
@@ -128,6 +141,10 @@ impl SessionParts {
         if let Some(episode) = episode {
             tail.extend_from_slice(b",\"episode\":");
             tail.extend_from_slice(int.format(episode).as_bytes());
+        }
+        if let Some(pair) = pair {
+            tail.extend_from_slice(b",\"pair\":");
+            tail.extend_from_slice(int.format(pair).as_bytes());
         }
         tail.extend_from_slice(b"}\n");
         self.tail_len = tail.len();

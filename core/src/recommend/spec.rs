@@ -418,6 +418,18 @@ impl RecommenderSpec {
         }
     }
 
+    /// Whether this spec (or a fallback) asks a service over HTTP: such an arm cannot
+    /// play an episode the service did not assign it (`sim run --paired`).
+    pub fn uses_remote(&self) -> bool {
+        match self {
+            RecommenderSpec::Remote { .. } => true,
+            RecommenderSpec::Indexed { fallback, .. }
+            | RecommenderSpec::History { fallback, .. }
+            | RecommenderSpec::Contextual { fallback, .. } => fallback.uses_remote(),
+            _ => false,
+        }
+    }
+
     /// How many nearest neighbours per taste track this recommender reads from the world.
     pub fn neighbours_needed(&self) -> usize {
         match self {

@@ -117,3 +117,50 @@ pub fn day_plan(
         end_timestamp_ms: day_start + DAY_MS,
     })
 }
+
+/// The pre-period of a run (`sim run --pre-days D`): `days` days of `episodes` episodes
+/// each, under the control arm for every user, ending where day 1 starts. One simulation:
+/// episodes `0..days * episodes` with their own streams (the seed of a stream no day and
+/// no episode uses), the clock `days` days before day 1 and the stride shrunk, as for
+/// days, so that they fit.
+pub fn pre_period_plan(
+    days: u32,
+    episodes: u64,
+    seed: u64,
+    base: &SimulationConfig,
+) -> Result<DayPlan, String> {
+    let total = episodes
+        .checked_mul(u64::from(days))
+        .filter(|&t| t <= DAY_MS * u64::from(days))
+        .ok_or_else(|| {
+            format!(
+                "--pre-days: {episodes} episodes per day do not fit a virtual day ({DAY_MS} ms at 1 ms per episode)"
+            )
+        })?;
+    let span = u64::from(days) * DAY_MS;
+    let start = base.start_timestamp_ms.checked_sub(span).ok_or_else(|| {
+        format!(
+            "--pre-days {days}: the pre-period would start before the clock's zero (simulation.start_timestamp_ms is {})",
+            base.start_timestamp_ms
+        )
+    })?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(PRE_PERIOD_STREAM);
+    Ok(DayPlan {
+        day: 0,
+        first_episode: 0,
+        seed: rng.next_u64(),
+        simulation: SimulationConfig {
+            start_timestamp_ms: start,
+            episode_stride_ms: base.episode_stride_ms.min(span / total.max(1)),
+            ..*base
+        },
+        start_timestamp_ms: start,
+        end_timestamp_ms: base.start_timestamp_ms,
+    })
+}
+
+/// The stream of `seed`'s ChaCha key the pre-period's seed is drawn from: below those of
+/// the days (`u64::MAX - day`), above every episode's (`2i`, `2i + 1` for the episodes a
+/// run can have).
+const PRE_PERIOD_STREAM: u64 = u64::MAX - (1 << 32);

@@ -35,6 +35,11 @@ impl EpisodeStreams {
         rng.set_stream(stream);
         rng
     }
+
+    /// The recommender's stream of episode `index`.
+    pub fn recommender_stream(&self, index: u64) -> RecRng {
+        self.stream(2 * index + 1)
+    }
 }
 
 /// An episode's first draws, its user and session interest, with the stream it goes on
@@ -50,6 +55,9 @@ pub struct EpisodeStart {
     /// To start the recommender's stream where the episode runs: started here, its 300
     /// bytes were copied three times more (1.6 % of a run's instructions).
     streams: EpisodeStreams,
+    /// Where the user-model stream stands after the first draws: a paired episode replays
+    /// it from here under every arm.
+    drawn: u128,
 }
 
 impl EpisodeStart {
@@ -63,9 +71,18 @@ impl EpisodeStart {
             index,
             user,
             interest,
+            drawn: user_rng.get_word_pos(),
             user_rng: Mutex::new(user_rng),
             streams: *streams,
         }
+    }
+
+    /// The user-model stream as it stands after the first draws, anew: every arm of a
+    /// paired episode draws the same first track and the same listening draws from it.
+    pub fn replay_user_stream(&self) -> ChaCha8Rng {
+        let mut rng = self.streams.stream(2 * self.index);
+        rng.set_word_pos(self.drawn);
+        rng
     }
 
     /// The user-model stream, to go on drawing from (the third draw picks the first
@@ -321,10 +338,38 @@ impl EpisodeLog {
         arm_index: u8,
         parts: &mut SessionParts,
     ) -> EpisodeLog {
-        let simulation = setup.simulation;
-        let start_ts = simulation.start_timestamp_ms + index * simulation.episode_stride_ms;
         let treatments = &setup.treatments[arm_index as usize];
         parts.start(u64::from(user), treatments, Some(index), Some(index));
+        EpisodeLog::stamped(setup, index)
+    }
+
+    /// Starts the lines of episode `index` of `user` as one arm of a paired episode
+    /// (`sim run --paired`): session id `index * arms + arm`, `"pair": index`.
+    pub(super) fn begin_in_pair(
+        setup: &EpisodeSetup,
+        index: u64,
+        user: u32,
+        arm_index: u8,
+        parts: &mut SessionParts,
+    ) -> EpisodeLog {
+        let session = index
+            .wrapping_mul(setup.arms.len() as u64)
+            .wrapping_add(u64::from(arm_index));
+        let treatments = &setup.treatments[arm_index as usize];
+        parts.start_in_pair(
+            u64::from(user),
+            treatments,
+            Some(session),
+            Some(index),
+            Some(index),
+        );
+        EpisodeLog::stamped(setup, index)
+    }
+
+    /// The clock of episode `index`, no line started.
+    fn stamped(setup: &EpisodeSetup, index: u64) -> EpisodeLog {
+        let simulation = setup.simulation;
+        let start_ts = simulation.start_timestamp_ms + index * simulation.episode_stride_ms;
         EpisodeLog {
             start_ts,
             logged: SessionTotals::new(start_ts),
@@ -399,30 +444,161 @@ pub(super) fn outside_catalogue(arm: &str, user: u32, e: OutsideCatalogue) -> Ep
     }
 }
 
-/// Runs the episode `start` began to its end, appending its events to `out`.
+/// Runs the episode `start` began to its end under the user's arm, appending its events
+/// to `out`.
 pub fn run_episode(
     setup: &EpisodeSetup,
     start: &EpisodeStart,
     scratch: &mut EpisodeScratch,
     out: &mut Vec<u8>,
 ) -> Result<EpisodeSummary, EpisodeError> {
-    let world = setup.world;
-    let (index, user_id) = (start.index, start.user);
+    let arm = setup.user_arm[start.user as usize];
     let mut rng = start
         .user_rng
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    let mut rec_rng: RecRng = start.streams.stream(2 * index + 1);
+    run_logged(setup, start, arm, &mut rng, scratch, out, |parts| {
+        EpisodeLog::begin(setup, start.index, start.user, arm, parts)
+    })
+}
+
+/// Runs the episode `start` began under `arm`, whatever the user's arm, as one arm of a
+/// paired episode (`sim run --paired`): the same first track, listening draws and
+/// recommender stream as under every other arm (see [`EpisodeLog::begin_in_pair`]).
+pub fn run_paired_episode(
+    setup: &EpisodeSetup,
+    start: &EpisodeStart,
+    arm: u8,
+    scratch: &mut EpisodeScratch,
+    out: &mut Vec<u8>,
+) -> Result<EpisodeSummary, EpisodeError> {
+    let mut rng = start.replay_user_stream();
+    run_logged(setup, start, arm, &mut rng, scratch, out, |parts| {
+        EpisodeLog::begin_in_pair(setup, start.index, start.user, arm, parts)
+    })
+}
+
+/// The episode under `arm`, its lines started by `begin` and appended to `out`.
+fn run_logged(
+    setup: &EpisodeSetup,
+    start: &EpisodeStart,
+    arm: u8,
+    rng: &mut ChaCha8Rng,
+    scratch: &mut EpisodeScratch,
+    out: &mut Vec<u8>,
+    begin: impl FnOnce(&mut SessionParts) -> EpisodeLog,
+) -> Result<EpisodeSummary, EpisodeError> {
     let EpisodeScratch { played, parts } = scratch;
+    let log = begin(parts);
+    let rec_rng = start.streams.recommender_stream(start.index);
+    play(
+        setup,
+        start,
+        arm,
+        rng,
+        rec_rng,
+        played,
+        Lines { out, parts, log },
+    )
+}
+
+/// Runs the episode `start` began under `arm` without writing events or reading the
+/// latency clock (latency 0 in the totals): what `sim calibrate` needs, in memory. The
+/// user model replays its stream ([`EpisodeStart::replay_user_stream`]), so the episode is
+/// the run's (and every arm's of a paired one); `rec_rng` is the recommender's stream
+/// (the run's is [`EpisodeStreams::recommender_stream`]).
+pub fn simulate_episode(
+    setup: &EpisodeSetup,
+    start: &EpisodeStart,
+    arm: u8,
+    rec_rng: RecRng,
+    played: &mut Playback,
+) -> Result<EpisodeSummary, EpisodeError> {
+    let mut rng = start.replay_user_stream();
+    let totals = Unlogged(EpisodeLog::stamped(setup, start.index));
+    play(setup, start, arm, &mut rng, rec_rng, played, totals)
+}
+
+/// Where an episode's events go.
+trait Events {
+    /// Whether latency is measured (the clock read around every answer).
+    const MEASURED: bool;
+    /// The `next` event of `request`, answered by `answer`.
+    fn next(&mut self, request: &Request, answer: u32, latency: f64);
+    /// The `last` event, and the episode's summary.
+    fn last(self, session: &UserSession, index: u64, arm: u8, latency: f64) -> EpisodeSummary;
+}
+
+/// Events as log lines.
+struct Lines<'a> {
+    out: &'a mut Vec<u8>,
+    parts: &'a mut SessionParts,
+    log: EpisodeLog,
+}
+
+impl Events for Lines<'_> {
+    const MEASURED: bool = true;
+    fn next(&mut self, request: &Request, answer: u32, latency: f64) {
+        self.log
+            .next(self.out, self.parts, request, answer, latency);
+    }
+    fn last(self, session: &UserSession, index: u64, arm: u8, latency: f64) -> EpisodeSummary {
+        self.log
+            .last(self.out, self.parts, session, index, arm, latency)
+    }
+}
+
+/// Events only totalled, as a reader of their lines would total them.
+struct Unlogged(EpisodeLog);
+
+impl Events for Unlogged {
+    const MEASURED: bool = false;
+    fn next(&mut self, request: &Request, _answer: u32, latency: f64) {
+        let log = &mut self.0;
+        log.logged.add(
+            log.start_ts + u64::from(request.step),
+            request.time,
+            latency,
+        );
+    }
+    fn last(self, session: &UserSession, index: u64, arm: u8, latency: f64) -> EpisodeSummary {
+        let mut log = self.0;
+        log.logged.add(
+            log.start_ts + u64::from(session.steps),
+            session.prev_time,
+            latency,
+        );
+        EpisodeSummary {
+            index,
+            user: session.user,
+            arm,
+            reward: session.reward,
+            steps: session.steps,
+            logged: log.logged,
+        }
+    }
+}
+
+/// The episode itself: the user model stepped against arm `arm_index`'s recommender.
+fn play<E: Events>(
+    setup: &EpisodeSetup,
+    start: &EpisodeStart,
+    arm_index: u8,
+    rng: &mut ChaCha8Rng,
+    mut rec_rng: RecRng,
+    played: &mut Playback,
+    mut events: E,
+) -> Result<EpisodeSummary, EpisodeError> {
+    let world = setup.world;
+    let (index, user_id) = (start.index, start.user);
     let mut user = UserSession::begin(
         world,
         user_id,
         start.interest,
         setup.simulation.max_session_steps,
-        &mut rng,
+        rng,
         played,
     );
-    let arm_index = setup.user_arm[user_id as usize];
     let arm = &setup.arms[arm_index as usize];
     let fail = |e: RecommendError| match e {
         RecommendError::Quit => EpisodeError::Quit,
@@ -436,20 +612,20 @@ pub fn run_episode(
         user: user_id,
         hidden_taste: start.interest,
     });
-    let mut log = EpisodeLog::begin(setup, index, user_id, arm_index, parts);
     let clock = LatencyClock::get();
     while user.end().is_none() {
-        let asked = clock.now();
+        let asked = E::MEASURED.then(|| clock.now());
         let answer = session
             .next(user.prev, user.prev_time, &mut rec_rng)
             .map_err(fail)?;
-        let latency = asked.elapsed_seconds();
+        let latency = asked.map_or(0.0, |asked| asked.elapsed_seconds());
         let request = user.request();
-        user.listen(world, answer, &mut rng, played)
+        user.listen(world, answer, rng, played)
             .map_err(|e| outside_catalogue(&arm.name, user_id, e))?;
-        log.next(out, parts, &request, answer, latency);
+        events.next(&request, answer, latency);
     }
-    let asked = clock.now();
+    let asked = E::MEASURED.then(|| clock.now());
     session.end(user.prev, user.prev_time).map_err(fail)?;
-    Ok(log.last(out, parts, &user, index, arm_index, asked.elapsed_seconds()))
+    let latency = asked.map_or(0.0, |asked| asked.elapsed_seconds());
+    Ok(events.last(&user, index, arm_index, latency))
 }

@@ -7,7 +7,7 @@
 
 use super::episode::{
     EpisodeError, EpisodeScratch, EpisodeSetup, EpisodeStart, EpisodeStreams, EpisodeSummary,
-    run_episode,
+    run_episode, run_paired_episode,
 };
 use super::lockstep::{EpisodeOutput, batched_arms, run_lockstep};
 use super::shard::Shard;
@@ -30,6 +30,9 @@ pub struct RunOptions {
     pub workers: usize,
     /// Simulate only the episodes of this shard's users (`None`: every episode).
     pub shard: Option<Shard>,
+    /// Play every episode under every arm, in arm order (`sim run --paired`): the log
+    /// holds one session per arm per episode, and the totals count sessions.
+    pub paired: bool,
 }
 
 /// What the log holds and why the run ended. Memory does not grow with the number of
@@ -70,6 +73,12 @@ pub enum RunError {
     },
     #[error("cannot start {workers} workers: {message}")]
     Pool { workers: usize, message: String },
+    /// A batched arm steps its sessions in lockstep, each its users' own: it cannot play
+    /// every episode of a paired run.
+    #[error(
+        "arm {arm} is batched (its sessions are stepped in lockstep): a paired run plays every episode under every arm one at a time"
+    )]
+    Unpairable { arm: String },
 }
 
 fn cut_note(completed: u64, cut: Option<&std::io::Error>) -> String {
@@ -137,6 +146,13 @@ pub fn run(
     progress: &ProgressBar,
     stop: &AtomicBool,
 ) -> Result<RunOutcome, RunError> {
+    if options.paired
+        && let Some(arm) = setup.arms.iter().find(|a| a.recommender.batch().is_some())
+    {
+        return Err(RunError::Unpairable {
+            arm: arm.name.clone(),
+        });
+    }
     let workers = options.workers.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(workers)
@@ -265,7 +281,7 @@ fn simulate_blocks(
                     cuts.par_iter()
                         .zip(chunk_buffers.par_iter_mut())
                         .map(|(range, buffer)| {
-                            run_chunk(setup, &starts, &order[range.clone()], buffer)
+                            run_chunk(setup, options, &starts, &order[range.clone()], buffer)
                         })
                         .collect()
                 },
@@ -277,27 +293,30 @@ fn simulate_blocks(
             )
         });
         results.extend(stepped_results);
-        let mut slots: Vec<Option<(usize, EpisodeOutput)>> = starts.iter().map(|_| None).collect();
+        // A paired episode has one output per arm (or its one failure).
+        let mut slots: Vec<Vec<(usize, EpisodeOutput)>> =
+            starts.iter().map(|_| Vec::new()).collect();
         for (chunk, chunk_results) in results.into_iter().enumerate() {
             for (position, result) in chunk_results {
-                slots[position] = Some((chunk, result));
+                slots[position].push((chunk, result));
             }
         }
         // Every finished episode is logged, even those after a failure in this block
         // (other users' episodes); the first failure in episode order is reported, an
-        // interruption only when nothing failed.
+        // interruption only when nothing failed. Episodes after a failed one of the same
+        // user did not run: no output.
         let mut finished = Vec::with_capacity(slots.len());
         let mut failure = None;
         let mut interrupted = false;
         for (position, slot) in slots.into_iter().enumerate() {
-            match slot {
-                Some((chunk, Ok((summary, lines)))) => finished.push((summary, chunk, lines)),
-                Some((_, Err(EpisodeError::Interrupted))) => interrupted = true,
-                Some((_, Err(source))) => {
-                    failure.get_or_insert((starts[position].index, source));
+            for (chunk, output) in slot {
+                match output {
+                    Ok((summary, lines)) => finished.push((summary, chunk, lines)),
+                    Err(EpisodeError::Interrupted) => interrupted = true,
+                    Err(source) => {
+                        failure.get_or_insert((starts[position].index, source));
+                    }
                 }
-                // Episodes after a failed one of the same user did not run.
-                None => {}
             }
         }
         // A failed send means the writer stopped on an error, which `run` reports.
@@ -411,17 +430,21 @@ pub fn chunk_cuts(starts: &[EpisodeStart], order: &[usize], chunks: usize) -> Ve
 }
 
 /// Runs the episodes at `positions` of `starts` in order into `buffer`, skipping the
-/// episodes of a user after its first failure.
+/// episodes of a user after its first failure. A paired episode gives one output per arm,
+/// or, if any arm failed, only its failure (no line of the pair is logged: the log holds
+/// whole pairs).
 fn run_chunk(
     setup: &EpisodeSetup,
+    options: &RunOptions,
     starts: &[EpisodeStart],
     positions: &[usize],
     buffer: &mut Vec<u8>,
 ) -> Vec<(usize, EpisodeOutput)> {
+    let arms = if options.paired { setup.arms.len() } else { 1 };
     buffer.clear();
     // About what the seminar's episodes write, so that a new buffer seldom grows.
-    buffer.reserve(positions.len() * 2048);
-    let mut results = Vec::with_capacity(positions.len());
+    buffer.reserve(positions.len() * arms * 2048);
+    let mut results = Vec::with_capacity(positions.len() * arms);
     let mut failed_user = None;
     let mut scratch = EpisodeScratch::default();
     for &position in positions {
@@ -429,17 +452,27 @@ fn run_chunk(
         if failed_user == Some(start.user) {
             continue;
         }
-        let from = buffer.len();
-        let result = run_episode(setup, start, &mut scratch, buffer);
-        if result.is_err() {
-            // Lines of an unfinished episode are not logged.
-            buffer.truncate(from);
-            failed_user = Some(start.user);
+        let pair_from = buffer.len();
+        let first_result = results.len();
+        for arm in 0..arms {
+            let from = buffer.len();
+            let result = if options.paired {
+                run_paired_episode(setup, start, arm as u8, &mut scratch, buffer)
+            } else {
+                run_episode(setup, start, &mut scratch, buffer)
+            };
+            match result {
+                Ok(summary) => results.push((position, Ok((summary, from..buffer.len())))),
+                Err(e) => {
+                    // Lines of an unfinished episode (or pair) are not logged.
+                    buffer.truncate(pair_from);
+                    results.truncate(first_result);
+                    results.push((position, Err(e)));
+                    failed_user = Some(start.user);
+                    break;
+                }
+            }
         }
-        results.push((
-            position,
-            result.map(|summary| (summary, from..buffer.len())),
-        ));
     }
     results
 }

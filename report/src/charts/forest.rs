@@ -1,10 +1,11 @@
-//! Forest plot: effect (percent of control) with its interval, one panel per metric with
-//! its own scale (a large effect on one metric cannot squash the others), the primary
-//! metrics first, the guardrails last and labelled so. Colours follow the tables: green
-//! better, red worse (Holm-adjusted p, in the metric's direction), grey not significant.
+//! Forest plot: effect (percent of control) with its interval by the method that decides,
+//! one panel per metric with its own scale (a large effect on one metric cannot squash
+//! the others), the measured latency last, the primary metric and guardrails labelled so.
+//! Colours follow the tables' results: green better (or pass), red worse (or fail), grey
+//! neither.
 
 use super::{Chart, bold, font, padded, plot_err};
-use crate::render::Verdict;
+use crate::design::{Role, Tone};
 use crate::{Analysis, Metric, Row};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -24,14 +25,17 @@ impl<'a> ForestPlot<'a> {
         Self { analysis }
     }
 
-    /// One panel per metric (primary metrics first, in table order, then guardrails) with
-    /// its rows of finite interval.
+    /// One panel per metric (in table order, the measured latency last) with its rows of
+    /// finite interval, by the method that decides.
     pub fn panels(&self) -> Vec<(Metric, Vec<&'a Row>)> {
         let mut panels: Vec<(Metric, Vec<&'a Row>)> = Vec::new();
-        let finite = |r: &&Row| r.lower.is_finite() && r.upper.is_finite() && r.effect.is_finite();
-        for guardrails in [false, true] {
+        let method = self.analysis.design.decided_by;
+        let finite = |r: &&Row| {
+            r.method == method && r.lower.is_finite() && r.upper.is_finite() && r.effect.is_finite()
+        };
+        for measured in [false, true] {
             for r in self.analysis.rows.iter().filter(finite) {
-                if r.metric.is_guardrail() != guardrails {
+                if r.metric.is_measured() != measured {
                     continue;
                 }
                 match panels.iter_mut().find(|(m, _)| *m == r.metric) {
@@ -71,9 +75,10 @@ impl Chart for ForestPlot<'_> {
 
     fn title(&self) -> String {
         format!(
-            "Effect vs {} (% of control mean, {:.0}% interval), one scale per metric",
+            "Effect vs {} (% of control mean, {:.0}% {} interval), one scale per metric",
             self.analysis.control,
-            (1.0 - self.analysis.alpha) * 100.0
+            (1.0 - self.analysis.alpha) * 100.0,
+            self.analysis.design.decided_by
         )
     }
 
@@ -95,8 +100,8 @@ impl Chart for ForestPlot<'_> {
         header
             .draw_text(
                 &format!(
-                    "green: better, red: worse (Holm-adjusted p < {}, in the metric's direction); \
-                     grey: not significant",
+                    "green: better, red: worse (Holm-adjusted p < {}, in the metric's direction; \
+                     a guardrail: pass, fail); grey: neither",
                     self.analysis.alpha
                 ),
                 &font(15.0).into(),
@@ -112,10 +117,15 @@ impl Chart for ForestPlot<'_> {
         }
         let areas = body.split_by_breakpoints(Vec::<i32>::new(), breaks);
         for ((metric, rows), panel) in panels.iter().zip(&areas) {
-            let caption = if metric.is_guardrail() {
-                format!("{metric}: guardrail, an increase is bad (measured wall time)")
-            } else {
-                format!("{metric}")
+            let role = rows.first().map(|r| r.role);
+            let caption = match (role, metric.is_measured()) {
+                (Some(Role::Guardrail), true) => {
+                    format!("{metric}: guardrail (measured wall time)")
+                }
+                (Some(Role::Guardrail), false) => format!("{metric}: guardrail"),
+                (Some(Role::Primary), _) => format!("{metric}: primary, decides"),
+                (_, true) => format!("{metric}: an increase is bad (measured wall time)"),
+                _ => format!("{metric}"),
             };
             draw_panel(panel, &caption, rows)?;
         }
@@ -169,13 +179,13 @@ fn draw_panel<DB: DrawingBackend>(
     for (k, r) in rows.iter().enumerate() {
         // First row on top.
         let y = SegmentValue::CenterOf(n - 1 - k as i32);
-        let verdict = Verdict::of(r);
-        let colour = match verdict {
-            Verdict::Better => BETTER,
-            Verdict::Worse => WORSE,
-            Verdict::NotSignificant => NEUTRAL,
+        let tone = r.result.tone();
+        let colour = match tone {
+            Tone::Good => BETTER,
+            Tone::Bad => WORSE,
+            Tone::Neutral => NEUTRAL,
         };
-        let significant = verdict != Verdict::NotSignificant;
+        let significant = tone != Tone::Neutral;
         chart
             .draw_series(std::iter::once(ErrorBar::new_horizontal(
                 y.clone(),

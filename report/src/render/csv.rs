@@ -1,12 +1,13 @@
-//! `ab.csv`: one row per comparison, full precision (shortest round-trip), the course's
-//! columns first.
+//! `ab.csv`: one row per comparison, numbers in their shortest exact form (ryu's
+//! shortest round-trip digits, `5.98e-89` rather than 154 digits of zeros), the course's
+//! columns first, then this report's.
 
 use super::{Renderer, ReportContent};
 
 pub struct Csv;
 
 /// The CSV columns, in order.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 25] = [
     "treatment",
     "metric",
     "effect",
@@ -24,6 +25,14 @@ pub const COLUMNS: [&str; 17] = [
     "delta_lower",
     "delta_upper",
     "mde",
+    "method",
+    "role",
+    "direction",
+    "guardrail",
+    "threshold",
+    "result",
+    "variance_reduction",
+    "se",
 ];
 
 fn field(s: &str) -> String {
@@ -34,12 +43,24 @@ fn field(s: &str) -> String {
     }
 }
 
+/// Shortest round-trip digits (as JSON writes them); empty when undefined, `inf`/`-inf`
+/// for infinities (as pandas reads them).
 fn float(x: f64) -> String {
     if x.is_nan() {
         String::new()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf" } else { "-inf" }.to_string()
     } else {
-        format!("{x}")
+        ryu::Buffer::new().format_finite(x).to_string()
     }
+}
+
+/// A serde enum's JSON name (`welch`, `not_movable`), as `ab.json` writes it.
+fn word<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 impl Renderer for Csv {
@@ -69,6 +90,14 @@ impl Renderer for Csv {
                 float(r.delta_lower),
                 float(r.delta_upper),
                 float(r.mde),
+                r.method.name().to_string(),
+                word(&r.role),
+                word(&r.direction),
+                field(&r.guardrail),
+                float(r.threshold),
+                word(&r.result),
+                float(r.variance_reduction),
+                float(r.se),
             ];
             out.push_str(&fields.join(","));
             out.push('\n');

@@ -1,9 +1,10 @@
-//! `report.html`: one self-contained page, the tables (primary metrics, then guardrails)
-//! and the charts as inline SVG. Rows are classed `better`, `worse` or `ns` by the
-//! Holm-adjusted p in the metric's direction; cells do not wrap, and the table fits a
+//! `report.html`: one self-contained page, the verdicts, the tables (primary metric,
+//! guardrails, other metrics) and the charts as inline SVG. Rows are classed `better`,
+//! `worse` or `ns` by their result (a guardrail's pass is `better`, its fail `worse`); cells do not wrap, and the table fits a
 //! 1280 px window (a narrower one scrolls the table, not the page).
 
-use super::{COLUMNS, Column, Renderer, ReportContent, Verdict, cells, preamble, sections};
+use super::{COLUMNS, Column, Renderer, ReportContent, cells, preamble, sections};
+use crate::design::Tone;
 
 pub struct Html;
 
@@ -41,7 +42,7 @@ th,td{border:1px solid #ccc;padding:3px 6px}th{background:#f3f3f3;vertical-align
 td{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 tr.better td{background:#e6f4ea}tr.worse td{background:#fce8e6}tr.ns td{color:#666}\
 tr.better td.result{color:#0b6b2b;font-weight:bold}tr.worse td.result{color:#b3261e;font-weight:bold}\
-.note{color:#444}.srm{background:#fce8e6;border:2px solid #c5221f;padding:1em;font-weight:bold}\
+.note{color:#444}.verdict{font-weight:bold;font-size:110%}.srm{background:#fce8e6;border:2px solid #c5221f;padding:1em;font-weight:bold}\
 code{font-family:'DejaVu Sans Mono',monospace;font-size:90%;background:#f3f3f3;padding:0 .2em}\
 figure{margin:2em 0}svg{max-width:100%;height:auto}";
 
@@ -62,6 +63,9 @@ impl Renderer for Html {
         );
         let columns: Vec<&Column> = COLUMNS.iter().collect();
         let preamble = preamble(a, &columns);
+        for verdict in &preamble.verdicts {
+            out.push_str(&format!("<p class=\"verdict\">{}</p>\n", prose(verdict)));
+        }
         if let Some(srm) = &preamble.srm {
             out.push_str(&format!("<p class=\"srm\">WARNING: {}</p>\n", prose(srm)));
         }
@@ -72,7 +76,7 @@ impl Renderer for Html {
             out.push_str(&format!(
                 "<section id=\"{}\">\n<h2>{}</h2>\n",
                 section.id,
-                esc(section.title)
+                esc(&section.title)
             ));
             for note in &section.notes {
                 out.push_str(&format!("<p class=\"note\">{}</p>\n", prose(note)));
@@ -83,7 +87,12 @@ impl Renderer for Html {
             }
             out.push_str("</tr>\n");
             for row in &section.rows {
-                out.push_str(&format!("<tr class=\"{}\">", Verdict::of(row).class()));
+                let class = match row.result.tone() {
+                    Tone::Good => "better",
+                    Tone::Bad => "worse",
+                    Tone::Neutral => "ns",
+                };
+                out.push_str(&format!("<tr class=\"{class}\">"));
                 for (c, cell) in COLUMNS.iter().zip(cells(row)) {
                     let class = match (c.numeric, c.header) {
                         (_, "result") => " class=\"result\"",

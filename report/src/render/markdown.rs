@@ -1,8 +1,9 @@
-//! `report.md`: the tables (primary metrics, then guardrails) and the charts, ready to
-//! paste into a pull request. Effects that are significant by the Holm-adjusted p are
-//! bold; the `result` column says better or worse in the metric's direction.
+//! `report.md`: the verdicts, the tables (primary metric, guardrails, other metrics) and
+//! the charts, ready to paste into a pull request. Effects that read better or worse (or a
+//! guardrail's pass or fail) are bold; the `result` column says which.
 
-use super::{COLUMNS, Column, Renderer, ReportContent, Verdict, cells, preamble, sections};
+use super::{COLUMNS, Column, Renderer, ReportContent, cells, preamble, sections};
+use crate::design::Tone;
 
 pub struct Markdown;
 
@@ -16,6 +17,9 @@ impl Renderer for Markdown {
         let mut out = format!("# A/B report: `{}`\n\n", a.experiment);
         let columns: Vec<&Column> = COLUMNS.iter().collect();
         let preamble = preamble(a, &columns);
+        for verdict in &preamble.verdicts {
+            out.push_str(&format!("**{verdict}**\n\n"));
+        }
         if let Some(srm) = &preamble.srm {
             out.push_str(&format!("> **WARNING:** {srm}\n\n"));
         }
@@ -38,7 +42,7 @@ impl Renderer for Markdown {
             out.push('\n');
             for row in &section.rows {
                 let mut c = cells(row);
-                if Verdict::of(row) != Verdict::NotSignificant
+                if row.result.tone() != Tone::Neutral
                     && let Some(i) = effect
                 {
                     c[i] = format!("**{}**", c[i]);

@@ -13,6 +13,7 @@ pub use json::Json;
 pub use markdown::Markdown;
 pub use terminal::Terminal;
 
+use super::design::{Method, Role};
 use super::{Analysis, Row};
 
 /// What a renderer gets: the analysis and the charts (file stems, titles, inline SVG).
@@ -29,46 +30,6 @@ pub trait Renderer {
     fn file_name(&self) -> &'static str;
     /// The bytes of the output.
     fn render(&self, content: &ReportContent<'_>) -> anyhow::Result<Vec<u8>>;
-}
-
-/// How a row reads for a decision: significant by the Holm-adjusted p (the table corrects
-/// for every comparison, so raw p would overstate), in the metric's direction (a
-/// guardrail's increase is bad). Every human-readable output and the forest chart use it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Better,
-    Worse,
-    NotSignificant,
-}
-
-impl Verdict {
-    pub fn of(row: &Row) -> Verdict {
-        if !row.significant_holm || !row.effect.is_finite() || row.effect == 0.0 {
-            Verdict::NotSignificant
-        } else if (row.effect > 0.0) != row.metric.is_guardrail() {
-            Verdict::Better
-        } else {
-            Verdict::Worse
-        }
-    }
-
-    /// The `result` cell.
-    pub(crate) fn word(self) -> &'static str {
-        match self {
-            Verdict::Better => "better",
-            Verdict::Worse => "worse",
-            Verdict::NotSignificant => "n.s.",
-        }
-    }
-
-    /// The HTML class of the row.
-    pub(crate) fn class(self) -> &'static str {
-        match self {
-            Verdict::Better => "better",
-            Verdict::Worse => "worse",
-            Verdict::NotSignificant => "ns",
-        }
-    }
 }
 
 /// A column of the human-readable tables (terminal, Markdown, HTML).
@@ -99,9 +60,15 @@ const fn column(
 
 /// The columns of the human-readable tables, in order; [`cells`] fills them. The CSV and
 /// JSON keep the course's columns at full precision.
-pub const COLUMNS: [Column; 12] = [
+pub const COLUMNS: [Column; 14] = [
     column("arm", "", false, true),
     column("metric", "", false, true),
+    column(
+        "method",
+        "how the interval was made: welch (independent arms, the course's), paired (every episode under every arm, differences per user), paired_episode (differences per episode), cuped (adjusted by the pre-period), sequential (always valid, however often the run was looked at)",
+        false,
+        true,
+    ),
     column("control mean", "", true, true),
     column("arm mean", "", true, true),
     column(
@@ -112,7 +79,7 @@ pub const COLUMNS: [Column; 12] = [
     ),
     column(
         "interval",
-        "the course's Welch interval of effect, the control mean taken as exact",
+        "the interval of effect, the control mean taken as exact (the course's, for welch)",
         true,
         true,
     ),
@@ -122,10 +89,10 @@ pub const COLUMNS: [Column; 12] = [
         true,
         false,
     ),
-    column("p", "Welch two-sided p-value", true, true),
+    column("p", "two-sided p-value", true, false),
     column(
         "p_holm",
-        "p Holm-adjusted across the primary rows (guardrails apart)",
+        "p Holm-adjusted across the method's rows (latency apart)",
         true,
         true,
     ),
@@ -137,18 +104,25 @@ pub const COLUMNS: [Column; 12] = [
     ),
     column("mde", "minimum detectable effect", true, true),
     column(
+        "var. red.",
+        "variance reduction against welch on the same sessions",
+        true,
+        false,
+    ),
+    column(
         "result",
-        "better / worse when p_holm < alpha, in the metric's direction; n.s. otherwise",
+        "better / worse when p_holm < alpha, in the metric's direction, n.s. otherwise; a guardrail's pass / fail / unclear by whether its interval stays inside its threshold",
         false,
         true,
     ),
 ];
 
 /// The human-readable cells of a row, in [`COLUMNS`] order.
-pub fn cells(row: &Row) -> [String; 12] {
+pub fn cells(row: &Row) -> [String; 14] {
     [
         row.treatment.clone(),
         row.metric.name().to_string(),
+        row.method.name().to_string(),
         num(row.control_mean),
         num(row.treatment_mean),
         pct(row.effect),
@@ -162,14 +136,19 @@ pub fn cells(row: &Row) -> [String; 12] {
         } else {
             format!("{}%", sig3(row.mde))
         },
-        Verdict::of(row).word().to_string(),
+        if row.variance_reduction.is_nan() {
+            "–".to_string()
+        } else {
+            format!("{}%", sig3(row.variance_reduction * 100.0))
+        },
+        row.result.word().to_string(),
     ]
 }
 
-/// The rows of a report, split for reading: the primary metrics, then the guardrails in a
-/// section of their own (never mixed with the primary ones).
+/// The rows of a report, split for reading by the part their metric plays: the primary
+/// metric, the guardrails, the other metrics, and those the simulator cannot move.
 pub struct Section<'a> {
-    pub title: &'static str,
+    pub title: String,
     /// HTML id of the section.
     pub id: &'static str,
     pub notes: Vec<String>,
@@ -183,22 +162,53 @@ the number of workers, not only on the recommender, so it changes from run to ru
 flip sign between a run with `--workers 1` and one with `--workers 2`. Compare arms within \
 one run, on a quiet machine, before acting on it.";
 
-/// The sections with rows: primary metrics, then guardrails.
+/// Why `sessions` cannot move in a simulated run.
+const NOT_MOVABLE_NOTE: &str = "In the simulator every episode draws its user uniformly, \
+whatever they were recommended before: no recommender can change how many sessions a user \
+has, so these rows only show the noise of the draw (an A/A check for free).";
+
+/// The sections with rows, in reading order.
 pub fn sections(a: &Analysis) -> Vec<Section<'_>> {
-    let (guardrails, primary): (Vec<&Row>, Vec<&Row>) =
-        a.rows.iter().partition(|r| r.metric.is_guardrail());
+    let of = |role: Role| -> Vec<&Row> { a.rows.iter().filter(|r| r.role == role).collect() };
+    let latency_note = |rows: &[&Row]| -> Vec<String> {
+        if rows.iter().any(|r| r.metric.is_measured()) {
+            vec![LATENCY_NOTE.to_string()]
+        } else {
+            Vec::new()
+        }
+    };
+    let primary = of(Role::Primary);
+    let guardrails = of(Role::Guardrail);
+    let secondary = of(Role::Secondary);
+    let not_movable = of(Role::NotMovable);
     let sections = [
         Section {
-            title: "Primary metrics (an increase is good)",
+            title: format!(
+                "Primary metric: {} (decides; an increase is good)",
+                a.criteria.primary
+            ),
             id: "primary",
             notes: Vec::new(),
             rows: primary,
         },
         Section {
-            title: "Guardrails (an increase is bad)",
+            title: "Guardrails (decide: pass when the interval stays inside the threshold)"
+                .to_string(),
             id: "guardrails",
-            notes: vec![LATENCY_NOTE.to_string()],
+            notes: latency_note(&guardrails),
             rows: guardrails,
+        },
+        Section {
+            title: "Other metrics (the course notebook's rows; they do not decide)".to_string(),
+            id: "secondary",
+            notes: latency_note(&secondary),
+            rows: secondary,
+        },
+        Section {
+            title: "Not movable in this simulator (they do not decide)".to_string(),
+            id: "not-movable",
+            notes: vec![NOT_MOVABLE_NOTE.to_string()],
+            rows: not_movable,
         },
     ];
     sections
@@ -267,6 +277,57 @@ pub fn pval(p: f64) -> String {
     }
 }
 
+/// What the design adds: pairing and its variance reduction, the covariate, the method
+/// that decides.
+fn design_facts(a: &Analysis) -> Vec<String> {
+    let d = &a.design;
+    let mut facts = Vec::new();
+    let primary_reduction = |method: Method| {
+        a.rows
+            .iter()
+            .filter(|r| r.method == method && r.metric == a.criteria.primary)
+            .map(|r| format!("{} {}%", r.treatment, sig3(r.variance_reduction * 100.0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if d.paired {
+        facts.push(format!(
+            "Paired: every episode was played under every arm ({} complete pairs, {} incomplete); \
+             the paired interval's variance of {} is below the unpaired analysis of the same \
+             sessions (the same simulated steps) by {}.",
+            d.pairs,
+            d.incomplete_pairs,
+            a.criteria.primary,
+            primary_reduction(Method::Paired)
+        ));
+    }
+    if let Some(c) = &d.covariate {
+        let files: Vec<String> = c.files.iter().map(|f| f.display().to_string()).collect();
+        facts.push(format!(
+            "CUPED: the pre-period is {} (experiment `{}`, {} sessions of {} users; {}% of \
+             this experiment's users have one); the variance of {} is lower by {}.",
+            files.join(", "),
+            c.experiment,
+            c.sessions,
+            c.users,
+            sig3(c.coverage * 100.0),
+            a.criteria.primary,
+            primary_reduction(Method::Cuped)
+        ));
+    }
+    facts.push(format!(
+        "Decided by the {} rows{}; the sequential rows are always valid, tuned for {} units.",
+        d.decided_by,
+        if d.decided_by == Method::Sequential {
+            " (the run was looked at as it went)"
+        } else {
+            ""
+        },
+        d.sequential_tuning
+    ));
+    facts
+}
+
 fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
@@ -282,6 +343,8 @@ that leaves the first track out says so in its name.";
 
 /// Shown above the tables in every human-readable format.
 pub struct Preamble {
+    /// One line per treatment: the verdict, first of all.
+    pub verdicts: Vec<String>,
     /// The sample-ratio-mismatch warning, if any.
     pub srm: Option<String>,
     /// What was read and dropped, one line each (kept whole: people and scripts grep them).
@@ -387,6 +450,7 @@ pub fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
                 .to_string(),
         );
     }
+    facts.extend(design_facts(a));
     let legend: Vec<String> = columns
         .iter()
         .filter(|c| !c.meaning.is_empty())
@@ -394,7 +458,7 @@ pub fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
         .collect();
     let mut notes = Vec::new();
     notes.push(format!(
-        "Users are the unit; {:.0}% intervals, {:.0}% power; Holm corrects the {} primary comparisons together and the guardrails apart. {}. SRM check p = {}.",
+        "Users are the unit; {:.0}% intervals, {:.0}% power; Holm corrects each method's {} comparisons together and latency apart. {}. SRM check p = {}.",
         (1.0 - a.alpha) * 100.0,
         a.power * 100.0,
         a.comparisons,
@@ -403,6 +467,7 @@ pub fn preamble(a: &Analysis, columns: &[&Column]) -> Preamble {
     ));
     notes.push(SESSION_TIME_NOTE.to_string());
     Preamble {
+        verdicts: a.verdicts.iter().map(|v| v.line.clone()).collect(),
         srm: srm_warning,
         facts,
         notes,

@@ -1,10 +1,12 @@
-//! The tables for a terminal: primary metrics, then guardrails, aligned columns, at most
-//! about 120 characters wide (explanatory prose wrapped at [`WIDTH`], detail columns left
-//! to the files; the lines saying what was read stay whole). With colour, a row is green
-//! when better, red when worse (by the Holm-adjusted p, in the metric's direction) and dim
-//! when not significant; without colour the `result` column says the same.
+//! The tables for a terminal: the verdicts first, then the primary metric, the guardrails
+//! and the other metrics, aligned columns, at most about 120 characters wide (explanatory
+//! prose wrapped at [`WIDTH`], detail columns left to the files; the lines saying what was
+//! read and the verdicts stay whole). With colour, a row is green when better (or a
+//! guardrail passes), red when worse (or it fails) and dim otherwise; without colour the
+//! `result` column says the same.
 
-use super::{COLUMNS, Column, Renderer, ReportContent, Verdict, cells, preamble, sections};
+use super::{COLUMNS, Column, Renderer, ReportContent, cells, preamble, sections};
+use crate::design::Tone;
 
 pub struct Terminal {
     pub color: bool,
@@ -82,6 +84,13 @@ impl Renderer for Terminal {
         let columns: Vec<&Column> = shown.iter().map(|&i| &COLUMNS[i]).collect();
         let mut out = String::new();
         let preamble = preamble(a, &columns);
+        for verdict in &preamble.verdicts {
+            out.push_str(&self.paint(BOLD, verdict));
+            out.push('\n');
+        }
+        if !preamble.verdicts.is_empty() {
+            out.push('\n');
+        }
         if let Some(srm) = &preamble.srm {
             out.push_str(&self.paint(BOLD_RED, &format!("WARNING: {srm}")));
             out.push_str("\n\n");
@@ -146,7 +155,7 @@ impl Renderer for Terminal {
         let mut rows = rows.iter();
         for section in &sections {
             out.push('\n');
-            out.push_str(&self.paint(BOLD, section.title));
+            out.push_str(&self.paint(BOLD, &section.title));
             out.push('\n');
             for note in &section.notes {
                 out.push_str(&wrap(note, WIDTH));
@@ -157,10 +166,10 @@ impl Renderer for Terminal {
             out.push_str(&rule);
             out.push('\n');
             for (row, cells) in section.rows.iter().zip(rows.by_ref()) {
-                let colour = match Verdict::of(row) {
-                    Verdict::Better => GREEN,
-                    Verdict::Worse => RED,
-                    Verdict::NotSignificant => DIM,
+                let colour = match row.result.tone() {
+                    Tone::Good => GREEN,
+                    Tone::Bad => RED,
+                    Tone::Neutral => DIM,
                 };
                 let height = cells.iter().map(Vec::len).max().unwrap_or(1);
                 for n in 0..height {
