@@ -8,7 +8,7 @@
 
 use crate::common::*;
 use crate::http_support::*;
-use botify_sim::serve::deploy::{Daemon, start_nginx, start_redis};
+use botify_sim_support::deploy::{Daemon, start_nginx, start_redis, start_redis_on};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -57,7 +57,7 @@ struct Deployment {
 }
 
 fn deploy(d: &Path, experiment: &Path, config: &Path) -> Deployment {
-    let redis = start_redis(d, None).expect("redis-server starts (apt-get install redis-server)");
+    let redis = start_redis(d).expect("redis-server starts (apt-get install redis-server)");
     let state = format!("redis://{}/0", redis.address());
     let replicas: Vec<Server> = (0..2)
         .map(|i| {
@@ -455,7 +455,7 @@ fn a_replica_killed_and_redis_restarted_mid_run_lose_no_episode() {
     );
     // Back on the same port: the run (retrying) goes on to the end.
     std::thread::sleep(Duration::from_millis(300));
-    let _redis = start_redis(d, Some(redis_port)).unwrap();
+    let _redis = start_redis_on(d, redis_port).unwrap();
     finish(run);
     assert_eq!(lasts(&d.join("restarted/events.jsonl")), 3000);
     // The replica reconnects to Redis by itself (within a few seconds).

@@ -3,8 +3,8 @@
 
 use crate::common::*;
 use crate::http_support::*;
-use botify_sim::serve::hostile::{NEVER_READER_CAP, idle_connections, never_reading_client};
 use botify_sim::serve::raise_open_file_limit;
+use botify_sim_support::hostile::{NEVER_READER_CAP, idle_connections, never_reading_client};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;

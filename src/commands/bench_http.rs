@@ -12,7 +12,7 @@
 //!
 //! `--hostile` measures instead the load generator against one server first alone, then
 //! while 1,000 idle connections and a client that never reads its answers are held open
-//! ([`crate::serve::hostile`]): the figure is the second p99, under 50 ms.
+//! ([`botify_sim_support::hostile`]): the figure is the second p99, under 50 ms.
 
 use super::bench::timed_run;
 use super::run::REMOTE_EXPERIMENT;
@@ -25,9 +25,10 @@ use crate::recommend::RecommenderSpec;
 use crate::recommend::spec::BuildContext;
 use crate::serve::resp::RedisUrl;
 use crate::serve::store::MemoryStore;
-use crate::serve::{ServeOptions, Service, Sessions, deploy, hostile, serve};
+use crate::serve::{ServeOptions, Service, Sessions, serve};
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
 use anyhow::Context;
+use botify_sim_support::{deploy, hostile};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
@@ -91,7 +92,7 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
     )?;
     setups.push(json!({"setup": "one replica, sessions in memory", "measured": measured, "servers": servers}));
     if args.nginx_redis {
-        let redis = deploy::start_redis(dir.path(), None)?;
+        let redis = deploy::start_redis(dir.path())?;
         let redis_url = format!("redis://{}/0", redis.address());
         say(
             args,

@@ -5,8 +5,8 @@
 
 use super::serve_store::block;
 use botify_sim::commands::serve::StateChoice;
-use botify_sim::serve::deploy::start_redis;
 use botify_sim::serve::resp::*;
+use botify_sim_support::deploy::start_redis;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -348,7 +348,7 @@ fn a_server_that_never_answers_times_out() {
 
 #[test]
 fn nothing_listening_is_a_connect_error_naming_the_address() {
-    let port = botify_sim::serve::deploy::free_port().unwrap();
+    let port = botify_sim_support::deploy::refusing_port().unwrap().1;
     let client = client_of(&format!("127.0.0.1:{port}"), Duration::from_secs(2));
     let e = block(client.query(&[Command::new("PING")])).unwrap_err();
     assert!(
@@ -361,7 +361,7 @@ fn nothing_listening_is_a_connect_error_naming_the_address() {
 #[test]
 fn a_pipeline_of_set_get_and_eval_round_trips_through_redis() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = start_redis(dir.path(), None).unwrap();
+    let redis = start_redis(dir.path()).unwrap();
     let client = client_of(&redis.address(), Duration::from_secs(5));
     let binary = b"a\r\n\x00\xff".to_vec();
     let large: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
@@ -416,7 +416,7 @@ fn a_pipeline_of_set_get_and_eval_round_trips_through_redis() {
 #[test]
 fn error_replies_name_their_command_and_leave_the_connection_usable() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = start_redis(dir.path(), None).unwrap();
+    let redis = start_redis(dir.path()).unwrap();
     let client = client_of(&redis.address(), Duration::from_secs(5));
     block(async {
         client
@@ -457,7 +457,7 @@ fn error_replies_name_their_command_and_leave_the_connection_usable() {
 #[test]
 fn the_url_selects_the_database_and_authenticates() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = start_redis(dir.path(), None).unwrap();
+    let redis = start_redis(dir.path()).unwrap();
     let address = redis.address();
     let client = |text: String| Client::new(url(&text), Options::default());
     let get = |key: &str| [Command::new("GET").arg(key)];
@@ -515,7 +515,7 @@ fn the_url_selects_the_database_and_authenticates() {
 #[test]
 fn the_client_reconnects_after_redis_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = start_redis(dir.path(), None).unwrap();
+    let redis = start_redis(dir.path()).unwrap();
     let port = redis.port;
     let client = client_of(&redis.address(), Duration::from_secs(5));
     let ping = [Command::new("PING")];
@@ -534,7 +534,7 @@ fn the_client_reconnects_after_redis_restarts() {
     });
     // Restarted while the pool was idle: no request sees the dead connections.
     drop(redis);
-    let redis = start_redis(dir.path(), Some(port)).unwrap();
+    let redis = botify_sim_support::deploy::start_redis_on(dir.path(), port).unwrap();
     block(async {
         for _ in 0..5 {
             assert_eq!(client.query(&ping).await.unwrap(), pong);
@@ -547,6 +547,6 @@ fn the_client_reconnects_after_redis_restarts() {
         e.starts_with(&format!("cannot connect to 127.0.0.1:{port}")),
         "{e}"
     );
-    let _redis = start_redis(dir.path(), Some(port)).unwrap();
+    let _redis = botify_sim_support::deploy::start_redis_on(dir.path(), port).unwrap();
     assert_eq!(block(client.query(&ping)).unwrap(), pong);
 }

@@ -1,9 +1,9 @@
 //! Unit tests of `core/src/serve/store.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::recommend::SessionMemory;
-use botify_sim::serve::deploy::{free_port, start_redis};
 use botify_sim::serve::resp::{Client, Command, Options, RedisUrl};
 use botify_sim::serve::store::*;
+use botify_sim_support::deploy::{refusing_port, start_redis};
 use std::time::Duration;
 
 thread_local! {
@@ -71,7 +71,7 @@ fn redis_store(address: &str, ttl: Duration) -> RedisStore {
 #[test]
 fn redis_store_counts_sessions_keeps_the_open_one_and_forgets_after_the_ttl() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = start_redis(dir.path(), None).unwrap();
+    let redis = start_redis(dir.path()).unwrap();
     let store = redis_store(&redis.address(), Duration::from_millis(150));
     let other = redis_store(&redis.address(), Duration::from_millis(150));
     block(async {
@@ -100,7 +100,7 @@ fn redis_store_counts_sessions_keeps_the_open_one_and_forgets_after_the_ttl() {
 #[test]
 fn redis_store_errors_name_the_store_and_the_key_and_it_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = start_redis(dir.path(), None).unwrap();
+    let redis = start_redis(dir.path()).unwrap();
     let port = redis.port;
     let address = redis.address();
     let store = redis_store(&address, Duration::from_secs(60));
@@ -126,14 +126,11 @@ fn redis_store_errors_name_the_store_and_the_key_and_it_recovers() {
     drop(redis);
     let e = block(store.load(1)).unwrap_err().to_string();
     assert!(e.contains(&format!("redis://{address}/0")), "{e}");
-    let _redis = start_redis(dir.path(), Some(port)).unwrap();
+    let _redis = botify_sim_support::deploy::start_redis_on(dir.path(), port).unwrap();
     assert_eq!(block(store.load(1)).unwrap(), None, "back by itself");
     // Nothing listening at start: refused at once, naming the url.
-    let url = RedisUrl::parse(&format!(
-        "redis://:secret@127.0.0.1:{}/0",
-        free_port().unwrap()
-    ))
-    .unwrap();
+    let (_refusing, port) = refusing_port().unwrap();
+    let url = RedisUrl::parse(&format!("redis://:secret@127.0.0.1:{port}/0")).unwrap();
     let e = block(RedisStore::connect(url, Duration::from_secs(1)))
         .err()
         .unwrap()

@@ -10,8 +10,6 @@
 //! replicas sharing a Redis store answer as one process would. The service writes the
 //! botify event log itself, with `experiments` and a `session` id.
 
-pub mod deploy;
-pub mod hostile;
 pub mod http;
 pub mod log_file;
 pub mod resp;
