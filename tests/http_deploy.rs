@@ -569,3 +569,202 @@ fn hw2_behind_nginx_answers_as_one_process_would() {
         }
     }
 }
+
+/// An experiment whose answers depend only on the request (each arm a fixed chain of
+/// tracks, no random draw, no memory): the traffic of a client is then the same whatever
+/// order a server serialises concurrent requests in, so two deployments given the same
+/// clients must log the same sessions per user.
+fn chain_experiment(d: &Path) -> PathBuf {
+    for (name, step) in [("chain-c.jsonl", 7), ("chain-t.jsonl", 11)] {
+        let chain: String = (0..3000)
+            .map(|t| {
+                format!(
+                    "{{\"track\": {t}, \"recommendations\": [{}]}}\n",
+                    (t * step + 13) % 3000
+                )
+            })
+            .collect();
+        std::fs::write(d.join(name), chain).unwrap();
+    }
+    let path = d.join("chains.yml");
+    std::fs::write(
+        &path,
+        "name: chains\ncontrol: C\narms:\n  C: {kind: contextual, file: chain-c.jsonl}\n  T1: {kind: contextual, file: chain-t.jsonl}\n",
+    )
+    .unwrap();
+    path
+}
+
+/// Steps (`/next` calls) of client session `session` (0 or 1) of `user`, then its `/last`.
+fn steps_of(user: u32, session: u32) -> u32 {
+    3 + (user * 7 + session * 3) % 9
+}
+
+/// The course simulator's `multi` mode, made dense: its workers are forked with the same
+/// random state, so one user has two client sessions open at once. Here each of `users`
+/// users gets two client sessions started together (two threads), `parallel` users at a
+/// time, through `url`; each `/next` sends the previous answer and a listen time fixed
+/// by (user, session, step), then a `/last`. Panics on any answer but 200.
+fn two_sessions_per_user(url: &str, users: u32, parallel: u32) {
+    let client = botify_sim::http_client::HttpClient::new(Duration::from_secs(10));
+    let next_user = std::sync::atomic::AtomicU32::new(0);
+    let session = |user: u32, session: u32, start: &std::sync::Barrier| {
+        let mut track = (user * 13 + session * 101) % 3000;
+        let time = |step: u32| 0.05 + 0.1 * f64::from((user + step * 3 + session) % 10);
+        start.wait();
+        for step in 0..=steps_of(user, session) {
+            let what = if step == steps_of(user, session) {
+                "last"
+            } else {
+                "next"
+            };
+            let body = format!("{{\"track\": {track}, \"time\": {}}}", time(step));
+            let answer = client
+                .post_json(&format!("{url}/{what}/{user}"), body)
+                .unwrap_or_else(|e| panic!("user {user} session {session}: {e}"));
+            assert_eq!(answer.status, 200, "user {user}: {}", answer.body);
+            if what == "next" {
+                let value: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+                track = value["track"].as_u64().unwrap() as u32;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..parallel {
+            scope.spawn(|| {
+                loop {
+                    let user = next_user.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if user >= users {
+                        break;
+                    }
+                    let start = std::sync::Barrier::new(2);
+                    std::thread::scope(|pair| {
+                        pair.spawn(|| session(user, 0, &start));
+                        session(user, 1, &start);
+                    });
+                }
+            });
+        }
+    });
+}
+
+/// Per user of the logs read together: (sessions, events, summed listen time), and the
+/// sessions that do not hold exactly one `last`.
+fn per_user(logs: &[PathBuf]) -> (BTreeMap<u64, (usize, usize, f64)>, Vec<String>) {
+    let mut sessions: BTreeMap<u64, (u64, usize)> = BTreeMap::new();
+    let mut users: BTreeMap<u64, (usize, usize, f64)> = BTreeMap::new();
+    for e in logs.iter().flat_map(|log| events(log)) {
+        let user = e["user"].as_u64().unwrap();
+        let entry = sessions
+            .entry(e["session"].as_u64().unwrap())
+            .or_insert((user, 0));
+        if e["message"] == "last" {
+            entry.1 += 1;
+        }
+        let totals = users.entry(user).or_default();
+        totals.1 += 1;
+        totals.2 += e["time"].as_f64().unwrap();
+    }
+    let mut faults = Vec::new();
+    for (id, (user, lasts)) in &sessions {
+        users.entry(*user).or_default().0 += 1;
+        if *lasts != 1 {
+            faults.push(format!("session {id} of user {user}: {lasts} lasts"));
+        }
+    }
+    (users, faults)
+}
+
+/// Two requests of one user at once on two replicas are one after the other, as in one
+/// process: with two client sessions of each user open at the same time and requests
+/// alternating between the replicas, the replicas' logs read together hold exactly one
+/// `last` per client session, and the same sessions per user, and the same report, as
+/// one `sim serve` with sessions in memory given the same clients.
+#[test]
+fn two_sessions_of_one_user_at_once_on_two_replicas_are_serialised() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = small_world_config(d);
+    let experiment = chain_experiment(d);
+    let users = 300;
+    let mut deployment = deploy(d, &experiment, &config);
+    two_sessions_per_user(&deployment.url, users, 6);
+    for replica in &mut deployment.replicas {
+        assert!(replica.terminate().success());
+    }
+    let logs: Vec<PathBuf> = deployment.replicas.iter().map(|r| r.log.clone()).collect();
+    let mut single = Server::start(d, &experiment, &config, "single.jsonl");
+    two_sessions_per_user(&single.url, users, 6);
+    assert!(single.terminate().success());
+
+    let expected: BTreeMap<u64, (usize, usize)> = (0..users)
+        .map(|u| {
+            let events = (steps_of(u, 0) + steps_of(u, 1) + 2) as usize;
+            (u64::from(u), (2, events))
+        })
+        .collect();
+    for (what, logs) in [
+        ("the replicas", logs.clone()),
+        ("one process", vec![single.log.clone()]),
+    ] {
+        let (per_user, faults) = per_user(&logs);
+        assert!(
+            faults.is_empty(),
+            "{what}: {} of {} sessions without exactly one last: {:?}",
+            faults.len(),
+            per_user.values().map(|u| u.0).sum::<usize>(),
+            &faults[..faults.len().min(10)]
+        );
+        let counts: BTreeMap<u64, (usize, usize)> =
+            per_user.iter().map(|(u, t)| (*u, (t.0, t.1))).collect();
+        assert!(
+            counts == expected,
+            "{what}: sessions and events per user differ from the clients'"
+        );
+    }
+    assert!(
+        sessions_on_both(&logs) > users as usize,
+        "requests alternate between replicas"
+    );
+    let (served, _) = per_user(&logs);
+    let (alone, _) = per_user(&[single.log.clone()]);
+    for (user, (_, _, time)) in &served {
+        let other = alone[user].2;
+        assert!(
+            (time - other).abs() <= 1e-9 * time.max(1.0),
+            "user {user}: {time} against {other}"
+        );
+    }
+
+    // `sim report` of both: the same table but for the measured latency.
+    let report = |logs: &[PathBuf], out: &str| {
+        let mut args = vec!["report".to_string()];
+        args.extend(logs.iter().map(|l| l.display().to_string()));
+        args.extend(["--out".into(), out.into()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let report = sim(&args, d);
+        assert!(report.status.success(), "{}", stderr(&report));
+    };
+    report(&logs, "replicas-report");
+    report(&[single.log.clone()], "single-report");
+    for arm in ["C", "T1"] {
+        let replicas = arm_table(&d.join("replicas-report/ab.json"), arm);
+        let one = arm_table(&d.join("single-report/ab.json"), arm);
+        assert_eq!(replicas["sessions"], one["sessions"], "{arm}");
+        assert_eq!(replicas["users"], one["users"], "{arm}");
+        for (metric, value) in one["metrics"].as_object().unwrap() {
+            for field in ["n", "mean", "var"] {
+                let (a, b) = (
+                    value[field].as_f64().unwrap(),
+                    replicas["metrics"][metric][field].as_f64().unwrap(),
+                );
+                assert!(
+                    (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                    "{arm} {metric}.{field}: one process {a}, replicas {b}"
+                );
+            }
+        }
+    }
+    drop(deployment.nginx);
+    drop(deployment.redis);
+}
