@@ -240,8 +240,10 @@ pub struct ServeArgs {
     /// Where trained artifacts of recipes are cached
     #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
     pub cache_dir: PathBuf,
-    /// Where user sessions live: `memory` (this process) or
-    /// `redis://[user:password@]host[:port][/db]`, shared by replicas
+    /// Where user sessions live: `memory` (this process) or a Redis url, shared by replicas:
+    /// `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS, in a build with the
+    /// feature `tls`), `unix:///path/to/redis.sock[?db=N&pass=PASSWORD]`; messages show
+    /// the password as `***`
     #[arg(long, default_value = "memory")]
     pub state: String,
     /// Seconds after a user's last request when their session is forgotten

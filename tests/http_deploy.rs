@@ -648,11 +648,14 @@ fn two_sessions_per_user(url: &str, users: u32, parallel: u32) {
     });
 }
 
-/// Per user of the logs read together: (sessions, events, summed listen time), and the
-/// sessions that do not hold exactly one `last`.
-fn per_user(logs: &[PathBuf]) -> (BTreeMap<u64, (usize, usize, f64)>, Vec<String>) {
+/// Per user: (sessions, events, summed listen time).
+type UserTotals = BTreeMap<u64, (usize, usize, f64)>;
+
+/// [`UserTotals`] of the logs read together, and the sessions that do not hold exactly
+/// one `last`.
+fn per_user(logs: &[PathBuf]) -> (UserTotals, Vec<String>) {
     let mut sessions: BTreeMap<u64, (u64, usize)> = BTreeMap::new();
-    let mut users: BTreeMap<u64, (usize, usize, f64)> = BTreeMap::new();
+    let mut users = UserTotals::new();
     for e in logs.iter().flat_map(|log| events(log)) {
         let user = e["user"].as_u64().unwrap();
         let entry = sessions

@@ -20,12 +20,11 @@ use super::serve::{connect_redis, load_service};
 use crate::cli::BenchHttpArgs;
 use crate::config::Config;
 use crate::http_client::HttpClient;
-use crate::log::writer::LogWriter;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::spec::BuildContext;
-use crate::serve::resp::RedisUrl;
-use crate::serve::store::MemoryStore;
-use crate::serve::{ServeOptions, Service, Sessions, serve};
+use crate::serve::log_file::EventLog;
+use crate::serve::store::{MemoryStore, RedisAddress, SessionStore};
+use crate::serve::{ServeOptions, Service, serve};
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
 use anyhow::Context;
 use botify_sim_support::{deploy, hostile};
@@ -76,7 +75,7 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
         &service,
         1,
         2,
-        |_| Ok(Sessions::Memory(MemoryStore::new(SESSION_TTL))),
+        |_| Ok(MemoryStore::new(SESSION_TTL)),
         &dir.path().join("memory"),
         |addresses| {
             let url = format!("http://{}", addresses[0]);
@@ -101,9 +100,8 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
             ),
         );
         let work = dir.path().join("deploy");
-        let parsed = RedisUrl::parse(&redis_url)?;
-        let connect =
-            |runtime: &Runtime| connect_redis(runtime, &parsed, SESSION_TTL).map(Sessions::Redis);
+        let parsed = RedisAddress::parse(&redis_url).map_err(anyhow::Error::msg)?;
+        let connect = |runtime: &Runtime| connect_redis(runtime, &parsed, SESSION_TTL);
         let (measured, servers) =
             with_replicas(args, &service, 2, 1, connect, &work, |addresses| {
                 let nginx = deploy::start_nginx(&work.join("nginx"), addresses)?;
@@ -132,7 +130,7 @@ fn hostile_figures(
     // Clients and server share this process: two open files per idle connection.
     super::serve::note_open_file_limit();
     let n_tracks = service.world.catalogue.len() as u32;
-    let memory = |_: &Runtime| Ok(Sessions::Memory(MemoryStore::new(SESSION_TTL)));
+    let memory = |_: &Runtime| Ok(MemoryStore::new(SESSION_TTL));
     let (measured, servers) = with_replicas(args, service, 1, 2, memory, dir, |addresses| {
         let (address, url) = (&addresses[0], format!("http://{}", addresses[0]));
         say(
@@ -172,17 +170,17 @@ fn say(args: &BenchHttpArgs, line: String) {
 /// Runs `replicas` servers of `threads` threads each, their stores made by `connect`, on
 /// free loopback ports (logs in `dir`) while `body` runs with their addresses; returns
 /// what `body` measured and each server's counters.
-fn with_replicas<T>(
+fn with_replicas<T, S: SessionStore>(
     args: &BenchHttpArgs,
     service: &Arc<Service>,
     replicas: usize,
     threads: usize,
-    connect: impl Fn(&Runtime) -> anyhow::Result<Sessions>,
+    connect: impl Fn(&Runtime) -> anyhow::Result<S>,
     dir: &Path,
     body: impl FnOnce(&[String]) -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, Vec<Value>)> {
     std::fs::create_dir_all(dir)?;
-    let stop = AtomicBool::new(false);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let options = ServeOptions {
         idle_timeout: Duration::from_secs(300),
         sweep_every: Duration::from_secs(60),
@@ -195,16 +193,22 @@ fn with_replicas<T>(
             let store = connect(&runtime)?;
             let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
             addresses.push(listener.local_addr()?.to_string());
-            let log = LogWriter::create(&dir.join(format!("served-{i}.jsonl")))?;
-            let (service, stop, options) = (Arc::clone(service), &stop, &options);
-            servers.push(
-                scope.spawn(move || {
-                    serve(runtime, service, store, listener, Some(log), options, stop)
-                }),
-            );
+            let log = EventLog::create(&dir.join(format!("served-{i}.jsonl")))?;
+            let (service, stopped, options) = (Arc::clone(service), stopped.clone(), &options);
+            servers.push(scope.spawn(move || {
+                serve(
+                    runtime,
+                    service,
+                    store,
+                    listener,
+                    Some(log),
+                    options,
+                    stopped,
+                )
+            }));
         }
         let result = body(&addresses);
-        stop.store(true, Ordering::SeqCst);
+        stop.send_replace(true);
         let mut counters = Vec::new();
         for (i, server) in servers.into_iter().enumerate() {
             let stats = server

@@ -202,3 +202,60 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A fake Redis server on a free loopback port, for replies no real one sends: `PING` gets
+/// `+PONG`, the connection's setup (`AUTH`, `SELECT`, `CLIENT SETINFO`) `+OK`, and any
+/// other command `reply(its name)`. Each connection is served by a thread of its own; the
+/// threads end with the test process. Returns the `host:port`.
+pub fn fake_redis(reply: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let reply = std::sync::Arc::new(reply);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let reply = std::sync::Arc::clone(&reply);
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                while let Some(command) = read_command(&mut reader) {
+                    let answer = match command.to_ascii_uppercase().as_str() {
+                        "PING" => b"+PONG\r\n".to_vec(),
+                        "AUTH" | "SELECT" | "CLIENT" => b"+OK\r\n".to_vec(),
+                        name => reply(name),
+                    };
+                    if writer.write_all(&answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+/// The name of the next command (a RESP array of bulk strings), or None at the end.
+fn read_command(reader: &mut impl BufRead) -> Option<String> {
+    let mut line = String::new();
+    let mut next_line = |reader: &mut dyn BufRead| {
+        line.clear();
+        reader.read_line(&mut line).ok().filter(|&n| n > 0)?;
+        Some(line.trim_end().to_string())
+    };
+    let parts: usize = next_line(reader)?.strip_prefix('*')?.parse().ok()?;
+    let mut name = None;
+    for _ in 0..parts {
+        let length: usize = next_line(reader)?.strip_prefix('$')?.parse().ok()?;
+        let mut bytes = vec![0u8; length + 2];
+        reader.read_exact(&mut bytes).ok()?;
+        name.get_or_insert_with(|| String::from_utf8_lossy(&bytes[..length]).into_owned());
+    }
+    name
+}
+
+/// 10,000 arrays nested in one another (40 KB), as a hostile or broken Redis might reply.
+pub fn nested_arrays_reply() -> Vec<u8> {
+    let mut reply = b"*1\r\n".repeat(10_000);
+    reply.extend_from_slice(b"*0\r\n");
+    reply
+}

@@ -42,7 +42,6 @@ mod report_stats;
 mod serve;
 mod serve_http;
 mod serve_log_file;
-mod serve_resp;
 mod serve_store;
 mod sim_days;
 mod sim_episode;
