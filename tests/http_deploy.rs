@@ -105,7 +105,7 @@ fn remote_run(
         .args([
             "--workers",
             workers,
-            "--remote-retries",
+            "--remote-wait",
             "30",
             "--remote-backoff-ms",
             "50",

@@ -247,8 +247,9 @@ fn measure(
         recommender: RecommenderSpec::Remote {
             url: url.to_string(),
             timeout_ms: 5_000,
-            retries: 3,
+            retries: Some(3),
             backoff_ms: 100,
+            wait_ms: 10_000,
         }
         .build(&ctx)?,
     }];
