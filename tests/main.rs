@@ -15,6 +15,7 @@ mod http_e2e;
 mod http_fault;
 mod http_fuzz;
 mod http_hostile;
+mod http_serve_faults;
 mod input_values;
 mod neighbour_cache;
 mod pipeline;

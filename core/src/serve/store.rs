@@ -268,7 +268,10 @@ pub fn hide_password(text: &str) -> String {
 
 /// Sessions in Redis, on the `redis` crate's [`redis::aio::ConnectionManager`]: one
 /// multiplexed connection, made again by the next request after it is lost (so the store
-/// recovers by itself once Redis is back), connecting and each command within 2 s.
+/// recovers by itself once Redis is back), connecting and each command within 2 s. The
+/// crate parses replies with a depth limit (100 nested aggregates): a hostile reply of
+/// 10,000 nested arrays is an error of its request, a 503, not a stack overflow
+/// (`tests/unit/serve_store.rs`, `tests/http_serve_faults.rs`).
 ///
 /// Per user one hash, `botify:user:<id>`, expiring `ttl` after the user's last request:
 /// `v` (its version), `opened` (sessions counted), and while a session is open `id` and
