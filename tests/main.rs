@@ -9,6 +9,7 @@ mod console;
 mod course_table;
 mod days;
 mod default_experiment;
+mod deploy_files;
 mod first_hour;
 mod http_deploy;
 mod http_e2e;
