@@ -402,3 +402,83 @@ fn a_redis_password_is_shown_as_stars_everywhere() {
         );
     }
 }
+
+/// `sim serve --state rediss://...` in a build with the feature `tls` (`cargo test
+/// --release --features tls -- rediss`): sessions through TLS to a redis-server whose
+/// certificate only `SSL_CERT_FILE` vouches for; without it the certificate is refused
+/// at start, naming the store.
+#[cfg(feature = "tls")]
+#[test]
+fn rediss_serves_sessions_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = small_world_config(d);
+    let experiment = random_experiment(d);
+    let (_redis, tls_port, ca) = botify_sim_support::deploy::start_redis_tls(d).unwrap();
+    let state = format!("rediss://localhost:{tls_port}/0");
+    let serve = |trusted: bool| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sim"));
+        command
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--log",
+                "served.jsonl",
+                "--state",
+                &state,
+                "--config",
+            ])
+            .arg(&config)
+            .arg("--experiment")
+            .arg(&experiment)
+            .current_dir(d)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if trusted {
+            command.env("SSL_CERT_FILE", &ca);
+        }
+        command.spawn().unwrap()
+    };
+    let refused = serve(false).wait_with_output().unwrap();
+    assert!(!refused.status.success());
+    let err = stderr(&refused);
+    assert!(
+        err.contains(&state) && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+
+    let mut child = serve(true);
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    for _ in 0..2 {
+        let (status, body) =
+            exchange(&addr, &post("/next/3", r#"{"track": 1, "time": 0.5}"#)).unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    signal(child.id(), "TERM");
+    assert!(
+        wait_for(&mut child, Duration::from_secs(20))
+            .unwrap()
+            .success()
+    );
+    let sessions: HashSet<u64> = events(&d.join("served.jsonl"))
+        .iter()
+        .map(|e| e["session"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        sessions.len(),
+        1,
+        "both requests in one session, kept in Redis"
+    );
+}

@@ -208,6 +208,11 @@ pub fn start_redis_on(dir: &Path, port: u16) -> anyhow::Result<Daemon> {
 }
 
 fn redis_on(dir: &Path, port: u16) -> anyhow::Result<Start> {
+    redis_with(dir, port, &[])
+}
+
+/// redis-server on `port`, with `extra` options.
+fn redis_with(dir: &Path, port: u16, extra: &[String]) -> anyhow::Result<Start> {
     let program = find_program("redis-server")
         .context("redis-server is not installed (Debian: apt-get install redis-server)")?;
     let mut command = Command::new(program);
@@ -215,11 +220,100 @@ fn redis_on(dir: &Path, port: u16) -> anyhow::Result<Start> {
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
         .arg("--dir")
-        .arg(dir);
+        .arg(dir)
+        .args(extra);
     let log = dir.join(format!("redis-{port}.log"));
     start("redis-server", command, port, log, |daemon| {
         redis_says_it_is(daemon).unwrap_or(false)
     })
+}
+
+/// A redis-server that also speaks TLS, for `rediss://`: its plain port is the daemon's,
+/// the TLS port is returned with the certificate of the authority that signed the
+/// server's (for `localhost` and 127.0.0.1), all made with `openssl` in `dir`.
+pub fn start_redis_tls(dir: &Path) -> anyhow::Result<(Daemon, u16, PathBuf)> {
+    let openssl = |args: &[&str]| -> anyhow::Result<()> {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .context("cannot run openssl")?;
+        if !out.status.success() {
+            bail!(
+                "openssl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )?;
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=botify-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ])?;
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ])?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ])?;
+    let file = |name: &str| dir.join(name).display().to_string();
+    let mut tls_port = 0;
+    let daemon = on_the_first_free_port("redis-server", unused_ports(), |port| {
+        tls_port = unused_port()?;
+        let options = [
+            "--tls-port".to_string(),
+            tls_port.to_string(),
+            "--tls-cert-file".into(),
+            file("server.pem"),
+            "--tls-key-file".into(),
+            file("server.key"),
+            "--tls-ca-cert-file".into(),
+            file("ca.pem"),
+            "--tls-auth-clients".into(),
+            "no".into(),
+        ];
+        redis_with(dir, port, &options)
+    })?;
+    Ok((daemon, tls_port, dir.join("ca.pem")))
 }
 
 /// Whether the redis-server on the daemon's port is the daemon: its `INFO server` names
