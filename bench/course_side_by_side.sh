@@ -48,7 +48,7 @@ modules = ["faiss", "gym", "marshmallow_dataclass", "numpy", "pandas", "scipy", 
 print(" ".join(m for m in modules if importlib.util.find_spec(m) is None))
 EOF
 ) || die "$python does not run"
-[[ -z $missing ]] || die "$python lacks the Python package(s) of the course simulator: $missing (pip install them, see the README)"
+[[ -z $missing ]] || die "$python lacks the Python package(s) of the course simulator: $missing (pip install them, see docs/PERFORMANCE.md)"
 
 work=$(mktemp -d)
 server=

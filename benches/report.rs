@@ -1,7 +1,7 @@
 //! Throughput of `report::analyze` (read + sessionize + statistics) on a synthetic log.
 //!
 //! `cargo bench --features bench --bench report` measures a 200k-event log (criterion).
-//! For the figure on a large log (see `src/report/README_SECTION.md`, "Performance"),
+//! For the figure on a large log (see `docs/PERFORMANCE.md`, "Reading logs"),
 //! write 5M events with
 //!
 //!     BOTIFY_BENCH_EVENTS=5000000 BOTIFY_BENCH_DIR=/tmp BOTIFY_BENCH_WRITE_ONLY=1 \

@@ -211,7 +211,7 @@ fn mf_and_i2i_commands_give_the_same_bytes_for_any_thread_count() {
     assert!(stderr(&bad).contains("reg must be > 0"), "{}", stderr(&bad));
 }
 
-/// The README's claims about `experiments/course_table.yml`: T4 is hw2's DSSM baseline
+/// docs/EXPERIMENTS.md's claims about `experiments/course_table.yml`: T4 is hw2's DSSM baseline
 /// (same recipe, so the same trained model) cut to a longer list, and T6 falls back to
 /// T4 itself (one DSSM artifact serves both arms).
 #[test]

@@ -7,7 +7,7 @@
 use crate::common::*;
 use std::path::Path;
 
-/// The command that regenerates `reports/hw2/` (README, "The homework"), less `--out`.
+/// The command that regenerates `reports/hw2/` (docs/EXPERIMENTS.md, "The homework"), less `--out`.
 const HW2_REPORT_ARGS: [&str; 5] = ["run", "--episodes", "5000", "--seed", "42"];
 
 #[test]

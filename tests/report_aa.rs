@@ -5,7 +5,7 @@
 //! R = 400 (band 5 % +- 2.5 % = +- 2.3 standard errors), 0.69 % for R = 1000 (+- 3.6).
 //! More runs, e.g. for a tighter check:
 //!
-//!     BOTIFY_AA_RUNS=2000 cargo test --release --test report_aa -- --nocapture
+//!     BOTIFY_AA_RUNS=2000 cargo test --release report_aa -- --nocapture
 
 use botify_sim::report::{AnalysisOptions, Metric, analyze};
 use chacha20::ChaCha8Rng;

@@ -35,10 +35,11 @@
 //! any crate, and larger score blocks leave the L2 cache. Clean build cost of that
 //! project (CPU seconds, `cargo build --release`): rayon alone 16 s, + `matrixmultiply`
 //! 22 s, + `gemm` 76 s; `faer` more (it depends on `gemm`, `nano-gemm` and `pulp`).
-//! `matrixmultiply` is already in this build (nalgebra, through statrs, uses it), so it
-//! stays: no crate wins by a margin that pays for its build minutes.
-//! The whole search through `sim bench` (its `exact neighbour search` line): README,
-//! Benchmarks.
+//! `matrixmultiply` builds the fastest of the three and is a direct dependency of this
+//! crate (its only user: statrs is built without nalgebra), so it stays: no crate wins by
+//! a margin that pays for its build minutes.
+//! The whole search through `sim bench` (its `exact neighbour search` line):
+//! docs/PERFORMANCE.md, "Inside one process".
 
 use crate::interrupt::{self, Interrupted};
 use rayon::prelude::*;
