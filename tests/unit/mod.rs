@@ -3,7 +3,7 @@
 //! `report/src/`, `support/src/`, `train/src/` or `src/`,
 //! because `cargo test` compiles a library that has unit tests a second time, whole, as a
 //! test harness: on 2 cores that second copy of the library cost 140 CPU s, about 70 s of
-//! the wall time of `cargo test --release` from clean. So the four `Cargo.toml`s set
+//! the wall time of `cargo test --release` from clean. So the five `Cargo.toml`s set
 //! `[lib] test = false`, the items these tests reach are `pub`, and this test binary is
 //! built at opt-level 0 (`Cargo.toml`). `no_unit_tests_hide_in_src` keeps it that way: a
 //! `#[test]` in `core/src/`, `report/src/`, `train/src/` or `src/` would never run.
