@@ -9,7 +9,6 @@ use botify_sim_support::deploy::{refusing_port, start_redis};
 use std::collections::HashSet;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -124,16 +123,20 @@ fn a_log_past_a_file_size_limit_turns_answers_into_503s() {
     let d = dir.path();
     let config = small_world_config(d);
     let limit = 4096;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sim"));
-    command
-        .args(["serve", "--port", "0", "--log", "served.jsonl", "--config"])
-        .arg(&config)
-        .arg("--experiment")
-        .arg(random_experiment(d))
-        .current_dir(d)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    // The world's and the neighbours' caches are written first, before the limit holds.
+    let experiment = random_experiment(d);
+    let warm = sim(
+        &[
+            "prepare",
+            "--experiment",
+            experiment.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        d,
+    );
+    assert!(warm.status.success(), "{}", stderr(&warm));
+    let mut command = serve_command(d, &experiment, &config, "served.jsonl", &[]);
     // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
         command.pre_exec(move || {
@@ -147,18 +150,8 @@ fn a_log_past_a_file_size_limit_turns_answers_into_503s() {
             Ok(())
         });
     }
-    let mut child = command.spawn().unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let mut server = Server::spawn(command, d.join("served.jsonl"));
+    let url = server.url.clone();
     let client = HttpClient::new(Duration::from_secs(5));
     let log = d.join("served.jsonl");
     let mut answered = 0;
@@ -202,10 +195,8 @@ fn a_log_past_a_file_size_limit_turns_answers_into_503s() {
     assert!(text.len() as u64 <= limit);
     let whole = text.iter().filter(|&&b| b == b'\n').count();
     assert_eq!(whole, answered);
-    signal(child.id(), "TERM");
-    let status = wait_for(&mut child, Duration::from_secs(20)).expect("stops on SIGTERM");
-    let mut err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let status = server.terminate();
+    let err = stderr_of(&mut server.child);
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(
         err.contains("Error: the event log") && err.contains("File too large"),
@@ -293,38 +284,15 @@ fn a_redis_password_is_shown_as_stars_everywhere() {
         .unwrap();
     let state = format!("redis://:sekret@{}/0", redis.address());
     let shown = format!("redis://:***@{}/0", redis.address());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--log",
-            "served.jsonl",
-            "--state",
-            &state,
-            "--config",
-        ])
-        .arg(&config)
-        .arg("--experiment")
-        .arg(&experiment)
-        .current_dir(d)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    let addr = url.trim_start_matches("http://").to_string();
+    let command = serve_command(
+        d,
+        &experiment,
+        &config,
+        "served.jsonl",
+        &["--state", &state],
+    );
+    let mut server = Server::spawn(command, d.join("served.jsonl"));
+    let (url, addr) = (server.url.clone(), server.addr.clone());
     let body = r#"{"track": 1, "time": 0.5}"#;
     assert_eq!(exchange(&addr, &post("/next/1", body)).unwrap().0, 200);
     drop(redis);
@@ -362,10 +330,8 @@ fn a_redis_password_is_shown_as_stars_everywhere() {
         record.contains(&shown) && !record.contains("sekret"),
         "{record}"
     );
-    signal(child.id(), "TERM");
-    wait_for(&mut child, Duration::from_secs(20)).expect("stops on SIGTERM");
-    let mut serve_err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut serve_err).unwrap();
+    server.terminate();
+    let serve_err = stderr_of(&mut server.child);
     assert!(
         serve_err.contains(&format!("sessions: {shown}")),
         "{serve_err}"
@@ -417,61 +383,33 @@ fn rediss_serves_sessions_over_tls() {
     let (_redis, tls_port, ca) = botify_sim_support::deploy::start_redis_tls(d).unwrap();
     let state = format!("rediss://localhost:{tls_port}/0");
     let serve = |trusted: bool| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sim"));
-        command
-            .args([
-                "serve",
-                "--port",
-                "0",
-                "--log",
-                "served.jsonl",
-                "--state",
-                &state,
-                "--config",
-            ])
-            .arg(&config)
-            .arg("--experiment")
-            .arg(&experiment)
-            .current_dir(d)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = serve_command(
+            d,
+            &experiment,
+            &config,
+            "served.jsonl",
+            &["--state", &state],
+        );
         if trusted {
             command.env("SSL_CERT_FILE", &ca);
         }
-        command.spawn().unwrap()
+        command
     };
-    let refused = serve(false).wait_with_output().unwrap();
+    let refused = serve(false).output().unwrap();
     assert!(!refused.status.success());
     let err = stderr(&refused);
     assert!(
         err.contains(&state) && err.to_lowercase().contains("certificate"),
         "{err}"
     );
-
-    let mut child = serve(true);
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_string();
+    let mut server = Server::spawn(serve(true), d.join("served.jsonl"));
+    let addr = server.addr.clone();
     for _ in 0..2 {
         let (status, body) =
             exchange(&addr, &post("/next/3", r#"{"track": 1, "time": 0.5}"#)).unwrap();
         assert_eq!(status, 200, "{body}");
     }
-    signal(child.id(), "TERM");
-    assert!(
-        wait_for(&mut child, Duration::from_secs(20))
-            .unwrap()
-            .success()
-    );
+    assert!(server.terminate().success());
     let sessions: HashSet<u64> = events(&d.join("served.jsonl"))
         .iter()
         .map(|e| e["session"].as_u64().unwrap())

@@ -70,6 +70,8 @@ pub fn load_service(
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    // First: a cache written at start past a file-size limit is a warning, not a kill.
+    crate::serve::ignore_file_size_signal();
     let session_ttl = Duration::from_secs_f64(args.session_ttl);
     let state = StateChoice::parse(&args.state)?;
     let service = Arc::new(load_service(
@@ -111,7 +113,6 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         stop.send_replace(true);
     })
     .context("cannot install the SIGINT/SIGTERM handler")?;
-    crate::serve::ignore_file_size_signal();
 
     for arm in &service.arms {
         crate::note!("arm {}: {}", arm.name, arm.label);

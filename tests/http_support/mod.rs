@@ -29,51 +29,22 @@ impl Server {
         log: &str,
         extra: &[&str],
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--workers",
-                "2",
-            ])
-            .arg("--experiment")
-            .arg(experiment)
-            .arg("--config")
-            .arg(config)
-            .arg("--log")
-            .arg(log)
-            .args(extra)
-            .current_dir(dir)
-            // Never the user's own cache (as `crate::common::sim`).
-            .env("BOTIFY_CACHE_DIR", dir.join("cache"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sim serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("sim serve prints its address within 30 s");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let mut command = serve_command(dir, experiment, config, log, extra);
+        command.stderr(Stdio::null());
+        Server::spawn(command, dir.join(log))
+    }
+
+    /// Spawns `command` (a [`serve_command`], perhaps changed) and waits (at most 30 s) for
+    /// the address it prints.
+    pub fn spawn(mut command: Command, log: PathBuf) -> Server {
+        let mut child = command.spawn().expect("sim serve starts");
+        let url = listening_url(&mut child);
         let addr = url.trim_start_matches("http://").to_string();
         Server {
             child,
             url,
             addr,
-            log: dir.join(log),
+            log,
         }
     }
 
@@ -93,6 +64,68 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `sim serve --port 0` in `dir` with `extra` flags, its stdout and stderr piped.
+pub fn serve_command(
+    dir: &Path,
+    experiment: &Path,
+    config: &Path,
+    log: &str,
+    extra: &[&str],
+) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sim"));
+    command
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+        ])
+        .arg("--experiment")
+        .arg(experiment)
+        .arg("--config")
+        .arg(config)
+        .arg("--log")
+        .arg(log)
+        .args(extra)
+        .current_dir(dir)
+        // Never the user's own cache (as `crate::common::sim`).
+        .env("BOTIFY_CACHE_DIR", dir.join("cache"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The url a starting `sim serve` prints on its stdout (waited for at most 30 s).
+pub fn listening_url(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("sim serve prints its address within 30 s");
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string()
+}
+
+/// What a child wrote on its stderr, once it has ended.
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut err = String::new();
+    if let Some(stderr) = child.stderr.as_mut() {
+        let _ = stderr.read_to_string(&mut err);
+    }
+    err
 }
 
 /// Sends signal `name` (TERM, KILL, INT) to `pid` with the shell's `kill`.
