@@ -8,7 +8,7 @@
 //! service is taken as down and later requests fail at once, so a run stops quickly.
 
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
-use crate::http_client::{Answer, HttpClient, Target};
+use crate::http_client::{Answer, HttpClient, HttpError, Target};
 use crate::world::Catalogue;
 use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -210,19 +210,38 @@ impl Remote {
 
     /// `GET url` with the retries of an unavailable service: the status and the body.
     fn get(&self, url: &str) -> Result<(u16, String), String> {
+        self.ask(url, || self.client.get(url))
+            .map(|answer| (answer.status, answer.body))
+            .map_err(|(e, attempts)| format!("{e} (after {attempts} attempt(s))"))
+    }
+
+    /// One request to `url` (an attempt is `call`), asked again while the service is
+    /// unavailable and the wait allows: the first answer that is not a 503, or the last
+    /// answer once the wait is over, or the error that ended it with the attempts made.
+    fn ask(
+        &self,
+        url: &str,
+        call: impl Fn() -> Result<Answer, HttpError>,
+    ) -> Result<Answer, (HttpError, u32)> {
         let mut retry = Retry::new();
         loop {
-            match self.client.get(url) {
-                Ok(answer)
-                    if is_unavailable(&answer)
-                        && self.wait(&mut retry, url, || unavailable(&answer)) => {}
+            match call() {
+                // 503: the service is up but cannot answer now (say, its session store
+                // restarts): worth the same wait as a lost connection.
                 Ok(answer) if is_unavailable(&answer) => {
-                    self.waiting.store(false, Ordering::Relaxed);
-                    return Ok((answer.status, answer.body));
+                    if !self.wait(&mut retry, url, || unavailable(&answer)) {
+                        self.waiting.store(false, Ordering::Relaxed);
+                        return Ok(answer);
+                    }
                 }
-                Ok(answer) => return Ok(self.answered(answer)),
+                Ok(answer) => {
+                    if self.waiting.swap(false, Ordering::Relaxed) {
+                        crate::note!("{} answers again", self.base);
+                    }
+                    return Ok(answer);
+                }
                 Err(e) if e.is_transport() && self.wait(&mut retry, url, || e.to_string()) => {}
-                Err(e) => return Err(format!("{e} (after {} attempt(s))", retry.attempts)),
+                Err(e) => return Err((e, retry.attempts)),
             }
         }
     }
@@ -261,14 +280,6 @@ impl Remote {
         true
     }
 
-    /// An answer the service gave: it is up again if it was not.
-    fn answered(&self, answer: Answer) -> (u16, String) {
-        if self.waiting.swap(false, Ordering::Relaxed) {
-            crate::note!("{} answers again", self.base);
-        }
-        (answer.status, answer.body)
-    }
-
     /// `POST <base>/<what>/<user>` with `{"track", "time"}`; the URL and the answer's body.
     fn post(
         &self,
@@ -285,34 +296,16 @@ impl Remote {
             });
         }
         let body = serde_json::json!({"track": track, "time": time}).to_string();
-        let mut retry = Retry::new();
-        loop {
-            match self.client.post_json(&url, body.clone()) {
-                // 503: the service is up but cannot answer now (say, its session store
-                // restarts): worth the same retries as a lost connection.
-                Ok(answer)
-                    if is_unavailable(&answer)
-                        && self.wait(&mut retry, &url, || unavailable(&answer)) => {}
-                Ok(answer) if !answer.is_success() => {
-                    let (status, body) = if is_unavailable(&answer) {
-                        // Unavailable past the wait: not "answers again".
-                        self.waiting.store(false, Ordering::Relaxed);
-                        (answer.status, answer.body)
-                    } else {
-                        self.answered(answer)
-                    };
-                    return Err(RemoteError::Status {
-                        url,
-                        status,
-                        body: clip(&body),
-                    });
-                }
-                Ok(answer) => return Ok((url, self.answered(answer).1)),
-                Err(e) if e.is_transport() && self.wait(&mut retry, &url, || e.to_string()) => {}
-                Err(e) => {
-                    let transport = e.is_transport();
-                    return Err(self.give_up(url, e.to_string(), retry.attempts, transport));
-                }
+        match self.ask(&url, || self.client.post_json(&url, body.clone())) {
+            Ok(answer) if !answer.is_success() => Err(RemoteError::Status {
+                url,
+                status: answer.status,
+                body: clip(&answer.body),
+            }),
+            Ok(answer) => Ok((url, answer.body)),
+            Err((e, attempts)) => {
+                let transport = e.is_transport();
+                Err(self.give_up(url, e.to_string(), attempts, transport))
             }
         }
     }
