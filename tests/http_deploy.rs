@@ -20,15 +20,7 @@ const CAP: usize = 3;
 /// `history` over per-user lists (tracks 0..20), at most 3 per artist, the chain after 10
 /// rejected draws.
 fn experiment(d: &Path) -> PathBuf {
-    let chain: String = (0..3000)
-        .map(|t| {
-            format!(
-                "{{\"track\": {t}, \"recommendations\": [{}]}}\n",
-                (t * 7 + 13) % 3000
-            )
-        })
-        .collect();
-    std::fs::write(d.join("chain.jsonl"), chain).unwrap();
+    write_chain(&d.join("chain.jsonl"), 7);
     let lists: String = (0..400)
         .map(|u| {
             format!(
@@ -47,6 +39,19 @@ fn experiment(d: &Path) -> PathBuf {
     )
     .unwrap();
     path
+}
+
+/// A `contextual` file answering track `t` with `(t * step + 13) % 3000`, always.
+fn write_chain(path: &Path, step: u32) {
+    let chain: String = (0..3000)
+        .map(|t| {
+            format!(
+                "{{\"track\": {t}, \"recommendations\": [{}]}}\n",
+                (t * step + 13) % 3000
+            )
+        })
+        .collect();
+    std::fs::write(path, chain).unwrap();
 }
 
 struct Deployment {
@@ -279,12 +284,39 @@ fn run_in_process_and_report_served(d: &Path, experiment: &str, config: &Path, l
         d,
     );
     assert!(local.status.success(), "{}", stderr(&local));
+    report(d, logs, "served-report");
+}
+
+/// `sim report` of `logs` read together, into `out`.
+fn report(d: &Path, logs: &[PathBuf], out: &str) {
     let mut args = vec!["report".to_string()];
     args.extend(logs.iter().map(|l| l.display().to_string()));
-    args.extend(["--out".into(), "served-report".into()]);
+    args.extend(["--out".into(), out.into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let report = sim(&args, d);
     assert!(report.status.success(), "{}", stderr(&report));
+}
+
+/// The two reports' `ab.json` give `arm` the same sessions, users and metrics (`n`, mean,
+/// variance to 1e-9 relative), its measured latency aside.
+fn assert_same_table(expected: &Path, got: &Path, arm: &str) {
+    let (want, have) = (arm_table(expected, arm), arm_table(got, arm));
+    assert_eq!(have["sessions"], want["sessions"], "{arm}");
+    assert_eq!(have["users"], want["users"], "{arm}");
+    for (metric, value) in want["metrics"].as_object().unwrap() {
+        for field in ["n", "mean", "var"] {
+            let (a, b) = (
+                value[field].as_f64().unwrap(),
+                have["metrics"][metric][field].as_f64().unwrap(),
+            );
+            assert!(
+                (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                "{arm} {metric}.{field}: {} {a}, {} {b}",
+                expected.display(),
+                got.display()
+            );
+        }
+    }
 }
 
 /// The per-arm block of `ab.json` for `arm`, without the latency (it differs by nature).
@@ -379,22 +411,11 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
     // The two replicas' logs read together give the in-process run's table for the
     // deterministic arm.
     run_in_process_and_report_served(d, experiment.to_str().unwrap(), &config, &logs);
-    let served = arm_table(&d.join("served-report/ab.json"), "C");
-    let in_process = arm_table(&d.join("in-process/ab.json"), "C");
-    assert_eq!(served["sessions"], in_process["sessions"]);
-    assert_eq!(served["users"], in_process["users"]);
-    for (metric, value) in in_process["metrics"].as_object().unwrap() {
-        for field in ["n", "mean", "var"] {
-            let (a, b) = (
-                value[field].as_f64().unwrap(),
-                served["metrics"][metric][field].as_f64().unwrap(),
-            );
-            assert!(
-                (a - b).abs() <= 1e-9 * a.abs().max(1.0),
-                "{metric}.{field}: in-process {a}, served {b}"
-            );
-        }
-    }
+    assert_same_table(
+        &d.join("in-process/ab.json"),
+        &d.join("served-report/ab.json"),
+        "C",
+    );
     drop(deployment.nginx);
     drop(deployment.redis);
 }
@@ -574,15 +595,7 @@ fn hw2_behind_nginx_answers_as_one_process_would() {
 /// clients must log the same sessions per user.
 fn chain_experiment(d: &Path) -> PathBuf {
     for (name, step) in [("chain-c.jsonl", 7), ("chain-t.jsonl", 11)] {
-        let chain: String = (0..3000)
-            .map(|t| {
-                format!(
-                    "{{\"track\": {t}, \"recommendations\": [{}]}}\n",
-                    (t * step + 13) % 3000
-                )
-            })
-            .collect();
-        std::fs::write(d.join(name), chain).unwrap();
+        write_chain(&d.join(name), step);
     }
     let path = d.join("chains.yml");
     std::fs::write(
@@ -738,33 +751,14 @@ fn two_sessions_of_one_user_at_once_on_two_replicas_are_serialised() {
     }
 
     // `sim report` of both: the same table but for the measured latency.
-    let report = |logs: &[PathBuf], out: &str| {
-        let mut args = vec!["report".to_string()];
-        args.extend(logs.iter().map(|l| l.display().to_string()));
-        args.extend(["--out".into(), out.into()]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let report = sim(&args, d);
-        assert!(report.status.success(), "{}", stderr(&report));
-    };
-    report(&logs, "replicas-report");
-    report(&[single.log.clone()], "single-report");
+    report(d, &logs, "replicas-report");
+    report(d, &[single.log.clone()], "single-report");
     for arm in ["C", "T1"] {
-        let replicas = arm_table(&d.join("replicas-report/ab.json"), arm);
-        let one = arm_table(&d.join("single-report/ab.json"), arm);
-        assert_eq!(replicas["sessions"], one["sessions"], "{arm}");
-        assert_eq!(replicas["users"], one["users"], "{arm}");
-        for (metric, value) in one["metrics"].as_object().unwrap() {
-            for field in ["n", "mean", "var"] {
-                let (a, b) = (
-                    value[field].as_f64().unwrap(),
-                    replicas["metrics"][metric][field].as_f64().unwrap(),
-                );
-                assert!(
-                    (a - b).abs() <= 1e-9 * a.abs().max(1.0),
-                    "{arm} {metric}.{field}: one process {a}, replicas {b}"
-                );
-            }
-        }
+        assert_same_table(
+            &d.join("single-report/ab.json"),
+            &d.join("replicas-report/ab.json"),
+            arm,
+        );
     }
     drop(deployment.nginx);
     drop(deployment.redis);
