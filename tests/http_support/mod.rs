@@ -227,15 +227,6 @@ fn grouped_sessions(paths: &[PathBuf], sort_events: bool) -> Vec<Vec<String>> {
     all
 }
 
-/// A free loopback port (nothing listens there once this returns).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A fake Redis server on a free loopback port, for replies no real one sends: `PING` gets
 /// `+PONG`, the connection's setup (`AUTH`, `SELECT`, `CLIENT SETINFO`) `+OK`, and any
 /// other command `reply(its name)`. Each connection is served by a thread of its own; the

@@ -56,12 +56,7 @@ fn urls_must_be_plain_http() {
 
 #[test]
 fn nothing_listening_fails_fast_naming_the_url() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_refusing, port) = botify_sim_support::deploy::refusing_port().unwrap();
     let remote = Remote::new(RemoteOptions {
         url: format!("http://127.0.0.1:{port}"),
         timeout_ms: 500,
