@@ -2,7 +2,7 @@
 
 use super::days::{DaysEnd, DaysOutcome, run_days};
 use super::run_folder::{RUN_JSON, RunFolder};
-use super::setup::{ArtifactOptions, Prepared, prepare, prepare_experiment};
+use super::setup::{ArtifactOptions, Prepared, SuppliedArm, prepare_experiment, prepare_with_arms};
 use crate::cli::RunArgs;
 use crate::config::{Config, RemoteAddress};
 use crate::experiment::{self, Experiment};
@@ -22,6 +22,35 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let stop = interrupt::stop_on_ctrl_c();
+    let ran = execute(args, Vec::new(), &stop, !args.json)?;
+    if args.json {
+        crate::out!("{}", serde_json::to_string_pretty(&ran.record)?);
+    }
+    match ran.failure {
+        Some(e) => Err(e),
+        None => Ok(ran.exit),
+    }
+}
+
+/// What a run did: its record (`run.json`, with the files written under `files`) and
+/// how it ended.
+pub struct Ran {
+    pub record: serde_json::Value,
+    pub exit: ExitCode,
+    /// Why the run failed, after its finished episodes were logged and recorded.
+    pub failure: Option<anyhow::Error>,
+}
+
+/// Runs `args` with the `supplied` arms in place of the experiment's specs of the same
+/// names; Ctrl-C is `stop` (set by whoever watches for it). `tables`: print the summary
+/// and the A/B table, as `sim run` does on a terminal.
+pub fn execute(
+    args: &RunArgs,
+    supplied: Vec<SuppliedArm>,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tables: bool,
+) -> anyhow::Result<Ran> {
     if args.days == Days::Ask && !std::io::stdin().is_terminal() {
         anyhow::bail!(
             "--days ask asks after each day whether to start a new one, but standard input is not a terminal; give a number of days instead (e.g. --days 3)"
@@ -43,16 +72,23 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             args.days
         );
     }
-    let stop = interrupt::stop_on_ctrl_c();
     let artifacts = ArtifactOptions {
         cache_dir: args.cache_dir.clone(),
         rebuild: args.rebuild,
         workers,
-        stop: std::sync::Arc::clone(&stop),
+        stop: std::sync::Arc::clone(stop),
     };
+    if !supplied.is_empty() && (args.console || args.remote.is_some()) {
+        anyhow::bail!("arms are supplied to an experiment, not to --console or --remote");
+    }
     let prepared = match &args.remote {
         None if args.console => prepare_console(args, &artifacts)?,
-        None => prepare(&args.experiment, args.config.as_deref(), &artifacts)?,
+        None => prepare_with_arms(
+            &args.experiment,
+            args.config.as_deref(),
+            &artifacts,
+            supplied,
+        )?,
         Some(url) => prepare_remote(url, args, &artifacts)?,
     };
     // A person answers one session at a time.
@@ -78,12 +114,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         shard,
     };
     let clock = Instant::now();
-    let outcome = run_days(&prepared, args, &artifacts, &options, &folder, &stop);
+    let outcome = run_days(&prepared, args, &artifacts, &options, &folder, stop);
     let wall = clock.elapsed().as_secs_f64();
 
     let arm_names: Vec<String> = prepared.arms.iter().map(|a| a.name.clone()).collect();
     let summary = summarize(&arm_names, &outcome.totals);
-    if !args.json {
+    if tables {
         print_summary(&prepared, &summary, &outcome, wall);
     }
     let failed = matches!(outcome.end, DaysEnd::Failed(_));
@@ -100,7 +136,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             Some((&arm_names, &outcome.totals)),
             &folder.staged(""),
             &out_dir,
-            (!args.json).then(crate::terminal::color_for_stdout),
+            tables.then(crate::terminal::color_for_stdout),
         );
     if reported && outcome.days.len() > 1 {
         report_by_day(&prepared, &folder, &logs);
@@ -134,23 +170,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &report_path {
         crate::note!("report: {}", path.display());
     }
-    if args.json {
-        record["files"] = json!({
-            "logs": log_paths,
-            "run": out_dir.join(RUN_JSON),
-            "report": report_path,
-        });
-        crate::out!("{}", serde_json::to_string_pretty(&record)?);
-    }
+    record["files"] = json!({
+        "logs": log_paths,
+        "run": out_dir.join(RUN_JSON),
+        "report": report_path,
+    });
     if let Some(shard) = shard {
         crate::note!("shard {shard}: merge every shard's folder with `sim merge DIR... --out DIR`");
     }
-    let record = out_dir.join(RUN_JSON);
-    match outcome.end {
-        DaysEnd::Finished => Ok(ExitCode::SUCCESS),
+    let record_path = out_dir.join(RUN_JSON);
+    let (exit, failure) = match outcome.end {
+        DaysEnd::Finished => (ExitCode::SUCCESS, None),
         DaysEnd::Quit => {
             crate::note!("ended at the console: {episodes} finished episodes logged");
-            Ok(ExitCode::SUCCESS)
+            (ExitCode::SUCCESS, None)
         }
         DaysEnd::Interrupted => {
             if args.days != Days::Count(1) {
@@ -164,14 +197,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                     args.episodes
                 );
             }
-            Ok(ExitCode::from(interrupt::EXIT_CODE))
+            (ExitCode::from(interrupt::EXIT_CODE), None)
         }
-        DaysEnd::Failed(e) => Err(anyhow::anyhow!(
-            "{}; {} records them",
-            crate::terminal::one_line(&e),
-            record.display()
-        )),
-    }
+        DaysEnd::Failed(e) => (
+            ExitCode::FAILURE,
+            Some(anyhow::anyhow!(
+                "{}; {} records them",
+                crate::terminal::one_line(&e),
+                record_path.display()
+            )),
+        ),
+    };
+    Ok(Ran {
+        record,
+        exit,
+        failure,
+    })
 }
 
 /// Writes one A/B table per day and the metrics-by-day charts next to the logs.

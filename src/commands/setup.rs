@@ -3,7 +3,8 @@
 
 use crate::config::Config;
 use crate::experiment::Experiment;
-use crate::pipeline::{Pipeline, build_arms};
+use crate::pipeline::{Pipeline, build_arms_with};
+use crate::recommend::{Recommender, RecommenderSpec};
 use crate::sim::episode::LiveArm;
 use crate::world::{World, neighbour_file};
 use anyhow::Context;
@@ -62,21 +63,67 @@ fn note_world(world: &World, from: &str, clock: Instant) {
     );
 }
 
+/// An arm that the program running an experiment supplies in place of the file's spec
+/// (the Python package's in-process recommenders).
+pub struct SuppliedArm {
+    /// The experiment's arm it replaces (`C`, `T1`, ...).
+    pub name: String,
+    /// What it is, for the run's record and summary.
+    pub label: String,
+    pub recommender: Box<dyn Recommender>,
+}
+
 pub fn prepare(
     experiment: &Path,
     config: Option<&Path>,
     artifacts: &ArtifactOptions,
 ) -> anyhow::Result<Prepared> {
+    prepare_with_arms(experiment, config, artifacts, Vec::new())
+}
+
+/// [`prepare`], with the `supplied` arms in place of the experiment's specs of the same
+/// names (which are then neither built nor trained for).
+pub fn prepare_with_arms(
+    experiment: &Path,
+    config: Option<&Path>,
+    artifacts: &ArtifactOptions,
+    supplied: Vec<SuppliedArm>,
+) -> anyhow::Result<Prepared> {
     let config = Config::load_or_default(config)?;
-    let experiment = Experiment::load(experiment)?;
-    prepare_experiment(experiment, config, artifacts)
+    let mut experiment = Experiment::load(experiment)?;
+    for arm in &supplied {
+        let names: Vec<&str> = experiment.arms.iter().map(|a| a.name.as_str()).collect();
+        let names = names.join(", ");
+        let Some(spec) = experiment.arms.iter_mut().find(|a| a.name == arm.name) else {
+            anyhow::bail!(
+                "experiment {} has no arm {} to supply (its arms: {names})",
+                experiment.name,
+                arm.name
+            );
+        };
+        // Its file spec is neither built nor trained for: the record names what ran.
+        spec.spec = RecommenderSpec::InProcess {
+            label: arm.label.clone(),
+        };
+    }
+    prepare_supplied(experiment, config, artifacts, supplied)
 }
 
 /// Loads the world of `config`, builds the artifacts and the arms of `experiment`.
 pub fn prepare_experiment(
+    experiment: Experiment,
+    config: Config,
+    artifacts: &ArtifactOptions,
+) -> anyhow::Result<Prepared> {
+    prepare_supplied(experiment, config, artifacts, Vec::new())
+}
+
+/// [`prepare_experiment`], with the `supplied` arms taken as they are.
+fn prepare_supplied(
     mut experiment: Experiment,
     config: Config,
     artifacts: &ArtifactOptions,
+    supplied: Vec<SuppliedArm>,
 ) -> anyhow::Result<Prepared> {
     let mut world = load_world_cached(&config, artifacts)?;
     // Experiments simulated to build artifacts share this cache, so an oracle there reads
@@ -99,7 +146,14 @@ pub fn prepare_experiment(
         Arc::clone(&artifacts.stop),
     )?
     .resolve(&mut experiment)?;
-    let arms = build_arms(&experiment, &world)?;
+    let supplied = supplied
+        .into_iter()
+        .map(|arm| LiveArm {
+            name: arm.name,
+            recommender: arm.recommender,
+        })
+        .collect();
+    let arms = build_arms_with(&experiment, &world, supplied)?;
     Ok(Prepared {
         config,
         world,

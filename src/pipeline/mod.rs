@@ -486,6 +486,15 @@ pub fn artists_by_first_appearance(artist_of: &[u32]) -> Vec<u32> {
 
 /// The live recommenders of an experiment whose sources are resolved.
 pub fn build_arms(experiment: &Experiment, world: &Arc<World>) -> anyhow::Result<Vec<LiveArm>> {
+    build_arms_with(experiment, world, Vec::new())
+}
+
+/// [`build_arms`], with the arms in `supplied` taken as they are instead of built.
+pub fn build_arms_with(
+    experiment: &Experiment,
+    world: &Arc<World>,
+    mut supplied: Vec<LiveArm>,
+) -> anyhow::Result<Vec<LiveArm>> {
     let ctx = BuildContext {
         world: Arc::clone(world),
         base_dir: experiment.base_dir.clone(),
@@ -494,6 +503,9 @@ pub fn build_arms(experiment: &Experiment, world: &Arc<World>) -> anyhow::Result
         .arms
         .iter()
         .map(|arm| {
+            if let Some(i) = supplied.iter().position(|s| s.name == arm.name) {
+                return Ok(supplied.swap_remove(i));
+            }
             Ok(LiveArm {
                 name: arm.name.clone(),
                 recommender: arm

@@ -99,6 +99,8 @@ fn fast_path_agrees_with_serde() {
         assert_eq!(fast.latency.to_bits(), slow.latency.to_bits(), "{line}");
         assert_eq!(fast.experiments, slow.experiments);
         assert_eq!(fast.session, slow.session);
+        assert_eq!(fast.track, slow.track, "{line}");
+        assert_eq!(fast.recommendation, slow.recommendation, "{line}");
     }
     let declined = [
         r#"{"message":"ne\u0078t","timestamp":1,"user":2,"time":1,"latency":1,"experiments":{}}"#,

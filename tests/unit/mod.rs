@@ -29,6 +29,7 @@ mod recommend_history;
 mod recommend_lists;
 mod recommend_no_repeat;
 mod recommend_remote;
+mod recommend_stall;
 mod report_analysis;
 mod report_charts;
 mod report_charts_distribution;

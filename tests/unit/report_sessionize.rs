@@ -17,6 +17,8 @@ fn ev(ts: u64, user: u64, time: f64, last: bool, session: Option<u64>) -> Parsed
         episode: session.is_some(),
         last,
         experiments: 0,
+        track: Some(1),
+        recommendation: (!last).then_some(2),
     }
 }
 

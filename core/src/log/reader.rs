@@ -109,6 +109,10 @@ pub struct ParsedEvent {
     pub last: bool,
     /// Id of the event's `experiments` object in [`ExperimentSets`].
     pub experiments: u32,
+    /// The previous track (`None` when the line has none) and the answer (`None` for a
+    /// `"last"` event): not used by the report, read for `botify_sim.read_log`.
+    pub track: Option<u64>,
+    pub recommendation: Option<u64>,
 }
 
 /// The distinct `experiments` objects seen so far, each parsed once.
@@ -565,13 +569,9 @@ pub struct Line<'a> {
 
 impl<'a> Line<'a> {
     pub fn into_fast(self) -> Result<FastLine<'a>, String> {
-        for (name, raw) in [
-            ("track", self.track),
-            ("recommendation", self.recommendation),
-        ] {
-            optional_id(name, raw)?;
-        }
         Ok(FastLine {
+            track: optional_id("track", self.track)?,
+            recommendation: optional_id("recommendation", self.recommendation)?,
             last: self.message == Message::Last,
             timestamp: id("timestamp", self.timestamp)?,
             user: id("user", self.user)?,
@@ -641,6 +641,8 @@ pub struct FastLine<'a> {
     pub experiments: &'a str,
     pub session: Option<u64>,
     episode: bool,
+    pub track: Option<u64>,
+    pub recommendation: Option<u64>,
 }
 
 /// A byte cursor over one line (valid UTF-8, so token slices need no re-validation).
@@ -825,6 +827,8 @@ pub fn parse_fast(line: &str) -> Option<FastLine<'_>> {
         experiments: "",
         session: None,
         episode: false,
+        track: None,
+        recommendation: None,
     };
     c.ws();
     c.eat(b'{')?;
@@ -869,15 +873,16 @@ pub fn parse_fast(line: &str) -> Option<FastLine<'_>> {
                     EXPERIMENTS
                 }
                 b"track" => {
-                    c.uint()?;
+                    out.track = Some(c.uint()?);
                     TRACK
                 }
                 b"recommendation" => {
-                    if c.peek()? == b'n' {
+                    out.recommendation = if c.peek()? == b'n' {
                         c.literal(b"null")?;
+                        None
                     } else {
-                        c.uint()?;
-                    }
+                        Some(c.uint()?)
+                    };
                     RECOMMENDATION
                 }
                 b"session" => {
@@ -977,6 +982,8 @@ pub fn parse_piece(bytes: &[u8]) -> Piece {
             episode: parsed.episode,
             last: parsed.last,
             experiments: id,
+            track: parsed.track,
+            recommendation: parsed.recommendation,
         });
     }
     Piece {

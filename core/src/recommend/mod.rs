@@ -4,6 +4,7 @@
 //! previous track and its listen time, plus the public catalogue (ids, artists,
 //! popularity). Only `oracle` reads hidden state, and says so in its name.
 
+pub mod batch;
 pub mod console;
 pub mod contextual;
 pub mod history;
@@ -14,6 +15,7 @@ pub mod oracle;
 pub mod remote;
 pub mod simple;
 pub mod spec;
+pub mod stall;
 
 pub use spec::RecommenderSpec;
 
@@ -86,6 +88,12 @@ pub trait Recommender: Send + Sync {
     /// suits sessions that remember nothing.
     fn resume(&self, start: &SessionStart, _memory: &SessionMemory) -> Box<dyn RecSession + '_> {
         self.start(start)
+    }
+
+    /// The arm as a [`batch::BatchRecommender`], if it answers many sessions per call:
+    /// the runner then steps its sessions in lockstep (`sim::lockstep`).
+    fn batch(&self) -> Option<&dyn batch::BatchRecommender> {
+        None
     }
 }
 

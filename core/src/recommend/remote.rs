@@ -3,10 +3,14 @@
 //! A session maps 1:1 onto the protocol: every `next` is a `POST /next/<user>` with
 //! `{"track", "time"}` of the previous track, and `end` is the `POST /last/<user>`.
 //! Connections are kept alive and pooled ([`crate::http_client`]): each worker thread
-//! uses one at a time, never two threads the same. Transport errors (refused, reset, timed out) are retried a bounded number of
-//! times with exponential backoff; once a request has failed after every retry the
-//! service is taken as down and later requests fail at once, so a run stops quickly.
+//! uses one at a time, never two threads the same. A service that is unavailable (a
+//! connection refused, reset or timed out, or a 503) is asked again with exponential
+//! backoff for a bounded time ([`RemoteOptions::wait_ms`], long enough for a Redis behind
+//! the service to restart), the wait said once on stderr; once a request has failed for
+//! that long the service is taken as down and later requests fail at once, so a run
+//! stops quickly.
 
+use super::stall::StallWatch;
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
 use crate::http_client::{Answer, HttpClient, HttpError, Target};
 use crate::world::Catalogue;
@@ -59,6 +63,8 @@ pub struct Remote {
     down_because: OnceLock<String>,
     /// A request is waiting for the service now (and said so on stderr).
     waiting: AtomicBool,
+    /// Names a 40 ms stall per answer in the first answers (see `stall.rs`).
+    stall: StallWatch,
 }
 
 /// A protocol call that failed, with everything needed to say why.
@@ -124,6 +130,7 @@ impl Remote {
             options,
             down_because: OnceLock::new(),
             waiting: AtomicBool::new(false),
+            stall: StallWatch::default(),
         })
     }
 
@@ -382,7 +389,15 @@ struct RemoteSession<'a> {
 
 impl RecSession for RemoteSession<'_> {
     fn next(&mut self, prev: u32, time: f64, _rng: &mut RecRng) -> Result<u32, RecommendError> {
+        let asked = std::time::Instant::now();
         let (url, body) = self.remote.post("next", self.user, prev, time)?;
+        if let Some(warning) = self
+            .remote
+            .stall
+            .observe(&self.remote.base, asked.elapsed())
+        {
+            crate::problem!("{warning}");
+        }
         Ok(parse_next_answer(&url, &body)?)
     }
 

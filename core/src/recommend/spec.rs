@@ -124,6 +124,10 @@ pub enum RecommenderSpec {
         #[serde(default = "default_remote_wait_ms")]
         wait_ms: u64,
     },
+    /// An arm the program running the experiment supplies in place of the file's spec
+    /// (`botify_sim.run(arms=...)` in Python: an object of the caller's); `label` says
+    /// what it is. An experiment file cannot build one.
+    InProcess { label: String },
 }
 
 impl Serialize for RecommenderSpec {
@@ -374,6 +378,7 @@ impl RecommenderSpec {
             RecommenderSpec::Oracle { .. } => "oracle (reads hidden state)".into(),
             RecommenderSpec::Remote { url, .. } => format!("remote({url})"),
             RecommenderSpec::Console => "console (you)".into(),
+            RecommenderSpec::InProcess { label } => label.clone(),
         };
         if self.no_repeat() {
             format!("{base}, no repeats")
@@ -565,6 +570,10 @@ impl RecommenderSpec {
                 Arc::new(ctx.world.catalogue.clone()),
                 Terminal::stdio(),
             )),
+            RecommenderSpec::InProcess { label } => bail!(
+                "in_process ({label}): this arm is supplied by the program that runs the \
+                 experiment (botify_sim.run in Python), not built from a file"
+            ),
             RecommenderSpec::Remote {
                 url,
                 timeout_ms,

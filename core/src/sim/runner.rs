@@ -9,6 +9,7 @@ use super::episode::{
     EpisodeError, EpisodeScratch, EpisodeSetup, EpisodeStart, EpisodeStreams, EpisodeSummary,
     run_episode,
 };
+use super::lockstep::{EpisodeOutput, batched_arms, run_lockstep};
 use super::shard::Shard;
 use super::summary::RunTotals;
 use crate::log::writer::LogWriter;
@@ -80,10 +81,6 @@ fn cut_note(completed: u64, cut: Option<&std::io::Error>) -> String {
         ),
     }
 }
-
-/// A finished episode's summary and the bytes of its lines in its chunk's buffer, or why
-/// it failed.
-type EpisodeOutput = Result<(EpisodeSummary, Range<usize>), EpisodeError>;
 
 /// A block's finished episodes, in episode order, and the buffers that hold their lines.
 ///
@@ -221,7 +218,16 @@ fn simulate_blocks(
 ) -> Simulated {
     // A shard keeps about 1/count of a block's episodes: scan count times as many.
     let shard_count = options.shard.map_or(1, |s| u64::from(s.count));
-    let block = (options.workers.max(1) as u64 * 512).max(1024) * shard_count;
+    let batched = batched_arms(setup);
+    let lockstep = batched.iter().any(Option::is_some);
+    // A batched arm sees the requests of a block's episodes: a block of a fixed size
+    // makes what it sees independent of the number of workers.
+    let per_block = if lockstep {
+        LOCKSTEP_BLOCK
+    } else {
+        (options.workers.max(1) as u64 * 512).max(1024)
+    };
+    let block = per_block * shard_count;
     // A few chunks per worker balance the load; one buffer each.
     let chunks = options.workers.max(1) * 4;
     let streams = EpisodeStreams::new(options.seed);
@@ -242,16 +248,35 @@ fn simulate_blocks(
                 .neighbours
                 .warm(&setup.world.catalogue, &interests)
         });
-        let order = group_by_user(&starts, &mut group_of_user);
+        let mut order = group_by_user(&starts, &mut group_of_user);
+        // The users of batched arms go to the lockstep, whose buffer is the last.
+        let in_lockstep = |&position: &usize| {
+            batched[setup.user_arm[starts[position].user as usize] as usize].is_some()
+        };
+        let stepped: Vec<usize> = order.iter().copied().filter(in_lockstep).collect();
+        order.retain(|p| !in_lockstep(p));
         let cuts = chunk_cuts(&starts, &order, chunks);
         let mut buffers = channels.spare.try_recv().unwrap_or_default();
-        buffers.resize_with(cuts.len(), Vec::new);
-        let results: Vec<Vec<(usize, EpisodeOutput)>> = pool.install(|| {
-            cuts.par_iter()
-                .zip(buffers.par_iter_mut())
-                .map(|(range, buffer)| run_chunk(setup, &starts, &order[range.clone()], buffer))
-                .collect()
+        buffers.resize_with(cuts.len() + usize::from(lockstep), Vec::new);
+        let (chunk_buffers, lockstep_buffer) = buffers.split_at_mut(cuts.len());
+        let (mut results, stepped_results) = pool.install(|| {
+            rayon::join(
+                || -> Vec<Vec<(usize, EpisodeOutput)>> {
+                    cuts.par_iter()
+                        .zip(chunk_buffers.par_iter_mut())
+                        .map(|(range, buffer)| {
+                            run_chunk(setup, &starts, &order[range.clone()], buffer)
+                        })
+                        .collect()
+                },
+                || {
+                    lockstep_buffer.first_mut().map(|buffer| {
+                        run_lockstep(setup, &batched, &starts, &stepped, buffer, stop)
+                    })
+                },
+            )
         });
+        results.extend(stepped_results);
         let mut slots: Vec<Option<(usize, EpisodeOutput)>> = starts.iter().map(|_| None).collect();
         for (chunk, chunk_results) in results.into_iter().enumerate() {
             for (position, result) in chunk_results {
@@ -259,12 +284,15 @@ fn simulate_blocks(
             }
         }
         // Every finished episode is logged, even those after a failure in this block
-        // (other users' episodes); the first failure in episode order is reported.
+        // (other users' episodes); the first failure in episode order is reported, an
+        // interruption only when nothing failed.
         let mut finished = Vec::with_capacity(slots.len());
         let mut failure = None;
+        let mut interrupted = false;
         for (position, slot) in slots.into_iter().enumerate() {
             match slot {
                 Some((chunk, Ok((summary, lines)))) => finished.push((summary, chunk, lines)),
+                Some((_, Err(EpisodeError::Interrupted))) => interrupted = true,
                 Some((_, Err(source))) => {
                     failure.get_or_insert((starts[position].index, source));
                 }
@@ -283,6 +311,9 @@ fn simulate_blocks(
         }
         if let Some((index, source)) = failure {
             return Simulated::Failed { index, source };
+        }
+        if interrupted {
+            return Simulated::Interrupted;
         }
         if sent.is_err() {
             break;
@@ -317,6 +348,10 @@ fn draw_starts(
         starts.retain(|start| shard.contains(start.user));
     }
 }
+
+/// Episodes per block of a run with a batched arm: about as many live sessions per
+/// round, so that a round's call serves hundreds of requests.
+const LOCKSTEP_BLOCK: u64 = 4096;
 
 /// Marks a user without a group in the block yet.
 pub const NO_GROUP: u32 = u32::MAX;
