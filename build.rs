@@ -8,10 +8,13 @@ fn main() {
     println!("cargo:rustc-env=BOTIFY_COMMIT={}", commit());
 }
 
-/// `BOTIFY_COMMIT` if set (builds from a tarball), else the checkout's HEAD, else "unknown".
+/// `BOTIFY_COMMIT` if set and not empty (a build without .git: a tarball, the Docker image's
+/// build argument), else the checkout's HEAD, else "unknown".
 fn commit() -> String {
-    if let Ok(commit) = std::env::var("BOTIFY_COMMIT") {
-        return commit;
+    if let Ok(commit) = std::env::var("BOTIFY_COMMIT")
+        && !commit.trim().is_empty()
+    {
+        return commit.trim().to_string();
     }
     // Rebuilt when HEAD moves: a new commit on the branch, or another branch checked out.
     for what in ["HEAD", "logs/HEAD"] {

@@ -269,10 +269,14 @@ pub struct RemoteArgs {
     /// Timeout of one request to the remote service, in milliseconds
     #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub remote_timeout_ms: u64,
-    /// Retries of a request after a connection error (refused, reset, timed out)
-    #[arg(long, default_value_t = 3)]
-    pub remote_retries: u32,
-    /// Wait before the first retry, in milliseconds; doubled for each further one
+    /// Seconds a request keeps asking an unavailable service (a connection refused, reset
+    /// or timed out, or a 503) before the run stops; 0: no retry
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = wait_seconds)]
+    pub remote_wait: f64,
+    /// Most retries of one request [default: as many as --remote-wait allows]
+    #[arg(long)]
+    pub remote_retries: Option<u32>,
+    /// Wait before the first retry, in milliseconds; doubled for each further one, up to 1 s
     #[arg(long, default_value_t = 100)]
     pub remote_backoff_ms: u64,
     /// Skip the check that the service serves the simulated catalogue (`GET /track/<id>`
@@ -307,8 +311,10 @@ pub struct ServeArgs {
     /// Where trained artifacts of recipes are cached
     #[arg(long, env = "BOTIFY_CACHE_DIR", default_value_os_t = default_cache_dir())]
     pub cache_dir: PathBuf,
-    /// Where user sessions live: `memory` (this process) or
-    /// `redis://[user:password@]host[:port][/db]`, shared by replicas
+    /// Where user sessions live: `memory` (this process) or a Redis url, shared by replicas:
+    /// `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS, in a build with the
+    /// feature `tls`), `unix:///path/to/redis.sock[?db=N&pass=PASSWORD]`; messages show
+    /// the password as `***`
     #[arg(long, default_value = "memory")]
     pub state: String,
     /// Seconds after a user's last request when their session is forgotten
@@ -317,6 +323,20 @@ pub struct ServeArgs {
     /// Seconds after which a connection without traffic is closed
     #[arg(long, default_value_t = 300.0, value_parser = positive_seconds)]
     pub idle_timeout: f64,
+}
+
+/// A wait in seconds: finite, 0 or more, at most a day.
+fn wait_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(format!(
+            "{text} seconds is out of range: expected 0 to 86400 (a day)"
+        ))
+    }
 }
 
 /// A duration in seconds: finite, above 0, at most 30 days.

@@ -8,7 +8,7 @@
 
 use crate::common::*;
 use crate::http_support::*;
-use botify_sim::serve::deploy::{Daemon, start_nginx, start_redis};
+use botify_sim_support::deploy::{Daemon, start_nginx, start_redis, start_redis_on};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,15 +20,7 @@ const CAP: usize = 3;
 /// `history` over per-user lists (tracks 0..20), at most 3 per artist, the chain after 10
 /// rejected draws.
 fn experiment(d: &Path) -> PathBuf {
-    let chain: String = (0..3000)
-        .map(|t| {
-            format!(
-                "{{\"track\": {t}, \"recommendations\": [{}]}}\n",
-                (t * 7 + 13) % 3000
-            )
-        })
-        .collect();
-    std::fs::write(d.join("chain.jsonl"), chain).unwrap();
+    write_chain(&d.join("chain.jsonl"), 7);
     let lists: String = (0..400)
         .map(|u| {
             format!(
@@ -49,6 +41,19 @@ fn experiment(d: &Path) -> PathBuf {
     path
 }
 
+/// A `contextual` file answering track `t` with `(t * step + 13) % 3000`, always.
+fn write_chain(path: &Path, step: u32) {
+    let chain: String = (0..3000)
+        .map(|t| {
+            format!(
+                "{{\"track\": {t}, \"recommendations\": [{}]}}\n",
+                (t * step + 13) % 3000
+            )
+        })
+        .collect();
+    std::fs::write(path, chain).unwrap();
+}
+
 struct Deployment {
     redis: Daemon,
     replicas: Vec<Server>,
@@ -57,7 +62,7 @@ struct Deployment {
 }
 
 fn deploy(d: &Path, experiment: &Path, config: &Path) -> Deployment {
-    let redis = start_redis(d, None).expect("redis-server starts (apt-get install redis-server)");
+    let redis = start_redis(d).expect("redis-server starts (apt-get install redis-server)");
     let state = format!("redis://{}/0", redis.address());
     let replicas: Vec<Server> = (0..2)
         .map(|i| {
@@ -102,14 +107,7 @@ fn remote_run(
             "--seed",
             "5",
         ])
-        .args([
-            "--workers",
-            workers,
-            "--remote-retries",
-            "30",
-            "--remote-backoff-ms",
-            "50",
-        ])
+        .args(["--workers", workers, "--remote-backoff-ms", "50"])
         .args(["--out", out, "--config"])
         .arg(config)
         .current_dir(d)
@@ -120,11 +118,13 @@ fn remote_run(
         .unwrap()
 }
 
-fn finish(mut run: std::process::Child) {
+/// Waits for the run's end (at most 300 s): its stderr, once it succeeded.
+fn finish(mut run: std::process::Child) -> String {
     let status = wait_for(&mut run, Duration::from_secs(300)).expect("the run ends");
     let mut err = String::new();
     std::io::Read::read_to_string(run.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(status.success(), "{err}");
+    err
 }
 
 fn lasts(path: &Path) -> usize {
@@ -284,12 +284,39 @@ fn run_in_process_and_report_served(d: &Path, experiment: &str, config: &Path, l
         d,
     );
     assert!(local.status.success(), "{}", stderr(&local));
+    report(d, logs, "served-report");
+}
+
+/// `sim report` of `logs` read together, into `out`.
+fn report(d: &Path, logs: &[PathBuf], out: &str) {
     let mut args = vec!["report".to_string()];
     args.extend(logs.iter().map(|l| l.display().to_string()));
-    args.extend(["--out".into(), "served-report".into()]);
+    args.extend(["--out".into(), out.into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let report = sim(&args, d);
     assert!(report.status.success(), "{}", stderr(&report));
+}
+
+/// The two reports' `ab.json` give `arm` the same sessions, users and metrics (`n`, mean,
+/// variance to 1e-9 relative), its measured latency aside.
+fn assert_same_table(expected: &Path, got: &Path, arm: &str) {
+    let (want, have) = (arm_table(expected, arm), arm_table(got, arm));
+    assert_eq!(have["sessions"], want["sessions"], "{arm}");
+    assert_eq!(have["users"], want["users"], "{arm}");
+    for (metric, value) in want["metrics"].as_object().unwrap() {
+        for field in ["n", "mean", "var"] {
+            let (a, b) = (
+                value[field].as_f64().unwrap(),
+                have["metrics"][metric][field].as_f64().unwrap(),
+            );
+            assert!(
+                (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                "{arm} {metric}.{field}: {} {a}, {} {b}",
+                expected.display(),
+                got.display()
+            );
+        }
+    }
 }
 
 /// The per-arm block of `ab.json` for `arm`, without the latency (it differs by nature).
@@ -384,22 +411,11 @@ fn replicas_behind_nginx_share_sessions_through_redis() {
     // The two replicas' logs read together give the in-process run's table for the
     // deterministic arm.
     run_in_process_and_report_served(d, experiment.to_str().unwrap(), &config, &logs);
-    let served = arm_table(&d.join("served-report/ab.json"), "C");
-    let in_process = arm_table(&d.join("in-process/ab.json"), "C");
-    assert_eq!(served["sessions"], in_process["sessions"]);
-    assert_eq!(served["users"], in_process["users"]);
-    for (metric, value) in in_process["metrics"].as_object().unwrap() {
-        for field in ["n", "mean", "var"] {
-            let (a, b) = (
-                value[field].as_f64().unwrap(),
-                served["metrics"][metric][field].as_f64().unwrap(),
-            );
-            assert!(
-                (a - b).abs() <= 1e-9 * a.abs().max(1.0),
-                "{metric}.{field}: in-process {a}, served {b}"
-            );
-        }
-    }
+    assert_same_table(
+        &d.join("in-process/ab.json"),
+        &d.join("served-report/ab.json"),
+        "C",
+    );
     drop(deployment.nginx);
     drop(deployment.redis);
 }
@@ -453,10 +469,13 @@ fn a_replica_killed_and_redis_restarted_mid_run_lose_no_episode() {
         error["error"].as_str().unwrap().contains(&redis_url),
         "{answer}"
     );
-    // Back on the same port: the run (retrying) goes on to the end.
-    std::thread::sleep(Duration::from_millis(300));
-    let _redis = start_redis(d, Some(redis_port)).unwrap();
-    finish(run);
+    // Down for 2 s (the outage is the test: `sim run --remote` waits up to 10 s by
+    // default), then back on the same port: the run goes on to the end.
+    std::thread::sleep(Duration::from_secs(2));
+    let _redis = start_redis_on(d, redis_port).unwrap();
+    let err = finish(run);
+    assert!(err.contains("waiting for http://"), "{err}");
+    assert!(err.contains("answers again"), "{err}");
     assert_eq!(lasts(&d.join("restarted/events.jsonl")), 3000);
     // The replica reconnects to Redis by itself (within a few seconds).
     let start = Instant::now();
@@ -568,4 +587,179 @@ fn hw2_behind_nginx_answers_as_one_process_would() {
             );
         }
     }
+}
+
+/// An experiment whose answers depend only on the request (each arm a fixed chain of
+/// tracks, no random draw, no memory): the traffic of a client is then the same whatever
+/// order a server serialises concurrent requests in, so two deployments given the same
+/// clients must log the same sessions per user.
+fn chain_experiment(d: &Path) -> PathBuf {
+    for (name, step) in [("chain-c.jsonl", 7), ("chain-t.jsonl", 11)] {
+        write_chain(&d.join(name), step);
+    }
+    let path = d.join("chains.yml");
+    std::fs::write(
+        &path,
+        "name: chains\ncontrol: C\narms:\n  C: {kind: contextual, file: chain-c.jsonl}\n  T1: {kind: contextual, file: chain-t.jsonl}\n",
+    )
+    .unwrap();
+    path
+}
+
+/// Steps (`/next` calls) of client session `session` (0 or 1) of `user`, then its `/last`.
+fn steps_of(user: u32, session: u32) -> u32 {
+    3 + (user * 7 + session * 3) % 9
+}
+
+/// The course simulator's `multi` mode, made dense: its workers are forked with the same
+/// random state, so one user has two client sessions open at once. Here each of `users`
+/// users gets two client sessions started together (two threads), `parallel` users at a
+/// time, through `url`; each `/next` sends the previous answer and a listen time fixed
+/// by (user, session, step), then a `/last`. Panics on any answer but 200.
+fn two_sessions_per_user(url: &str, users: u32, parallel: u32) {
+    let client = botify_sim::http_client::HttpClient::new(Duration::from_secs(10));
+    let next_user = std::sync::atomic::AtomicU32::new(0);
+    let session = |user: u32, session: u32, start: &std::sync::Barrier| {
+        let mut track = (user * 13 + session * 101) % 3000;
+        let time = |step: u32| 0.05 + 0.1 * f64::from((user + step * 3 + session) % 10);
+        start.wait();
+        for step in 0..=steps_of(user, session) {
+            let what = if step == steps_of(user, session) {
+                "last"
+            } else {
+                "next"
+            };
+            let body = format!("{{\"track\": {track}, \"time\": {}}}", time(step));
+            let answer = client
+                .post_json(&format!("{url}/{what}/{user}"), body)
+                .unwrap_or_else(|e| panic!("user {user} session {session}: {e}"));
+            assert_eq!(answer.status, 200, "user {user}: {}", answer.body);
+            if what == "next" {
+                let value: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+                track = value["track"].as_u64().unwrap() as u32;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..parallel {
+            scope.spawn(|| {
+                loop {
+                    let user = next_user.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if user >= users {
+                        break;
+                    }
+                    let start = std::sync::Barrier::new(2);
+                    std::thread::scope(|pair| {
+                        pair.spawn(|| session(user, 0, &start));
+                        session(user, 1, &start);
+                    });
+                }
+            });
+        }
+    });
+}
+
+/// Per user: (sessions, events, summed listen time).
+type UserTotals = BTreeMap<u64, (usize, usize, f64)>;
+
+/// [`UserTotals`] of the logs read together, and the sessions that do not hold exactly
+/// one `last`.
+fn per_user(logs: &[PathBuf]) -> (UserTotals, Vec<String>) {
+    let mut sessions: BTreeMap<u64, (u64, usize)> = BTreeMap::new();
+    let mut users = UserTotals::new();
+    for e in logs.iter().flat_map(|log| events(log)) {
+        let user = e["user"].as_u64().unwrap();
+        let entry = sessions
+            .entry(e["session"].as_u64().unwrap())
+            .or_insert((user, 0));
+        if e["message"] == "last" {
+            entry.1 += 1;
+        }
+        let totals = users.entry(user).or_default();
+        totals.1 += 1;
+        totals.2 += e["time"].as_f64().unwrap();
+    }
+    let mut faults = Vec::new();
+    for (id, (user, lasts)) in &sessions {
+        users.entry(*user).or_default().0 += 1;
+        if *lasts != 1 {
+            faults.push(format!("session {id} of user {user}: {lasts} lasts"));
+        }
+    }
+    (users, faults)
+}
+
+/// Two requests of one user at once on two replicas are one after the other, as in one
+/// process: with two client sessions of each user open at the same time and requests
+/// alternating between the replicas, the replicas' logs read together hold exactly one
+/// `last` per client session, and the same sessions per user, and the same report, as
+/// one `sim serve` with sessions in memory given the same clients.
+#[test]
+fn two_sessions_of_one_user_at_once_on_two_replicas_are_serialised() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = small_world_config(d);
+    let experiment = chain_experiment(d);
+    let users = 300;
+    let mut deployment = deploy(d, &experiment, &config);
+    two_sessions_per_user(&deployment.url, users, 6);
+    for replica in &mut deployment.replicas {
+        assert!(replica.terminate().success());
+    }
+    let logs: Vec<PathBuf> = deployment.replicas.iter().map(|r| r.log.clone()).collect();
+    let mut single = Server::start(d, &experiment, &config, "single.jsonl");
+    two_sessions_per_user(&single.url, users, 6);
+    assert!(single.terminate().success());
+
+    let expected: BTreeMap<u64, (usize, usize)> = (0..users)
+        .map(|u| {
+            let events = (steps_of(u, 0) + steps_of(u, 1) + 2) as usize;
+            (u64::from(u), (2, events))
+        })
+        .collect();
+    for (what, logs) in [
+        ("the replicas", logs.clone()),
+        ("one process", vec![single.log.clone()]),
+    ] {
+        let (per_user, faults) = per_user(&logs);
+        assert!(
+            faults.is_empty(),
+            "{what}: {} of {} sessions without exactly one last: {:?}",
+            faults.len(),
+            per_user.values().map(|u| u.0).sum::<usize>(),
+            &faults[..faults.len().min(10)]
+        );
+        let counts: BTreeMap<u64, (usize, usize)> =
+            per_user.iter().map(|(u, t)| (*u, (t.0, t.1))).collect();
+        assert!(
+            counts == expected,
+            "{what}: sessions and events per user differ from the clients'"
+        );
+    }
+    assert!(
+        sessions_on_both(&logs) > users as usize,
+        "requests alternate between replicas"
+    );
+    let (served, _) = per_user(&logs);
+    let (alone, _) = per_user(&[single.log.clone()]);
+    for (user, (_, _, time)) in &served {
+        let other = alone[user].2;
+        assert!(
+            (time - other).abs() <= 1e-9 * time.max(1.0),
+            "user {user}: {time} against {other}"
+        );
+    }
+
+    // `sim report` of both: the same table but for the measured latency.
+    report(d, &logs, "replicas-report");
+    report(d, &[single.log.clone()], "single-report");
+    for arm in ["C", "T1"] {
+        assert_same_table(
+            &d.join("single-report/ab.json"),
+            &d.join("replicas-report/ab.json"),
+            arm,
+        );
+    }
+    drop(deployment.nginx);
+    drop(deployment.redis);
 }

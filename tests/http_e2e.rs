@@ -170,7 +170,9 @@ fn a_service_that_is_down_at_start_fails_fast_naming_the_url() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let config = small_world_config(d);
-    let url = format!("http://127.0.0.1:{}", free_port());
+    // Refusing for as long as the guard lives: nothing else can listen there meanwhile.
+    let (_refusing, port) = botify_sim_support::deploy::refusing_port().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
     let clock = Instant::now();
     let out = sim(
         &[

@@ -12,7 +12,7 @@
 //!
 //! `--hostile` measures instead the load generator against one server first alone, then
 //! while 1,000 idle connections and a client that never reads its answers are held open
-//! ([`crate::serve::hostile`]): the figure is the second p99, under 50 ms.
+//! ([`botify_sim_support::hostile`]): the figure is the second p99, under 50 ms.
 
 use super::bench::timed_run;
 use super::run::REMOTE_EXPERIMENT;
@@ -20,14 +20,14 @@ use super::serve::{connect_redis, load_service};
 use crate::cli::BenchHttpArgs;
 use crate::config::Config;
 use crate::http_client::HttpClient;
-use crate::log::writer::LogWriter;
 use crate::recommend::RecommenderSpec;
 use crate::recommend::spec::BuildContext;
-use crate::serve::resp::RedisUrl;
-use crate::serve::store::MemoryStore;
-use crate::serve::{ServeOptions, Service, Sessions, deploy, hostile, serve};
+use crate::serve::log_file::EventLog;
+use crate::serve::store::{MemoryStore, RedisAddress, SessionStore};
+use crate::serve::{ServeOptions, Service, serve};
 use crate::sim::episode::{EpisodeSetup, LiveArm, arm_treatments};
 use anyhow::Context;
+use botify_sim_support::{deploy, hostile};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::ExitCode;
@@ -75,7 +75,7 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
         &service,
         1,
         2,
-        |_| Ok(Sessions::Memory(MemoryStore::new(SESSION_TTL))),
+        |_| Ok(MemoryStore::new(SESSION_TTL)),
         &dir.path().join("memory"),
         |addresses| {
             let url = format!("http://{}", addresses[0]);
@@ -91,7 +91,7 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
     )?;
     setups.push(json!({"setup": "one replica, sessions in memory", "measured": measured, "servers": servers}));
     if args.nginx_redis {
-        let redis = deploy::start_redis(dir.path(), None)?;
+        let redis = deploy::start_redis(dir.path())?;
         let redis_url = format!("redis://{}/0", redis.address());
         say(
             args,
@@ -100,9 +100,8 @@ pub fn run(args: &BenchHttpArgs) -> anyhow::Result<ExitCode> {
             ),
         );
         let work = dir.path().join("deploy");
-        let parsed = RedisUrl::parse(&redis_url)?;
-        let connect =
-            |runtime: &Runtime| connect_redis(runtime, &parsed, SESSION_TTL).map(Sessions::Redis);
+        let parsed = RedisAddress::parse(&redis_url).map_err(anyhow::Error::msg)?;
+        let connect = |runtime: &Runtime| connect_redis(runtime, &parsed, SESSION_TTL);
         let (measured, servers) =
             with_replicas(args, &service, 2, 1, connect, &work, |addresses| {
                 let nginx = deploy::start_nginx(&work.join("nginx"), addresses)?;
@@ -131,7 +130,7 @@ fn hostile_figures(
     // Clients and server share this process: two open files per idle connection.
     super::serve::note_open_file_limit();
     let n_tracks = service.world.catalogue.len() as u32;
-    let memory = |_: &Runtime| Ok(Sessions::Memory(MemoryStore::new(SESSION_TTL)));
+    let memory = |_: &Runtime| Ok(MemoryStore::new(SESSION_TTL));
     let (measured, servers) = with_replicas(args, service, 1, 2, memory, dir, |addresses| {
         let (address, url) = (&addresses[0], format!("http://{}", addresses[0]));
         say(
@@ -171,17 +170,17 @@ fn say(args: &BenchHttpArgs, line: String) {
 /// Runs `replicas` servers of `threads` threads each, their stores made by `connect`, on
 /// free loopback ports (logs in `dir`) while `body` runs with their addresses; returns
 /// what `body` measured and each server's counters.
-fn with_replicas<T>(
+fn with_replicas<T, S: SessionStore>(
     args: &BenchHttpArgs,
     service: &Arc<Service>,
     replicas: usize,
     threads: usize,
-    connect: impl Fn(&Runtime) -> anyhow::Result<Sessions>,
+    connect: impl Fn(&Runtime) -> anyhow::Result<S>,
     dir: &Path,
     body: impl FnOnce(&[String]) -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, Vec<Value>)> {
     std::fs::create_dir_all(dir)?;
-    let stop = AtomicBool::new(false);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let options = ServeOptions {
         idle_timeout: Duration::from_secs(300),
         sweep_every: Duration::from_secs(60),
@@ -194,16 +193,22 @@ fn with_replicas<T>(
             let store = connect(&runtime)?;
             let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
             addresses.push(listener.local_addr()?.to_string());
-            let log = LogWriter::create(&dir.join(format!("served-{i}.jsonl")))?;
-            let (service, stop, options) = (Arc::clone(service), &stop, &options);
-            servers.push(
-                scope.spawn(move || {
-                    serve(runtime, service, store, listener, Some(log), options, stop)
-                }),
-            );
+            let log = EventLog::create(&dir.join(format!("served-{i}.jsonl")))?;
+            let (service, stopped, options) = (Arc::clone(service), stopped.clone(), &options);
+            servers.push(scope.spawn(move || {
+                serve(
+                    runtime,
+                    service,
+                    store,
+                    listener,
+                    Some(log),
+                    options,
+                    stopped,
+                )
+            }));
         }
         let result = body(&addresses);
-        stop.store(true, Ordering::SeqCst);
+        stop.send_replace(true);
         let mut counters = Vec::new();
         for (i, server) in servers.into_iter().enumerate() {
             let stats = server
@@ -242,8 +247,9 @@ fn measure(
         recommender: RecommenderSpec::Remote {
             url: url.to_string(),
             timeout_ms: 5_000,
-            retries: 3,
+            retries: Some(3),
             backoff_ms: 100,
+            wait_ms: 10_000,
         }
         .build(&ctx)?,
     }];

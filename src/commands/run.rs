@@ -483,17 +483,20 @@ fn prepare_remote(
         url.to_string()
     };
     let o = &args.remote_options;
+    let wait_ms = (o.remote_wait * 1000.0).round() as u64;
     let spec = RecommenderSpec::Remote {
         url: url.clone(),
         timeout_ms: o.remote_timeout_ms,
         retries: o.remote_retries,
         backoff_ms: o.remote_backoff_ms,
+        wait_ms,
     };
     let remote = Remote::new(RemoteOptions {
         url,
         timeout_ms: o.remote_timeout_ms,
         retries: o.remote_retries,
         backoff_ms: o.remote_backoff_ms,
+        wait_ms,
     })
     .map_err(anyhow::Error::msg)?;
     remote.probe()?;

@@ -6,9 +6,8 @@ use crate::cli::ServeArgs;
 use crate::config::Config;
 use crate::experiment::Experiment;
 use crate::serve::log_file;
-use crate::serve::resp::RedisUrl;
-use crate::serve::store::{MemoryStore, RedisStore};
-use crate::serve::{ServeOptions, ServedArm, Service, Sessions, serve};
+use crate::serve::store::{MemoryStore, RedisAddress, RedisStore};
+use crate::serve::{ServeOptions, ServeStats, ServedArm, Service, serve};
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::path::Path;
@@ -27,6 +26,14 @@ pub fn load_service(
     let config = Config::load_or_default(config)?;
     let experiment = Experiment::load(experiment)?;
     for arm in &experiment.arms {
+        if arm.spec.uses_console() {
+            bail!(
+                "experiment {}, arm {}: {} cannot be served: it reads each answer from this terminal, and a service's requests come from its clients; serve an experiment without it",
+                experiment.name,
+                arm.name,
+                arm.spec.label()
+            );
+        }
         if arm.spec.reads_hidden_state() {
             bail!(
                 "experiment {}, arm {}: {} cannot be served: it reads the simulator's hidden session taste, which a service never sees; serve an experiment without it",
@@ -63,6 +70,8 @@ pub fn load_service(
 }
 
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    // First: a cache written at start past a file-size limit is a warning, not a kill.
+    crate::serve::ignore_file_size_signal();
     let session_ttl = Duration::from_secs_f64(args.session_ttl);
     let state = StateChoice::parse(&args.state)?;
     let service = Arc::new(load_service(
@@ -83,7 +92,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the log's directory {}", dir.display()))?;
     }
-    let (writer, pid_file) = log_file::claim(&log_path)?;
+    let (log, pid_file) = log_file::claim(&log_path)?;
     let threads = args
         .workers
         .map(|w| w as usize)
@@ -94,24 +103,28 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         sweep_every: (session_ttl / 8).clamp(Duration::from_millis(50), Duration::from_secs(60)),
     };
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signalled = AtomicBool::new(false);
     ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
+        if signalled.swap(true, Ordering::SeqCst) {
             // A second signal: stop without waiting.
             std::process::exit(130);
         }
+        stop.send_replace(true);
     })
     .context("cannot install the SIGINT/SIGTERM handler")?;
 
     for arm in &service.arms {
         crate::note!("arm {}: {}", arm.name, arm.label);
     }
+    let sessions = match &state {
+        StateChoice::Memory => "memory".to_string(),
+        StateChoice::Redis(address) => address.shown.clone(),
+    };
     crate::note!(
-        "experiment {}: {} arms; sessions: {} (forgotten {} s after a user's last request); log: {} (appended)",
+        "experiment {}: {} arms; sessions: {sessions} (forgotten {} s after a user's last request); log: {} (appended)",
         service.experiment,
         service.arms.len(),
-        args.state,
         args.session_ttl,
         log_path.display()
     );
@@ -129,38 +142,50 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             serve(
                 runtime,
                 service,
-                Sessions::Memory(store),
+                store,
                 listener,
-                Some(writer),
+                Some(log),
                 &options,
-                &stop,
+                stopped,
             )
         }
-        StateChoice::Redis(url) => {
-            let store = connect_redis(&runtime, &url, session_ttl)?;
+        StateChoice::Redis(address) => {
+            let store = connect_redis(&runtime, &address, session_ttl)?;
             announce()?;
             serve(
                 runtime,
                 service,
-                Sessions::Redis(store),
+                store,
                 listener,
-                Some(writer),
+                Some(log),
                 &options,
-                &stop,
+                stopped,
             )
         }
     }
     .with_context(|| format!("serving on http://{bound}"))?;
     drop(pid_file);
+    Ok(report_stop(&stats, &log_path))
+}
+
+/// The last words of a server: its counters, and whether its log failed (then the exit
+/// code is 1: answers were refused for it).
+fn report_stop(stats: &ServeStats, log: &Path) -> ExitCode {
     crate::note!(
         "stopped: {} requests ({} errors), {} sessions, {} connections; log: {}",
         stats.requests.load(Ordering::Relaxed),
         stats.errors.load(Ordering::Relaxed),
         stats.sessions.load(Ordering::Relaxed),
         stats.connections.load(Ordering::Relaxed),
-        log_path.display()
+        log.display()
     );
-    Ok(ExitCode::SUCCESS)
+    match &stats.log_failure {
+        Some(failure) => {
+            crate::problem!("Error: {failure}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
+    }
 }
 
 /// Each connection holds an open file: raises the soft limit to the hard one and says so,
@@ -186,33 +211,34 @@ pub fn note_open_file_limit() {
 /// The `--state` flag.
 pub enum StateChoice {
     Memory,
-    Redis(RedisUrl),
+    Redis(RedisAddress),
 }
 
 impl StateChoice {
     pub fn parse(text: &str) -> anyhow::Result<StateChoice> {
         if text == "memory" {
-            Ok(StateChoice::Memory)
-        } else if text.starts_with("redis://") {
-            Ok(StateChoice::Redis(
-                RedisUrl::parse(text).map_err(|e| anyhow::anyhow!("--state: {e}"))?,
-            ))
-        } else {
-            bail!(
-                "--state {text:?}: expected `memory` or a Redis url redis://[user:password@]host[:port][/db]"
-            )
+            return Ok(StateChoice::Memory);
         }
+        if !text.contains("://") {
+            bail!(
+                "--state {:?}: expected `memory` or a Redis url redis://[user:password@]host[:port][/db]",
+                crate::serve::store::hide_password(text)
+            );
+        }
+        RedisAddress::parse(text)
+            .map(StateChoice::Redis)
+            .map_err(|e| anyhow::anyhow!("--state: {e}"))
     }
 }
 
 /// A Redis session store on `runtime`, checked to answer before the server starts.
 pub fn connect_redis(
     runtime: &tokio::runtime::Runtime,
-    url: &RedisUrl,
+    address: &RedisAddress,
     ttl: Duration,
 ) -> anyhow::Result<RedisStore> {
     let store = runtime
-        .block_on(RedisStore::connect(url.clone(), ttl))
+        .block_on(RedisStore::connect(address, ttl))
         .context("--state")?;
     Ok(store)
 }

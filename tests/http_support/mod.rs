@@ -29,51 +29,22 @@ impl Server {
         log: &str,
         extra: &[&str],
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--workers",
-                "2",
-            ])
-            .arg("--experiment")
-            .arg(experiment)
-            .arg("--config")
-            .arg(config)
-            .arg("--log")
-            .arg(log)
-            .args(extra)
-            .current_dir(dir)
-            // Never the user's own cache (as `crate::common::sim`).
-            .env("BOTIFY_CACHE_DIR", dir.join("cache"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sim serve starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("sim serve prints its address within 30 s");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let mut command = serve_command(dir, experiment, config, log, extra);
+        command.stderr(Stdio::null());
+        Server::spawn(command, dir.join(log))
+    }
+
+    /// Spawns `command` (a [`serve_command`], perhaps changed) and waits (at most 30 s) for
+    /// the address it prints.
+    pub fn spawn(mut command: Command, log: PathBuf) -> Server {
+        let mut child = command.spawn().expect("sim serve starts");
+        let url = listening_url(&mut child);
         let addr = url.trim_start_matches("http://").to_string();
         Server {
             child,
             url,
             addr,
-            log: dir.join(log),
+            log,
         }
     }
 
@@ -93,6 +64,68 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `sim serve --port 0` in `dir` with `extra` flags, its stdout and stderr piped.
+pub fn serve_command(
+    dir: &Path,
+    experiment: &Path,
+    config: &Path,
+    log: &str,
+    extra: &[&str],
+) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sim"));
+    command
+        .args([
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--workers",
+            "2",
+        ])
+        .arg("--experiment")
+        .arg(experiment)
+        .arg("--config")
+        .arg(config)
+        .arg("--log")
+        .arg(log)
+        .args(extra)
+        .current_dir(dir)
+        // Never the user's own cache (as `crate::common::sim`).
+        .env("BOTIFY_CACHE_DIR", dir.join("cache"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The url a starting `sim serve` prints on its stdout (waited for at most 30 s).
+pub fn listening_url(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("sim serve prints its address within 30 s");
+    line.trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string()
+}
+
+/// What a child wrote on its stderr, once it has ended.
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut err = String::new();
+    if let Some(stderr) = child.stderr.as_mut() {
+        let _ = stderr.read_to_string(&mut err);
+    }
+    err
 }
 
 /// Sends signal `name` (TERM, KILL, INT) to `pid` with the shell's `kill`.
@@ -194,11 +227,59 @@ fn grouped_sessions(paths: &[PathBuf], sort_events: bool) -> Vec<Vec<String>> {
     all
 }
 
-/// A free loopback port (nothing listens there once this returns).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A fake Redis server on a free loopback port, for replies no real one sends: `PING` gets
+/// `+PONG`, the connection's setup (`AUTH`, `SELECT`, `CLIENT SETINFO`) `+OK`, and any
+/// other command `reply(its name)`. Each connection is served by a thread of its own; the
+/// threads end with the test process. Returns the `host:port`.
+pub fn fake_redis(reply: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let reply = std::sync::Arc::new(reply);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let reply = std::sync::Arc::clone(&reply);
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                while let Some(command) = read_command(&mut reader) {
+                    let answer = match command.to_ascii_uppercase().as_str() {
+                        "PING" => b"+PONG\r\n".to_vec(),
+                        "AUTH" | "SELECT" | "CLIENT" => b"+OK\r\n".to_vec(),
+                        name => reply(name),
+                    };
+                    if writer.write_all(&answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+/// The name of the next command (a RESP array of bulk strings), or None at the end.
+fn read_command(reader: &mut impl BufRead) -> Option<String> {
+    let mut line = String::new();
+    let mut next_line = |reader: &mut dyn BufRead| {
+        line.clear();
+        reader.read_line(&mut line).ok().filter(|&n| n > 0)?;
+        Some(line.trim_end().to_string())
+    };
+    let parts: usize = next_line(reader)?.strip_prefix('*')?.parse().ok()?;
+    let mut name = None;
+    for _ in 0..parts {
+        let length: usize = next_line(reader)?.strip_prefix('$')?.parse().ok()?;
+        let mut bytes = vec![0u8; length + 2];
+        reader.read_exact(&mut bytes).ok()?;
+        name.get_or_insert_with(|| String::from_utf8_lossy(&bytes[..length]).into_owned());
+    }
+    name
+}
+
+/// 10,000 arrays nested in one another (40 KB), as a hostile or broken Redis might reply.
+pub fn nested_arrays_reply() -> Vec<u8> {
+    let mut reply = b"*1\r\n".repeat(10_000);
+    reply.extend_from_slice(b"*0\r\n");
+    reply
 }

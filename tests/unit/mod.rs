@@ -1,9 +1,9 @@
 //! The library's unit tests, one module per source file (`world_npy` tests
 //! `core/src/world/npy.rs`). They live here, not in `#[cfg(test)]` modules of `core/src/`,
-//! `report/src/`, `train/src/` or `src/`,
+//! `report/src/`, `support/src/`, `train/src/` or `src/`,
 //! because `cargo test` compiles a library that has unit tests a second time, whole, as a
 //! test harness: on 2 cores that second copy of the library cost 140 CPU s, about 70 s of
-//! the wall time of `cargo test --release` from clean. So the four `Cargo.toml`s set
+//! the wall time of `cargo test --release` from clean. So the five `Cargo.toml`s set
 //! `[lib] test = false`, the items these tests reach are `pub`, and this test binary is
 //! built at opt-level 0 (`Cargo.toml`). `no_unit_tests_hide_in_src` keeps it that way: a
 //! `#[test]` in `core/src/`, `report/src/`, `train/src/` or `src/` would never run.
@@ -43,10 +43,8 @@ mod report_render_terminal;
 mod report_sessionize;
 mod report_stats;
 mod serve;
-mod serve_deploy;
 mod serve_http;
 mod serve_log_file;
-mod serve_resp;
 mod serve_store;
 mod sim_days;
 mod sim_episode;
@@ -55,6 +53,7 @@ mod sim_listen;
 mod sim_runner;
 mod sim_shard;
 mod sim_summary;
+mod support_deploy;
 mod terminal;
 mod topk;
 mod train_data;
@@ -92,7 +91,7 @@ fn no_unit_tests_hide_in_src() {
     }
     let mut found = Vec::new();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in ["core/src", "report/src", "train/src", "src"] {
+    for dir in ["core/src", "report/src", "support/src", "train/src", "src"] {
         visit(&root.join(dir), &mut found);
     }
     assert!(

@@ -35,8 +35,9 @@ fn urls_must_be_plain_http() {
     let options = |url: &str| RemoteOptions {
         url: url.into(),
         timeout_ms: 100,
-        retries: 0,
+        retries: Some(0),
         backoff_ms: 0,
+        wait_ms: 0,
     };
     assert!(Remote::new(options("http://127.0.0.1:5001/")).is_ok());
     assert!(
@@ -55,17 +56,13 @@ fn urls_must_be_plain_http() {
 
 #[test]
 fn nothing_listening_fails_fast_naming_the_url() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (_refusing, port) = botify_sim_support::deploy::refusing_port().unwrap();
     let remote = Remote::new(RemoteOptions {
         url: format!("http://127.0.0.1:{port}"),
         timeout_ms: 500,
-        retries: 1,
+        retries: Some(1),
         backoff_ms: 1,
+        wait_ms: 10_000,
     })
     .unwrap();
     let err = remote.probe().unwrap_err().to_string();
@@ -89,8 +86,9 @@ fn remote_at(url: &str, retries: u32) -> Remote {
     Remote::new(RemoteOptions {
         url: url.to_string(),
         timeout_ms: 300,
-        retries,
+        retries: Some(retries),
         backoff_ms: 1,
+        wait_ms: 10_000,
     })
     .unwrap()
 }
@@ -155,4 +153,49 @@ fn a_service_that_stops_answering_times_out_then_counts_as_down() {
         2,
         "no request once down"
     );
+}
+
+fn remote_waiting(url: &str, wait_ms: u64) -> Remote {
+    Remote::new(RemoteOptions {
+        url: url.to_string(),
+        timeout_ms: 300,
+        retries: None,
+        backoff_ms: 10,
+        wait_ms,
+    })
+    .unwrap()
+}
+
+/// A service unavailable for a while (its Redis restarting: 503s) is waited for: the
+/// request is asked again, the waits doubling from 10 ms, until it is answered.
+#[test]
+fn an_unavailable_service_is_waited_for_within_the_wait() {
+    let (url, seen) = start(5, |n| {
+        Reply::Send(match n {
+            1..=6 => answer(503, "store restarting"),
+            _ => answer(200, r#"{"track": 5}"#),
+        })
+    });
+    assert_eq!(next(&remote_waiting(&url, 10_000)), Ok(5));
+    assert_eq!(seen.lock().unwrap().concat().len(), 7);
+}
+
+/// Past the wait the request fails, saying how many attempts it made: with a wait of
+/// 0.5 s and waits of 10, 20, 40, 80, 160 ms (310 ms), the next (320 ms) would end past
+/// it, so 6 attempts, each answered at once.
+#[test]
+fn a_service_unavailable_past_the_wait_fails_the_request() {
+    let (url, seen) = start(5, |_| Reply::Send(answer(503, "store restarting")));
+    let clock = std::time::Instant::now();
+    let err = next(&remote_waiting(&url, 500)).unwrap_err();
+    assert!(
+        err.contains("HTTP 503") && err.contains("store restarting"),
+        "{err}"
+    );
+    assert_eq!(seen.lock().unwrap().concat().len(), 6);
+    assert!(clock.elapsed() >= std::time::Duration::from_millis(310));
+    // With no wait at all: one attempt.
+    let (url, seen) = start(5, |_| Reply::Send(answer(503, "store restarting")));
+    assert!(next(&remote_waiting(&url, 0)).is_err());
+    assert_eq!(seen.lock().unwrap().concat().len(), 1);
 }

@@ -1,36 +1,43 @@
 //! Unit tests of `core/src/serve/http.rs` (moved out of the library: see `tests/unit/mod.rs`).
 
 use botify_sim::serve::http::*;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::io::AsyncWrite;
 
+/// A peer that reads nothing: writes go on until both socket buffers are full, then the
+/// guarded write fails after the stall timeout instead of waiting for ever.
 #[test]
-fn hypers_bare_error_heads_get_a_json_body_and_answers_of_the_service_do_not() {
-    let bare = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\ndate: Sun, 29 Nov 2026 18:00:00 GMT\r\n\r\n";
-    let answer = String::from_utf8(json_parse_error_answer(bare).unwrap()).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
-    assert!(head.contains("content-type: application/json"), "{head}");
-    assert!(head.contains("connection: close"), "{head}");
-    assert!(head.contains("date: Sun"), "{head}");
-    assert!(
-        head.contains(&format!("content-length: {}", body.len())),
-        "{head}"
-    );
-    let json: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(json["status"], 400);
-    assert!(json["error"].as_str().unwrap().contains("not HTTP"));
-    let large = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n";
-    let answer = String::from_utf8(json_parse_error_answer(large).unwrap()).unwrap();
-    assert!(
-        answer.contains("\"status\":431") && answer.contains("8192 bytes"),
-        "{answer}"
-    );
-
-    // Answers of the service itself (a content-type, a body) pass untouched.
-    let own =
-        b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n";
-    assert_eq!(json_parse_error_answer(own), None);
-    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-    assert_eq!(json_parse_error_answer(ok), None);
-    let with_body = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n{}";
-    assert_eq!(json_parse_error_answer(with_body), None);
+fn a_write_stuck_for_the_stall_timeout_fails() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut guarded = StallGuard::new(stream, Duration::from_millis(200));
+        let chunk = vec![b'x'; 64 << 10];
+        let clock = std::time::Instant::now();
+        let mut written = 0usize;
+        let error = loop {
+            let write = std::future::poll_fn(|cx| Pin::new(&mut guarded).poll_write(cx, &chunk));
+            match write.await {
+                Ok(n) => written += n,
+                Err(e) => break e,
+            }
+            assert!(written < 1 << 30, "the peer's buffers took a gigabyte");
+        };
+        assert!(written > 0, "the first writes filled the buffers");
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut, "{error}");
+        assert!(
+            error.to_string().contains("read nothing for 0.2 s"),
+            "{error}"
+        );
+        assert!(clock.elapsed() >= Duration::from_millis(200));
+        drop(peer);
+    });
 }

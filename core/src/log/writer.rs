@@ -396,18 +396,6 @@ impl LogWriter {
         })
     }
 
-    /// A writer appending to an open `file` (say, one opened to append and locked): what
-    /// it holds already counts as committed.
-    pub fn from_file(path: &Path, file: File) -> std::io::Result<LogWriter> {
-        let length = file.metadata()?.len();
-        Ok(LogWriter {
-            path: path.to_path_buf(),
-            out: BufWriter::with_capacity(1 << 20, file),
-            committed: length,
-            written: length,
-        })
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }

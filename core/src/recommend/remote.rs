@@ -3,18 +3,22 @@
 //! A session maps 1:1 onto the protocol: every `next` is a `POST /next/<user>` with
 //! `{"track", "time"}` of the previous track, and `end` is the `POST /last/<user>`.
 //! Connections are kept alive and pooled ([`crate::http_client`]): each worker thread
-//! uses one at a time, never two threads the same. Transport errors (refused, reset, timed out) are retried a bounded number of
-//! times with exponential backoff; once a request has failed after every retry the
-//! service is taken as down and later requests fail at once, so a run stops quickly.
+//! uses one at a time, never two threads the same. A service that is unavailable (a
+//! connection refused, reset or timed out, or a 503) is asked again with exponential
+//! backoff for a bounded time ([`RemoteOptions::wait_ms`], long enough for a Redis behind
+//! the service to restart), the wait said once on stderr; once a request has failed for
+//! that long the service is taken as down and later requests fail at once, so a run
+//! stops quickly.
 
 use super::stall::StallWatch;
 use super::{RecRng, RecSession, RecommendError, Recommender, SessionStart};
-use crate::http_client::{Answer, HttpClient, Target};
+use crate::http_client::{Answer, HttpClient, HttpError, Target};
 use crate::world::Catalogue;
 use chacha20::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// How a remote arm talks to its service (the `remote` spec's keys).
 #[derive(Debug, Clone, PartialEq)]
@@ -23,11 +27,17 @@ pub struct RemoteOptions {
     pub url: String,
     /// Timeout of each phase of a request: connect, send, wait for the answer, read it.
     pub timeout_ms: u64,
-    /// Extra attempts after a transport error (not after an HTTP error status).
-    pub retries: u32,
-    /// Wait before the first retry; doubled for each further one.
+    /// Most extra attempts of one request after a transport error or a 503 (`None`: as
+    /// many as `wait_ms` allows).
+    pub retries: Option<u32>,
+    /// Wait before the first retry; doubled for each further one, up to [`MAX_BACKOFF`].
     pub backoff_ms: u64,
+    /// How long one request keeps asking an unavailable service before it fails.
+    pub wait_ms: u64,
 }
+
+/// The longest wait between two attempts of a request.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 impl RemoteOptions {
     /// Checks the URL's shape: `http://host[:port][/prefix]`.
@@ -51,6 +61,8 @@ pub struct Remote {
     /// Set once a request failed after all retries (to what it failed with): the
     /// service is down, stop asking.
     down_because: OnceLock<String>,
+    /// A request is waiting for the service now (and said so on stderr).
+    waiting: AtomicBool,
     /// Names a 40 ms stall per answer in the first answers (see `stall.rs`).
     stall: StallWatch,
 }
@@ -117,6 +129,7 @@ impl Remote {
             base,
             options,
             down_because: OnceLock::new(),
+            waiting: AtomicBool::new(false),
             stall: StallWatch::default(),
         })
     }
@@ -202,24 +215,76 @@ impl Remote {
         }
     }
 
-    /// `GET url` with the retries after transport errors: the status and the body.
+    /// `GET url` with the retries of an unavailable service: the status and the body.
     fn get(&self, url: &str) -> Result<(u16, String), String> {
-        let mut attempt = 0;
+        self.ask(url, || self.client.get(url))
+            .map(|answer| (answer.status, answer.body))
+            .map_err(|(e, attempts)| format!("{e} (after {attempts} attempt(s))"))
+    }
+
+    /// One request to `url` (an attempt is `call`), asked again while the service is
+    /// unavailable and the wait allows: the first answer that is not a 503, or the last
+    /// answer once the wait is over, or the error that ended it with the attempts made.
+    fn ask(
+        &self,
+        url: &str,
+        call: impl Fn() -> Result<Answer, HttpError>,
+    ) -> Result<Answer, (HttpError, u32)> {
+        let mut retry = Retry::new();
         loop {
-            attempt += 1;
-            match self.client.get(url) {
-                Ok(answer) => return Ok((answer.status, answer.body)),
-                Err(e) if e.is_transport() && attempt <= self.options.retries => {
-                    std::thread::sleep(self.backoff(attempt));
+            match call() {
+                // 503: the service is up but cannot answer now (say, its session store
+                // restarts): worth the same wait as a lost connection.
+                Ok(answer) if is_unavailable(&answer) => {
+                    if !self.wait(&mut retry, url, || unavailable(&answer)) {
+                        self.waiting.store(false, Ordering::Relaxed);
+                        return Ok(answer);
+                    }
                 }
-                Err(e) => return Err(format!("{e} (after {attempt} attempt(s))")),
+                Ok(answer) => {
+                    if self.waiting.swap(false, Ordering::Relaxed) {
+                        crate::note!("{} answers again", self.base);
+                    }
+                    return Ok(answer);
+                }
+                Err(e) if e.is_transport() && self.wait(&mut retry, url, || e.to_string()) => {}
+                Err(e) => return Err((e, retry.attempts)),
             }
         }
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u64 << (attempt.saturating_sub(1)).min(16);
-        Duration::from_millis(self.options.backoff_ms.saturating_mul(factor))
+    /// After a failed attempt of a request to `url`: waits and returns true if the request
+    /// may be tried again (the retries and the time left allow it), saying so on stderr
+    /// the first time a wait begins; false if it has failed for good.
+    fn wait(&self, retry: &mut Retry, url: &str, why: impl FnOnce() -> String) -> bool {
+        let options = &self.options;
+        if options.retries.is_some_and(|most| retry.attempts > most) {
+            return false;
+        }
+        let factor = 1u32 << (retry.attempts.saturating_sub(1)).min(16);
+        let pause = Duration::from_millis(options.backoff_ms)
+            .saturating_mul(factor)
+            .min(MAX_BACKOFF);
+        let budget = Duration::from_millis(options.wait_ms);
+        if retry.started.elapsed() + pause > budget {
+            return false;
+        }
+        if !self.waiting.swap(true, Ordering::Relaxed) {
+            let why: String = why()
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
+            crate::note!(
+                "waiting for {url} to answer ({why}), for up to {:.1} s",
+                budget.as_secs_f64()
+            );
+        }
+        std::thread::sleep(pause);
+        retry.attempts += 1;
+        true
     }
 
     /// `POST <base>/<what>/<user>` with `{"track", "time"}`; the URL and the answer's body.
@@ -238,29 +303,16 @@ impl Remote {
             });
         }
         let body = serde_json::json!({"track": track, "time": time}).to_string();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.client.post_json(&url, body.clone()) {
-                Ok(answer) if is_unavailable(&answer) && attempt <= self.options.retries => {
-                    // 503: the service is up but cannot answer now (say, its session
-                    // store restarts): worth the same retries as a lost connection.
-                    std::thread::sleep(self.backoff(attempt));
-                }
-                Ok(answer) if !answer.is_success() => {
-                    return Err(RemoteError::Status {
-                        url,
-                        status: answer.status,
-                        body: clip(&answer.body),
-                    });
-                }
-                Ok(answer) => return Ok((url, answer.body)),
-                Err(e) if e.is_transport() && attempt <= self.options.retries => {
-                    std::thread::sleep(self.backoff(attempt));
-                }
-                Err(e) => {
-                    return Err(self.give_up(url, e.to_string(), attempt, e.is_transport()));
-                }
+        match self.ask(&url, || self.client.post_json(&url, body.clone())) {
+            Ok(answer) if !answer.is_success() => Err(RemoteError::Status {
+                url,
+                status: answer.status,
+                body: clip(&answer.body),
+            }),
+            Ok(answer) => Ok((url, answer.body)),
+            Err((e, attempts)) => {
+                let transport = e.is_transport();
+                Err(self.give_up(url, e.to_string(), attempts, transport))
             }
         }
     }
@@ -281,6 +333,26 @@ impl Remote {
 /// A 503 Service Unavailable answer.
 fn is_unavailable(answer: &Answer) -> bool {
     answer.status == 503
+}
+
+/// The attempts of one request so far and when the first began.
+struct Retry {
+    started: Instant,
+    attempts: u32,
+}
+
+impl Retry {
+    fn new() -> Retry {
+        Retry {
+            started: Instant::now(),
+            attempts: 1,
+        }
+    }
+}
+
+/// What an unavailable answer says, for the message of a wait.
+fn unavailable(answer: &Answer) -> String {
+    format!("HTTP {}: {}", answer.status, clip(&answer.body))
 }
 
 /// The recommended track of a `/next` answer: `{"track": <id>, ...}`.

@@ -115,10 +115,14 @@ pub enum RecommenderSpec {
             deserialize_with = "at_least_one::required"
         )]
         timeout_ms: u64,
-        #[serde(default = "default_remote_retries")]
-        retries: u32,
+        /// Most retries of a request (none: as many as `wait_ms` allows).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retries: Option<u32>,
         #[serde(default = "default_remote_backoff_ms")]
         backoff_ms: u64,
+        /// How long a request keeps asking an unavailable service.
+        #[serde(default = "default_remote_wait_ms")]
+        wait_ms: u64,
     },
     /// An arm the program running the experiment supplies in place of the file's spec
     /// (`botify_sim.run(arms=...)` in Python: an object of the caller's); `label` says
@@ -280,8 +284,9 @@ fn default_remote_timeout_ms() -> u64 {
     5_000
 }
 
-fn default_remote_retries() -> u32 {
-    3
+/// Long enough for a Redis behind the service to restart.
+fn default_remote_wait_ms() -> u64 {
+    10_000
 }
 
 fn default_remote_backoff_ms() -> u64 {
@@ -586,12 +591,14 @@ impl RecommenderSpec {
                 timeout_ms,
                 retries,
                 backoff_ms,
+                wait_ms,
             } => {
                 let remote = Remote::new(RemoteOptions {
                     url: url.clone(),
                     timeout_ms: *timeout_ms,
                     retries: *retries,
                     backoff_ms: *backoff_ms,
+                    wait_ms: *wait_ms,
                 })
                 .map_err(anyhow::Error::msg)?;
                 // Fail fast, naming the URL, when nothing answers there.

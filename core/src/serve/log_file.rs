@@ -1,11 +1,65 @@
 //! The event log of `sim serve`: appended to, never truncated (each served session has its
 //! own `session` id, so runs appended to one log stay separable), and held by one server at
 //! a time: an advisory lock on the log itself, the owner's pid in a file beside it.
+//!
+//! Each event is written to the file as it is answered, one `write(2)` per event and no
+//! buffer of ours: once the answer is sent the event is the operating system's, so a
+//! server killed with `kill -9` loses no answered event. The first write that fails (a
+//! full disk, a file-size limit) turns every later answer into a 503 naming the log and
+//! the cause ([`EventLog::failure`]): nothing is answered that is not logged.
 
-use crate::log::writer::LogWriter;
-use std::fs::{OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// The log a server writes its events to.
+pub struct EventLog {
+    path: PathBuf,
+    file: Mutex<File>,
+    failure: OnceLock<String>,
+}
+
+impl EventLog {
+    /// A new log at `path` (truncated if it exists), unlocked: for servers of a benchmark.
+    pub fn create(path: &Path) -> std::io::Result<EventLog> {
+        Ok(EventLog::from_file(path, File::create(path)?))
+    }
+
+    fn from_file(path: &Path, file: File) -> EventLog {
+        EventLog {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            failure: OnceLock::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Why the log can no longer be written, once a write failed.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
+    }
+
+    /// Writes `line` (one whole event) to the file; the failure if this or an earlier
+    /// write failed.
+    pub fn append(&self, line: &[u8]) -> Result<(), &str> {
+        if let Some(failure) = self.failure() {
+            return Err(failure);
+        }
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = file.write_all(line) {
+            let _ = self.failure.set(format!(
+                "the event log {} cannot be written ({e}): this server answers 503 until it is restarted",
+                self.path.display()
+            ));
+        }
+        drop(file);
+        self.failure().map_or(Ok(()), Err)
+    }
+}
 
 /// The owner's pid file beside a claimed log, removed when dropped.
 pub struct PidFile(PathBuf);
@@ -26,7 +80,7 @@ pub fn pid_file(log: &Path) -> PathBuf {
 
 /// Opens `path` to append (created if missing) and locks it for as long as the writer
 /// lives; refused, naming the log and the other server's pid, when another process holds it.
-pub fn claim(path: &Path) -> anyhow::Result<(LogWriter, PidFile)> {
+pub fn claim(path: &Path) -> anyhow::Result<(EventLog, PidFile)> {
     let context =
         |e: std::io::Error| anyhow::anyhow!("cannot open the event log {}: {e}", path.display());
     let mut file = OpenOptions::new()
@@ -67,6 +121,5 @@ pub fn claim(path: &Path) -> anyhow::Result<(LogWriter, PidFile)> {
     let pid_file = pid_file(path);
     crate::atomic_file::write(&pid_file, format!("{}\n", std::process::id()).as_bytes())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", pid_file.display()))?;
-    let writer = LogWriter::from_file(path, file).map_err(context)?;
-    Ok((writer, PidFile(pid_file)))
+    Ok((EventLog::from_file(path, file), PidFile(pid_file)))
 }

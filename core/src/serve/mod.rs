@@ -5,33 +5,34 @@
 //!
 //! hyper on a tokio runtime: one task per connection ([`http`]). A user's session lives in
 //! a [`store::SessionStore`] between requests, never in a connection or a thread: each
-//! `/next` loads it, resumes the arm's recommender from its memory and its random stream
-//! from where it stopped, answers, and saves it back; `/last` ends and deletes it. So
-//! replicas sharing a Redis store answer as one process would. The service writes the
-//! botify event log itself, with `experiments` and a `session` id.
+//! request resumes the arm's recommender from the session's memory and its random stream
+//! from where it stopped, answers, and keeps the changed session, as one atomic unit per
+//! user; `/last` ends the session. So replicas sharing a Redis store answer as one
+//! process would, two requests of a user at once included. The service writes the botify
+//! event log itself ([`log_file`]), with `experiments` and a `session` id, each event
+//! before its answer leaves.
 
-pub mod deploy;
-pub mod hostile;
 pub mod http;
 pub mod log_file;
-pub mod resp;
 pub mod store;
 
 use crate::experiment::assign;
 use crate::log::Message;
-use crate::log::writer::{EventRecord, LogWriter, append_event, render_treatments};
+use crate::log::writer::{EventRecord, append_event, render_treatments};
 use crate::recommend::{RecRng, Recommender, SessionStart};
 use crate::world::World;
-use http::{Activity, Response, Watched};
+use http::Response;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use log_file::EventLog;
 use rand::SeedableRng;
 use serde_json::{Value, json};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use store::{SessionRecord, SessionStore, StoreError};
+use store::{Change, Session, SessionStore};
 
 /// An arm as the service sees it.
 pub struct ServedArm {
@@ -97,10 +98,12 @@ pub struct ServeStats {
     pub errors: AtomicU64,
     pub sessions: AtomicU64,
     pub connections: AtomicU64,
+    /// Why the event log stopped taking events, if it did.
+    pub log_failure: Option<String>,
 }
 
 /// The tokio runtime a server runs on, with `threads` workers (at least 1). A Redis store
-/// must be connected on it: its connection lives on the runtime that made it.
+/// must be connected on it: its connection's task lives on the runtime that made it.
 pub fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
@@ -132,10 +135,20 @@ pub fn raise_open_file_limit() -> std::io::Result<(u64, u64)> {
     Ok((old, limit.rlim_cur))
 }
 
+/// Lets a write past a file-size limit (`ulimit -f`) fail with EFBIG, which the event log
+/// reports ([`log_file`]), instead of killing the process with SIGXFSZ.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN runs no code of ours in a handler.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 /// How the server treats idle connections and expired sessions.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// A connection without a byte in or out for this long is closed.
+    /// A connection is closed when its next request is not in this long after its last
+    /// answer (or after it opened), or when its answer could not be written for this long.
     pub idle_timeout: Duration,
     /// How often expired sessions are dropped from a store that does not expire them itself.
     pub sweep_every: Duration,
@@ -145,58 +158,33 @@ pub struct ServeOptions {
 struct Shared<S> {
     service: Arc<Service>,
     store: S,
-    log: Option<Mutex<LogWriter>>,
+    log: Option<EventLog>,
     stats: ServeStats,
+    /// Connections open now.
+    open_connections: AtomicU64,
 }
 
-/// Where `sim serve` keeps its sessions. [`serve`] takes this, not any [`SessionStore`],
-/// so that the serving code is compiled in this crate at its opt-level 3: a generic entry
-/// point would be compiled in its caller, the command layer, at opt-level 0.
-pub enum Sessions {
-    Memory(store::MemoryStore),
-    Redis(store::RedisStore),
-}
-
-/// Serves on `listener` until `stop` is set, then lets the requests in flight finish
-/// (at most [`http::REQUEST_DEADLINE`]), flushes the log and returns.
-pub fn serve(
-    runtime: tokio::runtime::Runtime,
-    service: Arc<Service>,
-    sessions: Sessions,
-    listener: TcpListener,
-    log: Option<LogWriter>,
-    options: &ServeOptions,
-    stop: &AtomicBool,
-) -> std::io::Result<ServeStats> {
-    match sessions {
-        Sessions::Memory(store) => {
-            serve_with(runtime, service, store, listener, log, options, stop)
-        }
-        Sessions::Redis(store) => serve_with(runtime, service, store, listener, log, options, stop),
-    }
-}
-
-fn serve_with<S: SessionStore>(
+/// Serves on `listener` until `stop` turns true (or its sender is dropped), then lets the
+/// requests in flight finish (at most [`http::REQUEST_DEADLINE`]) and returns the counters.
+pub fn serve<S: SessionStore>(
     runtime: tokio::runtime::Runtime,
     service: Arc<Service>,
     store: S,
     listener: TcpListener,
-    log: Option<LogWriter>,
+    log: Option<EventLog>,
     options: &ServeOptions,
-    stop: &AtomicBool,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<ServeStats> {
     let shared = Arc::new(Shared {
         service,
         store,
-        log: log.map(Mutex::new),
+        log,
         stats: ServeStats::default(),
+        open_connections: AtomicU64::new(0),
     });
     let result = runtime.block_on(accept_loop(&shared, listener, options, stop));
     // Connections still open after the grace period are dropped with the runtime.
     runtime.shutdown_timeout(Duration::from_secs(1));
-    if let Some(log) = &shared.log {
-        lock(log).flush()?;
-    }
     result?;
     let counted = |n: &AtomicU64| AtomicU64::new(n.load(Ordering::Relaxed));
     let stats = &shared.stats;
@@ -205,67 +193,73 @@ fn serve_with<S: SessionStore>(
         errors: counted(&stats.errors),
         sessions: counted(&stats.sessions),
         connections: counted(&stats.connections),
+        log_failure: shared
+            .log
+            .as_ref()
+            .and_then(|log| log.failure().map(str::to_string)),
     })
 }
+
+/// How long `accept` rests after a passing shortage (out of file descriptors, say): the
+/// waiting clients stay in the listen backlog meanwhile.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 
 async fn accept_loop<S: SessionStore>(
     shared: &Arc<Shared<S>>,
     listener: TcpListener,
     options: &ServeOptions,
-    stop: &AtomicBool,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let (closing, closed) = tokio::sync::watch::channel(false);
-    let active = Arc::new(AtomicUsize::new(0));
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    let mut last_flush = Instant::now();
-    let mut last_sweep = Instant::now();
-    let mut accept_error = None;
-    while !stop.load(Ordering::Relaxed) {
+    let graceful = GracefulShutdown::new();
+    let sweeper = {
+        let shared = Arc::clone(shared);
+        let every = options.sweep_every;
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                shared.store.expire();
+            }
+        })
+    };
+    let builder = http1_builder(options.idle_timeout);
+    let result = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    // An answer the client does not read for the idle timeout closes it.
+                    let io = TokioIo::new(http::StallGuard::new(stream, options.idle_timeout));
+                    let for_handler = Arc::clone(shared);
+                    let handler = hyper::service::service_fn(move |request| {
+                        let shared = Arc::clone(&for_handler);
+                        async move {
+                            Ok::<_, std::convert::Infallible>(answer(&shared, request).await.into_hyper())
+                        }
+                    });
+                    let connection = graceful.watch(builder.serve_connection(io, handler));
+                    let shared = Arc::clone(shared);
                     shared.stats.connections.fetch_add(1, Ordering::Relaxed);
-                    active.fetch_add(1, Ordering::Relaxed);
-                    let (shared, closed, active) = (Arc::clone(shared), closed.clone(), Arc::clone(&active));
-                    let idle_timeout = options.idle_timeout;
+                    shared.open_connections.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(async move {
-                        connection(shared, stream, closed, idle_timeout).await;
-                        active.fetch_sub(1, Ordering::Relaxed);
+                        // Its errors are the client's (a reset, a timeout): nothing to do.
+                        let _ = connection.await;
+                        shared.open_connections.fetch_sub(1, Ordering::Relaxed);
                     });
                 }
-                Err(e) if is_transient_accept_error(&e) => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => {
-                    accept_error = Some(e);
-                    break;
-                }
+                Err(e) if is_transient_accept_error(&e) => tokio::time::sleep(ACCEPT_BACKOFF).await,
+                Err(e) => break Err(e),
             },
-            _ = tick.tick() => {}
+            _ = stop.wait_for(|stop| *stop) => break Ok(()),
         }
-        if last_flush.elapsed() > Duration::from_secs(1) {
-            if let Some(log) = &shared.log {
-                let _ = lock(log).flush();
-            }
-            last_flush = Instant::now();
-        }
-        if last_sweep.elapsed() > options.sweep_every {
-            shared.store.expire();
-            last_sweep = Instant::now();
-        }
-    }
+    };
     drop(listener);
-    let _ = closing.send(true);
-    let deadline = Instant::now() + http::REQUEST_DEADLINE;
-    while active.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    match accept_error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    sweeper.abort();
+    // Idle connections close at once, the others after their answer is written.
+    let _ = tokio::time::timeout(http::REQUEST_DEADLINE, graceful.shutdown()).await;
+    result
 }
 
 /// Errors of `accept` that concern one connection or a passing shortage, not the listener.
@@ -278,44 +272,18 @@ fn is_transient_accept_error(e: &std::io::Error) -> bool {
         || e.raw_os_error() == Some(105) // ENOBUFS
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// One client connection, until it closes, idles past `idle_timeout` or the server stops.
-async fn connection<S: SessionStore>(
-    shared: Arc<Shared<S>>,
-    stream: tokio::net::TcpStream,
-    mut closing: tokio::sync::watch::Receiver<bool>,
-    idle_timeout: Duration,
-) {
-    let _ = stream.set_nodelay(true);
-    let activity = Activity::new();
-    let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity)));
-    let handler = hyper::service::service_fn(move |request| {
-        let shared = Arc::clone(&shared);
-        async move { Ok::<_, std::convert::Infallible>(answer(&shared, request).await.into_hyper()) }
-    });
-    let connection = hyper::server::conn::http1::Builder::new()
+/// How hyper serves a connection: its next request head is due within `idle_timeout` of
+/// its last answer (hyper's clock for a head starts when it waits for one: so this is the
+/// idle timeout, and it bounds a head sent byte by byte too).
+fn http1_builder(idle_timeout: Duration) -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
         .timer(TokioTimer::new())
-        .header_read_timeout(http::REQUEST_DEADLINE)
+        .header_read_timeout(idle_timeout)
         .max_buf_size(http::HEAD_LIMIT)
         // A client may shut its side after the request and still read the answer.
-        .half_close(true)
-        .serve_connection(io, handler);
-    tokio::pin!(connection);
-    let check = (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = connection.as_mut() => return,
-            _ = closing.changed() => break,
-            _ = tokio::time::sleep(check) => if activity.idle() > idle_timeout {
-                break;
-            },
-        }
-    }
-    connection.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(http::REQUEST_DEADLINE, connection).await;
+        .half_close(true);
+    builder
 }
 
 /// The answer to one request.
@@ -343,17 +311,7 @@ async fn route<S: SessionStore>(
     let method = request.method().as_str().to_string();
     let segments: Vec<&str> = path.get(1..).unwrap_or("").split('/').collect();
     match (method.as_str(), &segments[..]) {
-        ("GET" | "HEAD", [""]) => Response::json(
-            200,
-            json!({
-                "status": "alive",
-                "experiment": service.experiment,
-                "arms": service.arms.iter().map(|a| (a.name.clone(), Value::from(a.label.clone())))
-                    .collect::<serde_json::Map<_, _>>(),
-                "tracks": service.n_tracks(),
-            })
-            .to_string(),
-        ),
+        ("GET" | "HEAD", [""]) => status(shared),
         ("GET" | "HEAD", ["track", id]) => track_info(service, id),
         ("POST", [kind @ ("next" | "last"), user]) => {
             let last = *kind == "last";
@@ -390,8 +348,30 @@ async fn route<S: SessionStore>(
     }
 }
 
-/// A `/next` or `/last` of `user`: the session from the store, one step of its
-/// recommender, the session back to the store, the event in the log.
+/// `GET /`: alive, what is served and how many connections are open; a 503 naming the
+/// cause once the event log cannot be written.
+fn status<S>(shared: &Shared<S>) -> Response {
+    let service = &shared.service;
+    let mut status = json!({
+        "status": "alive",
+        "experiment": service.experiment,
+        "arms": service.arms.iter().map(|a| (a.name.clone(), Value::from(a.label.clone())))
+            .collect::<serde_json::Map<_, _>>(),
+        "tracks": service.n_tracks(),
+        "open_connections": shared.open_connections.load(Ordering::Relaxed),
+    });
+    match shared.log.as_ref().and_then(EventLog::failure) {
+        None => Response::json(200, status.to_string()),
+        Some(failure) => {
+            status["status"] = "failing".into();
+            status["error"] = failure.into();
+            Response::json(503, status.to_string())
+        }
+    }
+}
+
+/// A `/next` or `/last` of `user`: one step of its recommender on its session, kept in the
+/// store as one atomic unit, the event in the log, then the answer.
 async fn step<S: SessionStore>(
     shared: &Shared<S>,
     last: bool,
@@ -400,34 +380,29 @@ async fn step<S: SessionStore>(
     time: f64,
     received: Instant,
 ) -> Response {
-    let unavailable = |e: StoreError| Response::error(503, e.to_string());
-    let mut record = match shared.store.load(user).await {
-        Ok(Some(record)) => record,
-        Ok(None) => match shared.store.open(user).await {
-            Ok((counter, id)) => {
-                shared.stats.sessions.fetch_add(1, Ordering::Relaxed);
-                SessionRecord {
-                    id,
-                    counter,
-                    rng_words: 0,
-                    memory: Default::default(),
-                }
-            }
-            Err(e) => return unavailable(e),
-        },
-        Err(e) => return unavailable(e),
-    };
+    if let Some(failure) = shared.log.as_ref().and_then(EventLog::failure) {
+        return Response::error(503, failure);
+    }
     let service = &shared.service;
     let arm = service.arm_of(user);
-    let (response, recommendation) = recommend(service, arm, user, last, track, time, &mut record);
-    // Stored before the answer leaves: the user's next request may reach another replica.
-    let stored = if last {
-        shared.store.close(user).await
-    } else {
-        shared.store.save(user, &record).await
+    let outcome = shared
+        .store
+        .update(user, |state| {
+            let (opens, mut session) = match &state.open {
+                Some(open) => (false, open.session.clone()),
+                None => (true, Session::new(state.opened)),
+            };
+            let answer = recommend(service, arm, user, last, track, time, &mut session);
+            let open = (!last).then_some(session);
+            (Change { opens, open }, (opens, answer))
+        })
+        .await;
+    let ((opened, (response, recommendation)), id) = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => return Response::error(503, e.to_string()),
     };
-    if let Err(e) = stored {
-        return unavailable(e);
+    if opened {
+        shared.stats.sessions.fetch_add(1, Ordering::Relaxed);
     }
     if let Some(log) = &shared.log
         && (last || recommendation.is_some())
@@ -444,16 +419,18 @@ async fn step<S: SessionStore>(
                 latency: received.elapsed().as_secs_f64(),
                 recommendation: recommendation.map(u64::from),
                 experiments: &service.treatments[arm],
-                session: Some(record.id),
+                session: Some(id),
                 episode: None,
             },
         );
-        let _ = lock(log).write_lines(&line);
+        if let Err(failure) = log.append(&line) {
+            return Response::error(503, failure);
+        }
     }
     response
 }
 
-/// One step of the arm's recommender on the session `record`, which it updates.
+/// One step of the arm's recommender on `session`, which it updates.
 fn recommend(
     service: &Service,
     arm: usize,
@@ -461,7 +438,7 @@ fn recommend(
     last: bool,
     track: u32,
     time: f64,
-    record: &mut SessionRecord,
+    session: &mut Session,
 ) -> (Response, Option<u32>) {
     let served = &service.arms[arm];
     let start = SessionStart {
@@ -469,10 +446,10 @@ fn recommend(
         // The service cannot know the simulator's hidden taste (no oracle here).
         hidden_taste: 0,
     };
-    let mut session = served.recommender.resume(&start, &record.memory);
+    let mut resumed = served.recommender.resume(&start, &session.memory);
     let n_tracks = service.n_tracks();
     let answer = if last {
-        match session.end(track, time) {
+        match resumed.end(track, time) {
             Ok(()) => (
                 Response::json(200, json!({ "user": user }).to_string()),
                 None,
@@ -489,9 +466,9 @@ fn recommend(
             ),
         }
     } else {
-        let mut rng = session_rng(service.seed, user, record.counter);
-        rng.set_word_pos(record.rng_words as u128);
-        let answer = match session.next(track, time, &mut rng) {
+        let mut rng = session_rng(service.seed, user, session.counter);
+        rng.set_word_pos(session.rng_words as u128);
+        let answer = match resumed.next(track, time, &mut rng) {
             Ok(t) if (t as usize) < n_tracks => (
                 Response::json(200, json!({ "user": user, "track": t }).to_string()),
                 Some(t),
@@ -512,10 +489,10 @@ fn recommend(
                 None,
             ),
         };
-        record.rng_words = rng.get_word_pos() as u64;
+        session.rng_words = rng.get_word_pos() as u64;
         answer
     };
-    record.memory = session.memory();
+    session.memory = resumed.memory();
     answer
 }
 

@@ -1,6 +1,6 @@
 //! Hostile clients, for `sim bench-http --hostile` and the tests: connections that open
 //! and say nothing, and a client that pipelines requests and never reads an answer (the
-//! two that stalled or locked out everyone on the threaded server this replaced).
+//! two that stall, or lock everyone out of, a server whose connections hold threads).
 
 use std::io::Write;
 use std::net::TcpStream;
